@@ -1,0 +1,1 @@
+"""Probes: SNMP polling and ICMP echo. They produce Samples and know nothing of outputs."""

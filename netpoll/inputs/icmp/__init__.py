@@ -1,0 +1,1 @@
+"""netpoll.inputs.icmp."""

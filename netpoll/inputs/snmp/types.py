@@ -1,0 +1,57 @@
+"""Primitive types at the SNMP client seam: numeric OIDs as int tuples, decoded values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+Oid = tuple[int, ...]
+# Integer-like types (Integer32, Counter32/64, Gauge32, TimeTicks, Unsigned32) → int;
+# OCTET STRING → bytes; OBJECT IDENTIFIER → Oid; IpAddress → str (dotted quad).
+SnmpValue = int | bytes | Oid | str
+
+
+def parse_oid(text: str) -> Oid:
+    """``"1.3.6.1.2.1.1.3.0"`` (leading dot allowed) → ``(1, 3, 6, 1, 2, 1, 1, 3, 0)``."""
+    return tuple(int(part) for part in text.strip().lstrip(".").split("."))
+
+
+def format_oid(oid: Oid) -> str:
+    """``(1, 3, 6, 1)`` → ``"1.3.6.1"``."""
+    return ".".join(map(str, oid))
+
+
+class SnmpClient(Protocol):
+    """The seam between the poller and an SNMP library (pysnmp, gufo-snmp, or a fake).
+
+    Implementations raise ``netpoll.errors.SnmpTimeout``, ``SnmpAuthError`` or ``SnmpError``.
+    """
+
+    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
+        """GET scalars. OIDs answered with noSuchObject/noSuchInstance are absent from the result."""
+        ...
+
+    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        """Bulk-walk (GETNEXT for v1) everything under ``root``, in agent order, to the subtree end."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the session."""
+        ...
+
+
+@dataclass(slots=True)
+class WalkResult:
+    """What one poll of one device returned, before metrics: raw scalars and table columns.
+
+    ``columns`` maps a column OID (e.g. ifHCInOctets, ``1.3.6.1.2.1.31.1.1.1.6``) to {row index: value}.
+    ``time_ns`` is when the last response arrived.
+    """
+
+    scalars: dict[Oid, SnmpValue] = field(default_factory=dict)
+    columns: dict[Oid, dict[Oid, SnmpValue]] = field(default_factory=dict)
+    time_ns: int = 0
+    varbinds: int = 0
+    duration_s: float = 0.0
+    warnings: list[str] = field(default_factory=list)

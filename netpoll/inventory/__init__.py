@@ -1,0 +1,1 @@
+"""Inventory: YAML files of devices, validated into frozen per-device records."""
