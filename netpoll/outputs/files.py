@@ -1,0 +1,140 @@
+"""File output: rotating line-protocol files, the embedded default when no InfluxDB is configured.
+
+Files are named ``netpoll-YYYYmmddTHHMMSSZ-NNN.lp`` in the data directory, one line per point, timestamps in
+nanoseconds, so any of them loads into InfluxDB with ``influx write --bucket B --precision ns --file F``.
+A file is closed and a new one opened when it reaches ``max_bytes`` or is older than ``rotate_s``; only the
+newest ``keep_files`` are kept (the oldest are deleted first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Self
+
+from netpoll.sample import Sample
+
+log = logging.getLogger("netpoll.outputs.files")
+
+
+class FileSink:
+    """Async context manager appending ``Sample`` records to rotating line-protocol files.
+
+    Args:
+        directory: the data directory; created if missing.
+        max_bytes: rotate when the current file reaches this size.
+        rotate_s: rotate when the current file is older than this.
+        keep_files: how many files to keep (0 = all).
+        flush_interval_s: how often buffered lines are written out.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        max_bytes: int = 64 * 1024 * 1024,
+        rotate_s: float = 3600.0,
+        keep_files: int = 48,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.rotate_s = rotate_s
+        self.keep_files = keep_files
+        self.flush_interval_s = flush_interval_s
+        self.points_written = 0
+        self.last_write_latency_ms = 0.0
+        self._buffer: list[str] = []
+        self._handle: IO[str] | None = None
+        self._opened_at = 0.0
+        self._size = 0
+        self._task: asyncio.Task[None] | None = None
+        self.current_path: Path | None = None
+
+    def write(self, samples: list[Sample] | tuple[Sample, ...]) -> None:
+        """Queue samples; they are written out within ``flush_interval_s``."""
+        self._buffer.extend(sample.to_line_protocol() for sample in samples)
+
+    @property
+    def queue_size(self) -> int:
+        """Points buffered in memory."""
+        return len(self._buffer)
+
+    @property
+    def spool_bytes(self) -> int:
+        """Always 0: files have no spool (same interface as the InfluxDB writer)."""
+        return 0
+
+    async def __aenter__(self) -> Self:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._task = asyncio.create_task(self._flusher(), name="file-sink")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.flush()
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval_s)
+            try:
+                self.flush()
+            except OSError as exc:
+                log.error("files: cannot write to %s: %s", self.directory, exc)
+
+    def flush(self) -> None:
+        """Write buffered lines out now (small appends: cheap enough for the event loop)."""
+        if not self._buffer:
+            return
+        started = time.monotonic()
+        lines, self._buffer = self._buffer, []
+        data = "\n".join(lines) + "\n"
+        handle = self._current()
+        handle.write(data)
+        handle.flush()
+        self._size += len(data)
+        self.points_written += len(lines)
+        self.last_write_latency_ms = (time.monotonic() - started) * 1000.0
+
+    def _current(self) -> IO[str]:
+        now = time.time()
+        if self._handle is not None and (
+            self._size >= self.max_bytes or now - self._opened_at >= self.rotate_s
+        ):
+            self._handle.close()
+            self._handle = None
+        if self._handle is None:
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
+            suffix = 0
+            path = self.directory / f"netpoll-{stamp}-{suffix:03d}.lp"
+            while path.exists():
+                suffix += 1
+                path = self.directory / f"netpoll-{stamp}-{suffix:03d}.lp"
+            self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across flushes
+            self._size = path.stat().st_size
+            self._opened_at = now
+            self.current_path = path
+            self._prune()
+        return self._handle
+
+    def _prune(self) -> None:
+        if self.keep_files <= 0:
+            return
+        files = sorted(
+            self.directory.glob("netpoll-*.lp"),
+        )  # names sort by time
+        for old in files[: max(0, len(files) - self.keep_files)]:
+            if old != self.current_path:
+                old.unlink(missing_ok=True)

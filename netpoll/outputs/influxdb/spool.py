@@ -1,0 +1,146 @@
+"""On-disk spool of line-protocol batches that could not be delivered yet.
+
+One file per batch in ``state_dir/spool/``, named by a monotonically increasing sequence number, so the
+oldest batch is the first file in name order, also after a restart. The spool is bounded in bytes: when a
+new batch would exceed the bound, the OLDEST batches are deleted first (the newest data is the most useful
+to an operations centre, and the oldest is the first to fall out of any dashboard); every dropped batch is
+counted and logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("netpoll.outputs.influxdb.spool")
+
+_SUFFIX = ".lp"
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledBatch:
+    """One batch on disk: its path, size in bytes and number of lines (points)."""
+
+    path: Path
+    size: int
+    points: int
+
+
+class Spool:
+    """A bounded FIFO of batches on disk (not thread-safe: used from the writer task only).
+
+    Args:
+        directory: where batch files live; created if missing.
+        max_bytes: the bound; at it the oldest batches are dropped.
+    """
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self.dropped_batches = 0
+        self.dropped_points = 0
+        self._batches: list[SpooledBatch] = []
+        self._bytes = 0
+        self._next_seq = 0
+        self._load()
+
+    def _load(self) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Leftovers of an interrupted append: never complete batches, so never replayed.
+        for tmp in self.directory.glob("*.tmp"):
+            tmp.unlink(missing_ok=True)
+        for path in sorted(self.directory.glob(f"*{_SUFFIX}")):
+            try:
+                seq = int(path.stem)
+                data = path.read_bytes()
+            except (ValueError, OSError):
+                log.warning("spool: ignoring unexpected file %s", path)
+                continue
+            self._batches.append(SpooledBatch(path, len(data), data.count(b"\n")))
+            self._bytes += len(data)
+            self._next_seq = max(self._next_seq, seq + 1)
+        if self._batches:
+            log.info(
+                "spool: %d batches (%d points, %d bytes) left from an earlier run will be replayed",
+                len(self._batches),
+                self.points,
+                self._bytes,
+            )
+
+    def __len__(self) -> int:
+        return len(self._batches)
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes currently spooled."""
+        return self._bytes
+
+    @property
+    def points(self) -> int:
+        """Points (lines) currently spooled."""
+        return sum(batch.points for batch in self._batches)
+
+    def append(self, data: bytes) -> None:
+        """Store one batch (newline-terminated lines) as the newest; drop the oldest ones beyond the bound."""
+        if not data:
+            return
+        size = len(data)
+        while self._batches and self._bytes + size > self.max_bytes:
+            self._drop_oldest()
+        if size > self.max_bytes:
+            self.dropped_batches += 1
+            self.dropped_points += data.count(b"\n")
+            log.warning(
+                "spool: a %d byte batch exceeds the whole bound (%d bytes); dropped", size, self.max_bytes
+            )
+            return
+        path = self.directory / f"{self._next_seq:016d}{_SUFFIX}"
+        self._next_seq += 1
+        tmp = path.with_suffix(".tmp")
+        # Write then rename, so a crash never leaves a half batch that would be replayed.
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self._batches.append(SpooledBatch(path, size, data.count(b"\n")))
+        self._bytes += size
+
+    def _drop_oldest(self) -> None:
+        batch = self._batches.pop(0)
+        self._bytes -= batch.size
+        batch.path.unlink(missing_ok=True)
+        self.dropped_batches += 1
+        self.dropped_points += batch.points
+        log.warning(
+            "spool full (%d bytes bound): dropped the oldest batch %s (%d points); %d batches dropped so far",
+            self.max_bytes,
+            batch.path.name,
+            batch.points,
+            self.dropped_batches,
+        )
+
+    def peek(self) -> tuple[SpooledBatch, bytes] | None:
+        """The oldest batch and its content, or None when empty."""
+        while self._batches:
+            batch = self._batches[0]
+            try:
+                return batch, batch.path.read_bytes()
+            except OSError as exc:
+                log.warning("spool: cannot read %s (%s); skipped", batch.path, exc)
+                self._batches.pop(0)
+                self._bytes -= batch.size
+        return None
+
+    def remove(self, batch: SpooledBatch) -> None:
+        """Forget a batch once it was delivered (or rejected for good)."""
+        if self._batches and self._batches[0] == batch:
+            self._batches.pop(0)
+        elif batch in self._batches:
+            self._batches.remove(batch)
+        else:
+            return
+        self._bytes -= batch.size
+        batch.path.unlink(missing_ok=True)

@@ -1,0 +1,32 @@
+"""FileSink: line protocol out, rotation by size, pruning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netpoll.outputs.files import FileSink
+from netpoll.sample import Sample
+
+
+def files_in(directory: Path) -> list[Path]:
+    return sorted(directory.glob("netpoll-*.lp"))
+
+
+async def test_file_sink_writes_line_protocol(tmp_path: Path) -> None:
+    async with FileSink(tmp_path, flush_interval_s=0.01) as sink:
+        sink.write([Sample("interface", {"device": "r1", "ifName": "Gi0/1"}, {"in_bps": 1.5}, 123)])
+    files = files_in(tmp_path)
+    assert len(files) == 1
+    assert files[0].read_text() == "interface,device=r1,ifName=Gi0/1 in_bps=1.5 123\n"
+    assert sink.points_written == 1
+
+
+async def test_file_sink_rotates_by_size_and_prunes(tmp_path: Path) -> None:
+    async with FileSink(tmp_path, max_bytes=100, keep_files=3, flush_interval_s=60) as sink:
+        for n in range(10):
+            sink.write([Sample("m", {"device": "d"}, {"v": n, "pad": "x" * 80}, n)])
+            sink.flush()
+    files = files_in(tmp_path)
+    assert len(files) == 3
+    lines = [line for f in files for line in f.read_text().splitlines()]
+    assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [7, 8, 9]
