@@ -1,6 +1,6 @@
 """File output: rotating line-protocol files, the embedded default when no InfluxDB is configured.
 
-Files are named ``netpoll-YYYYmmddTHHMMSSZ-NNN.lp`` in the data directory, one line per point, timestamps in
+Files are named ``netpoll-YYYYmmddTHHMMSSZ-NNNN.lp`` in the data directory, one line per point, timestamps in
 nanoseconds, so any of them loads into InfluxDB with ``influx write --bucket B --precision ns --file F``.
 A file is closed and a new one opened when it reaches ``max_bytes`` or is older than ``rotate_s``; only the
 newest ``keep_files`` are kept (the oldest are deleted first).
@@ -54,6 +54,7 @@ class FileSink:
         self._size = 0
         self._task: asyncio.Task[None] | None = None
         self.current_path: Path | None = None
+        self._seq = 0
 
     def write(self, samples: list[Sample] | tuple[Sample, ...]) -> None:
         """Queue samples; they are written out within ``flush_interval_s``."""
@@ -117,11 +118,12 @@ class FileSink:
             self._handle = None
         if self._handle is None:
             stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-            suffix = 0
-            path = self.directory / f"netpoll-{stamp}-{suffix:03d}.lp"
+            # A per-process sequence keeps names in creation order even within one second.
+            path = self.directory / f"netpoll-{stamp}-{self._seq:04d}.lp"
             while path.exists():
-                suffix += 1
-                path = self.directory / f"netpoll-{stamp}-{suffix:03d}.lp"
+                self._seq += 1
+                path = self.directory / f"netpoll-{stamp}-{self._seq:04d}.lp"
+            self._seq += 1
             self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 - kept open across flushes
             self._size = path.stat().st_size
             self._opened_at = now
