@@ -1,0 +1,349 @@
+"""Rate maths for SNMP polls: interface bps/pps/errors/utilisation, device uptime and reboots.
+
+Pure and synchronous: the poller hands in decoded columns and the previous state, gets back ``Sample``
+records and the new state. Everything here runs once per interface per poll, so it avoids per-varbind
+work beyond a dict lookup and keeps allocations to the output records themselves.
+
+Counter semantics:
+
+- A rate needs the same interface (same ifIndex *and* same ifName/ifDescr) in the previous poll, a positive
+  elapsed time and no reboot in between.
+- A counter that went down is a wrap if that is plausible (see ``counter_delta``), otherwise a reset: that
+  counter gives no rate for this sample.
+- Time is the arrival time of the response, in nanoseconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from netpoll.inputs.snmp.types import Oid, SnmpValue
+from netpoll.sample import FieldValue, Sample
+
+MAX32 = 1 << 32
+MAX64 = 1 << 64
+# sysUpTime is TimeTicks (1/100 s, 32 bits): it wraps after about 497 days.
+UPTIME_WRAP_S = MAX32 / 100
+# ifSpeed saturates at its maximum for interfaces faster than 4.29 Gbit/s (then ifHighSpeed is the truth).
+IF_SPEED_SATURATED = MAX32 - 1
+# Slack on the line-rate plausibility check for wraps: agents refresh counters at their own pace.
+LINE_RATE_SLACK = 1.5
+# Smallest Ethernet frame on the wire, for the most packets a link can carry per second.
+MIN_FRAME_BYTES = 64
+
+# (role, 64-bit column, 32-bit column): the 64-bit one is used when both polls have it.
+OCTETS_IN = ("ifHCInOctets", "ifInOctets")
+OCTETS_OUT = ("ifHCOutOctets", "ifOutOctets")
+PKTS_IN = (
+    ("ifHCInUcastPkts", "ifInUcastPkts"),
+    ("ifHCInMulticastPkts", "ifInMulticastPkts"),
+    ("ifHCInBroadcastPkts", "ifInBroadcastPkts"),
+)
+PKTS_OUT = (
+    ("ifHCOutUcastPkts", "ifOutUcastPkts"),
+    ("ifHCOutMulticastPkts", "ifOutMulticastPkts"),
+    ("ifHCOutBroadcastPkts", "ifOutBroadcastPkts"),
+)
+# 32-bit only counters, with their output field.
+ERROR_COUNTERS = (
+    ("ifInErrors", "in_errors_ps"),
+    ("ifOutErrors", "out_errors_ps"),
+    ("ifInDiscards", "in_discards_ps"),
+    ("ifOutDiscards", "out_discards_ps"),
+)
+STATUS_COLUMNS = (("ifOperStatus", "oper_status"), ("ifAdminStatus", "admin_status"))
+
+#: Every IF-MIB counter column the maths understands (raw values go out under these names).
+COUNTER_COLUMNS: tuple[str, ...] = (
+    *OCTETS_IN,
+    *OCTETS_OUT,
+    *(name for pair in PKTS_IN + PKTS_OUT for name in pair),
+    *(name for name, _ in ERROR_COUNTERS),
+)
+_HC = frozenset(name for name in COUNTER_COLUMNS if name.startswith("ifHC"))
+
+# State of one interface between polls: (time_ns, {counter column: raw value}).
+IfKey = tuple[int, str]
+IfState = tuple[int, dict[str, int]]
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceRow:
+    """One interface's slow-changing labels, re-read only now and then.
+
+    Attributes:
+        index: ifIndex (the row index of the IF-MIB tables).
+        name: ifName, else ifDescr, else the ifIndex: with ``index`` it keys the counter state, so a
+            renumbered interface never gets a rate against another interface's counters.
+        tags: the complete tag set of its ``interface`` records (device tags included).
+        speed_bps: from ifHighSpeed (else ifSpeed); None when unknown, 0 when the agent says 0.
+    """
+
+    index: int
+    name: str
+    tags: Mapping[str, str]
+    speed_bps: int | None
+
+
+def _text(value: SnmpValue | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace").strip("\x00").strip()
+    if isinstance(value, tuple):
+        return ".".join(map(str, value))
+    return str(value)
+
+
+def speed_bps(high_speed: SnmpValue | None, speed: SnmpValue | None) -> int | None:
+    """Interface speed: ifHighSpeed (Mbit/s) when it is set, else ifSpeed (bit/s); None when unknown.
+
+    ifHighSpeed is 0 for links under 1 Mbit/s, so a non-saturated ifSpeed wins over a zero ifHighSpeed.
+    """
+    if isinstance(high_speed, int) and high_speed > 0:
+        return high_speed * 1_000_000
+    if isinstance(speed, int) and speed != IF_SPEED_SATURATED:
+        return speed
+    if isinstance(high_speed, int):
+        return 0
+    return None
+
+
+def interface_rows(
+    labels: Mapping[str, Mapping[Oid, SnmpValue]], base_tags: Mapping[str, str]
+) -> list[InterfaceRow]:
+    """Build the interface list from the label columns (ifDescr, ifName, ifAlias, ifHighSpeed, ifSpeed).
+
+    The rows are the union of the ifDescr and ifName indexes: trimmed recordings and some agents lack the
+    ifIndex column, and a few rows exist in one table only.
+    """
+    descr = labels.get("ifDescr", {})
+    names = labels.get("ifName", {})
+    alias = labels.get("ifAlias", {})
+    high = labels.get("ifHighSpeed", {})
+    speed = labels.get("ifSpeed", {})
+    indexes = sorted(set(descr) | set(names))
+    rows: list[InterfaceRow] = []
+    for idx in indexes:
+        if len(idx) != 1:
+            continue  # not an IF-MIB row index
+        if_descr = _text(descr.get(idx))
+        if_name = _text(names.get(idx)) or if_descr or str(idx[0])
+        tags = dict(base_tags)
+        tags["ifName"] = if_name
+        tags["ifIndex"] = str(idx[0])
+        tags["ifDescr"] = if_descr
+        tags["ifAlias"] = _text(alias.get(idx))
+        rows.append(InterfaceRow(idx[0], if_name, tags, speed_bps(high.get(idx), speed.get(idx))))
+    return rows
+
+
+def counter_delta(prev: int, cur: int, bits: int, max_delta: float | None) -> int | None:
+    """Increase of a counter between two reads, or None when it cannot be trusted.
+
+    Args:
+        prev: previous raw value.
+        cur: current raw value.
+        bits: 32 or 64.
+        max_delta: the most the counter can plausibly grow over the interval (from line rate), or None.
+
+    A counter that went down wrapped if the wrapped increase is plausible: within ``max_delta`` when the
+    line rate is known; without it, a 32-bit counter is taken to have wrapped (the classic rule, and at
+    10 Gbit/s a 32-bit octet counter wraps every 3.4 s) and a 64-bit one only if it was in the top quarter of
+    its range (a real 64-bit wrap is decades away; going down is a reset, e.g. ``clear counters``).
+    """
+    if cur >= prev:
+        return cur - prev
+    wrapped = cur + (1 << bits) - prev
+    if max_delta is not None:
+        return wrapped if wrapped <= max_delta else None
+    if bits == 32 or wrapped <= (1 << (bits - 2)):
+        return wrapped
+    return None
+
+
+def _delta(
+    prev: Mapping[str, int], cur: Mapping[str, int], pair: tuple[str, str], max_delta: float | None
+) -> int | None:
+    hc, low = pair
+    if hc in cur and hc in prev:
+        return counter_delta(prev[hc], cur[hc], 64, max_delta)
+    if low in cur and low in prev:
+        return counter_delta(prev[low], cur[low], 32, max_delta)
+    return None
+
+
+def interface_samples(
+    rows: Sequence[InterfaceRow],
+    columns: Mapping[str, Mapping[Oid, SnmpValue]],
+    prev: Mapping[IfKey, IfState],
+    time_ns: int,
+    *,
+    rates: bool = True,
+) -> tuple[list[Sample], dict[IfKey, IfState]]:
+    """``interface`` records for one poll, and the counter state for the next one.
+
+    Args:
+        rows: the interfaces (labels), from ``interface_rows``.
+        columns: counter and status columns of this poll, by MIB name, keyed by row index.
+        prev: the state this function returned last time (empty on the first poll).
+        time_ns: arrival time of the response.
+        rates: False right after a reboot: no rate is computed across it.
+    """
+    counter_cols = [(name, columns[name]) for name in COUNTER_COLUMNS if name in columns]
+    status_cols = [(field, columns[name]) for name, field in STATUS_COLUMNS if name in columns]
+    samples: list[Sample] = []
+    state: dict[IfKey, IfState] = {}
+    for row in rows:
+        idx = (row.index,)
+        raw: dict[str, int] = {}
+        for name, col in counter_cols:
+            value = col.get(idx)
+            if isinstance(value, int):
+                raw[name] = value
+        fields: dict[str, FieldValue] = dict(raw)
+        for field, col in status_cols:
+            value = col.get(idx)
+            if isinstance(value, int):
+                fields[field] = value
+        if row.speed_bps is not None:
+            fields["speed_bps"] = row.speed_bps
+        key = (row.index, row.name)
+        if raw:
+            state[key] = (time_ns, raw)
+            before = prev.get(key) if rates else None
+            if before is not None and time_ns > before[0]:
+                _add_rates(fields, before[1], raw, (time_ns - before[0]) / 1e9, row.speed_bps)
+        samples.append(Sample("interface", row.tags, fields, time_ns))
+    return samples, state
+
+
+def _add_rates(
+    fields: dict[str, FieldValue],
+    prev: Mapping[str, int],
+    cur: Mapping[str, int],
+    dt: float,
+    speed: int | None,
+) -> None:
+    max_octets = speed / 8 * dt * LINE_RATE_SLACK if speed else None
+    max_pkts = max_octets / MIN_FRAME_BYTES if max_octets is not None else None
+    for pair, bps_field, util_field in (
+        (OCTETS_IN, "in_bps", "in_util_pct"),
+        (OCTETS_OUT, "out_bps", "out_util_pct"),
+    ):
+        d = _delta(prev, cur, pair, max_octets)
+        if d is not None:
+            bps = d * 8 / dt
+            fields[bps_field] = bps
+            if speed:
+                fields[util_field] = bps * 100.0 / speed
+    errors: dict[str, int] = {}
+    for name, field in ERROR_COUNTERS:
+        if name in cur and name in prev:
+            d = counter_delta(prev[name], cur[name], 32, max_pkts)
+            if d is not None:
+                errors[name] = d
+                fields[field] = d / dt
+    for pairs, pps_field, err_name, pct_field in (
+        (PKTS_IN, "in_pps", "ifInErrors", "in_error_pct"),
+        (PKTS_OUT, "out_pps", "ifOutErrors", "out_error_pct"),
+    ):
+        unicast = _delta(prev, cur, pairs[0], max_pkts)
+        if unicast is None:
+            continue  # without unicast packets there is no meaningful packet rate
+        total = unicast
+        for pair in pairs[1:]:
+            d = _delta(prev, cur, pair, max_pkts)
+            if d is not None:
+                total += d
+        fields[pps_field] = total / dt
+        err = errors.get(err_name)
+        if err is not None:
+            fields[pct_field] = err * 100.0 / (total + err) if total + err else 0.0
+
+
+# --- device level ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeState:
+    """What the uptime logic remembers between polls."""
+
+    time_ns: int
+    ticks: int  # raw sysUpTime
+    wraps: int  # sysUpTime wraps seen since the last reboot
+    uptime_s: float
+
+    def to_json(self) -> list[Any]:
+        """JSON-able form."""
+        return [self.time_ns, self.ticks, self.wraps, self.uptime_s]
+
+    @classmethod
+    def from_json(cls, data: Sequence[Any]) -> UptimeState:
+        """Inverse of ``to_json``."""
+        return cls(int(data[0]), int(data[1]), int(data[2]), float(data[3]))
+
+
+def device_uptime(
+    prev: UptimeState | None,
+    sys_uptime: int | None,
+    engine_time: int | None,
+    hr_uptime: int | None,
+    time_ns: int,
+) -> tuple[float | None, bool, UptimeState | None]:
+    """Uptime in seconds, whether the device rebooted since the last poll, and the new state.
+
+    Args:
+        prev: the state from the previous poll (None on the first).
+        sys_uptime: SNMPv2-MIB sysUpTime, TimeTicks.
+        engine_time: SNMP-FRAMEWORK-MIB snmpEngineTime, seconds (None when absent).
+        hr_uptime: HOST-RESOURCES-MIB hrSystemUptime, TimeTicks (used only when sysUpTime is missing).
+        time_ns: arrival time of the response.
+
+    sysUpTime wraps after 497 days. Beyond that, snmpEngineTime (seconds, no practical wrap) gives the
+    uptime when the agent has it; otherwise wraps are counted from the elapsed wall time, so a wrap is not
+    taken for a reboot. A reboot is an uptime that went down by more than a second.
+    """
+    ticks = sys_uptime if sys_uptime is not None else hr_uptime
+    if ticks is None:
+        if engine_time is None:
+            return None, False, prev
+        ticks = engine_time * 100
+    wraps = prev.wraps if prev is not None else 0
+    if prev is not None and ticks < prev.ticks:
+        elapsed_ticks = (time_ns - prev.time_ns) / 1e7
+        expected = prev.ticks + elapsed_ticks - MAX32
+        tolerance = max(3000.0, elapsed_ticks * 0.1)  # 30 s, or 10 % of the interval
+        wraps = wraps + 1 if abs(expected - ticks) <= tolerance else 0
+    uptime_s = (ticks + wraps * MAX32) / 100
+    if engine_time is not None and engine_time > UPTIME_WRAP_S:
+        uptime_s = float(engine_time)
+    rebooted = prev is not None and uptime_s < prev.uptime_s - 1.0
+    return uptime_s, rebooted, UptimeState(time_ns, ticks, wraps, uptime_s)
+
+
+# --- state persistence --------------------------------------------------------------------------
+
+
+def if_state_to_json(state: Mapping[IfKey, IfState]) -> list[list[Any]]:
+    """JSON-able form of the interface counter state."""
+    return [[index, name, t, raw] for (index, name), (t, raw) in state.items()]
+
+
+def if_state_from_json(data: Sequence[Sequence[Any]]) -> dict[IfKey, IfState]:
+    """Inverse of ``if_state_to_json``; malformed entries are dropped (they only cost one rate)."""
+    state: dict[IfKey, IfState] = {}
+    for entry in data:
+        try:
+            index, name, t, raw = entry
+            state[(int(index), str(name))] = (int(t), {str(k): int(v) for k, v in raw.items()})
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return state
+
+
+def is_hc(column: str) -> bool:
+    """True for the 64-bit ifXTable counters."""
+    return column in _HC
