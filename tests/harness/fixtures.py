@@ -1,0 +1,149 @@
+"""pytest fixtures that start real servers on free loopback ports (registered by ``tests/conftest.py``).
+
+Session fixtures are shared by every test; ``*_factory`` fixtures (module scope) start private instances that
+stop when the test module ends. A server that cannot be started fails the test under ``CI=true`` and skips it
+elsewhere, naming the missing package; a server that is installed but fails to start always fails, with the
+tail of its log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import pytest
+
+from tests.harness import process
+from tests.harness.netns import Netns, create_netns
+from tests.harness.ports import free_port as _free_port
+from tests.harness.process import ServerStartError
+from tests.harness.snmpd import SnmpdAgent, start_snmpd
+from tests.harness.snmpsim import SnmpsimAgent, cleanup_snmpsim, lab_snmprec_dir, start_snmpsim
+
+T = TypeVar("T")
+
+
+def _started(start: Callable[[], T]) -> T:
+    try:
+        return start()
+    except ServerStartError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def free_port() -> Callable[..., int]:
+    """``free_port(kind="tcp"|"udp", host="127.0.0.1") -> int`` (also importable from tests.harness.ports)."""
+
+    def pick(kind: Literal["udp", "tcp"] = "tcp", host: str = "127.0.0.1") -> int:
+        return _free_port(kind, host)
+
+    return pick
+
+
+# --- snmpd -------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpdAgent]:
+    """net-snmp snmpd on 127.0.0.1:<free port> with v2c ro/rw communities and SNMPv3 users."""
+    agent = _started(lambda: start_snmpd(tmp_path_factory.mktemp("snmpd")))
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture(scope="module")
+def snmpd_factory(
+    tmp_path_factory: pytest.TempPathFactory, netns_factory: Callable[..., Netns]
+) -> Iterator[Callable[..., SnmpdAgent]]:
+    """``snmpd_factory(addresses=None, netns=None, extra_config="", port=None) -> SnmpdAgent``.
+
+    Depends on ``netns_factory`` only so that agents inside a namespace stop before it is removed.
+    """
+    agents: list[SnmpdAgent] = []
+
+    def make(
+        addresses: Sequence[str] | None = None,
+        netns: Netns | None = None,
+        extra_config: str = "",
+        port: int | None = None,
+    ) -> SnmpdAgent:
+        workdir = tmp_path_factory.mktemp("snmpd")
+        agent = _started(lambda: start_snmpd(workdir, addresses, netns, extra_config, port))
+        agents.append(agent)
+        return agent
+
+    yield make
+    for agent in reversed(agents):
+        agent.stop()
+
+
+# --- snmpsim -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def snmpsim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpsimAgent]:
+    """snmpsim serving the shared lab recordings (``$NETPOLL_LAB_DIR/snmprec``); community = file stem."""
+    workdir = tmp_path_factory.mktemp("snmpsim")
+    if not lab_snmprec_dir().is_dir():
+        process.unavailable(f"lab recordings not found at {lab_snmprec_dir()} (set NETPOLL_LAB_DIR)")
+    try:
+        agent = _started(lambda: start_snmpsim(workdir, lab_snmprec_dir()))
+        yield agent
+        agent.stop()
+    finally:
+        cleanup_snmpsim(workdir)
+
+
+@pytest.fixture(scope="module")
+def snmpsim_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., SnmpsimAgent]]:
+    """``snmpsim_factory(data_dir, port=None) -> SnmpsimAgent`` serving another directory of recordings."""
+    started: list[tuple[Path, SnmpsimAgent | None]] = []
+
+    def make(data_dir: Path | str, port: int | None = None) -> SnmpsimAgent:
+        workdir = tmp_path_factory.mktemp("snmpsim")
+        started.append((workdir, None))
+        agent = _started(lambda: start_snmpsim(workdir, Path(data_dir), port))
+        started[-1] = (workdir, agent)
+        return agent
+
+    yield make
+    for workdir, agent in reversed(started):
+        if agent is not None:
+            agent.stop()
+        cleanup_snmpsim(workdir)
+
+
+# --- network namespaces ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def netns_factory() -> Iterator[Callable[..., Netns]]:
+    """``netns_factory(prefix="np") -> Netns``: a namespace with a veth pair in 198.18.0.0/15; needs root."""
+    made: list[Netns] = []
+
+    def make(prefix: str = "np") -> Netns:
+        process.require_root("a network namespace")
+        process.require_binary("ip", "Debian package iproute2")
+        ns = create_netns(prefix)
+        made.append(ns)
+        return ns
+
+    yield make
+    for ns in reversed(made):
+        ns.remove()
+
+
+# --- failure reports ---------------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
+    """Attach the log tails of the running test servers to a failed test's report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for server in process.live_servers():
+            with contextlib.suppress(Exception):
+                report.sections.append((f"server log: {server.name} pid {server.pid}", server.log_tail(25)))

@@ -1,0 +1,121 @@
+"""snmpsim (``snmpsim-command-responder``) serving a directory of ``.snmprec`` recordings."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.ports import free_port
+from tests.harness.process import ServerProcess, require_binary, snmp_ready, unavailable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def lab_dir() -> Path:
+    """The shared SNMP lab: ``$NETPOLL_LAB_DIR`` or ``../shared/lab`` beside the repository."""
+    override = os.environ.get("NETPOLL_LAB_DIR")
+    return Path(override) if override else REPO_ROOT.parent / "shared" / "lab"
+
+
+def lab_snmprec_dir() -> Path:
+    """The directory of the lab's ``.snmprec`` recordings (one device per file, community = stem)."""
+    return lab_dir() / "snmprec"
+
+
+@dataclass
+class SnmpsimAgent:
+    """A running snmpsim; every recording answers SNMP v1/v2c to the community named after its file stem."""
+
+    host: str
+    port: int
+    communities: list[str]
+    data_dir: Path
+    process: ServerProcess
+
+    @property
+    def pid(self) -> int:
+        """PID of the responder (0 when stopped)."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Stop the responder."""
+        self.process.stop()
+
+    def start(self) -> None:
+        """Start it again on the same port."""
+        self.process.start()
+
+
+def _responder() -> str:
+    # The venv's own console script, installed by the `lab` extra (pysmi must come with it).
+    candidate = Path(sys.executable).parent / "snmpsim-command-responder"
+    if candidate.exists():
+        return str(candidate)
+    return require_binary("snmpsim-command-responder", "PyPI package snmpsim (pip install -e '.[lab]')")
+
+
+def _private_tree(prefix: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> SnmpsimAgent:
+    """Serve ``data_dir`` on 127.0.0.1 and return once it answers an SNMP GET.
+
+    As root snmpsim must drop privileges, so it runs as ``nobody``: the recordings are copied to a world-
+    readable temp dir and its cache dir is owned by ``nobody`` (both removed at stop by the fixture).
+    """
+    responder = _responder()
+    data_dir = Path(data_dir)
+    communities = sorted(p.stem for p in data_dir.glob("*.snmprec"))
+    if not communities:
+        unavailable(f"no .snmprec files in {data_dir} (set NETPOLL_LAB_DIR to the shared lab)")
+    port = port or free_port("udp")
+    workdir.mkdir(parents=True, exist_ok=True)
+    argv = [
+        responder,
+        f"--agent-udpv4-endpoint=127.0.0.1:{port}",
+        "--logging-method=stdout",
+        # info level logs every request and response in full: too slow and too big for walks and benches
+        "--log-level=error",
+    ]
+    served = data_dir
+    if os.geteuid() == 0:
+        # pytest's tmp dirs are mode 700, so nobody could read a fixture's data there: serve a copy.
+        served = _private_tree("netpoll-snmprec-")
+        for rec in data_dir.glob("*.snmprec"):
+            shutil.copyfile(rec, served / rec.name)
+            (served / rec.name).chmod(0o644)
+        cache = _private_tree("netpoll-snmpsim-cache-")
+        shutil.chown(cache, "nobody", "nogroup")
+        argv += [f"--cache-dir={cache}", "--process-user=nobody", "--process-group=nogroup"]
+    else:
+        cache = workdir / "cache"
+        cache.mkdir(exist_ok=True)
+        argv += [f"--cache-dir={cache}"]
+    argv.append(f"--data-dir={served}")
+    process = ServerProcess(
+        "snmpsim", argv, log_dir=workdir, ready=snmp_ready("127.0.0.1", port, communities[0]), timeout=90.0
+    )
+    try:
+        process.start()
+    finally:
+        if os.geteuid() == 0:
+            (workdir / "cleanup.txt").write_text(f"{served}\n{cache}\n")
+    return SnmpsimAgent(
+        host="127.0.0.1", port=port, communities=communities, data_dir=served, process=process
+    )
+
+
+def cleanup_snmpsim(workdir: Path) -> None:
+    """Remove the temp dirs made outside ``workdir`` by ``start_snmpsim`` as root."""
+    listing = workdir / "cleanup.txt"
+    if listing.exists():
+        for line in listing.read_text().splitlines():
+            if line.strip() and Path(line).name.startswith("netpoll-"):
+                shutil.rmtree(line, ignore_errors=True)

@@ -1,0 +1,94 @@
+"""The test harness's fixtures against the real servers they start."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from tests.harness.netns import Netns
+from tests.harness.snmpd import (
+    IF_TABLE_CACHE_TIMEOUT_OID,
+    SYS_DESCR_OID,
+    SYS_OBJECT_ID_OID,
+    SnmpdAgent,
+)
+from tests.harness.snmpsim import SnmpsimAgent
+
+pytestmark = pytest.mark.network
+
+
+def snmp(tool: str, args: Sequence[str], target: str, *oids: str) -> str:
+    """Run a net-snmp tool (numeric OIDs, one try) and return its output; fail with its stderr."""
+    binary = shutil.which(tool)
+    if binary is None:
+        pytest.skip(f"{tool} not found: needs Debian package snmp")
+    argv = [binary, *args, "-On", "-r", "1", "-t", "2", "-M", "/dev/null", target, *oids]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=20, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_snmpd_v2c_get(snmpd: SnmpdAgent) -> None:
+    out = snmp("snmpget", ["-v2c", "-c", snmpd.community], f"{snmpd.host}:{snmpd.port}", SYS_DESCR_OID)
+    assert out.startswith(f".{SYS_DESCR_OID} = STRING: ")
+    assert snmpd.pid > 0
+
+
+@pytest.mark.parametrize("user", ["sha256_aes128", "sha_aes", "md5_des", "sha512_aes256", "sha_nopriv"])
+def test_snmpd_v3_get(snmpd: SnmpdAgent, user: str) -> None:
+    v3 = snmpd.v3_users[user]
+    out = snmp("snmpget", v3.netsnmp_args(), f"{snmpd.host}:{snmpd.port}", SYS_DESCR_OID)
+    assert f".{SYS_DESCR_OID} = STRING: " in out
+
+
+def test_snmpd_rw_community_sets_cache_timeout(snmpd: SnmpdAgent) -> None:
+    target = f"{snmpd.host}:{snmpd.port}"
+    out = snmp("snmpset", ["-v2c", "-c", snmpd.rw_community], target, IF_TABLE_CACHE_TIMEOUT_OID, "i", "0")
+    assert out.strip().endswith("INTEGER: 0")
+
+
+def test_snmpd_many_addresses(snmpd_factory: Callable[..., SnmpdAgent]) -> None:
+    addresses = [f"127.2.{i // 250}.{i % 250 + 1}" for i in range(200)]
+    agent = snmpd_factory(addresses=addresses)
+    assert len(agent.addresses) == 200
+    for host, port in (agent.addresses[0], agent.addresses[-1]):
+        out = snmp("snmpget", ["-v2c", "-c", agent.community], f"{host}:{port}", SYS_OBJECT_ID_OID)
+        assert "OID: .1.3.6.1.4.1.8072" in out
+
+
+def test_snmpd_inside_netns(
+    netns_factory: Callable[..., Netns], snmpd_factory: Callable[..., SnmpdAgent]
+) -> None:
+    ns = netns_factory()
+    agent = snmpd_factory(netns=ns)
+    assert (agent.host, agent.port) == (ns.ns_ip, 161)
+    out = snmp("snmpget", ["-v2c", "-c", agent.community], f"{agent.host}:161", SYS_DESCR_OID)
+    assert "STRING:" in out
+    out = snmp(
+        "snmpset",
+        ["-v2c", "-c", agent.rw_community],
+        f"{agent.host}:161",
+        IF_TABLE_CACHE_TIMEOUT_OID,
+        "i",
+        "0",
+    )
+    assert "INTEGER: 0" in out
+
+
+@pytest.mark.parametrize(
+    ("community", "sys_object_id"),
+    [
+        ("mikrotik-routeros-crs317", ".1.3.6.1.4.1.14988.1"),
+        ("juniper-junos-vmx", ".1.3.6.1.4.1.2636.1.1.1.2.108"),
+    ],
+)
+def test_snmpsim_lab_get(snmpsim_lab: SnmpsimAgent, community: str, sys_object_id: str) -> None:
+    assert community in snmpsim_lab.communities
+    assert len(snmpsim_lab.communities) >= 11
+    out = snmp(
+        "snmpget", ["-v2c", "-c", community], f"{snmpsim_lab.host}:{snmpsim_lab.port}", SYS_OBJECT_ID_OID
+    )
+    assert out.strip() == f".{SYS_OBJECT_ID_OID} = OID: {sys_object_id}"
