@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import pytest
 
 from tests.harness import process
+from tests.harness.mosquitto import MqttBroker, start_mosquitto
 from tests.harness.netns import Netns, create_netns
 from tests.harness.ports import free_port as _free_port
 from tests.harness.process import ServerStartError
@@ -113,6 +114,33 @@ def snmpsim_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
         if agent is not None:
             agent.stop()
         cleanup_snmpsim(workdir)
+
+
+# --- mosquitto ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttBroker]:
+    """Mosquitto on 127.0.0.1:<free port>, anonymous, persistence on (shared: restart it if you stop it)."""
+    broker = _started(lambda: start_mosquitto(tmp_path_factory.mktemp("mosquitto")))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="module")
+def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MqttBroker]]:
+    """``mosquitto_factory(port=None, extra_config="") -> MqttBroker``: a private broker."""
+    brokers: list[MqttBroker] = []
+
+    def make(port: int | None = None, extra_config: str = "") -> MqttBroker:
+        workdir = tmp_path_factory.mktemp("mosquitto")
+        broker = _started(lambda: start_mosquitto(workdir, port, extra_config))
+        brokers.append(broker)
+        return broker
+
+    yield make
+    for broker in reversed(brokers):
+        broker.stop()
 
 
 # --- network namespaces ------------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 
+import aiomqtt
 import pytest
 
+from tests.harness.mosquitto import MqttBroker
 from tests.harness.netns import Netns
 from tests.harness.snmpd import (
     IF_TABLE_CACHE_TIMEOUT_OID,
@@ -92,3 +95,38 @@ def test_snmpsim_lab_get(snmpsim_lab: SnmpsimAgent, community: str, sys_object_i
         "snmpget", ["-v2c", "-c", community], f"{snmpsim_lab.host}:{snmpsim_lab.port}", SYS_OBJECT_ID_OID
     )
     assert out.strip() == f".{SYS_OBJECT_ID_OID} = OID: {sys_object_id}"
+
+
+async def _round_trip(broker: MqttBroker, topic: str, payload: bytes) -> bytes:
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"sub-{topic}") as sub:
+        await sub.subscribe(topic, qos=1)
+        async with aiomqtt.Client(broker.host, broker.port) as pub:
+            await pub.publish(topic, payload, qos=1)
+        async with asyncio.timeout(5):
+            async for message in sub.messages:
+                return bytes(message.payload)  # type: ignore[arg-type]
+    raise AssertionError("no message")
+
+
+async def test_mosquitto_round_trip(mosquitto: MqttBroker) -> None:
+    assert await _round_trip(mosquitto, "netpoll/test/harness", b"hello") == b"hello"
+
+
+async def test_mosquitto_restart_keeps_queued_messages(mosquitto_factory: Callable[..., MqttBroker]) -> None:
+    broker = mosquitto_factory()
+    topic = "netpoll/test/persist"
+    # A persistent session (clean_session=False) subscribed at QoS 1, then offline.
+    async with aiomqtt.Client(broker.host, broker.port, identifier="persist-sub", clean_session=False) as sub:
+        await sub.subscribe(topic, qos=1)
+    async with aiomqtt.Client(broker.host, broker.port) as pub:
+        await pub.publish(topic, b"queued", qos=1)
+    port = broker.port
+    broker.stop()
+    broker.start()
+    assert broker.port == port
+    async with aiomqtt.Client(broker.host, broker.port, identifier="persist-sub", clean_session=False) as sub:
+        async with asyncio.timeout(5):
+            async for message in sub.messages:
+                assert message.payload == b"queued"
+                break
+    assert await _round_trip(broker, "netpoll/test/after", b"again") == b"again"
