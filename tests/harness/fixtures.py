@@ -22,6 +22,7 @@ from tests.harness.ports import free_port as _free_port
 from tests.harness.process import ServerStartError
 from tests.harness.snmpd import SnmpdAgent, start_snmpd
 from tests.harness.snmpsim import SnmpsimAgent, cleanup_snmpsim, lab_snmprec_dir, start_snmpsim
+from tests.harness.victoriametrics import VictoriaMetrics, start_victoriametrics
 
 T = TypeVar("T")
 
@@ -141,6 +142,17 @@ def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
     yield make
     for broker in reversed(brokers):
         broker.stop()
+
+
+# --- VictoriaMetrics -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
+    """VictoriaMetrics on 127.0.0.1:<free port>, fresh for each test module."""
+    server = _started(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics")))
+    yield server
+    server.stop()
 
 
 # --- network namespaces ------------------------------------------------------------------------------------

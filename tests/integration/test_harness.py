@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 
 import aiomqtt
 import pytest
+from influxdb_client import InfluxDBClient
+from influxdb_client.client.write_api import SYNCHRONOUS
 
 from tests.harness.mosquitto import MqttBroker
 from tests.harness.netns import Netns
@@ -19,6 +21,7 @@ from tests.harness.snmpd import (
     SnmpdAgent,
 )
 from tests.harness.snmpsim import SnmpsimAgent
+from tests.harness.victoriametrics import VictoriaMetrics
 
 pytestmark = pytest.mark.network
 
@@ -130,3 +133,32 @@ async def test_mosquitto_restart_keeps_queued_messages(mosquitto_factory: Callab
                 assert message.payload == b"queued"
                 break
     assert await _round_trip(broker, "netpoll/test/after", b"again") == b"again"
+
+
+def _write_influx_v2(url: str, lines: str) -> None:
+    with InfluxDBClient(url=url, token="any", org="any") as client:
+        client.write_api(write_options=SYNCHRONOUS).write(bucket="any", record=lines)
+
+
+def test_victoriametrics_write_then_export(victoriametrics: VictoriaMetrics) -> None:
+    _write_influx_v2(
+        victoriametrics.url, "interface,device=r1,ifName=ge-0/0/0 in_bps=1.5,out_bps=2 1700000000123000000"
+    )
+    series = victoriametrics.export('{__name__=~"interface_.*", device="r1"}')
+    by_name = {s["metric"]["__name__"]: s for s in series}
+    assert set(by_name) == {"interface_in_bps", "interface_out_bps"}
+    assert by_name["interface_in_bps"]["metric"]["ifName"] == "ge-0/0/0"
+    assert by_name["interface_in_bps"]["values"] == [1.5]
+    assert by_name["interface_in_bps"]["timestamps"] == [1700000000123]
+
+
+def test_victoriametrics_restart_keeps_data(victoriametrics: VictoriaMetrics) -> None:
+    _write_influx_v2(victoriametrics.url, "snmp,device=r2 poll_ok=1i 1700000001000000000")
+    victoriametrics.flush()
+    port = victoriametrics.port
+    victoriametrics.stop()
+    victoriametrics.start()
+    assert victoriametrics.port == port
+    assert [s["values"] for s in victoriametrics.export('{__name__="snmp_poll_ok", device="r2"}')] == [[1]]
+    _write_influx_v2(victoriametrics.url, "snmp,device=r3 poll_ok=0i 1700000002000000000")
+    assert len(victoriametrics.export('{__name__="snmp_poll_ok"}')) == 2
