@@ -1,0 +1,308 @@
+"""The poll scheduler: one APScheduler job per device and probe kind.
+
+* Interval: the device's own (``snmp.interval_s`` / ``ping.interval_s``).
+* Phase: a start offset in ``[0, interval)`` derived from a hash of the kind and the device name, anchored to
+  a fixed epoch, so polls are spread over the interval and a restart keeps every device's phase.
+* No overlap: ``max_instances=1`` and ``coalesce``; a poll due while the previous one still runs is counted
+  as skipped (``EVENT_JOB_MAX_INSTANCES``), as is a run APScheduler had to drop (``EVENT_JOB_MISSED``).
+* Deadline: every poll is cut at ``deadline_fraction`` of its interval (``asyncio.timeout``), so a dead device
+  ends as a failed poll before its next one is due.
+* Global limits: one semaphore bounds concurrent SNMP polls, another concurrent ICMP probes; each poll is its
+  own task, so one slow device never delays another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from apscheduler.events import (
+    EVENT_JOB_MAX_INSTANCES,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from netpoll.inventory.models import Device
+from netpoll.sample import Sample
+
+log = logging.getLogger("netpoll.daemon.scheduler")
+
+Kind = Literal["snmp", "ping"]
+KINDS: tuple[Kind, ...] = ("snmp", "ping")
+SnmpPoll = Callable[[Device], Awaitable[list[Sample]]]
+PingProbe = Callable[[Device], Awaitable[Sample]]
+Emit = Callable[[list[Sample]], None]
+
+# Phases are anchored here, not at process start, so they survive restarts.
+_EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def phase_offset(kind: str, name: str, interval_s: float) -> float:
+    """Deterministic start offset in ``[0, interval_s)`` for one device and probe kind."""
+    digest = hashlib.blake2b(f"{kind}:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64 * interval_s
+
+
+def interval_of(device: Device, kind: Kind) -> float | None:
+    """The device's interval for this probe kind, or None when that probe is off."""
+    if not device.enabled:
+        return None
+    settings = device.snmp if kind == "snmp" else device.ping
+    return settings.interval_s if settings is not None else None
+
+
+@dataclass(slots=True)
+class CycleStats:
+    """Counters since the last ``take()`` (one cycle of the summary)."""
+
+    polls_ok: int = 0
+    polls_failed: int = 0
+    polls_skipped: int = 0
+    poll_lag_ms_max: float = 0.0
+    points: int = 0
+    failed_devices: set[str] = field(default_factory=set)
+
+
+class PollScheduler:
+    """Schedules polls of a device set and hands every sample to ``emit``.
+
+    Args:
+        emit: receives each poll's samples (must not block).
+        snmp_poll: ``SnmpPoller.poll``; None disables SNMP.
+        ping_probe: ``IcmpProber.probe``; None disables ICMP.
+        snmp_concurrency: at most this many SNMP polls at once.
+        icmp_concurrency: at most this many ICMP probes at once.
+        deadline_fraction: a poll is cancelled after this fraction of its interval.
+    """
+
+    def __init__(
+        self,
+        emit: Emit,
+        *,
+        snmp_poll: SnmpPoll | None,
+        ping_probe: PingProbe | None,
+        snmp_concurrency: int = 256,
+        icmp_concurrency: int = 512,
+        deadline_fraction: float = 0.9,
+    ) -> None:
+        self._emit = emit
+        self._snmp_poll = snmp_poll
+        self._ping_probe = ping_probe
+        self._sems: dict[Kind, asyncio.Semaphore] = {
+            "snmp": asyncio.Semaphore(snmp_concurrency),
+            "ping": asyncio.Semaphore(icmp_concurrency),
+        }
+        self._deadline_fraction = deadline_fraction
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self._scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        self._devices: dict[str, Device] = {}
+        self._due: dict[str, float] = {}
+        self._runs: dict[str, int] = {}
+        self._in_flight: set[asyncio.Task[Any]] = set()
+        self.cycle = CycleStats()
+        self.totals = CycleStats()
+
+    # ---- device set ----
+
+    @property
+    def devices(self) -> dict[str, Device]:
+        """The devices currently scheduled, by name."""
+        return dict(self._devices)
+
+    def set_devices(self, devices: Iterable[Device]) -> tuple[list[str], list[str], list[str]]:
+        """Make the job set match ``devices``; returns (added, removed, changed) device names.
+
+        Unchanged devices keep their jobs (and their next run time); changed ones get new jobs.
+        """
+        new = {device.name: device for device in devices}
+        added = [name for name in new if name not in self._devices]
+        removed = [name for name in self._devices if name not in new]
+        changed = [name for name in new if name in self._devices and new[name] != self._devices[name]]
+        for name in removed:
+            self._remove_jobs(name)
+            del self._devices[name]
+        for name in changed:
+            self._remove_jobs(name)
+        for name in added + changed:
+            self._devices[name] = new[name]
+            self._add_jobs(new[name])
+        return added, removed, changed
+
+    def _job_ids(self, name: str) -> list[str]:
+        return [f"{kind}:{name}" for kind in KINDS]
+
+    def _remove_jobs(self, name: str) -> None:
+        for job_id in self._job_ids(name):
+            with contextlib.suppress(Exception):  # JobLookupError: that probe kind was off
+                self._scheduler.remove_job(job_id)
+            self._runs.pop(job_id, None)
+            self._due.pop(job_id, None)
+
+    def _add_jobs(self, device: Device) -> None:
+        for kind in KINDS:
+            interval = interval_of(device, kind)
+            if interval is None or (self._snmp_poll if kind == "snmp" else self._ping_probe) is None:
+                continue
+            job_id = f"{kind}:{device.name}"
+            trigger = IntervalTrigger(
+                seconds=interval,
+                start_date=_EPOCH + timedelta(seconds=phase_offset(kind, device.name, interval)),
+                timezone=UTC,
+            )
+            self._scheduler.add_job(
+                self._run,
+                trigger=trigger,
+                args=(kind, device.name),
+                id=job_id,
+                name=job_id,
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=max(1, int(interval / 2)),
+                replace_existing=True,
+            )
+            self._runs[job_id] = 0
+
+    # ---- lifecycle ----
+
+    def start(self) -> None:
+        """Start firing jobs (needs a running event loop)."""
+        self._scheduler.start()
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop scheduling, let in-flight polls finish for up to ``grace_s``, cancel the rest."""
+        if self._scheduler.running:
+            self._scheduler.pause()
+        pending = {task for task in self._in_flight if not task.done()}
+        if pending:
+            log.info("waiting up to %.1f s for %d polls in flight", grace_s, len(pending))
+            _, still = await asyncio.wait(pending, timeout=grace_s)
+            for task in still:
+                task.cancel()
+            if still:
+                log.warning("cancelled %d polls still running at shutdown", len(still))
+                await asyncio.wait(still, timeout=2.0)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+            await asyncio.sleep(0)  # AsyncIOScheduler shuts down via call_soon
+
+    def min_runs(self) -> int:
+        """The fewest completed polls of any job (for ``--cycles``); 0 with no jobs."""
+        return min(self._runs.values(), default=0)
+
+    def take_cycle(self) -> CycleStats:
+        """The counters since the previous call, and start new ones."""
+        cycle, self.cycle = self.cycle, CycleStats()
+        return cycle
+
+    @property
+    def in_flight(self) -> int:
+        """Polls running now."""
+        return sum(1 for task in self._in_flight if not task.done())
+
+    # ---- events ----
+
+    def _on_submitted(self, event: JobEvent) -> None:
+        if isinstance(event, JobSubmissionEvent) and event.scheduled_run_times:
+            self._due[event.job_id] = max(event.scheduled_run_times).timestamp()
+
+    def _on_skipped(self, event: JobEvent) -> None:
+        self.cycle.polls_skipped += 1
+        self.totals.polls_skipped += 1
+        kind, _, name = event.job_id.partition(":")
+        log.warning(
+            "%s poll of %s skipped: the previous one is still running",
+            kind,
+            name,
+            extra={"device": name},
+        )
+
+    # ---- the job ----
+
+    async def _run(self, kind: Kind, name: str) -> None:
+        device = self._devices.get(name)
+        task = asyncio.current_task()
+        if device is None or task is None:
+            return
+        self._in_flight.add(task)
+        job_id = f"{kind}:{name}"
+        interval = interval_of(device, kind) or 60.0
+        lag_ms = max(0.0, (time.time() - self._due.get(job_id, time.time())) * 1000.0)
+        started = time.monotonic()
+        samples: list[Sample] = []
+        try:
+            async with asyncio.timeout(interval * self._deadline_fraction):
+                async with self._sems[kind]:
+                    lag_ms = max(lag_ms, 0.0) + (time.monotonic() - started) * 1000.0
+                    samples = await self._poll(kind, device)
+        except TimeoutError:
+            samples = [self._deadline_sample(kind, device, interval)]
+            log.warning(
+                "%s poll of %s cut at its deadline (%.1f s)",
+                kind,
+                name,
+                interval * self._deadline_fraction,
+                extra={"device": name},
+            )
+        except asyncio.CancelledError:
+            log.debug("%s poll of %s cancelled", kind, name, extra={"device": name})
+            return
+        except Exception:  # a bug in a probe must not stop the others
+            log.exception("%s poll of %s failed unexpectedly", kind, name, extra={"device": name})
+            samples = [self._deadline_sample(kind, device, interval, "internal error")]
+        finally:
+            self._in_flight.discard(task)
+        ok = _poll_ok(kind, samples)
+        for stats in (self.cycle, self.totals):
+            stats.points += len(samples)
+            stats.poll_lag_ms_max = max(stats.poll_lag_ms_max, lag_ms)
+            if ok:
+                stats.polls_ok += 1
+            else:
+                stats.polls_failed += 1
+                stats.failed_devices.add(name)
+        if job_id in self._runs:
+            self._runs[job_id] += 1
+        if samples:
+            try:
+                self._emit(samples)
+            except Exception:
+                log.exception("output of %s samples failed", name, extra={"device": name})
+
+    async def _poll(self, kind: Kind, device: Device) -> list[Sample]:
+        if kind == "snmp":
+            assert self._snmp_poll is not None
+            return await self._snmp_poll(device)
+        assert self._ping_probe is not None
+        return [await self._ping_probe(device)]
+
+    @staticmethod
+    def _deadline_sample(kind: Kind, device: Device, interval: float, error: str = "") -> Sample:
+        now = time.time_ns()
+        message = error or f"deadline exceeded ({interval:.0f} s interval)"
+        if kind == "snmp":
+            return Sample("snmp", device.output_tags(), {"poll_ok": 0, "error": message}, now)
+        tags = device.output_tags()
+        tags.pop("agent_host", None)
+        tags["url"] = device.address
+        return Sample("ping", tags, {"result_code": 2, "packets_transmitted": 0}, now)
+
+
+def _poll_ok(kind: Kind, samples: list[Sample]) -> bool:
+    for sample in samples:
+        if kind == "snmp" and sample.measurement == "snmp":
+            return bool(sample.fields.get("poll_ok", 1))
+        if kind == "ping" and sample.measurement == "ping":
+            return sample.fields.get("result_code", 0) == 0
+    return bool(samples)

@@ -1,0 +1,127 @@
+"""The poll scheduler: phases, no overlap (skips counted), deadlines, isolation, job-set diffs."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from pydantic import SecretStr
+
+from netpoll.daemon.scheduler import PollScheduler, phase_offset
+from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
+from netpoll.sample import Sample
+
+
+def device(name: str, interval: float = 0.5, ping: bool = False, address: str = "127.0.0.1") -> Device:
+    creds = CommunityCredentials(profile="p", version="2c", community=SecretStr("public"))
+    return Device(
+        name=name,
+        address=address,
+        snmp=SnmpSettings(credentials=creds, interval_s=interval),
+        ping=PingSettings(interval_s=interval) if ping else None,
+    )
+
+
+@pytest.mark.parametrize("interval", [1.0, 10.0, 60.0, 300.0])
+def test_phase_is_deterministic_and_within_interval(interval: float) -> None:
+    offsets = [phase_offset("snmp", f"r{i}", interval) for i in range(200)]
+    assert offsets == [phase_offset("snmp", f"r{i}", interval) for i in range(200)]
+    assert all(0 <= o < interval for o in offsets)
+    # spread: every tenth of the interval gets some devices
+    buckets = {int(o / interval * 10) for o in offsets}
+    assert len(buckets) == 10
+
+
+class Recorder:
+    def __init__(self, delays: dict[str, float] | None = None) -> None:
+        self.delays = delays or {}
+        self.calls: dict[str, list[float]] = {}
+        self.emitted: list[Sample] = []
+        self.running = 0
+        self.max_running: dict[str, int] = {}
+        self._running: dict[str, int] = {}
+
+    async def poll(self, dev: Device) -> list[Sample]:
+        self.calls.setdefault(dev.name, []).append(time.monotonic())
+        self._running[dev.name] = self._running.get(dev.name, 0) + 1
+        self.max_running[dev.name] = max(self.max_running.get(dev.name, 0), self._running[dev.name])
+        try:
+            await asyncio.sleep(self.delays.get(dev.name, 0.0))
+        finally:
+            self._running[dev.name] -= 1
+        return [Sample("snmp", {"device": dev.name}, {"poll_ok": 1}, time.time_ns())]
+
+    async def probe(self, dev: Device) -> Sample:
+        return Sample("ping", {"device": dev.name}, {"result_code": 0}, time.time_ns())
+
+    def emit(self, samples: list[Sample]) -> None:
+        self.emitted.extend(samples)
+
+
+async def test_slow_device_is_cut_at_deadline_and_never_delays_others() -> None:
+    rec = Recorder(delays={"slow": 10.0})
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=rec.probe, deadline_fraction=0.8)
+    sched.set_devices([device("fast1"), device("fast2", ping=True), device("slow")])
+    sched.start()
+    await asyncio.sleep(2.2)
+    await sched.stop(grace_s=0.1)
+    # 0.5 s interval over 2.2 s: 4 or 5 polls each, the slow device included (cut at 0.4 s each time).
+    assert 4 <= len(rec.calls["fast1"]) <= 5
+    assert 4 <= len(rec.calls["slow"]) <= 5
+    slow_failures = [
+        s for s in rec.emitted if s.tags.get("device") == "slow" and s.fields.get("poll_ok") == 0
+    ]
+    assert len(slow_failures) >= 3
+    assert "deadline exceeded" in str(slow_failures[0].fields["error"])
+    assert max(rec.max_running.values()) == 1
+    assert sched.totals.polls_failed >= 3
+    assert sched.totals.polls_skipped == 0
+    assert sched.min_runs() >= 3
+    assert any(s.measurement == "ping" for s in rec.emitted)
+
+
+async def test_overlapping_poll_is_skipped_and_counted() -> None:
+    rec = Recorder(delays={"hog": 0.8})
+    # deadline beyond the interval on purpose, so the next run comes due while one still runs
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=3.0)
+    sched.set_devices([device("hog")])
+    sched.start()
+    await asyncio.sleep(2.3)
+    await sched.stop(grace_s=0.0)
+    assert rec.max_running["hog"] == 1
+    assert sched.totals.polls_skipped >= 1
+
+
+async def test_concurrency_limit() -> None:
+    rec = Recorder(delays={f"d{i}": 0.2 for i in range(10)})
+    in_flight: list[int] = []
+
+    async def poll(dev: Device) -> list[Sample]:
+        in_flight.append(sum(rec._running.values()) + 1)
+        return await rec.poll(dev)
+
+    sched = PollScheduler(rec.emit, snmp_poll=poll, ping_probe=None, snmp_concurrency=2)
+    sched.set_devices([device(f"d{i}", interval=1.0) for i in range(10)])
+    sched.start()
+    await asyncio.sleep(1.5)
+    await sched.stop(grace_s=1.0)
+    assert max(in_flight) <= 2
+    assert len(rec.calls) == 10
+
+
+async def test_set_devices_diff_keeps_unchanged_jobs() -> None:
+    rec = Recorder()
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=rec.probe)
+    sched.start()
+    try:
+        assert sched.set_devices([device("a"), device("b"), device("c")]) == (["a", "b", "c"], [], [])
+        added, removed, changed = sched.set_devices(
+            [device("a"), device("b", address="127.0.0.2"), device("d", ping=True)]
+        )
+        assert (added, removed, changed) == (["d"], ["c"], ["b"])
+        assert set(sched.devices) == {"a", "b", "d"}
+        jobs = {job.id for job in sched._scheduler.get_jobs()}
+        assert jobs == {"snmp:a", "snmp:b", "snmp:d", "ping:d"}
+    finally:
+        await sched.stop(grace_s=0.0)
