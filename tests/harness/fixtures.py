@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeVar
 import pytest
 
 from tests.harness import process
+from tests.harness.influxdb1 import InfluxDB1, start_influxdb1
 from tests.harness.mosquitto import MqttBroker, start_mosquitto
 from tests.harness.netns import Netns, create_netns
 from tests.harness.ports import free_port as _free_port
@@ -151,6 +152,17 @@ def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     """VictoriaMetrics on 127.0.0.1:<free port>, fresh for each test module."""
     server = _started(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics")))
+    yield server
+    server.stop()
+
+
+# --- InfluxDB 1.x -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
+    """InfluxDB 1.x on 127.0.0.1:<free port>, fresh for each test module."""
+    server = _started(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1")))
     yield server
     server.stop()
 

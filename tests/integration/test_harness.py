@@ -12,6 +12,7 @@ import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
 
+from tests.harness.influxdb1 import InfluxDB1
 from tests.harness.mosquitto import MqttBroker
 from tests.harness.netns import Netns
 from tests.harness.snmpd import (
@@ -162,3 +163,14 @@ def test_victoriametrics_restart_keeps_data(victoriametrics: VictoriaMetrics) ->
     assert [s["values"] for s in victoriametrics.export('{__name__="snmp_poll_ok", device="r2"}')] == [[1]]
     _write_influx_v2(victoriametrics.url, "snmp,device=r3 poll_ok=0i 1700000002000000000")
     assert len(victoriametrics.export('{__name__="snmp_poll_ok"}')) == 2
+
+
+def test_influxdb1_influxql(influxdb1: InfluxDB1) -> None:
+    influxdb1.create_database("netpoll")
+    influxdb1.write(
+        "netpoll", "ping,device=r1,url=198.18.0.2 average_response_ms=1.25,reachable=true 1700000000000000000"
+    )
+    answer = influxdb1.query("netpoll", 'SELECT "average_response_ms" FROM "ping" WHERE "device" = \'r1\'')
+    series = answer["results"][0]["series"][0]
+    assert series["name"] == "ping"
+    assert series["values"] == [[1700000000000000000, 1.25]]
