@@ -1,0 +1,232 @@
+"""The alert engine: feeds samples to the rule state machines and returns the alerts to publish.
+
+``evaluate`` is synchronous and does no network I/O; it writes the state file (small JSON, atomic) right
+after any published transition, so that after a restart — even after SIGKILL — an alert already
+published is not published again, and its clear still comes when the condition ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from netpoll.alerts.alert import Alert, new_alert_id
+from netpoll.alerts.rules import Rule, usable_value
+from netpoll.alerts.state import (
+    RuleState,
+    StateKey,
+    Transition,
+    dump_states,
+    flap_count,
+    parse_states,
+    read_state_file,
+    step_event,
+    step_threshold,
+    write_atomic,
+)
+from netpoll.sample import FieldValue, Sample
+
+__all__ = ["Alert", "AlertEngine"]
+
+logger = logging.getLogger("netpoll.alerts")
+
+# Pending runs and flapping histories are saved at most this often when nothing was published:
+# losing them to a crash only delays an alert by a few samples.
+IDLE_SAVE_INTERVAL_S = 30.0
+
+
+class AlertEngine:
+    """Evaluates rules over samples, one state machine per (rule, device, entity).
+
+    Args:
+        rules: validated rules (``netpoll.alerts.rules.load_rules``).
+        state_path: JSON file to persist state to and restore it from; None keeps state in memory only.
+    """
+
+    def __init__(self, rules: Sequence[Rule], state_path: str | Path | None = None) -> None:
+        self.rules = tuple(rules)
+        self.state_path = Path(state_path) if state_path is not None else None
+        self._by_measurement: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            self._by_measurement.setdefault(rule.measurement, []).append(rule)
+        self._states: dict[StateKey, RuleState] = {}
+        self._dirty = False
+        self._last_save = time.monotonic()
+        self.alerts_total = 0
+        if self.state_path is not None:
+            self._restore(self.state_path)
+
+    # ----------------------------------------------------------------------------------------------
+
+    def evaluate(self, samples: Iterable[Sample]) -> list[Alert]:
+        """Feed samples (any measurements, in time order) and return the alerts to publish, in order."""
+        alerts: list[Alert] = []
+        for sample in samples:
+            rules = self._by_measurement.get(sample.measurement)
+            if not rules:
+                continue
+            device = sample.tags.get("device", "")
+            if not device:
+                continue
+            for rule in rules:
+                alert = self._evaluate_one(rule, device, sample)
+                if alert is not None:
+                    alerts.append(alert)
+        if alerts:
+            self.alerts_total += len(alerts)
+            for alert in alerts:
+                _log(alert)
+            self.save()
+        elif self._dirty and time.monotonic() - self._last_save >= IDLE_SAVE_INTERVAL_S:
+            self.save()
+        return alerts
+
+    def _evaluate_one(self, rule: Rule, device: str, sample: Sample) -> Alert | None:
+        value = sample.fields.get(rule.field)
+        if value is None or not usable_value(value):
+            return None  # a missing value is no sample: never a clear
+        entity = rule.entity_of(sample.tags)
+        if not rule.scope.matches(sample.tags, entity) or not rule.applies(sample.fields):
+            return None
+        key = (rule.name, device, entity)
+        state = self._states.get(key)
+        now = sample.time_ns
+        transition: Transition | None
+        if rule.kind == "event":
+            if state is None:
+                state = self._states[key] = RuleState()
+            before = state.matched
+            transition = step_event(rule, state, value)
+            self._dirty |= before != state.matched
+        elif rule.kind == "flapping":
+            if state is None:
+                state = self._states[key] = RuleState()
+            value = flap_count(rule, state, value, now)
+            self._dirty = True
+            transition = step_threshold(rule, state, value, now)
+        else:
+            if state is None:
+                if not rule.breaching(value):
+                    return None  # the common case: all is well and nothing to remember
+                state = self._states[key] = RuleState()
+            before_phase = state.phase
+            transition = step_threshold(rule, state, value, now)
+            if state.phase != before_phase or state.phase in ("pending", "clearing"):
+                self._dirty = True
+            if state.is_idle():
+                del self._states[key]
+        if transition is None:
+            return None
+        return self._alert(rule, device, entity, sample, value, state, transition)
+
+    def _alert(
+        self,
+        rule: Rule,
+        device: str,
+        entity: str,
+        sample: Sample,
+        value: FieldValue,
+        state: RuleState,
+        transition: Transition,
+    ) -> Alert:
+        now = sample.time_ns
+        alert_id = new_alert_id(now)
+        breach_id = ""
+        if transition == "breach":
+            state.breach_id = alert_id
+            since = state.since_ns
+        elif transition == "clear":
+            breach_id, state.breach_id = state.breach_id, ""
+            since = state.since_ns
+        else:
+            since = now
+        return Alert(
+            id=alert_id,
+            state=transition,
+            rule=rule.name,
+            severity=rule.severity,
+            device=device,
+            entity=entity,
+            measurement=rule.measurement,
+            field=rule.field,
+            value=value,
+            threshold=rule.breach,
+            clear_threshold=None if rule.kind == "event" else rule.clear,
+            since_ns=since,
+            time_ns=now,
+            message=_message(rule, device, entity, value, transition),
+            breach_id=breach_id,
+            tags=dict(sample.tags),
+        )
+
+    # ----------------------------------------------------------------------------------------------
+
+    def active(self) -> list[StateKey]:
+        """(rule, device, entity) of every breach published and not yet cleared."""
+        return [key for key, state in self._states.items() if state.phase in ("breached", "clearing")]
+
+    def forget(self, device: str) -> None:
+        """Drop all state of a device (removed from the inventory); its breaches will never clear."""
+        for key in [key for key in self._states if key[1] == device]:
+            del self._states[key]
+        self._dirty = True
+
+    def save(self) -> None:
+        """Write the state file now (no-op without ``state_path``); errors are logged, not raised."""
+        if self.state_path is None:
+            self._dirty = False
+            return
+        try:
+            write_atomic(self.state_path, dump_states(self._states.items()))
+        except OSError as exc:
+            logger.error("cannot write alert state %s: %s", self.state_path, exc)
+            return
+        self._dirty = False
+        self._last_save = time.monotonic()
+
+    def _restore(self, path: Path) -> None:
+        try:
+            document = read_state_file(path)
+            if document is None:
+                return
+            records = list(parse_states(document))
+        except (OSError, ValueError) as exc:
+            # A damaged state file must not stop the daemon: start afresh, keep the file for a post-mortem.
+            logger.error("alert state %s unreadable (%s); starting without it", path, exc)
+            with contextlib.suppress(OSError):
+                path.replace(path.with_name(path.name + ".corrupt"))
+            return
+        names = {rule.name for rule in self.rules}
+        dropped = 0
+        for key, state in records:
+            if key[0] in names:
+                self._states[key] = state
+            else:
+                dropped += 1
+        if dropped:
+            logger.warning("alert state: dropped %d record(s) of rules that no longer exist", dropped)
+        logger.info(
+            "alert state restored from %s: %d record(s), %d active",
+            path,
+            len(self._states),
+            len(self.active()),
+        )
+
+
+def _message(rule: Rule, device: str, entity: str, value: FieldValue, transition: Transition) -> str:
+    where = f"{device} {entity}" if entity else device
+    what = "changes" if rule.kind == "flapping" else rule.field
+    if transition == "clear":
+        return f"{where}: {rule.name} cleared: {what}={value} (no longer {rule.comparison} {rule.clear})"
+    if transition == "event":
+        return f"{where}: {rule.name}: {what}={value} ({rule.comparison} {rule.breach})"
+    hold = f" for {rule.hold.describe()}" if rule.hold != rule.hold.__class__() else ""
+    return f"{where}: {rule.name} breached: {what}={value} {rule.comparison} {rule.breach}{hold}"
+
+
+def _log(alert: Alert) -> None:
+    level = logging.INFO if alert.state == "clear" else logging.WARNING
+    logger.log(level, "alert %s [%s] %s id=%s", alert.state, alert.severity, alert.message, alert.id)

@@ -1,0 +1,204 @@
+"""Per-(rule, device, entity) alert state machines, and their JSON persistence.
+
+Threshold (and flapping) rules::
+
+    ok ──breaching──► pending ──held `for`──► breached ──clearing──► clearing ──held `clear_for`──► ok
+         (publish nothing)       (publish breach once)                             (publish clear once)
+
+A sample that is not breaching while pending goes back to ``ok``; a sample that is not clearing while
+clearing goes back to ``breached`` (hovering between the breach and clear values publishes nothing).
+No sample means no step: a missing sample is never a clear.
+
+Event rules publish an event when the condition becomes true and re-arm when it is false again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from netpoll.alerts.rules import Rule
+from netpoll.sample import FieldValue
+
+logger = logging.getLogger("netpoll.alerts")
+
+Phase = Literal["ok", "pending", "breached", "clearing"]
+Transition = Literal["breach", "clear", "event"]
+StateKey = tuple[str, str, str]  # (rule, device, entity)
+
+STATE_FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class RuleState:
+    """The mutable state of one rule on one (device, entity)."""
+
+    phase: Phase = "ok"
+    count: int = 0  # consecutive samples of the current pending / clearing run
+    first_ns: int = 0  # time of the first sample of that run
+    since_ns: int = 0  # when the active breach's condition began
+    breach_id: str = ""  # id of the published breach (a clear refers to it)
+    matched: bool | None = None  # event rules: whether the previous sample met the condition
+    last_value: FieldValue | None = None  # flapping rules: the previous value of the field
+    changes: list[int] = field(default_factory=list)  # flapping rules: change times (ns) in the window
+
+    def is_idle(self) -> bool:
+        """True when dropping this state would lose nothing."""
+        return self.phase == "ok" and self.matched is None and self.last_value is None and not self.changes
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able form (only what is not at its default)."""
+        data: dict[str, Any] = {"phase": self.phase}
+        if self.phase != "ok":
+            data.update(count=self.count, first_ns=self.first_ns, since_ns=self.since_ns)
+        if self.breach_id:
+            data["breach_id"] = self.breach_id
+        if self.matched is not None:
+            data["matched"] = self.matched
+        if self.last_value is not None:
+            data["last_value"] = self.last_value
+        if self.changes:
+            data["changes"] = list(self.changes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RuleState:
+        """Inverse of :meth:`to_json`; raises KeyError/TypeError/ValueError on a malformed record."""
+        phase = data.get("phase", "ok")
+        if phase not in ("ok", "pending", "breached", "clearing"):
+            raise ValueError(f"unknown phase {phase!r}")
+        last_value = data.get("last_value")
+        if last_value is not None and not isinstance(last_value, bool | int | float | str):
+            raise TypeError("last_value")
+        matched = data.get("matched")
+        return cls(
+            phase=phase,
+            count=int(data.get("count", 0)),
+            first_ns=int(data.get("first_ns", 0)),
+            since_ns=int(data.get("since_ns", 0)),
+            breach_id=str(data.get("breach_id", "")),
+            matched=None if matched is None else bool(matched),
+            last_value=last_value,
+            changes=[int(t) for t in data.get("changes", [])],
+        )
+
+
+def step_threshold(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> Transition | None:
+    """Feed one sample value to a threshold (or flapping) state machine; returns what to publish."""
+    breaching = rule.breaching(value)
+    if state.phase == "ok":
+        if not breaching:
+            return None
+        state.phase, state.count, state.first_ns = "pending", 0, now_ns
+    if state.phase == "pending":
+        if not breaching:
+            state.phase, state.count = "ok", 0
+            return None
+        state.count += 1
+        if rule.hold.satisfied(state.count, state.first_ns, now_ns):
+            state.phase, state.since_ns, state.count = "breached", state.first_ns, 0
+            return "breach"
+        return None
+    clearing = rule.clearing(value)
+    if state.phase == "breached":
+        if not clearing:
+            return None
+        state.phase, state.count, state.first_ns = "clearing", 0, now_ns
+    # clearing
+    if not clearing:
+        # Back above the clear value (hovering, or breaching again): still the same breach.
+        state.phase, state.count = "breached", 0
+        return None
+    state.count += 1
+    if rule.clear_hold.satisfied(state.count, state.first_ns, now_ns):
+        state.phase, state.count = "ok", 0
+        return "clear"
+    return None
+
+
+def step_event(rule: Rule, state: RuleState, value: FieldValue) -> Transition | None:
+    """Feed one sample value to an event rule: an event on each rising edge of the condition."""
+    matched = rule.breaching(value)
+    previous, state.matched = state.matched, matched
+    if not matched or previous is True:
+        return None
+    if previous is None and rule.trigger == "change":
+        # No earlier sample of this entity: a condition that is already true is not a change.
+        return None
+    return "event"
+
+
+def flap_count(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> int:
+    """Record one value of a flapping rule's field; the number of changes within the window."""
+    if state.last_value is not None and value != state.last_value:
+        state.changes.append(now_ns)
+    state.last_value = value
+    assert rule.window_s is not None
+    horizon = now_ns - int(rule.window_s * 1e9)
+    while state.changes and state.changes[0] <= horizon:
+        state.changes.pop(0)
+    return len(state.changes)
+
+
+# --------------------------------------------------------------------------------------------------
+# persistence
+
+
+def dump_states(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
+    """The JSON document of a state file."""
+    return {
+        "version": STATE_FORMAT_VERSION,
+        "states": [
+            {"rule": rule, "device": device, "entity": entity, **state.to_json()}
+            for (rule, device, entity), state in states
+            if not state.is_idle()
+        ],
+    }
+
+
+def parse_states(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
+    """Records of a state file document; malformed records are skipped with a warning."""
+    if not isinstance(document, dict) or document.get("version") != STATE_FORMAT_VERSION:
+        raise ValueError("not a netpoll alert state file of version 1")
+    for record in document.get("states", []):
+        try:
+            key = (str(record["rule"]), str(record["device"]), str(record.get("entity", "")))
+            yield key, RuleState.from_json(record)
+        except (KeyError, TypeError, ValueError) as exc:
+            logger.warning("alert state: skipping malformed record %r: %s", record, exc)
+
+
+def write_atomic(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON so that a crash (even SIGKILL) leaves either the old or the new file, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    # The rename itself is durable only once the directory is synced.
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_state_file(path: Path) -> Any:
+    """The parsed JSON of a state file, or None when there is none yet."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    return json.loads(text)
