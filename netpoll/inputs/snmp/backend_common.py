@@ -1,0 +1,109 @@
+"""What both SNMP client backends share: the target description, walk bookkeeping and error wording.
+
+Kept free of any SNMP library import so the pool, both backends and the unit tests can use it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from netpoll.inputs.snmp.types import Oid, format_oid
+from netpoll.inventory.models import CommunityCredentials, SnmpSettings
+
+log = logging.getLogger("netpoll.snmp.client")
+
+# net-snmp's snmpd answers at most 100 varbinds per GETBULK response; asking for more only costs bigger
+# requests for nothing, and some agents answer tooBig instead of truncating.
+MAX_REPETITIONS_CAP = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One SNMP agent as a client sees it.
+
+    ``label`` names the agent in errors and logs (device name, or ``host:port`` for ad-hoc targets); it never
+    contains a credential.
+    """
+
+    label: str
+    address: str
+    settings: SnmpSettings
+
+    @property
+    def port(self) -> int:
+        """UDP port of the agent."""
+        return self.settings.port
+
+    @property
+    def version(self) -> str:
+        """``"1"``, ``"2c"`` or ``"3"``."""
+        return self.settings.credentials.version
+
+    @property
+    def max_repetitions(self) -> int:
+        """GETBULK max-repetitions, capped at what agents answer anyway."""
+        return min(self.settings.max_repetitions, MAX_REPETITIONS_CAP)
+
+    @property
+    def deadline_s(self) -> float:
+        """How long one request may take with all its retries."""
+        return self.settings.timeout_s * (self.settings.retries + 1)
+
+
+@dataclass(slots=True)
+class WalkGuard:
+    """Per-walk bookkeeping: subtree end and agents that return non-increasing OIDs.
+
+    ``accept`` returns False at the first varbind that ends the walk: outside the subtree, or not greater
+    than the previous OID (a broken agent would otherwise loop us forever). The latter is recorded in
+    ``warning``.
+    """
+
+    root: Oid
+    last: Oid = ()
+    warning: str | None = None
+    _n: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self._n = len(self.root)
+        self.last = self.root
+
+    def accept(self, oid: Oid) -> bool:
+        """True if ``oid`` belongs to this walk and comes after the previous one."""
+        if oid[: self._n] != self.root:
+            return False
+        if oid <= self.last:
+            self.warning = (
+                f"walk of {format_oid(self.root)}: agent returned non-increasing OID {format_oid(oid)} "
+                f"after {format_oid(self.last)}; walk stopped there"
+            )
+            return False
+        self.last = oid
+        return True
+
+
+def community_of(target: Target) -> str:
+    """The community string (secret) of a v1/v2c target."""
+    credentials = target.settings.credentials
+    assert isinstance(credentials, CommunityCredentials)
+    return credentials.community.get_secret_value()
+
+
+def timeout_message(target: Target) -> str:
+    """Error text for a timeout; says when a wrong SNMPv3 privacy key is the likely cause."""
+    settings = target.settings
+    text = f"no response within {settings.timeout_s:g}s x {settings.retries + 1} tries"
+    credentials = settings.credentials
+    if credentials.version == "3" and credentials.priv_protocol is not None:
+        # net-snmp and most agents drop a PDU they cannot decrypt without a report: a wrong privacy key
+        # (or protocol) is indistinguishable from a dead agent on the wire.
+        text += " (SNMPv3 authPriv: a wrong privacy key or protocol also looks like this)"
+    return text
+
+
+def record_warning(warnings: list[str], target: Target, text: str) -> None:
+    """Keep a walk warning for the poller (bounded) and log it once."""
+    if len(warnings) < 20:
+        warnings.append(text)
+    log.warning("%s: %s", target.label, text)

@@ -1,0 +1,137 @@
+"""``SnmpClientPool``: one place that hands out SNMP clients, reuses their sessions and bounds concurrency.
+
+Backends: ``pysnmp`` (reference, every v3 option), ``gufo`` (fast path, compiled core) and ``auto`` (gufo
+where it supports the device's credentials, else pysnmp), chosen per device (``device.snmp.backend``) or by
+the pool's default. Each backend has its own in-flight bound: a semaphore held for one ``get`` or one
+``walk`` (a walk has at most one request outstanding), so at most ``max_in_flight`` requests per backend are
+on the wire and no socket receives more replies at once than its buffer holds.
+
+Example::
+
+    async with SnmpClientPool(max_in_flight=256) as pool:
+        client = pool.client(device)
+        scalars = await client.get([(1, 3, 6, 1, 2, 1, 1, 3, 0)])
+        names = await client.walk((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from types import TracebackType
+from typing import Literal
+
+from netpoll.inputs.snmp import backend_gufo
+from netpoll.inputs.snmp.backend_common import Target
+from netpoll.inputs.snmp.backend_gufo import GufoClient
+from netpoll.inputs.snmp.backend_pysnmp import DEFAULT_RECV_BUFFER, PysnmpClient, PysnmpEngines
+from netpoll.inputs.snmp.types import SnmpClient
+from netpoll.inventory.models import Device, SnmpBackendName, SnmpSettings
+
+log = logging.getLogger("netpoll.snmp.client")
+
+ConcreteBackend = Literal["pysnmp", "gufo"]
+AnyClient = PysnmpClient | GufoClient
+
+
+class SnmpClientPool:
+    """Hands out one reusable SNMP client per device; async context manager.
+
+    Args:
+        max_in_flight: requests outstanding at once, per backend.
+        backend: the default for devices whose ``snmp.backend`` is ``auto``; ``auto`` here means gufo where
+            it supports the credentials, else pysnmp. ``pysnmp``/``gufo`` force that backend for every
+            ``auto`` device (a device that names a backend keeps it).
+        pysnmp_engines: how many SnmpEngines (each one UDP socket) pysnmp devices are spread over.
+        recv_buffer: UDP receive buffer, bytes, for each pysnmp engine socket (shared by its devices).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_in_flight: int = 256,
+        backend: SnmpBackendName = "auto",
+        pysnmp_engines: int = 2,
+        recv_buffer: int = DEFAULT_RECV_BUFFER,
+    ) -> None:
+        if max_in_flight < 1:
+            raise ValueError("max_in_flight must be at least 1")
+        self.default_backend: SnmpBackendName = backend
+        self._limits: dict[ConcreteBackend, asyncio.Semaphore] = {
+            "pysnmp": asyncio.Semaphore(max_in_flight),
+            "gufo": asyncio.Semaphore(max_in_flight),
+        }
+        self._engines = PysnmpEngines(pysnmp_engines, recv_buffer)
+        self._clients: dict[str, tuple[Target, ConcreteBackend, AnyClient]] = {}
+        self._closed = False
+
+    async def __aenter__(self) -> SnmpClientPool:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def backend_for(self, settings: SnmpSettings) -> ConcreteBackend:
+        """The backend that polls a device with these settings."""
+        wanted = settings.backend if settings.backend != "auto" else self.default_backend
+        if wanted == "pysnmp":
+            return "pysnmp"
+        reason = backend_gufo.supports(settings)
+        if reason is None:
+            return "gufo"
+        if wanted == "gufo":
+            log.warning("gufo backend asked for, but %s: using pysnmp", reason)
+        return "pysnmp"
+
+    def client(self, device: Device) -> SnmpClient:
+        """The client for an inventory device (reused across polls; rebuilt if its SNMP settings changed).
+
+        Raises:
+            ValueError: the device has SNMP disabled.
+        """
+        if device.snmp is None:
+            raise ValueError(f"{device.name}: SNMP is not enabled for this device")
+        return self._get(device.name, Target(device.name, device.address, device.snmp))
+
+    def client_for(self, address: str, port: int | None, settings: SnmpSettings) -> SnmpClient:
+        """A client for an ad-hoc agent (``netpoll poll host:port --community ...``), reused per target."""
+        if port is not None and port != settings.port:
+            settings = settings.model_copy(update={"port": port})
+        label = f"[{address}]:{settings.port}" if ":" in address else f"{address}:{settings.port}"
+        return self._get(f"adhoc {label}", Target(label, address, settings))
+
+    def _get(self, key: str, target: Target) -> AnyClient:
+        if self._closed:
+            raise RuntimeError("SnmpClientPool is closed")
+        backend = self.backend_for(target.settings)
+        cached = self._clients.get(key)
+        if cached is not None and cached[0] == target and cached[1] == backend:
+            return cached[2]
+        client: AnyClient
+        if backend == "gufo":
+            client = GufoClient(target, self._limits["gufo"])
+        else:
+            client = PysnmpClient(target, self._engines, self._limits["pysnmp"])
+        self._clients[key] = (target, backend, client)
+        return client
+
+    async def forget(self, name: str) -> None:
+        """Drop a device's client (device removed from the inventory)."""
+        cached = self._clients.pop(name, None)
+        if cached is not None:
+            await cached[2].aclose()
+
+    async def aclose(self) -> None:
+        """Close every client and the pysnmp engines."""
+        if self._closed:
+            return
+        self._closed = True
+        for _, _, client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+        self._engines.close()
