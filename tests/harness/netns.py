@@ -23,6 +23,13 @@ def _ip(*args: str, check: bool = True, input: str | None = None) -> subprocess.
     return subprocess.run(["ip", *args], capture_output=True, text=True, check=check, input=input, timeout=30)
 
 
+class NetnsCommandError(subprocess.CalledProcessError):
+    """A command inside a namespace failed; unlike CalledProcessError, its message shows stderr."""
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}\nstderr: {self.stderr}"
+
+
 @dataclass
 class Netns:
     """A namespace ``name`` joined to the host by veth ``host_if`` (``host_ip``) <-> ``ns_if`` (``ns_ip``).
@@ -49,7 +56,10 @@ class Netns:
         kwargs.setdefault("capture_output", True)
         kwargs.setdefault("text", True)
         kwargs.setdefault("timeout", 60)
-        return subprocess.run(["ip", "netns", "exec", self.name, *argv], check=check, **kwargs)
+        done = subprocess.run(["ip", "netns", "exec", self.name, *argv], check=False, **kwargs)
+        if check and done.returncode != 0:
+            raise NetnsCommandError(done.returncode, done.args, done.stdout, done.stderr)
+        return done
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start ``argv`` inside the namespace; the caller stops it (it is killed at removal otherwise)."""

@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 
 import aiomqtt
+import icmplib
 import pytest
 from influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS
@@ -174,3 +175,45 @@ def test_influxdb1_influxql(influxdb1: InfluxDB1) -> None:
     series = answer["results"][0]["series"][0]
     assert series["name"] == "ping"
     assert series["values"] == [[1700000000000000000, 1.25]]
+
+
+def test_netns_ping_sysctl_nft(netns_factory: Callable[..., Netns]) -> None:
+    ns = netns_factory()
+    assert ns.host_ip.startswith("198.1")
+    assert ns.ns_ip.endswith(".2")
+    assert ns.prefixlen == 24
+    assert (
+        ns.name in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    )
+    # raw-socket echo from the host (root) into the namespace
+    assert icmplib.ping(ns.ns_ip, count=1, timeout=2, privileged=True).is_alive
+    # per-namespace sysctl: datagram ICMP sockets enabled inside only
+    ns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
+    assert ns.exec(["cat", "/proc/sys/net/ipv4/ping_group_range"]).stdout.split() == ["0", "2147483647"]
+    # extra device addresses inside, routed from the host
+    extra = ns.network.network_address + 10
+    ns.add_addresses([str(extra)])
+    assert icmplib.ping(str(extra), count=1, timeout=2, privileged=True).is_alive
+    # nftables inside the namespace: drop echo requests to the extra address
+    if shutil.which("nft"):
+        rule = f"ip daddr {extra} icmp type echo-request drop"
+        ns.nft(f"table inet t {{\n chain c {{\n type filter hook input priority 0;\n {rule}\n }}\n}}\n")
+        assert not icmplib.ping(str(extra), count=1, timeout=0.5, privileged=True).is_alive
+        assert icmplib.ping(ns.ns_ip, count=1, timeout=2, privileged=True).is_alive
+
+
+def test_netns_removed_at_teardown(netns_factory: Callable[..., Netns]) -> None:
+    from tests.harness.netns import create_netns
+
+    ns = create_netns("nptmp")
+    sleeper = None
+    try:
+        sleeper = ns.popen(["sleep", "30"])
+    finally:
+        ns.remove()  # also kills what still runs inside
+        if sleeper is not None:
+            assert sleeper.wait(5) != 0
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
+    assert ns.name not in listed
+    assert f"{ns.host_if}@" not in links
