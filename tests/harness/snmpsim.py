@@ -58,6 +58,11 @@ def _responder() -> str:
     return require_binary("snmpsim-command-responder", "PyPI package snmpsim (pip install -e '.[lab]')")
 
 
+def _world_traversable(path: Path) -> bool:
+    """Whether every directory from / down to ``path`` lets other users (``nobody``) through."""
+    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents] if p.is_dir())
+
+
 def _private_tree(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
@@ -68,7 +73,9 @@ def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> Snm
     """Serve ``data_dir`` on 127.0.0.1 and return once it answers an SNMP GET.
 
     As root snmpsim must drop privileges, so it runs as ``nobody``: the recordings are copied to a world-
-    readable temp dir and its cache dir is owned by ``nobody`` (both removed at stop by the fixture).
+    readable temp dir and its cache dir is owned by ``nobody`` (both removed at stop by the fixture). When
+    ``nobody`` cannot reach the venv (a clone under /root, mode 700) it "drops" to root instead, which
+    snmpsim accepts, rather than failing after the switch with unreadable standard library modules.
     """
     responder = _responder()
     data_dir = Path(data_dir)
@@ -92,8 +99,9 @@ def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> Snm
             shutil.copyfile(rec, served / rec.name)
             (served / rec.name).chmod(0o644)
         cache = _private_tree("netpoll-snmpsim-cache-")
-        shutil.chown(cache, "nobody", "nogroup")
-        argv += [f"--cache-dir={cache}", "--process-user=nobody", "--process-group=nogroup"]
+        user, group = ("nobody", "nogroup") if _world_traversable(Path(sys.prefix)) else ("root", "root")
+        shutil.chown(cache, user, group)
+        argv += [f"--cache-dir={cache}", f"--process-user={user}", f"--process-group={group}"]
     else:
         cache = workdir / "cache"
         cache.mkdir(exist_ok=True)

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import aiomqtt
 import icmplib
@@ -16,6 +17,7 @@ from influxdb_client.client.write_api import SYNCHRONOUS
 from tests.harness.influxdb1 import InfluxDB1
 from tests.harness.mosquitto import MqttBroker
 from tests.harness.netns import Netns
+from tests.harness.process import ServerProcess, ServerStartError, require_binary
 from tests.harness.snmpd import (
     IF_TABLE_CACHE_TIMEOUT_OID,
     SYS_DESCR_OID,
@@ -217,3 +219,20 @@ def test_netns_removed_at_teardown(netns_factory: Callable[..., Netns]) -> None:
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True, check=True).stdout
     assert ns.name not in listed
     assert f"{ns.host_if}@" not in links
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("true", pytest.fail.Exception), ("", pytest.skip.Exception)])
+def test_missing_server_fails_under_ci_skips_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, ci: str, outcome: type[BaseException]
+) -> None:
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="needs Debian package nosuchpkg"):
+        require_binary("netpoll-no-such-server", "Debian package nosuchpkg")
+
+
+def test_server_that_dies_reports_its_log(tmp_path: Path) -> None:
+    proc = ServerProcess(
+        "dies", ["sh", "-c", "echo boom-marker; exit 3"], log_dir=tmp_path, ready=lambda _p: False, timeout=5
+    )
+    with pytest.raises(ServerStartError, match=r"(?s)exited with status 3.*boom-marker"):
+        proc.start()
