@@ -1,0 +1,90 @@
+"""What a shared ICMP socket reads and how it is matched to an echo request: pure logic, no sockets.
+
+Packet layout, checksums and parsing are icmplib's (``ICMPv4Socket`` / ``ICMPv6Socket``); this module adds the
+parts a socket shared by thousands of targets needs: which packets are ours, the kernel-side type filters and
+the kernel receive timestamp.
+"""
+
+from __future__ import annotations
+
+import enum
+import socket
+import struct
+from collections.abc import Iterable
+
+# Linux constants Python's socket module does not export.
+SO_TIMESTAMPNS = 35  # == SCM_TIMESTAMPNS; the "old" value, which is the 64-bit-time one on 64-bit ABIs
+SO_RCVBUFFORCE = 33
+SOL_RAW = 255
+ICMP_FILTER = 1  # SOL_RAW option of raw IPv4 ICMP sockets: bitmap of ICMP types to drop
+ICMP6_FILTER = 1  # IPPROTO_ICMPV6 option of raw ICMPv6 sockets: 256-bit bitmap of types to drop
+
+ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
+# ICMP errors that quote one of our requests: destination unreachable, source quench, time exceeded,
+# parameter problem (v4); destination unreachable, packet too big, time exceeded, parameter problem (v6).
+ERROR_TYPES: dict[int, frozenset[int]] = {
+    socket.AF_INET: frozenset({3, 4, 11, 12}),
+    socket.AF_INET6: frozenset({1, 2, 3, 4}),
+}
+
+_TIMESPEC = struct.Struct("@qq")
+
+
+class Verdict(enum.Enum):
+    """What one packet read from the shared socket means for the probe that sent the request."""
+
+    REPLY = "reply"  # an echo reply to one of our requests
+    ERROR = "error"  # an ICMP error quoting one of our requests: that request is lost
+    IGNORE = "ignore"  # somebody else's packet, or one we did not ask for
+
+
+def classify(family: int, icmp_type: int, icmp_id: int, expected_id: int | None) -> Verdict:
+    """Decide whether a parsed packet belongs to us.
+
+    Args:
+        family: ``AF_INET`` or ``AF_INET6``.
+        icmp_type: the ICMP type of the packet read.
+        icmp_id: the echo identifier: of the reply itself, or of the request an error quotes.
+        expected_id: our identifier on a raw socket (which sees every ICMP packet of the host); None on a
+            datagram socket, where the kernel already delivered only packets with the socket's identifier.
+    """
+    if expected_id is not None and icmp_id != expected_id:
+        return Verdict.IGNORE
+    if icmp_type == ECHO_REPLY[family]:
+        return Verdict.REPLY
+    if icmp_type in ERROR_TYPES[family]:
+        return Verdict.ERROR
+    return Verdict.IGNORE
+
+
+def _pass_types(family: int) -> Iterable[int]:
+    return (ECHO_REPLY[family], *ERROR_TYPES[family])
+
+
+def raw_filter(family: int) -> tuple[int, int, bytes]:
+    """``(level, option, value)`` for setsockopt: the kernel drops every ICMP type we never read.
+
+    On loopback a raw socket would otherwise also read each of our own echo requests, and everywhere every
+    echo request and reply of the host.
+    """
+    if family == socket.AF_INET:
+        mask = 0xFFFFFFFF
+        for icmp_type in _pass_types(family):
+            mask &= ~(1 << icmp_type)
+        return SOL_RAW, ICMP_FILTER, struct.pack("=I", mask)
+    words = [0xFFFFFFFF] * 8
+    for icmp_type in _pass_types(family):
+        words[icmp_type >> 5] &= ~(1 << (icmp_type & 31))
+    return socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("=8I", *words)
+
+
+def rx_timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The kernel's receive time (SO_TIMESTAMPNS) from recvmsg ancillary data, ns since the epoch."""
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
+            sec, nsec = _TIMESPEC.unpack_from(data)
+            return int(sec) * 1_000_000_000 + int(nsec)
+    return None
+
+
+TIMESTAMP_ANCBUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size)
