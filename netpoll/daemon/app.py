@@ -1,0 +1,387 @@
+"""The daemon: composes inventory, probes, scheduler, outputs and alerts with one ``AsyncExitStack``.
+
+Pipeline (one direction)::
+
+    scheduler ─► SnmpPoller.poll / IcmpProber.probe ─► emit(samples)
+                                                        ├─► sink.write (InfluxWriter, else FileSink)
+                                                        └─► AlertEngine.evaluate ─► MqttPublisher.publish
+                                                                                    (else the log)
+
+Every long-lived part is an async context manager entered in dependency order, so the exit runs in
+reverse: stop scheduling, finish or cancel in-flight polls within ``shutdown_grace_s``, save state, close
+the probes, and last flush the output (or spool what cannot be sent). A cycle ticker emits the ``netpoll``
+self-monitoring sample and prints one console line per cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from netpoll.daemon.reload import InventoryWatcher
+from netpoll.daemon.scheduler import CycleStats, PollScheduler
+from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
+from netpoll.daemon.state import StateStore
+from netpoll.errors import IcmpError
+from netpoll.inventory.models import Device, Inventory
+from netpoll.outputs.files import FileSink
+from netpoll.outputs.influxdb.writer import InfluxSettings, InfluxWriter
+from netpoll.sample import Sample
+
+log = logging.getLogger("netpoll.daemon")
+
+
+class Sink(Protocol):
+    """What the daemon needs of an output (InfluxWriter and FileSink both fit)."""
+
+    def write(self, samples: list[Sample] | tuple[Sample, ...]) -> None: ...
+
+    @property
+    def queue_size(self) -> int: ...
+
+    @property
+    def spool_bytes(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Everything ``run_daemon`` needs, already resolved from the configuration and the command line."""
+
+    inventories: tuple[Path, ...]
+    data_dir: Path
+    state_dir: Path
+    influx: InfluxSettings | None = None
+    mqtt: Any = None  # the configuration object MqttPublisher takes; None: alerts go to the log only
+    alerts: bool = True
+    alert_rules: Path | None = None
+    profiles_dir: Path | None = None
+    snmp_concurrency: int = 256
+    icmp_concurrency: int = 1024
+    deadline_fraction: float = 0.9
+    shutdown_grace_s: float = 5.0
+    http_host: str = "127.0.0.1"
+    http_port: int | None = 9108  # None: no HTTP endpoint
+    shard: tuple[int, int] | None = None
+    instance: str = field(default_factory=socket.gethostname)
+    cycles: int | None = None
+    cycle_s: float | None = None  # None: the shortest device interval
+    state_save_s: float = 60.0
+    reload_poll_s: float = 2.0
+    console: bool = True
+    file_max_bytes: int = 64 * 1024 * 1024
+    file_rotate_s: float = 3600.0
+
+
+def _identity(device: Device) -> tuple[Any, ...]:
+    """What makes counter state reusable: same agent, same credentials."""
+    snmp = device.snmp
+    return (device.address, snmp.port if snmp else None, snmp.credentials if snmp else None)
+
+
+class Daemon:
+    """One run of the daemon.
+
+    Args:
+        settings: resolved settings.
+        loader: the inventory loader (``load_inventory``), injectable for tests.
+    """
+
+    def __init__(
+        self, settings: RunSettings, loader: Callable[[Sequence[Path]], Inventory] | None = None
+    ) -> None:
+        self.settings = settings
+        if loader is None:
+            from netpoll.inventory.loader import load_inventory
+
+            loader = load_inventory
+        self.loader = loader
+        self.stop_event = asyncio.Event()
+        self.cycle_no = 0
+        self.exit_code = 0
+        self._sink: Sink | None = None
+        self._engine: Any = None
+        self._publisher: Any = None
+        self._poller: Any = None
+        self._scheduler: PollScheduler | None = None
+        self._monitor = SelfMonitor(
+            settings.instance, f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else "0/1"
+        )
+        self._store = StateStore(settings.state_dir)
+        self._console: Any = None
+
+    # ---- devices ----
+
+    def _select(self, inventory: Inventory) -> list[Device]:
+        devices = [device for device in inventory.devices if device.enabled]
+        if self.settings.shard is not None:
+            from netpoll.sharding import shard_devices
+
+            index, count = self.settings.shard
+            devices = list(shard_devices(devices, index, count))
+        return devices
+
+    def apply_inventory(self, inventory: Inventory) -> None:
+        """Schedule a (re)loaded inventory; counter state of unchanged devices is kept."""
+        assert self._scheduler is not None
+        before = self._scheduler.devices
+        added, removed, changed = self._scheduler.set_devices(self._select(inventory))
+        for name in removed:
+            self._forget(name)
+        for name in changed:
+            if _identity(before[name]) != _identity(self._scheduler.devices[name]):
+                self._forget(name)
+        if added or removed or changed:
+            log.info(
+                "inventory: %d devices scheduled (%d added, %d removed, %d changed)",
+                len(self._scheduler.devices),
+                len(added),
+                len(removed),
+                len(changed),
+            )
+            for name in added:
+                log.info("inventory: added %s", name, extra={"device": name})
+            for name in removed:
+                log.info("inventory: removed %s", name, extra={"device": name})
+            for name in changed:
+                log.info("inventory: changed %s", name, extra={"device": name})
+
+    def _forget(self, name: str) -> None:
+        if self._poller is not None:
+            self._poller.forget(name)
+        if self._engine is not None:
+            self._engine.forget(name)
+
+    # ---- pipeline ----
+
+    def emit(self, samples: list[Sample]) -> None:
+        """The hot path: samples to the sink, and through the alert engine."""
+        assert self._sink is not None
+        self._sink.write(samples)
+        if self._engine is None:
+            return
+        try:
+            alerts = self._engine.evaluate(samples)
+        except Exception:
+            log.exception("alert evaluation failed")
+            return
+        if alerts:
+            self._sink.write([alert.to_sample() for alert in alerts])
+            if self._publisher is not None:
+                for alert in alerts:
+                    self._publisher.publish(alert)
+
+    # ---- run ----
+
+    async def run(self) -> int:
+        """Run until SIGTERM/SIGINT (or ``cycles`` cycles); returns the exit code."""
+        s = self.settings
+        inventory = await asyncio.to_thread(self.loader, s.inventories)
+        devices = self._select(inventory)
+        log.info(
+            "netpoll starting: %d devices from %s%s",
+            len(devices),
+            ", ".join(str(p) for p in s.inventories),
+            f", shard {s.shard[0]}/{s.shard[1]}" if s.shard else "",
+        )
+        async with AsyncExitStack() as stack:
+            # Entered first, so it is closed last: everything polled until the end gets flushed or spooled.
+            self._sink = await stack.enter_async_context(self._make_sink())
+            await self._open_alerts(stack)
+            await self._open_probes(stack)
+            self._scheduler = PollScheduler(
+                self.emit,
+                snmp_poll=self._poller.poll if self._poller is not None else None,
+                ping_probe=self._prober.probe if self._prober is not None else None,
+                snmp_concurrency=s.snmp_concurrency,
+                icmp_concurrency=s.icmp_concurrency,
+                deadline_fraction=s.deadline_fraction,
+            )
+            stack.push_async_callback(self._save_state)
+            if s.http_port is not None:
+                await stack.enter_async_context(HttpEndpoint(self._monitor, s.http_host, s.http_port))
+            watcher = InventoryWatcher(s.inventories, self.loader, self.apply_inventory, s.reload_poll_s)
+            watcher.watch_files(inventory.files)
+            await stack.enter_async_context(watcher)
+            self._scheduler.set_devices(devices)
+            self._scheduler.start()
+            stack.push_async_callback(self._stop_scheduler)
+            self._monitor.running = True
+            self._install_signals(stack)
+            await self._main_loop()
+        return self.exit_code
+
+    def _make_sink(self) -> Any:
+        s = self.settings
+        if s.influx is not None:
+            log.info(
+                "output: InfluxDB %s bucket %s (spool %s)", s.influx.url, s.influx.bucket, s.influx.spool_dir
+            )
+            return InfluxWriter(s.influx)
+        log.info("output: line-protocol files in %s", s.data_dir)
+        return FileSink(s.data_dir, max_bytes=s.file_max_bytes, rotate_s=s.file_rotate_s)
+
+    async def _open_alerts(self, stack: AsyncExitStack) -> None:
+        s = self.settings
+        if not s.alerts:
+            return
+        from netpoll.alerts.engine import AlertEngine
+        from netpoll.alerts.rules import load_rules
+
+        rules = load_rules(s.alert_rules)
+        self._engine = AlertEngine(rules, state_path=self._store.alerts_path)
+        if s.mqtt is not None:
+            from netpoll.outputs.mqtt.publisher import MqttPublisher
+
+            self._publisher = await stack.enter_async_context(MqttPublisher(s.mqtt))
+        else:
+            log.info("alerts: no MQTT broker configured; alerts go to the log")
+
+    async def _open_probes(self, stack: AsyncExitStack) -> None:
+        from netpoll.inputs.icmp.prober import IcmpProber
+        from netpoll.inputs.snmp.client import SnmpClientPool
+        from netpoll.inputs.snmp.poller import SnmpPoller  # type: ignore[import-not-found,unused-ignore]
+        from netpoll.inputs.snmp.profiles import load_profiles
+
+        s = self.settings
+        profiles = await asyncio.to_thread(load_profiles, s.profiles_dir)
+        pool = await stack.enter_async_context(SnmpClientPool(max_in_flight=s.snmp_concurrency))
+        self._poller = SnmpPoller(pool, profiles)
+        saved = self._store.load_counters()
+        if saved:
+            self._poller.import_state(saved)
+            log.info("state: counter state of %d devices restored", len(saved.get("devices", saved)))
+        self._prober: Any = None
+        try:
+            self._prober = await stack.enter_async_context(IcmpProber())
+        except IcmpError as exc:
+            log.error("ping disabled: %s", exc)
+
+    def _install_signals(self, stack: AsyncExitStack) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                stack.callback(loop.remove_signal_handler, sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        if self.stop_event.is_set():
+            log.warning("%s again: stopping without waiting for polls", sig.name)
+            self._fast_stop = True
+            return
+        log.info("%s: stopping", sig.name)
+        self.stop_event.set()
+
+    async def _stop_scheduler(self) -> None:
+        assert self._scheduler is not None
+        self._monitor.running = False
+        grace = 0.0 if getattr(self, "_fast_stop", False) else self.settings.shutdown_grace_s
+        await self._scheduler.stop(grace)
+        # The polls that finished during the grace period are in this last cycle.
+        self._end_cycle(final=True)
+
+    async def _save_state(self) -> None:
+        if self._poller is not None:
+            state = self._poller.export_state()
+            await asyncio.to_thread(self._store.save_counters, state)
+        if self._engine is not None:
+            try:
+                await asyncio.to_thread(self._engine.save)
+            except Exception:
+                log.exception("state: cannot save alert state")
+
+    def _cycle_s(self) -> float:
+        if self.settings.cycle_s:
+            return self.settings.cycle_s
+        assert self._scheduler is not None
+        intervals = [
+            settings.interval_s
+            for device in self._scheduler.devices.values()
+            for settings in (device.snmp, device.ping)
+            if settings is not None
+        ]
+        return min(intervals, default=60.0)
+
+    async def _main_loop(self) -> None:
+        assert self._scheduler is not None
+        next_cycle = time.monotonic() + self._cycle_s()
+        next_save = time.monotonic() + self.settings.state_save_s
+        while not self.stop_event.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stop_event.wait(), 0.25)
+            now = time.monotonic()
+            if now >= next_cycle:
+                self._monitor.cycle_interval_s = self._cycle_s()
+                next_cycle = now + self._monitor.cycle_interval_s
+                self._end_cycle()
+            if now >= next_save:
+                next_save = now + self.settings.state_save_s
+                await self._save_state()
+            cycles = self.settings.cycles
+            if cycles is not None and self._scheduler.devices and self._scheduler.min_runs() >= cycles:
+                log.info("%d cycles done: stopping", cycles)
+                self.stop_event.set()
+
+    def _end_cycle(self, final: bool = False) -> None:
+        assert self._scheduler is not None
+        assert self._sink is not None
+        cycle = self._scheduler.take_cycle()
+        if final and not (cycle.polls_ok or cycle.polls_failed or cycle.polls_skipped):
+            return
+        self.cycle_no += 1
+        sink = self._sink
+        figures = SinkFigures(
+            queue_size=sink.queue_size,
+            spool_bytes=sink.spool_bytes,
+            write_latency_ms=_stat(sink, "last_write_latency_ms"),
+            points_written=int(_stat(sink, "points_written")),
+        )
+        sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices))
+        sink.write([sample])
+        if self.settings.console:
+            self._print_summary(cycle, figures, sample)
+
+    def _print_summary(self, cycle: CycleStats, figures: SinkFigures, sample: Sample) -> None:
+        assert self._scheduler is not None
+        stamp = time.strftime("%H:%M:%S")
+        text = (
+            f"{stamp} cycle {self.cycle_no}: {len(self._scheduler.devices)} devices, "
+            f"{cycle.polls_ok} ok, {cycle.polls_failed} failed, {cycle.polls_skipped} skipped, "
+            f"{cycle.points} points, lag max {cycle.poll_lag_ms_max:.0f} ms, "
+            f"written {sample.fields['points_written']}, "
+            f"queue {figures.queue_size}, spool {figures.spool_bytes} B"
+        )
+        if cycle.failed_devices:
+            names = sorted(cycle.failed_devices)
+            text += f"; failing: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+        if sys.stdout.isatty():
+            if self._console is None:
+                from rich.console import Console
+
+                self._console = Console(highlight=False)
+            style = "red" if cycle.polls_failed else "green"
+            self._console.print(text, style=style)
+        else:
+            print(text, flush=True)
+
+
+def _stat(sink: Any, name: str) -> float:
+    value = getattr(sink, name, None)
+    if value is None:
+        stats = getattr(sink, "stats", None)
+        value = getattr(stats, name, 0.0) if stats is not None else 0.0
+    return float(value)
+
+
+async def run_daemon(settings: RunSettings) -> int:
+    """Run the daemon with these settings; returns the exit code."""
+    return await Daemon(settings).run()

@@ -1,0 +1,71 @@
+"""Persistent daemon state: SNMP counter state (and alert state) in ``state_dir``, saved atomically.
+
+The first cycle after a restart already yields rates because the last raw counters and uptimes of every
+device come back from ``counters.json``. Files are written to a temporary name, fsync'd and renamed, so a
+crash leaves either the old or the new file, never half of one. A missing or unreadable file means "no
+state": logged, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("netpoll.daemon.state")
+
+COUNTERS_FILE = "counters.json"
+ALERTS_FILE = "alerts.json"
+
+
+def save_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, separators=(",", ":"))
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_json(path: Path) -> Any:
+    """The JSON content of ``path``, or None when it is missing or unreadable (logged)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("state: ignoring unreadable %s (%s); starting without it", path, exc)
+        return None
+
+
+class StateStore:
+    """Loads and saves the exportable state of the components that have one.
+
+    Args:
+        state_dir: the daemon's state directory.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+
+    def load_counters(self) -> dict[str, Any]:
+        """The saved counter state (``SnmpPoller.export_state()`` form), or an empty dict."""
+        data = load_json(self.state_dir / COUNTERS_FILE)
+        return data if isinstance(data, dict) else {}
+
+    def save_counters(self, state: dict[str, Any]) -> None:
+        """Save the counter state atomically (errors logged, never raised)."""
+        try:
+            save_json(self.state_dir / COUNTERS_FILE, state)
+        except (OSError, TypeError, ValueError) as exc:
+            log.error("state: cannot save counter state to %s: %s", self.state_dir, exc)
+
+    @property
+    def alerts_path(self) -> Path:
+        """Where the alert engine keeps its state."""
+        return self.state_dir / ALERTS_FILE
