@@ -1,0 +1,405 @@
+"""The shipped Grafana dashboards: valid provisioning JSON, names from the README schema, and every query
+runs against a real InfluxDB 1.x loaded with line protocol netpoll wrote."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netpoll.sample import Sample
+
+ROOT = Path(__file__).resolve().parents[2]
+GRAFANA = ROOT / "deploy" / "grafana"
+DASHBOARD_FILES = sorted((GRAFANA / "dashboards").glob("*.json"))
+DATASOURCE_UID = "netpoll-influxdb"
+DB = "netpoll"
+INTERVAL = "10s"
+
+# Grafana's own variables; everything else that starts with $ must be a template variable of the dashboard.
+_BUILTIN = {"timeFilter", "__interval", "interval", "__interval_ms", "__from", "__to"}
+_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)|\[\[(\w+)\]\]")
+# Characters Grafana's InfluxDB datasource escapes in a template value used inside /regex/; "/" too, which
+# would otherwise end the InfluxQL regex literal (interface names like Gi1/0/1).
+_REGEX_SPECIAL = re.compile(r"([\\^$.|?*+()\[\]{}/])")
+
+
+@dataclass(frozen=True)
+class Query:
+    """One InfluxQL query found in a dashboard, with where it was found (for failure messages)."""
+
+    dashboard: str
+    where: str
+    text: str
+
+
+def load(path: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def all_panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Panels including those nested in collapsed rows."""
+    for panel in panels:
+        yield panel
+        yield from all_panels(panel.get("panels", []))
+
+
+def extract_queries(path: Path) -> list[Query]:
+    """Every InfluxQL query of a dashboard: panel targets, query variables and annotations."""
+    board = load(path)
+    name = path.name
+    found = []
+    for var in board["templating"]["list"]:
+        if var.get("type") == "query":
+            query = var["query"] if isinstance(var["query"], str) else var["query"]["query"]
+            found.append(Query(name, f"variable {var['name']}", query))
+    for ann in board["annotations"]["list"]:
+        if not ann.get("builtIn"):
+            found.append(Query(name, f"annotation {ann['name']}", ann["query"]))
+    for panel in all_panels(board["panels"]):
+        for tgt in panel.get("targets", []):
+            found.append(Query(name, f"panel {panel['title']!r} target {tgt['refId']}", tgt["query"]))
+    return found
+
+
+def grafana_escape(value: str) -> str:
+    return _REGEX_SPECIAL.sub(r"\\\1", value)
+
+
+def substitute(query: str, values: dict[str, str], start_ns: int, end_ns: int) -> str:
+    """Expand the query as Grafana would: time range, interval, and template values (already escaped)."""
+    text = query.replace(
+        "$timeFilter", f"time >= {start_ns // 1_000_000}ms and time <= {end_ns // 1_000_000}ms"
+    )
+    text = text.replace("$__interval", INTERVAL)
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2) or match.group(3)
+        if name not in values:
+            raise AssertionError(f"{query!r} uses ${name}, which is not a template variable of its dashboard")
+        return values[name]
+
+    return _VARIABLE.sub(one, text)
+
+
+# ---- structure: Grafana's provisioning format -------------------------------------------------------------
+
+
+def test_generated_json_is_current() -> None:
+    result = subprocess.run(
+        [sys.executable, str(GRAFANA / "build_dashboards.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_three_dashboards_exist() -> None:
+    assert {path.name for path in DASHBOARD_FILES} == {"network-overview.json", "device.json", "alerts.json"}
+
+
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_dashboard_has_grafana_provisioning_fields(path: Path) -> None:
+    board = load(path)
+    for key, kind in {
+        "title": str,
+        "uid": str,
+        "panels": list,
+        "schemaVersion": int,
+        "templating": dict,
+        "annotations": dict,
+        "time": dict,
+    }.items():
+        assert isinstance(board.get(key), kind), f"{path.name}: {key} missing or not {kind.__name__}"
+    # Provisioned dashboards must not carry a database id; the uid identifies them.
+    assert "id" not in board or board["id"] is None
+    assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", board["uid"])
+    assert board["schemaVersion"] >= 36
+    assert isinstance(board["templating"]["list"], list)
+    assert isinstance(board["annotations"]["list"], list)
+    ids = [panel["id"] for panel in all_panels(board["panels"])]
+    assert len(ids) == len(set(ids)), f"{path.name}: duplicate panel ids"
+
+    for panel in all_panels(board["panels"]):
+        where = f"{path.name} panel {panel.get('title')!r}"
+        assert isinstance(panel.get("type"), str), where
+        pos = panel.get("gridPos")
+        assert isinstance(pos, dict), where
+        assert set(pos) >= {"h", "w", "x", "y"}, where
+        assert pos["x"] >= 0, where
+        assert pos["x"] + pos["w"] <= 24, where
+        if panel["type"] == "row":
+            continue
+        assert panel["datasource"] == {"type": "influxdb", "uid": DATASOURCE_UID}, where
+        assert panel["targets"], f"{where}: no targets"
+        for tgt in panel["targets"]:
+            assert tgt.get("refId"), where
+            assert tgt.get("rawQuery") is True, where
+            assert tgt.get("query"), where
+            assert tgt.get("resultFormat") in {"time_series", "table"}, where
+            assert tgt["datasource"]["uid"] == DATASOURCE_UID, where
+        assert panel["fieldConfig"]["defaults"].get("unit"), f"{where}: no unit"
+
+    for var in board["templating"]["list"]:
+        assert set(var) >= {"name", "type", "query", "datasource"}, f"{path.name}: variable {var}"
+        assert var["datasource"]["uid"] == DATASOURCE_UID
+    for ann in board["annotations"]["list"]:
+        assert set(ann) >= {"name", "datasource", "enable"}, f"{path.name}: annotation {ann}"
+
+
+def test_units_and_legends() -> None:
+    units: set[str] = set()
+    for path in DASHBOARD_FILES:
+        for panel in all_panels(load(path)["panels"]):
+            if panel["type"] == "row":
+                continue
+            units.add(panel["fieldConfig"]["defaults"]["unit"])
+            for override in panel["fieldConfig"]["overrides"]:
+                units.update(p["value"] for p in override["properties"] if p["id"] == "unit")
+            if panel["type"] == "timeseries":
+                for tgt in panel["targets"]:
+                    # One legend entry per device / interface, not "interface.mean".
+                    assert "$tag_" in tgt.get("alias", "") or "$col" in tgt.get("alias", ""), panel["title"]
+    assert units >= {"bps", "percent", "ms", "s", "pps"}
+
+
+def test_alert_annotations_everywhere() -> None:
+    for path in DASHBOARD_FILES:
+        anns = [a for a in load(path)["annotations"]["list"] if not a.get("builtIn")]
+        assert any('FROM "alert"' in a["query"] for a in anns), path.name
+
+
+# ---- names: every measurement and field is in the README schema ------------------------------------------
+
+
+def readme_schema() -> dict[str, set[str]]:
+    """Measurement → names (tags and fields) written in backticks in the README's schema section."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(r"<!-- section: schema\b.*?-->(.*?)<!-- /section: schema -->", readme, re.S)
+    assert match, "README.md has no schema section"
+    section = match.group(1)
+    if "`" not in section:
+        pytest.skip(
+            "the README schema section (owned by the snmp/icmp/daemon/alerts engineers) is not written yet"
+        )
+    measurements = ("interface", "snmp", "ping", "alert", "netpoll")
+    schema: dict[str, set[str]] = {}
+    # A measurement's names are those between its heading (or first mention in a table row / list item) and
+    # the next measurement's.
+    starts = []
+    for name in measurements:
+        found = re.search(rf"^(?:#+|\||[-*]).*?`{name}`", section, re.M)
+        if found:
+            starts.append((found.start(), name))
+    starts.sort()
+    for i, (start, name) in enumerate(starts):
+        end = starts[i + 1][0] if i + 1 < len(starts) else len(section)
+        schema[name] = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", section[start:end]))
+    return schema
+
+
+_AGG = r"(?:mean|max|min|last|first|sum|count|median|top|bottom|spread|stddev|percentile|distinct)"
+
+
+def names_used(query: str) -> tuple[str | None, set[str]]:
+    """(measurement, identifiers other than aliases) of a query; the innermost FROM wins for subqueries."""
+    measurements = re.findall(r'FROM "(\w+)"', query)
+    aliases = set(re.findall(r'AS "([^"]+)"', query))
+    quoted = set(re.findall(r'"([^"]+)"', query))
+    return (measurements[-1] if measurements else None), quoted - aliases - set(measurements)
+
+
+def test_measurements_and_fields_are_in_readme_schema() -> None:
+    schema = readme_schema()
+    problems = []
+    for path in DASHBOARD_FILES:
+        for query in extract_queries(path):
+            measurement, names = names_used(query.text)
+            if measurement is None:
+                # SHOW TAG VALUES WITH KEY = "site" across measurements: the key must be in some measurement.
+                everywhere = set().union(*schema.values()) if schema else set()
+                problems += [f"{query.where}: {n}" for n in names if n not in everywhere]
+                continue
+            if measurement not in schema:
+                problems.append(f"{query.dashboard} {query.where}: measurement {measurement} not in README")
+                continue
+            missing = sorted(n for n in names if n not in schema[measurement])
+            if missing:
+                problems.append(f"{query.dashboard} {query.where}: {measurement} lacks {missing}")
+    assert not problems, "\n".join(problems)
+
+
+# ---- queries: run every one against InfluxDB 1.x ---------------------------------------------------------
+
+
+RATE_FIELDS = ("in_bps", "out_bps", "in_util_pct", "out_util_pct", "in_errors_ps", "out_errors_ps")
+
+
+def hand_built_samples(now_ns: int) -> list[Sample]:
+    """Samples per the schema, for the measurements no CLI of netpoll can produce here."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def loaded(influxdb1: Any) -> tuple[Any, int, int]:
+    """InfluxDB 1.x with netpoll's line protocol in database ``netpoll``: (server, start_ns, end_ns)."""
+    lines = lab_line_protocol()
+    influxdb1.create_database(DB)
+    influxdb1.write(DB, lines)
+    stamps = [int(line.rsplit(" ", 1)[1]) for line in lines.splitlines() if line.strip()]
+    return influxdb1, min(stamps) - 60_000_000_000, max(stamps) + 60_000_000_000
+
+
+def lab_line_protocol() -> str:
+    now = time.time_ns()
+    samples = []
+    for name, (site, role) in {
+        "r1": ("ams", "router"),
+        "sw1.lab": ("ams", "switch"),
+        "fw-2": ("fra", "fw"),
+    }.items():
+        base = {"device": name, "agent_host": "127.0.0.1", "site": site, "role": role}
+        for k in range(2):
+            t = now - (1 - k) * 1_000_000_000
+            samples.append(
+                Sample(
+                    "ping",
+                    {**base, "url": "127.0.0.1"},
+                    {
+                        "packets_transmitted": 3,
+                        "packets_received": 3,
+                        "percent_packet_loss": 0.0,
+                        "minimum_response_ms": 0.1,
+                        "average_response_ms": 0.2,
+                        "maximum_response_ms": 0.3,
+                        "standard_deviation_ms": 0.01,
+                        "jitter_ms": 0.02,
+                        "result_code": 0,
+                        "reachable": 1,
+                    },
+                    t,
+                )
+            )
+            samples.append(
+                Sample(
+                    "snmp",
+                    base,
+                    {
+                        "uptime_s": 1234.5,
+                        "poll_ok": 1,
+                        "poll_duration_ms": 12.5,
+                        "varbinds": 100,
+                        "rebooted": 0,
+                        "cpu_pct": 5.0,
+                        "mem_used_pct": 40.0,
+                    },
+                    t,
+                )
+            )
+            for i, if_name in enumerate(["Gi1/0/1", "Gi1/0/2", "Po1"]):
+                fields: dict[str, float | int] = {"oper_status": 1, "admin_status": 1, "speed_bps": 10**9}
+                if k:
+                    fields.update(dict.fromkeys(RATE_FIELDS, 0.0))
+                samples.append(
+                    Sample("interface", {**base, "ifName": if_name, "ifIndex": str(i + 1)}, fields, t)
+                )
+    samples.append(
+        Sample(
+            "alert",
+            {
+                "device": "r1",
+                "rule": "if_util",
+                "severity": "warning",
+                "entity": "Gi1/0/1",
+                "state": "firing",
+            },
+            {"value": 95.0, "threshold": 90.0, "id": "abc", "message": "r1 Gi1/0/1 util 95% > 90%"},
+            now,
+        )
+    )
+    return "\n".join(s.to_line_protocol() for s in samples) + "\n"
+
+
+def run(server: Any, query: str) -> tuple[str | None, list[dict[str, Any]]]:
+    """(error, series) of one InfluxQL query."""
+    try:
+        answer = server.query(DB, query)
+    except AssertionError as exc:  # the harness raises on HTTP errors (e.g. 400 for a parse error)
+        return str(exc), []
+    if "error" in answer:
+        return str(answer["error"]), []
+    series: list[dict[str, Any]] = []
+    for result in answer.get("results", []):
+        if "error" in result:
+            return str(result["error"]), []
+        series.extend(result.get("series", []))
+    return None, series
+
+
+def variable_values(server: Any, board: dict[str, Any], start: int, end: int) -> dict[str, list[str]]:
+    """Values of each query variable, resolved in order with earlier variables on "All"."""
+    current: dict[str, str] = {}
+    values: dict[str, list[str]] = {}
+    for var in board["templating"]["list"]:
+        error, series = run(server, substitute(var["query"], current, start, end))
+        assert error is None, f"variable {var['name']}: {error}"
+        found = sorted({str(row[-1]) for s in series for row in s.get("values", [])})
+        assert found, f"variable {var['name']} has no values: {var['query']}"
+        values[var["name"]] = found
+        current[var["name"]] = ".*" if var.get("includeAll") else grafana_escape(found[0])
+    return values
+
+
+def assignments(board: dict[str, Any], values: dict[str, list[str]]) -> list[dict[str, str]]:
+    """Variable settings to try: "All" where allowed, and each real value in turn (escaped like Grafana)."""
+    variables = board["templating"]["list"]
+    longest = max((len(v) for v in values.values()), default=1)
+    out = []
+    for i in range(min(longest, 12)):
+        out.append(
+            {
+                var["name"]: ".*"
+                if var.get("includeAll")
+                else grafana_escape(values[var["name"]][i % len(values[var["name"]])])
+                for var in variables
+            }
+        )
+        out.append(
+            {
+                var["name"]: grafana_escape(values[var["name"]][i % len(values[var["name"]])])
+                for var in variables
+            }
+        )
+    return out
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_every_query_runs_and_returns_series(loaded: tuple[Any, int, int], path: Path) -> None:
+    server, start, end = loaded
+    board = load(path)
+    values = variable_values(server, board, start, end)
+    tries = assignments(board, values)
+    problems = []
+    queries = extract_queries(path)
+    for query in queries:
+        answered = False
+        for setting in tries:
+            text = substitute(query.text, setting, start, end)
+            error, series = run(server, text)
+            if error is not None:
+                problems.append(f"{query.where}: {error}\n    {text}")
+                break
+            answered = answered or bool(series)
+        else:
+            if not answered:
+                problems.append(f"{query.where}: no series for any variable setting\n    {query.text}")
+    assert not problems, f"{path.name}:\n" + "\n".join(problems)
+    assert len(queries) >= 5
