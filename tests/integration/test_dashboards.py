@@ -239,7 +239,10 @@ def test_measurements_and_fields_are_in_readme_schema() -> None:
 # ---- queries: run every one against InfluxDB 1.x ---------------------------------------------------------
 
 
-RATE_FIELDS = ("in_bps", "out_bps", "in_util_pct", "out_util_pct", "in_errors_ps", "out_errors_ps")
+RATE_FIELDS = (
+    *("in_bps", "out_bps", "in_util_pct", "out_util_pct", "in_errors_ps", "out_errors_ps", "in_pps"),
+    *("in_discards_ps", "out_discards_ps", "out_pps", "in_error_pct", "out_error_pct"),
+)
 
 
 def hand_built_samples(now_ns: int) -> list[Sample]:
