@@ -40,8 +40,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 venv: $(VENV)/.installed
 
 lint: venv
-	$(BIN)/ruff check netpoll tests bench
-	$(BIN)/ruff format --check netpoll tests bench
+	$(BIN)/ruff check netpoll tests $(wildcard bench)
+	$(BIN)/ruff format --check netpoll tests $(wildcard bench)
 
 typecheck: venv
 	$(BIN)/mypy
