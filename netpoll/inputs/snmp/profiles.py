@@ -1,0 +1,564 @@
+"""Device profiles (``mibs/*.yaml``): which OIDs to poll per vendor, compiled once at load.
+
+A profile file names MIB objects (``scalars``: instance ``.0`` added; ``columns``: table columns) with their
+numeric OIDs, lists the IF-MIB columns the interface maths uses, and defines the device-level fields of the
+``snmp`` measurement as lists of alternatives (the first that yields a value wins). ``extends`` merges a
+parent profile underneath; ``match`` picks the profile by sysObjectID prefix (longest wins), optionally
+narrowed by a sysDescr regular expression.
+
+Compilation checks every name and OID and stops start-up with ``file:line: message`` (``ConfigError``);
+the polling path then only sees int tuples and prepared walk roots.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netpoll.errors import ConfigError
+from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS
+from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
+from netpoll.sample import FieldValue
+
+log = logging.getLogger("netpoll.snmp.profiles")
+
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "mibs"
+DEFAULT_PROFILE = "generic"
+
+AGGREGATES = ("value", "avg", "min", "max", "sum", "text")
+PERCENT_PARTS = ("used", "free", "total")
+IF_LABELS = frozenset({"ifDescr", "ifName", "ifAlias", "ifHighSpeed", "ifSpeed"})
+IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
+IF_KNOWN = IF_LABELS | IF_STATUS | frozenset(COUNTER_COLUMNS)
+_OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
+_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_TOP_KEYS = frozenset(
+    {"description", "extends", "match", "scalars", "columns", "interfaces", "fields", "system"}
+)
+
+
+# --- compiled records ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Row filter: the cell of ``column`` in the same row must be one of ``values`` or match ``pattern``."""
+
+    column: str
+    values: frozenset[int | str | Oid] = frozenset()
+    pattern: re.Pattern[str] | None = None
+
+    def accepts(self, cell: SnmpValue | None) -> bool:
+        """True when the row passes."""
+        if cell is None:
+            return False
+        value: int | str | Oid = cell.decode("utf-8", "replace") if isinstance(cell, bytes) else cell
+        if self.pattern is not None:
+            return isinstance(value, str) and self.pattern.search(value) is not None
+        return value in self.values
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One way of computing a field: an aggregate of scalars/columns, filtered rows, scale and offset."""
+
+    op: str  # value | avg | min | max | sum | text | percent
+    names: tuple[str, ...]  # the object for aggregates; (used, free, total) for percent ("" = not given)
+    where: tuple[Where, ...] = ()
+    scale: float = 1.0
+    offset: float = 0.0
+    as_int: bool = False
+
+    def evaluate(
+        self, scalars: Mapping[str, SnmpValue], columns: Mapping[str, Mapping[Oid, SnmpValue]]
+    ) -> FieldValue | None:
+        """The field's value from this poll's scalars and columns (by name), or None when absent."""
+        if self.op == "text":
+            name = self.names[0]
+            cell = scalars.get(name)
+            if cell is None:
+                col = columns.get(name)
+                cell = next(iter(col.values()), None) if col else None
+            if cell is None:
+                return None
+            if isinstance(cell, bytes):
+                return cell.decode("utf-8", "replace").strip("\x00").strip()
+            return ".".join(map(str, cell)) if isinstance(cell, tuple) else str(cell)
+        if self.op == "percent":
+            used, free, total = (self._sum(n, scalars, columns) if n else None for n in self.names)
+            if used is not None and total is not None:
+                result = used * 100.0 / total if total else None
+            elif free is not None and total is not None:
+                result = (total - free) * 100.0 / total if total else None
+            elif used is not None and free is not None:
+                result = used * 100.0 / (used + free) if used + free else None
+            else:
+                result = None
+        else:
+            values = self._values(self.names[0], scalars, columns)
+            if not values:
+                return None
+            if self.op == "value":
+                result = values[0]
+            elif self.op == "avg":
+                result = sum(values) / len(values)
+            elif self.op == "min":
+                result = min(values)
+            elif self.op == "max":
+                result = max(values)
+            else:
+                result = sum(values)
+        if result is None:
+            return None
+        result = result * self.scale + self.offset
+        return round(result) if self.as_int else float(result)
+
+    def _values(
+        self, name: str, scalars: Mapping[str, SnmpValue], columns: Mapping[str, Mapping[Oid, SnmpValue]]
+    ) -> list[int]:
+        if name in scalars:
+            cell = scalars[name]
+            return [cell] if isinstance(cell, int) else []
+        col = columns.get(name)
+        if not col:
+            return []
+        if not self.where:
+            return [v for v in col.values() if isinstance(v, int)]
+        filters = [(w, columns.get(w.column, {})) for w in self.where]
+        return [
+            v
+            for idx, v in col.items()
+            if isinstance(v, int)
+            and all(idx in w.values if not w.column else w.accepts(c.get(idx)) for w, c in filters)
+        ]
+
+    def _sum(
+        self, name: str, scalars: Mapping[str, SnmpValue], columns: Mapping[str, Mapping[Oid, SnmpValue]]
+    ) -> int | None:
+        values = self._values(name, scalars, columns)
+        return sum(values) if values else None
+
+    def objects(self) -> set[str]:
+        """Every object name this source reads."""
+        return {n for n in self.names if n} | {w.column for w in self.where if w.column}
+
+
+@dataclass(frozen=True, slots=True)
+class WalkRoot:
+    """One subtree to bulk-walk and how to split its varbinds back into named columns."""
+
+    root: Oid
+    columns: tuple[tuple[str, Oid], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """A compiled profile: numeric OIDs only, ready for the poller."""
+
+    name: str
+    file: str
+    description: str
+    scalars: Mapping[str, Oid]  # name → instance OID (``.0`` included)
+    columns: Mapping[str, Oid]  # name → column OID
+    if_labels: tuple[str, ...]
+    if_counters: tuple[str, ...]
+    if_fallback: tuple[str, ...]
+    fields: Mapping[str, tuple[Source, ...]]
+    system: Mapping[str, str]  # role (sys_uptime, sys_object_id, ...) → scalar name
+    get_oids: tuple[Oid, ...] = field(default=())
+
+    def walk_plan(self, names: Iterable[str]) -> tuple[WalkRoot, ...]:
+        """Deduplicated, minimized walk roots for these column names (a root under another is dropped)."""
+        oids = sorted({self.columns[n]: n for n in names}.items())
+        roots: list[WalkRoot] = []
+        for oid, name in oids:
+            if roots and oid[: len(roots[-1].root)] == roots[-1].root:
+                last = roots[-1]
+                roots[-1] = WalkRoot(last.root, (*last.columns, (name, oid)))
+            else:
+                roots.append(WalkRoot(oid, ((name, oid),)))
+        return tuple(roots)
+
+    def field_columns(self, sources: Iterable[Source]) -> set[str]:
+        """Column names (not scalars) the given sources read."""
+        return {n for s in sources for n in s.objects() if n in self.columns}
+
+
+@dataclass(frozen=True, slots=True)
+class _Match:
+    prefix: Oid
+    descr: re.Pattern[str] | None
+    profile: str
+
+
+class ProfileSet:
+    """All loaded profiles, with the sysObjectID → profile lookup."""
+
+    def __init__(self, profiles: Mapping[str, Profile], matches: Sequence[_Match], default: str) -> None:
+        self.profiles = dict(profiles)
+        self.default = default
+        # Longest prefix first; at equal length, sysDescr-qualified entries first.
+        self._matches = sorted(matches, key=lambda m: (-len(m.prefix), m.descr is None))
+
+    def __getitem__(self, name: str) -> Profile:
+        return self.profiles[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.profiles
+
+    def __len__(self) -> int:
+        return len(self.profiles)
+
+    def pick(self, sys_object_id: Oid | None, sys_descr: str = "") -> Profile:
+        """The profile for a device: longest matching sysObjectID prefix, else the default profile."""
+        if sys_object_id:
+            for m in self._matches:
+                if sys_object_id[: len(m.prefix)] == m.prefix and (
+                    m.descr is None or m.descr.search(sys_descr)
+                ):
+                    return self.profiles[m.profile]
+        return self.profiles[self.default]
+
+
+# --- YAML with line numbers ------------------------------------------------------------------------
+
+Path_ = tuple[str | int, ...]
+
+
+class _Doc:
+    """A parsed YAML file that remembers the line of every key and value, for error messages."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = str(path)
+        self.lines: dict[Path_, int] = {}
+        self.problems: list[str] = []
+        text = path.read_text(encoding="utf-8")
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else 1
+            raise ConfigError([f"{self.file}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
+        self._loader = yaml.SafeLoader("")
+        self.data: Any = self._convert(node, ()) if node is not None else {}
+
+    def _convert(self, node: yaml.Node, path: Path_) -> Any:
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            out: dict[str, Any] = {}
+            for key_node, value_node in node.value:
+                key = str(self._loader.construct_object(key_node))
+                line = key_node.start_mark.line + 1
+                if key in out:
+                    self.problems.append(f"{self.file}:{line}: duplicate key {key!r}")
+                self.lines[(*path, key)] = line
+                out[key] = self._convert(value_node, (*path, key))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self._convert(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._loader.construct_object(node)
+
+    def error(self, path: Path_, message: str) -> None:
+        """Record a problem at the line of ``path`` (or its nearest parent)."""
+        while path and path not in self.lines:
+            path = path[:-1]
+        self.problems.append(f"{self.file}:{self.lines.get(path, 1)}: {message}")
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Raw:
+    """One profile file after parsing, before ``extends`` is merged."""
+
+    name: str
+    doc: _Doc
+    extends: str | None
+    description: str
+    match: list[tuple[Oid, re.Pattern[str] | None]]
+    scalars: dict[str, Oid]
+    columns: dict[str, Oid]
+    interfaces: dict[str, list[str]] | None
+    fields: dict[str, list[dict[str, Any]]]
+    system: dict[str, str]
+
+
+def _oid(doc: _Doc, path: Path_, value: Any) -> Oid | None:
+    if isinstance(value, str) and _OID_RE.match(value.strip()):
+        return parse_oid(value)
+    doc.error(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.2.1.1.3'")
+    return None
+
+
+def _names_map(doc: _Doc, section: str, data: Any) -> dict[str, Oid]:
+    out: dict[str, Oid] = {}
+    if data is None:
+        return out
+    if not isinstance(data, dict):
+        doc.error((section,), f"'{section}' must map MIB object names to numeric OIDs")
+        return out
+    for name, value in data.items():
+        if not _NAME_RE.match(name):
+            doc.error((section, name), f"bad name {name!r}: use the MIB's object name")
+            continue
+        oid = _oid(doc, (section, name), value)
+        if oid is not None:
+            out[name] = oid
+    return out
+
+
+def _parse_file(path: Path) -> _Raw:
+    doc = _Doc(path)
+    data = doc.data
+    if not isinstance(data, dict):
+        doc.error((), "a profile is a mapping (description, extends, match, scalars, columns, fields, ...)")
+        data = {}
+    for key in data:
+        if key not in _TOP_KEYS:
+            doc.error((key,), f"unknown key {key!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
+    match: list[tuple[Oid, re.Pattern[str] | None]] = []
+    for i, entry in enumerate(data.get("match") or []):
+        mpath: Path_ = ("match", i)
+        descr: re.Pattern[str] | None = None
+        if isinstance(entry, dict):
+            unknown = set(entry) - {"sys_object_id", "sys_descr"}
+            if unknown:
+                doc.error(
+                    mpath, f"unknown key(s) {sorted(unknown)} in match (allowed: sys_object_id, sys_descr)"
+                )
+            if "sys_descr" in entry:
+                try:
+                    descr = re.compile(str(entry["sys_descr"]))
+                except re.error as exc:
+                    doc.error((*mpath, "sys_descr"), f"bad regular expression: {exc}")
+            entry = entry.get("sys_object_id")
+            mpath = (*mpath, "sys_object_id")
+        oid = _oid(doc, mpath, entry)
+        if oid is not None:
+            match.append((oid, descr))
+    interfaces = data.get("interfaces")
+    if interfaces is not None:
+        if not isinstance(interfaces, dict) or set(interfaces) - {"labels", "counters", "fallback"}:
+            doc.error(("interfaces",), "'interfaces' has the lists labels, counters and fallback")
+            interfaces = None
+        else:
+            interfaces = {k: list(v or []) for k, v in interfaces.items()}
+    fields: dict[str, list[dict[str, Any]]] = {}
+    for fname, alts in (data.get("fields") or {}).items():
+        if isinstance(alts, dict):
+            alts = [alts]
+        if not isinstance(alts, list) or not all(isinstance(a, dict) for a in alts):
+            doc.error(("fields", fname), f"field {fname!r}: give a list of alternatives (mappings)")
+            continue
+        fields[fname] = alts
+    system = data.get("system") or {}
+    extends = data.get("extends")
+    return _Raw(
+        name=path.stem,
+        doc=doc,
+        extends=str(extends) if extends is not None else None,
+        description=str(data.get("description") or ""),
+        match=match,
+        scalars=_names_map(doc, "scalars", data.get("scalars")),
+        columns=_names_map(doc, "columns", data.get("columns")),
+        interfaces=interfaces,
+        fields=fields,
+        system={str(k): str(v) for k, v in system.items()} if isinstance(system, dict) else {},
+    )
+
+
+def _where_value(doc: _Doc, path: Path_, value: Any) -> int | str | Oid:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        doc.error(path, f"bad value {value!r} in where: use an integer, a string or a dotted OID")
+        return ""
+    if isinstance(value, str) and _OID_RE.match(value) and value.count(".") >= 2:
+        return parse_oid(value)
+    return value
+
+
+def _compile_source(
+    doc: _Doc, path: Path_, spec: dict[str, Any], scalars: Mapping[str, Oid], columns: Mapping[str, Oid]
+) -> Source | None:
+    known = set(AGGREGATES) | {"percent", "where", "scale", "offset", "type"}
+    for key in spec:
+        if key not in known:
+            doc.error((*path, key), f"unknown key {key!r} (allowed: {', '.join(sorted(known))})")
+            return None
+    ops = [k for k in (*AGGREGATES, "percent") if k in spec]
+    if len(ops) != 1:
+        doc.error(path, f"give exactly one of {', '.join((*AGGREGATES, 'percent'))}")
+        return None
+    op = ops[0]
+
+    def check(name: Any, at: Path_) -> str:
+        if not isinstance(name, str) or (name not in scalars and name not in columns):
+            doc.error(at, f"bad name {name!r}: not in this profile's scalars or columns")
+            return ""
+        return name
+
+    if op == "percent":
+        parts = spec["percent"]
+        if not isinstance(parts, dict) or len(parts) != 2 or set(parts) - set(PERCENT_PARTS):
+            doc.error((*path, "percent"), "percent takes two of used, free, total")
+            return None
+        names = tuple(check(parts[p], (*path, "percent", p)) if p in parts else "" for p in PERCENT_PARTS)
+    else:
+        names = (check(spec[op], (*path, op)),)
+    where: list[Where] = []
+    for column, cond in (spec.get("where") or {}).items():
+        wpath = (*path, "where", column)
+        if column == "index":
+            # The row index itself, e.g. "40.6" (CISCO-FIREWALL-MIB: protocolIp, currentInUse).
+            idx = [
+                parse_oid(str(v)) if _OID_RE.match(str(v)) else None
+                for v in (cond if isinstance(cond, list) else [cond])
+            ]
+            if None in idx:
+                doc.error(wpath, f"bad index {cond!r}: give row indexes such as 1 or '40.6'")
+                continue
+            where.append(Where("", frozenset(i for i in idx if i is not None)))
+            continue
+        if column not in columns:
+            doc.error(wpath, f"bad name {column!r}: where filters on columns of this profile")
+            continue
+        if isinstance(cond, dict) and set(cond) == {"match"}:
+            try:
+                where.append(Where(column, pattern=re.compile(str(cond["match"]))))
+            except re.error as exc:
+                doc.error(wpath, f"bad regular expression: {exc}")
+            continue
+        values = cond if isinstance(cond, list) else [cond]
+        where.append(Where(column, frozenset(_where_value(doc, wpath, v) for v in values)))
+    scale, offset = spec.get("scale", 1.0), spec.get("offset", 0.0)
+    if not isinstance(scale, int | float) or not isinstance(offset, int | float):
+        doc.error(path, "scale and offset are numbers")
+        return None
+    kind = spec.get("type", "float")
+    if kind not in ("int", "float"):
+        doc.error((*path, "type"), f"bad type {kind!r} (allowed: int, float)")
+    if "" in names and op != "percent":
+        return None
+    return Source(op, names, tuple(where), float(scale), float(offset), kind == "int")
+
+
+_SYSTEM_ROLES = (
+    "sys_object_id",
+    "sys_descr",
+    "sys_name",
+    "sys_uptime",
+    "engine_time",
+    "hr_uptime",
+    "if_number",
+)
+
+
+def _resolve(name: str, raws: Mapping[str, _Raw], chain: tuple[str, ...] = ()) -> list[_Raw]:
+    raw = raws[name]
+    if raw.extends is None:
+        return [raw]
+    if raw.extends in chain or raw.extends == name:
+        raw.doc.error(("extends",), f"extends cycle: {' → '.join((*chain, name, raw.extends))}")
+        return [raw]
+    if raw.extends not in raws:
+        raw.doc.error(("extends",), f"bad name {raw.extends!r}: no profile {raw.extends}.yaml")
+        return [raw]
+    return [*_resolve(raw.extends, raws, (*chain, name)), raw]
+
+
+def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
+    chain = _resolve(name, raws)
+    me = chain[-1]
+    doc = me.doc
+    scalars: dict[str, Oid] = {}
+    columns: dict[str, Oid] = {}
+    interfaces: dict[str, list[str]] = {"labels": [], "counters": [], "fallback": []}
+    raw_fields: dict[str, tuple[_Raw, list[dict[str, Any]]]] = {}
+    system: dict[str, str] = {}
+    for raw in chain:
+        scalars.update(raw.scalars)
+        columns.update(raw.columns)
+        if raw.interfaces is not None:
+            interfaces.update(raw.interfaces)
+        system.update(raw.system)
+        for fname, alts in raw.fields.items():
+            raw_fields[fname] = (raw, alts)
+    for owner in chain:
+        for role, sname in owner.system.items():
+            if role not in _SYSTEM_ROLES:
+                owner.doc.error(
+                    ("system", role), f"unknown role {role!r} (allowed: {', '.join(_SYSTEM_ROLES)})"
+                )
+            elif sname not in scalars:
+                owner.doc.error(("system", role), f"bad name {sname!r}: not in this profile's scalars")
+        if owner.interfaces is not None:
+            for part, names in owner.interfaces.items():
+                for i, n in enumerate(names):
+                    if n not in columns or n not in IF_KNOWN:
+                        owner.doc.error(
+                            ("interfaces", part, i),
+                            f"bad name {n!r}: interface columns are IF-MIB columns declared under columns",
+                        )
+    fields: dict[str, tuple[Source, ...]] = {}
+    for fname, (owner, alts) in raw_fields.items():
+        if not _NAME_RE.match(fname):
+            owner.doc.error(("fields", fname), f"bad field name {fname!r}")
+            continue
+        compiled = []
+        for i, spec in enumerate(alts):
+            src = _compile_source(owner.doc, ("fields", fname, i), spec, scalars, columns)
+            if src is not None:
+                compiled.append(src)
+        fields[fname] = tuple(compiled)
+    return Profile(
+        name=name,
+        file=doc.file,
+        description=me.description,
+        scalars={n: (*oid, 0) for n, oid in scalars.items()},
+        columns=columns,
+        if_labels=tuple(n for n in interfaces["labels"] if n in columns),
+        if_counters=tuple(n for n in interfaces["counters"] if n in columns),
+        if_fallback=tuple(n for n in interfaces["fallback"] if n in columns),
+        fields=fields,
+        system={role: sname for role, sname in system.items() if sname in scalars},
+        get_oids=tuple((*oid, 0) for oid in scalars.values()),
+    )
+
+
+def load_profiles(dir: str | Path | None = None) -> ProfileSet:
+    """Load and compile every ``*.yaml`` profile in ``dir`` (default: the shipped ``mibs/``).
+
+    Raises:
+        ConfigError: one ``file:line: message`` per problem (unknown names, bad OIDs, unknown keys, ...).
+    """
+    directory = Path(dir) if dir is not None else DEFAULT_DIR
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise ConfigError([f"{directory}: no profiles (*.yaml) found"])
+    raws: dict[str, _Raw] = {}
+    problems: list[str] = []
+    for path in files:
+        try:
+            raws[path.stem] = _parse_file(path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if DEFAULT_PROFILE not in raws and not problems:
+        problems.append(f"{directory}: the default profile {DEFAULT_PROFILE}.yaml is missing")
+    profiles: dict[str, Profile] = {}
+    matches: list[_Match] = []
+    for name, raw in raws.items():
+        profiles[name] = _compile(name, raws)
+        matches.extend(_Match(prefix, descr, name) for prefix, descr in raw.match)
+    for raw in raws.values():
+        # A parent's problem is found again while compiling each child: report it once.
+        problems.extend(p for p in dict.fromkeys(raw.doc.problems) if p not in problems)
+    if problems:
+        raise ConfigError(problems)
+    log.debug("loaded %d SNMP profiles from %s", len(profiles), directory)
+    return ProfileSet(profiles, matches, DEFAULT_PROFILE)
