@@ -1,0 +1,459 @@
+"""The daemon's own configuration: one YAML file, embedded defaults, ``NETPOLL_<SECTION>__<KEY>`` overrides.
+
+Order of precedence (last wins): the embedded defaults, the file (``load_config(path)``, else the file
+``$NETPOLL_CONFIG`` names, else none), then environment variables: ``NETPOLL_INFLUXDB__URL``,
+``NETPOLL_MQTT__TLS__CA_FILE`` (one ``__`` per level), and for the top-level keys ``NETPOLL_DATA_DIR``,
+``NETPOLL_STATE_DIR``, ``NETPOLL_THRESHOLDS``, ``NETPOLL_SHARD`` and ``NETPOLL_INVENTORIES`` (comma
+separated). Values from the environment are read as YAML scalars (``true``, ``5``); an empty value means
+null. Relative paths in the file resolve against the file's directory, others against the working
+directory. Secrets (``influxdb.token``, ``mqtt.password``) follow the inventory rule: ``${ENV_VAR}`` or
+``*_file: PATH``, never a literal in the file (``NETPOLL_INFLUXDB__TOKEN`` is itself from the
+environment, so it is accepted as is).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from netpoll.inventory.addresses import AddressError, parse_address
+from netpoll.inventory.models import SnmpBackendName
+from netpoll.inventory.problems import Problems, did_you_mean
+from netpoll.inventory.secrets import SecretError, resolve_secret
+from netpoll.inventory.validation import describe
+from netpoll.inventory.yamlsource import PathKey, YamlSource, load_yaml
+from netpoll.sharding import ShardError, parse_shard
+
+__all__ = [
+    "DEFAULT_HTTP_LISTEN",
+    "DEFAULT_INVENTORIES",
+    "DaemonConfig",
+    "HttpConfig",
+    "InfluxConfig",
+    "LogConfig",
+    "MqttConfig",
+    "SchedulerConfig",
+    "TlsConfig",
+    "load_config",
+]
+
+# What ``netpoll run`` polls with no configuration file: empty until the daemon points it at its demo lab.
+DEFAULT_INVENTORIES: tuple[str, ...] = ()
+# The HTTP endpoint (metrics, health) is off unless configured, so two daemons never fight over a port.
+DEFAULT_HTTP_LISTEN: str | None = None
+CONFIG_ENV = "NETPOLL_CONFIG"
+ENV_PREFIX = "NETPOLL_"
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
+_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3}
+# (section, key) of every secret: read from ${VAR} or KEY_file.
+_SECRETS = (("influxdb", "token"), ("mqtt", "password"))
+# Keys holding paths, resolved against the configuration file's directory.
+_PATHS: tuple[PathKey, ...] = (
+    ("data_dir",),
+    ("state_dir",),
+    ("thresholds",),
+    ("mqtt", "tls", "ca_file"),
+    ("mqtt", "tls", "cert_file"),
+    ("mqtt", "tls", "key_file"),
+)
+_TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard")
+_SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class TlsConfig(_Frozen):
+    """TLS to the MQTT broker. No ``ca_file``: the system's CAs."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    insecure: bool = False  # skip certificate and host name verification (tests only)
+
+    @model_validator(mode="after")
+    def _readable(self) -> TlsConfig:
+        for key in ("ca_file", "cert_file", "key_file"):
+            path: Path | None = getattr(self, key)
+            if path is not None and not os.access(path, os.R_OK):
+                raise ValueError(f"tls.{key} {path} is missing or unreadable: fix the path or permissions")
+        if self.key_file is not None and self.cert_file is None:
+            raise ValueError("tls.key_file without tls.cert_file: add the client certificate")
+        return self
+
+
+class InfluxConfig(_Frozen):
+    """InfluxDB v2 write API (or anything speaking it). Absent: samples go to files in ``data_dir``."""
+
+    url: str
+    org: str = ""
+    bucket: str = "netpoll"
+    token: SecretStr | None = None
+    batch_size: int = Field(default=5000, ge=1, le=1_000_000)
+    flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
+    timeout_s: float = Field(default=10.0, gt=0, le=600)
+    gzip: bool = False
+    spool_max_bytes: int = Field(default=256 * 1024**2, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"url '{value}' must start with http:// or https://, e.g. http://127.0.0.1:8086")
+        return value.rstrip("/")
+
+    @field_validator("spool_max_bytes", mode="before")
+    @classmethod
+    def _bytes(cls, value: Any) -> Any:
+        return parse_bytes(value)
+
+
+class MqttConfig(_Frozen):
+    """The MQTT broker alerts go to. Absent: alerts are only logged."""
+
+    host: str
+    port: int = Field(default=1883, ge=1, le=65535)
+    tls: TlsConfig | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    topic_prefix: str = "netpoll"
+    client_id: str | None = None
+    instance: str = Field(default_factory=socket.gethostname)
+    queue_max: int = Field(default=10_000, ge=1, le=10_000_000)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tls_port(cls, data: Any) -> Any:
+        # MQTT over TLS listens on 8883 by convention; only when no port is given.
+        if isinstance(data, dict) and data.get("tls") is not None and data.get("port") is None:
+            data = {**data, "port": 8883}
+        return data
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _topic(cls, value: str) -> str:
+        if not value or value.startswith("/") or value.endswith("/") or any(c in value for c in "+#\0"):
+            raise ValueError(
+                f"topic_prefix '{value}' must be a non-empty topic without '+', '#' or a leading or trailing"
+                " '/', e.g. netpoll or noc/netpoll"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _password_needs_user(self) -> MqttConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("password without username: add username")
+        return self
+
+
+class SchedulerConfig(_Frozen):
+    """Concurrency limits of the scheduler."""
+
+    max_concurrent_snmp: int = Field(default=256, ge=1, le=100_000)
+    max_concurrent_icmp: int = Field(default=512, ge=1, le=100_000)
+    snmp_backend: SnmpBackendName = "auto"
+
+
+class HttpConfig(_Frozen):
+    """The daemon's HTTP endpoint (metrics, health): ``HOST:PORT``, or null for none."""
+
+    listen: str | None = DEFAULT_HTTP_LISTEN
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            address = parse_address(value)
+        except AddressError:
+            address = None
+        if address is None or address.port is None:
+            raise ValueError(f"listen '{value}' must be HOST:PORT, e.g. 127.0.0.1:9108 or [::1]:9108")
+        return value
+
+    @property
+    def host(self) -> str | None:
+        """The address to bind, or None when off."""
+        return None if self.listen is None else parse_address(self.listen).host
+
+    @property
+    def port(self) -> int | None:
+        """The port to bind, or None when off."""
+        return None if self.listen is None else parse_address(self.listen).port
+
+
+class LogConfig(_Frozen):
+    """Logging of the daemon."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class DaemonConfig(_Frozen):
+    """The whole daemon configuration, validated and with secrets resolved."""
+
+    inventories: tuple[Path, ...] = tuple(Path(path) for path in DEFAULT_INVENTORIES)
+    data_dir: Path = Path("data")
+    state_dir: Path = Path("data/state")
+    influxdb: InfluxConfig | None = None
+    mqtt: MqttConfig | None = None
+    scheduler: SchedulerConfig = SchedulerConfig()
+    thresholds: Path | None = None  # None: the shipped default rules
+    http: HttpConfig = HttpConfig()
+    log: LogConfig = LogConfig()
+    shard: str | None = None  # "I/N": poll only shard I of N (see netpoll.sharding)
+    source: str | None = None  # the file this came from, for messages; None: embedded defaults
+
+    @field_validator("inventories", mode="before")
+    @classmethod
+    def _inventory_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("shard")
+    @classmethod
+    def _shard(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            index, count = parse_shard(value)
+        except ShardError as exc:
+            raise ValueError(str(exc)) from None
+        return f"{index}/{count}"
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(
+                f"thresholds file {value} not found: fix the path, or null for the shipped rules"
+            )
+        return value
+
+    @property
+    def shard_spec(self) -> tuple[int, int] | None:
+        """``(index, count)`` of ``shard``, or None."""
+        if self.shard is None:
+            return None
+        index, count = self.shard.split("/")
+        return int(index), int(count)
+
+    def summary(self) -> dict[str, str]:
+        """One line per section for ``netpoll check --config``; never a secret."""
+        lines = {
+            "config": self.source or "(embedded defaults)",
+            "inventories": ", ".join(str(path) for path in self.inventories) or "(none)",
+            "data_dir": str(self.data_dir),
+            "state_dir": str(self.state_dir),
+        }
+        if self.influxdb is None:
+            lines["output"] = f"files in {self.data_dir} (no influxdb section)"
+        else:
+            influx = self.influxdb
+            token = "token set" if influx.token is not None else "no token"
+            lines["output"] = f"influxdb {influx.url} org={influx.org!r} bucket={influx.bucket!r} ({token})"
+        if self.mqtt is None:
+            lines["alerts"] = "log only (no mqtt section)"
+        else:
+            mqtt = self.mqtt
+            tls = " tls" if mqtt.tls is not None else ""
+            auth = f" user={mqtt.username}" if mqtt.username else ""
+            lines["alerts"] = f"mqtt {mqtt.host}:{mqtt.port}{tls}{auth} topics {mqtt.topic_prefix}/..."
+        sched = self.scheduler
+        lines["scheduler"] = (
+            f"snmp<={sched.max_concurrent_snmp} icmp<={sched.max_concurrent_icmp}"
+            f" backend={sched.snmp_backend}"
+        )
+        lines["thresholds"] = str(self.thresholds) if self.thresholds else "(shipped defaults)"
+        lines["http"] = self.http.listen or "(off)"
+        lines["log"] = f"{self.log.level} {self.log.format}"
+        lines["shard"] = self.shard or "(all devices)"
+        return lines
+
+
+def parse_bytes(value: Any) -> Any:
+    """``268435456``, ``"256MiB"``, ``"1GB"`` → bytes; anything else is left for validation to reject."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip().lower().replace(" ", "")
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :]
+    if not number or unit not in _UNITS:
+        raise ValueError(f"'{value}' is not a size: write bytes or e.g. 256MiB, 1GB")
+    return int(float(number) * _UNITS[unit])
+
+
+def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> DaemonConfig:
+    """Load the daemon configuration (embedded defaults when no file), with environment overrides.
+
+    Raises:
+        ConfigError: every problem, ``file:line: message`` (``environment: NETPOLL_...: message`` for
+            an override).
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = env[CONFIG_ENV]
+    problems = Problems()
+    if path is None:
+        source = YamlSource(file="(embedded defaults)", data={})
+        base_dir = None
+    else:
+        loaded = load_yaml(Path(path), problems)
+        if loaded is None:
+            problems.raise_if_any()
+        assert loaded is not None
+        source = loaded
+        base_dir = source.base_dir
+        if source.data is None:
+            source.data = {}
+        if not isinstance(source.data, dict):
+            problems.add(source.file, source.line(()), "the top level must be a mapping of sections")
+            problems.raise_if_any()
+    data: dict[str, Any] = source.data
+    if "source" in data:
+        problems.add(source.file, source.line(("source",)), "unknown key 'source': remove it")
+    if base_dir is not None:
+        _resolve_paths(data, base_dir)
+    env_origin = _apply_environment(data, env, problems)
+    _resolve_secrets(data, source, env_origin, env, base_dir or Path.cwd(), problems)
+    data["source"] = None if path is None else source.file
+    config: DaemonConfig | None = None
+    try:
+        config = DaemonConfig.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            origin = next(
+                (env_origin[loc[:end]] for end in range(len(loc), 0, -1) if loc[:end] in env_origin), None
+            )
+            message = describe(DaemonConfig, error)
+            if origin is not None:
+                problems.add("environment", 0, f"{origin}: {message}")
+            else:
+                problems.add(source.file, source.line(loc), message)
+    problems.raise_if_any()
+    assert config is not None
+    return config
+
+
+def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
+    inventories = data.get("inventories")
+    if isinstance(inventories, str):
+        inventories = [inventories]
+    if isinstance(inventories, list):
+        data["inventories"] = [_joined(item, base_dir) for item in inventories]
+    for key_path in _PATHS:
+        parent: Any = data
+        for key in key_path[:-1]:
+            parent = parent.get(key) if isinstance(parent, dict) else None
+        if isinstance(parent, dict) and key_path[-1] in parent:
+            parent[key_path[-1]] = _joined(parent[key_path[-1]], base_dir)
+    for section, key in _SECRETS:
+        body = data.get(section)
+        if isinstance(body, dict) and isinstance(body.get(f"{key}_file"), str):
+            body[f"{key}_file"] = _joined(body[f"{key}_file"], base_dir)
+
+
+def _joined(value: Any, base_dir: Path) -> Any:
+    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+        return str(base_dir / value)
+    return value
+
+
+def _apply_environment(
+    data: dict[str, Any], env: Mapping[str, str], problems: Problems
+) -> dict[PathKey, str]:
+    """Apply ``NETPOLL_*`` overrides to ``data``; return which variable set which key path."""
+    sections = _SECTIONS
+    origin: dict[PathKey, str] = {}
+    for variable in sorted(env):
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_ENV:
+            continue
+        parts = variable[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) == 1:
+            if parts[0] not in _TOP_SCALARS:
+                continue  # NETPOLL_SHARDS, secrets referenced as ${NETPOLL_...}: not ours to judge
+            key_path: PathKey = (parts[0],)
+        else:
+            if parts[0] not in sections:
+                hint = did_you_mean(parts[0], sections) or f"; sections: {', '.join(sections)}"
+                problems.add("environment", 0, f"{variable}: unknown section '{parts[0]}'{hint}")
+                continue
+            key_path = tuple(parts)
+        raw = env[variable]
+        value: Any
+        if (key_path[0], key_path[-1]) in _SECRETS and len(key_path) == 2:
+            value = f"${{{variable}}}"  # resolved like any ${VAR} secret, never parsed or shown
+        elif key_path == ("inventories",):
+            value = [item.strip() for item in raw.split(",") if item.strip()]
+        elif raw == "":
+            value = None
+        else:
+            try:
+                value = yaml.safe_load(raw)
+            except yaml.YAMLError:
+                value = raw
+            if isinstance(value, dict | list):
+                value = raw
+        parent: dict[Any, Any] = data
+        for key in key_path[:-1]:
+            child = parent.get(key)
+            if not isinstance(child, dict):
+                child = {}
+                parent[key] = child
+            parent = child
+        parent[key_path[-1]] = value
+        if (key_path[0], key_path[-1]) in _SECRETS:
+            parent.pop(f"{key_path[-1]}_file", None)
+        origin[key_path] = variable
+    return origin
+
+
+def _resolve_secrets(
+    data: dict[str, Any],
+    source: YamlSource,
+    env_origin: dict[PathKey, str],
+    env: Mapping[str, str],
+    base_dir: Path,
+    problems: Problems,
+) -> None:
+    for section, key in _SECRETS:
+        body = data.get(section)
+        if not isinstance(body, dict):
+            continue
+        value, file = body.pop(key, None), body.pop(f"{key}_file", None)
+        if value is None and file is None:
+            continue
+        where = (section, key) if value is not None else (section, f"{key}_file")
+        if not isinstance(value, str | None) or not isinstance(file, str | None):
+            problems.add(source.file, source.line(where), f"{section}.{where[1]} must be text")
+            continue
+        try:
+            body[key] = resolve_secret(key, value, file, base_dir=base_dir, environ=env)
+        except SecretError as exc:
+            variable = env_origin.get(where)
+            if variable is not None:
+                problems.add("environment", 0, f"{variable}: {exc}")
+            else:
+                problems.add(source.file, source.line(where), f"{section}: {exc}")

@@ -1,0 +1,90 @@
+"""Problems found in configuration files: ``file:line: what is wrong and how to fix it``.
+
+Loaders collect every problem instead of stopping at the first, then raise
+:class:`~netpoll.errors.ConfigError` with all of them. A :class:`Problem` is a ``str`` (so
+``ConfigError.problems`` stays a list of lines) that also keeps its parts for ``--json`` output.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from netpoll.errors import ConfigError
+
+
+class Problem(str):
+    """One problem, rendered ``file:line: message``; ``file``, ``line`` and ``message`` stay available.
+
+    A line of 0 means the problem has no line (an environment variable, a whole file): ``file: message``.
+    """
+
+    file: str
+    line: int
+    message: str
+
+    def __new__(cls, file: str | Path, line: int, message: str) -> Problem:
+        self = super().__new__(cls, f"{file}:{line}: {message}" if line > 0 else f"{file}: {message}")
+        self.file = str(file)
+        self.line = line
+        self.message = message
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The problem as JSON-able data."""
+        return {"file": self.file, "line": self.line, "message": self.message}
+
+
+def problem_dict(problem: str) -> dict[str, Any]:
+    """JSON form of any problem string (a :class:`Problem` or a plain message)."""
+    if isinstance(problem, Problem):
+        return problem.to_dict()
+    return {"file": None, "line": None, "message": problem}
+
+
+class Problems:
+    """An ordered, de-duplicated collection of problems; ``raise_if_any`` turns it into a ConfigError."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, Problem] = {}
+
+    def add(self, file: str | Path, line: int, message: str) -> None:
+        """Record one problem (an identical one recorded earlier is not repeated)."""
+        problem = Problem(file, line, message)
+        self._items.setdefault(str(problem), problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        """Record several problems."""
+        for problem in problems:
+            self._items.setdefault(str(problem), problem)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def items(self) -> list[Problem]:
+        """The problems, in the order found."""
+        return list(self._items.values())
+
+    def raise_if_any(self) -> None:
+        """Raise ConfigError carrying every problem, if there is any."""
+        if self._items:
+            raise ConfigError(list(self._items.values()))
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def one_of(choices: Sequence[str]) -> str:
+    """``a, b or c`` for messages."""
+    quoted = [f"'{choice}'" for choice in choices]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]

@@ -1,0 +1,144 @@
+"""Pydantic validation errors translated into ``file:line: what is wrong and how to fix it`` problems."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from netpoll.inventory.problems import Problems, did_you_mean
+from netpoll.inventory.yamlsource import PathKey, YamlSource
+
+M = TypeVar("M", bound=BaseModel)
+
+# Values under these keys are never echoed in a message, whatever is wrong with them.
+SECRET_KEYS = frozenset({"community", "auth_key", "priv_key", "token", "password"})
+
+_BOUNDS = {
+    "greater_than": ">",
+    "greater_than_equal": ">=",
+    "less_than": "<",
+    "less_than_equal": "<=",
+}
+_TYPE_NAMES = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true/false",
+    "NoneType": "null",
+    "list": "a list",
+    "dict": "a mapping",
+}
+
+
+def validate(
+    model: type[M],
+    data: Any,
+    source: YamlSource,
+    path: PathKey,
+    context: str,
+    problems: Problems,
+) -> M | None:
+    """Validate ``data`` (found at ``path`` in ``source``) as ``model``; record problems, None on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = source.line((*path, *loc))
+            prefix = f"{context}: " if context else ""
+            problems.add(source.file, line, prefix + describe(model, error))
+        return None
+
+
+def describe(model: type[BaseModel], error: ErrorDetails) -> str:
+    """One pydantic error as ``key: what is wrong; how to fix it``."""
+    loc = tuple(str(part) for part in error["loc"])
+    where = ".".join(loc)
+    kind = error["type"]
+    secret = any(part in SECRET_KEYS for part in loc)
+    value = "" if secret else _shown(error.get("input"))
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = fields_at(model, loc[:-1])
+        hint = did_you_mean(loc[-1], allowed)
+        if not hint:
+            hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
+        return f"unknown key '{where}'{hint}"
+    if kind == "missing":
+        return f"missing required key '{where}': add it"
+    prefix = f"{where}: " if where else ""
+    got = f", got {value}" if value else ""
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"{prefix}must be a mapping of keys (key: value){got}"
+    if kind in ("list_type", "tuple_type"):
+        return f"{prefix}must be a list (one '- item' per line or [a, b]){got}"
+    if kind == "string_type":
+        fix = "" if secret else "; quote it if it is meant as text"
+        return f"{prefix}must be text{got}{fix}"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{prefix}must be a whole number{got}"
+    if kind in ("float_type", "float_parsing"):
+        return f"{prefix}must be a number{got}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{prefix}must be true or false{got}"
+    if kind in _BOUNDS:
+        limit = next(iter(ctx.values()), "")
+        return f"{prefix}must be {_BOUNDS[kind]} {limit}{got}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        choices = [part.strip(" '\"") for part in expected.replace(" or ", ", ").split(",")]
+        hint = did_you_mean(str(error.get("input")), choices) if not secret else ""
+        return f"{prefix}must be one of {expected}{got}{hint}"
+    if kind == "value_error":
+        # Our own validators raise ValueError("what is wrong: how to fix it").
+        message = str(ctx.get("error", error["msg"]))
+        return f"{prefix}{message}"
+    return f"{prefix}{error['msg'].lower()}{got}"
+
+
+def fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
+    """The keys the (nested) model at ``loc`` accepts, for did-you-mean hints."""
+    current: Any = model
+    for part in loc:
+        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+            return []
+        info = current.model_fields.get(part)
+        if info is None:
+            return []
+        current = _model_in(info.annotation)
+        if current is None:
+            return []
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return list(current.model_fields)
+    return []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union or origin is types.UnionType:
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "nothing (null)"
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    kind = _TYPE_NAMES.get(type(value).__name__, type(value).__name__)
+    return f"{text} ({kind})"

@@ -1,0 +1,156 @@
+"""YAML files read into plain data plus the line of every key and list item.
+
+PyYAML's composer keeps a start mark on every node; walking the node tree ourselves (instead of
+``yaml.safe_load``) lets every later problem name ``file:line``. Keys that appear twice in one mapping,
+which ``safe_load`` silently resolves to the last one, are reported here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from netpoll.inventory.problems import Problems
+
+PathKey = tuple[str | int, ...]
+
+# Nesting deeper than this is a mistake (or a recursive alias) in any netpoll file.
+_MAX_DEPTH = 40
+
+
+@dataclass
+class YamlSource:
+    """One parsed YAML file: the data, and the line (1-based) of each key path in it."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line(self, path: PathKey) -> int:
+        """The line of ``path``, or of its nearest enclosing key or item when it has none itself."""
+        for end in range(len(path), -1, -1):
+            line = self.lines.get(tuple(path[:end]))
+            if line is not None:
+                return line
+        return 1
+
+    @property
+    def base_dir(self) -> Path:
+        """The directory relative paths in this file are resolved against."""
+        return Path(self.file).parent
+
+
+def display_path(path: Path) -> str:
+    """The path as it goes into messages: relative to the working directory when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
+    """Read ``path``; on a read or syntax error, record the problem and return None."""
+    name = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        problems.add(name, 1, "the file is not UTF-8 text: save it as UTF-8")
+        return None
+    except OSError as exc:
+        problems.add(name, 1, f"cannot read the file: {exc.strerror or exc}")
+        return None
+    return parse_yaml(text, name, problems)
+
+
+def parse_yaml(text: str, name: str, problems: Problems) -> YamlSource | None:
+    """Parse YAML ``text`` (from file ``name``) into a :class:`YamlSource`."""
+    source = YamlSource(file=name, data=None)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return source
+        source.lines[()] = node.start_mark.line + 1
+        source.data = _construct(loader, node, (), source, problems, set())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        # Only the problem text: the snippet PyYAML adds could show a secret written on that line.
+        what = exc.problem or exc.context or "invalid YAML"
+        context = f" ({exc.context})" if exc.context and exc.problem else ""
+        problems.add(name, line, f"YAML syntax error: {what}{context}: fix the YAML syntax")
+        return None
+    except yaml.YAMLError as exc:
+        problems.add(name, 1, f"YAML error: {type(exc).__name__}: fix the file's encoding or syntax")
+        return None
+    finally:
+        loader.dispose()
+    return source
+
+
+def _construct(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: PathKey,
+    source: YamlSource,
+    problems: Problems,
+    active: set[int],
+) -> Any:
+    if len(path) > _MAX_DEPTH or id(node) in active:
+        problems.add(source.file, node.start_mark.line + 1, "nesting too deep (a recursive alias?)")
+        return None
+    if isinstance(node, yaml.MappingNode):
+        active.add(id(node))
+        try:
+            return _construct_mapping(loader, node, path, source, problems, active)
+        finally:
+            active.discard(id(node))
+    if isinstance(node, yaml.SequenceNode):
+        active.add(id(node))
+        items = []
+        for index, item in enumerate(node.value):
+            source.lines[(*path, index)] = item.start_mark.line + 1
+            items.append(_construct(loader, item, (*path, index), source, problems, active))
+        active.discard(id(node))
+        return items
+    return loader.construct_object(node, deep=True)
+
+
+def _construct_mapping(
+    loader: yaml.SafeLoader,
+    node: yaml.MappingNode,
+    path: PathKey,
+    source: YamlSource,
+    problems: Problems,
+    active: set[int],
+) -> dict[Any, Any]:
+    first_seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+            continue
+        key = loader.construct_object(key_node)
+        line = key_node.start_mark.line + 1
+        if key in first_seen:
+            problems.add(
+                source.file,
+                line,
+                f"key '{key}' appears twice in this mapping (first at line {first_seen[key]}): remove one",
+            )
+        else:
+            first_seen[key] = line
+    # Resolve ``<<: *anchor`` merge keys the way safe_load does; explicit keys override merged ones.
+    loader.flatten_mapping(node)
+    result: dict[Any, Any] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if not isinstance(key, str | int | float | bool) and key is not None:
+            problems.add(source.file, key_node.start_mark.line + 1, "a key must be a plain name")
+            continue
+        key_path = (*path, key if isinstance(key, str | int) else str(key))
+        # Merged keys come first after flatten_mapping, so an explicit key's line replaces theirs.
+        source.lines[key_path] = key_node.start_mark.line + 1
+        result[key] = _construct(loader, value_node, key_path, source, problems, active)
+    return result
