@@ -27,6 +27,23 @@ from tests.harness.victoriametrics import VictoriaMetrics, start_victoriametrics
 
 T = TypeVar("T")
 
+# Servers handed out by the shared (session/module) fixtures. A test may stop one (to test reconnects); it is
+# started again after that test, so a failure before its own restart does not break the tests after it.
+_SHARED: list[Any] = []
+
+
+def _shared(server: T) -> T:
+    _SHARED.append(server)
+    return server
+
+
+@pytest.fixture(autouse=True)
+def _restart_stopped_shared_servers() -> Iterator[None]:
+    yield
+    for server in _SHARED:
+        if not server.process.running:
+            _started(server.start)
+
 
 def _started(start: Callable[[], T]) -> T:
     try:
@@ -51,8 +68,9 @@ def free_port() -> Callable[..., int]:
 @pytest.fixture(scope="session")
 def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpdAgent]:
     """net-snmp snmpd on 127.0.0.1:<free port> with v2c ro/rw communities and SNMPv3 users."""
-    agent = _started(lambda: start_snmpd(tmp_path_factory.mktemp("snmpd")))
+    agent = _shared(_started(lambda: start_snmpd(tmp_path_factory.mktemp("snmpd"))))
     yield agent
+    _SHARED.remove(agent)
     agent.stop()
 
 
@@ -92,8 +110,9 @@ def snmpsim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpsimAge
     if not lab_snmprec_dir().is_dir():
         process.unavailable(f"lab recordings not found at {lab_snmprec_dir()} (set NETPOLL_LAB_DIR)")
     try:
-        agent = _started(lambda: start_snmpsim(workdir, lab_snmprec_dir()))
+        agent = _shared(_started(lambda: start_snmpsim(workdir, lab_snmprec_dir())))
         yield agent
+        _SHARED.remove(agent)
         agent.stop()
     finally:
         cleanup_snmpsim(workdir)
@@ -124,8 +143,9 @@ def snmpsim_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttBroker]:
     """Mosquitto on 127.0.0.1:<free port>, anonymous, persistence on (shared: restart it if you stop it)."""
-    broker = _started(lambda: start_mosquitto(tmp_path_factory.mktemp("mosquitto")))
+    broker = _shared(_started(lambda: start_mosquitto(tmp_path_factory.mktemp("mosquitto"))))
     yield broker
+    _SHARED.remove(broker)
     broker.stop()
 
 
@@ -151,8 +171,9 @@ def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 @pytest.fixture(scope="module")
 def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     """VictoriaMetrics on 127.0.0.1:<free port>, fresh for each test module."""
-    server = _started(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics")))
+    server = _shared(_started(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics"))))
     yield server
+    _SHARED.remove(server)
     server.stop()
 
 
@@ -162,8 +183,9 @@ def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victor
 @pytest.fixture(scope="module")
 def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
     """InfluxDB 1.x on 127.0.0.1:<free port>, fresh for each test module."""
-    server = _started(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1")))
+    server = _shared(_started(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1"))))
     yield server
+    _SHARED.remove(server)
     server.stop()
 
 
@@ -192,10 +214,10 @@ def netns_factory() -> Iterator[Callable[..., Netns]]:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Iterator[None]:
-    """Attach the log tails of the running test servers to a failed test's report."""
+    """Attach the log tails of the running test servers to a failed network test's report."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed:
+    if report.failed and item.get_closest_marker("network") is not None:
         for server in process.live_servers():
             with contextlib.suppress(Exception):
                 report.sections.append((f"server log: {server.name} pid {server.pid}", server.log_tail(25)))

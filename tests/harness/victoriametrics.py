@@ -46,8 +46,8 @@ class VictoriaMetrics:
         """Make just-ingested samples searchable (``/internal/force_flush``)."""
         self._get("/internal/force_flush")
 
-    def export(self, match: str = '{__name__=~".+"}', flush: bool = True) -> list[dict[str, Any]]:
-        """Series matching ``match`` (a PromQL series selector), one dict each, from ``/api/v1/export``."""
+    def export(self, match: str = '{__name__=~"interface_.*"}', flush: bool = True) -> list[dict[str, Any]]:
+        """Series matching ``match`` (a series selector, ``{__name__=~".+"}`` for all) from the export API."""
         if flush:
             self.flush()
         body = self._get("/api/v1/export", {"match[]": match}).decode()

@@ -119,6 +119,15 @@ async def test_mosquitto_round_trip(mosquitto: MqttBroker) -> None:
     assert await _round_trip(mosquitto, "netpoll/test/harness", b"hello") == b"hello"
 
 
+def test_shared_broker_left_stopped_by_a_test(mosquitto: MqttBroker) -> None:
+    mosquitto.stop()  # as a failing reconnect test might leave it
+
+
+async def test_shared_broker_restarted_after_such_a_test(mosquitto: MqttBroker) -> None:
+    assert mosquitto.pid > 0
+    assert await _round_trip(mosquitto, "netpoll/test/restarted", b"back") == b"back"
+
+
 async def test_mosquitto_restart_keeps_queued_messages(mosquitto_factory: Callable[..., MqttBroker]) -> None:
     broker = mosquitto_factory()
     topic = "netpoll/test/persist"
