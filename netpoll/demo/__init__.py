@@ -1,0 +1,1 @@
+"""The demo lab: generated recordings served by snmpsim on loopback, and its inventory."""
