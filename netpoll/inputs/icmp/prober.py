@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import errno
 import ipaddress
 import logging
 import os
@@ -38,6 +39,7 @@ from netpoll.sample import Sample
 logger = logging.getLogger("netpoll.icmp")
 
 SocketMode = Literal["auto", "dgram", "raw"]
+_HOST_DOWN = frozenset({errno.EHOSTUNREACH, errno.EHOSTDOWN})
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,9 +284,14 @@ class IcmpProber:
                     # Send buffer full: a local stall, not loss. Wait for room a few times, then give up.
                     if not await self._send_retry(channel, probe, index, sockaddr, payload_size):
                         error = f"send to {ip} failed: socket send buffer stayed full"
-                except OSError as exc:  # no route, network down, permission (broadcast): the target errs
-                    error = f"send to {ip} failed: {exc.strerror or exc}"
-                    break
+                except OSError as exc:
+                    if exc.errno in _HOST_DOWN:
+                        # No ARP/ND answer: the host is down, which ping(8) counts as no reply.
+                        probe.transmitted += 1
+                        probe.errors += 1
+                    else:  # no route, network down, broadcast not allowed: the probe itself fails
+                        error = f"send to {ip} failed: {exc.strerror or exc}"
+                        break
                 last_send = loop.time()
             probe.all_sent = True
             if probe.outstanding:

@@ -1,0 +1,289 @@
+"""ICMP probing against loopback and a network namespace the test creates (nftables injects the loss)."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from netpoll.inputs.icmp import IcmpProber, ResultCode
+from netpoll.inventory.models import Device, PingSettings
+from tests.harness.netns import Netns
+
+pytestmark = pytest.mark.network
+
+RTT_FIELDS = {
+    "minimum_response_ms",
+    "average_response_ms",
+    "maximum_response_ms",
+    "standard_deviation_ms",
+    "jitter_ms",
+}
+
+
+@pytest.fixture(autouse=True)
+def no_dns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Names other than localhost fail as NXDOMAIN without a query: no DNS traffic leaves the host.
+
+    The prober reaches the resolver through ``loop.getaddrinfo``, which calls ``socket.getaddrinfo``.
+    """
+    real = socket.getaddrinfo
+
+    def resolve(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in (None, "localhost"):
+            return real(host, *args, **kwargs)
+        try:
+            ipaddress.ip_address(str(host).split("%", 1)[0])
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+
+
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: raw ICMP sockets and network namespaces")
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "127.1.2.3", "::1"])
+async def test_loopback_no_loss_small_rtt(address: str) -> None:
+    _need_root()
+    async with IcmpProber() as prober:
+        result = await prober.probe_stats(address, count=5, interval=0.02, timeout=1.0)
+    stats = result.stats
+    assert (stats.transmitted, stats.received, stats.loss_pct) == (5, 5, 0.0)
+    assert stats.result_code is ResultCode.OK
+    assert all(0 < rtt < 5 for rtt in result.rtts_ms), result.rtts_ms
+    assert stats.min_ms is not None
+    assert stats.max_ms is not None
+    assert 0 < stats.min_ms <= stats.max_ms < 5
+
+
+async def test_device_sample_is_telegraf_ping() -> None:
+    _need_root()
+    device = Device(
+        name="lo-router",
+        address="127.0.0.1",
+        site="lab",
+        role="core",
+        tags={"rack": "r1"},
+        ping=PingSettings(count=3, packet_interval_s=0.01, timeout_s=1.0, payload_size=100),
+    )
+    async with IcmpProber() as prober:
+        sample = await prober.probe(device)
+    assert sample.measurement == "ping"
+    assert dict(sample.tags) == {
+        "device": "lo-router",
+        "url": "127.0.0.1",
+        "site": "lab",
+        "role": "core",
+        "rack": "r1",
+    }
+    assert sample.fields["packets_transmitted"] == 3
+    assert sample.fields["packets_received"] == 3
+    assert sample.fields["result_code"] == 0
+    assert sample.fields["reachable"] == 1
+    assert sample.fields.keys() >= RTT_FIELDS
+    assert sample.to_line_protocol().startswith(
+        "ping,device=lo-router,rack=r1,role=core,site=lab,url=127.0.0.1 "
+    )
+
+
+async def test_unresolvable_name_is_result_code_2() -> None:
+    _need_root()
+    async with IcmpProber(resolve_timeout=3.0) as prober:
+        sample = await prober.probe_target("does-not-exist.invalid", count=2, interval=0.01, timeout=0.5)
+    assert sample.fields["result_code"] == 2
+    assert sample.fields["reachable"] == 0
+    assert sample.fields["packets_transmitted"] == 0
+    assert sample.fields["percent_packet_loss"] == 100.0
+    assert not RTT_FIELDS & sample.fields.keys()
+    assert dict(sample.tags) == {"device": "does-not-exist.invalid", "url": "does-not-exist.invalid"}
+
+
+async def test_slow_resolver_is_result_code_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    _need_root()
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(1.0)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", slow)
+    async with IcmpProber(resolve_timeout=0.2) as prober:
+        started = time.monotonic()
+        result = await prober.probe_stats("slow.example", count=1, timeout=0.5)
+        assert time.monotonic() - started < 0.8
+    assert result.stats.result_code is ResultCode.ERROR
+    assert result.error is not None
+    assert "within 0.2 s" in result.error
+
+
+async def test_localhost_name_resolves() -> None:
+    _need_root()
+    async with IcmpProber() as prober:
+        result = await prober.probe_stats("localhost", count=2, interval=0.01, timeout=1.0)
+    assert result.stats.result_code is ResultCode.OK
+    assert result.ip in {"127.0.0.1", "::1"}
+
+
+async def test_prober_refuses_reentry_and_use_when_closed() -> None:
+    _need_root()
+    prober = IcmpProber()
+    with pytest.raises(RuntimeError, match="not open"):
+        await prober.probe_stats("127.0.0.1")
+    async with prober:
+        with pytest.raises(RuntimeError, match="already open"):
+            await prober.__aenter__()
+
+
+# --- in a namespace -------------------------------------------------------------------------------------
+
+LOSS_RULESET = """
+table inet np_icmp_loss {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        icmp type echo-request numgen random mod 100 < 25 drop
+    }
+}
+"""
+
+
+@pytest.fixture
+def lossy_ns(netns_factory: Callable[..., Netns]) -> Netns:
+    ns = netns_factory("npicmp")
+    ns.nft(LOSS_RULESET)
+    return ns
+
+
+def _silent_address(ns: Netns, offset: int = 50) -> str:
+    """An address inside the namespace's subnet that no interface has: nothing answers it."""
+    return str(ns.network.network_address + offset)
+
+
+@pytest.mark.slow
+async def test_injected_loss_is_measured(lossy_ns: Netns) -> None:
+    async with IcmpProber() as prober:
+        result = await prober.probe_stats(lossy_ns.ns_ip, count=1000, interval=0.002, timeout=1.0)
+    stats = result.stats
+    assert stats.transmitted == 1000
+    assert 20.0 <= stats.loss_pct <= 30.0, stats
+    assert stats.result_code is ResultCode.OK
+    assert stats.jitter_ms is not None
+    assert stats.jitter_ms >= 0
+
+
+async def test_silent_address_is_total_loss_in_time(lossy_ns: Netns) -> None:
+    count, interval, timeout = 3, 0.2, 0.5
+    async with IcmpProber() as prober:
+        started = time.monotonic()
+        sample = await prober.probe_target(
+            _silent_address(lossy_ns), count=count, interval=interval, timeout=timeout
+        )
+        elapsed = time.monotonic() - started
+    assert elapsed <= count * interval + timeout, elapsed
+    fields = sample.fields
+    assert fields["packets_transmitted"] == 3
+    assert fields["packets_received"] == 0
+    assert fields["percent_packet_loss"] == 100.0
+    assert fields["result_code"] == 1
+    assert fields["reachable"] == 0
+    assert not RTT_FIELDS & fields.keys()
+
+
+@pytest.mark.slow
+async def test_thousand_mixed_targets(netns_factory: Callable[..., Netns]) -> None:
+    ns = netns_factory("npicmp")
+    hosts = ipaddress.ip_network("127.3.0.0/16").hosts()
+    good = [str(next(hosts)) for _ in range(700)]
+    silent = [str(ns.network.network_address + offset) for offset in range(10, 210)]  # 200 nobody answers
+    bad = [f"nope-{n}.invalid" for n in range(50)] + ["::ffff:999.1.1.1", "256.1.2.3"] * 25  # 100 errors
+    targets = good + silent + bad
+    assert len(targets) == 1000
+    async with IcmpProber(resolve_timeout=5.0) as prober:
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(prober.probe_stats(target, count=2, interval=0.3, timeout=1.0) for target in targets)
+        )
+        elapsed = time.monotonic() - started
+    by_target = dict(zip(targets, results, strict=True))
+    assert all(
+        by_target[t].stats.result_code is ResultCode.OK and by_target[t].stats.loss_pct == 0 for t in good
+    )
+    assert all(by_target[t].stats.result_code is ResultCode.NO_REPLY for t in silent)
+    assert all(by_target[t].stats.result_code is ResultCode.ERROR for t in bad)
+    assert elapsed < 10, elapsed
+
+
+# --- privileges -------------------------------------------------------------------------------------------
+
+_AS_NOBODY = textwrap.dedent(
+    """
+    import asyncio, os, sys
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+    from netpoll.errors import IcmpError
+    from netpoll.inputs.icmp import IcmpProber
+
+    async def main():
+        try:
+            async with IcmpProber() as prober:
+                result = await prober.probe_stats("127.0.0.1", count=3, interval=0.01, timeout=1.0)
+                print(prober.socket_kinds["IPv4"], result.stats.received, result.stats.result_code.value)
+        except IcmpError as exc:
+            print("IcmpError:", exc)
+            sys.exit(3)
+
+    asyncio.run(main())
+    """
+)
+
+
+def _run_as_nobody(ns: Netns) -> subprocess.CompletedProcess[str]:
+    return ns.exec([sys.executable, "-c", _AS_NOBODY], check=False, cwd="/", timeout=60)
+
+
+def test_without_privileges_one_clear_error(netns_factory: Callable[..., Netns]) -> None:
+    ns = netns_factory("npicmp")
+    ns.sysctl("net.ipv4.ping_group_range", "1 0")  # datagram ICMP sockets off, as on a default host
+    done = _run_as_nobody(ns)
+    assert done.returncode == 3, done.stderr
+    message = done.stdout
+    assert "Traceback" not in done.stderr
+    assert "ping_group_range" in message
+    assert 'sysctl -w net.ipv4.ping_group_range="0 2147483647"' in message
+    assert "CAP_NET_RAW" in message
+    assert "setcap cap_net_raw+ep" in message
+    assert "gid 65534" in message
+
+
+def test_cli_without_privileges_is_one_line(netns_factory: Callable[..., Netns]) -> None:
+    ns = netns_factory("npicmp")
+    ns.sysctl("net.ipv4.ping_group_range", "1 0")
+    code = (
+        "import os, sys\nos.setgroups([]); os.setgid(65534); os.setuid(65534)\n"
+        "from netpoll.cli.main import main\nsys.exit(main(['ping', '127.0.0.1', '--count', '1']))\n"
+    )
+    done = ns.exec([sys.executable, "-c", code], check=False, cwd="/", timeout=60)
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("netpoll: cannot open an ICMP socket"), done.stderr
+
+
+def test_unprivileged_datagram_sockets_with_ping_group_range(netns_factory: Callable[..., Netns]) -> None:
+    ns = netns_factory("npicmp")
+    ns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
+    done = _run_as_nobody(ns)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["dgram", "3", "0"]
