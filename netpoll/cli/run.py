@@ -1,18 +1,142 @@
-"""``netpoll run``."""
+"""``netpoll run``: the daemon.
+
+With a configuration (``--config FILE`` or ``$NETPOLL_CONFIG``) that names inventories, polls them. With
+none, runs on its embedded defaults, the demo: it generates a simulated lab of routers, switches and
+firewalls in ``DATA_DIR/demo-lab/``, serves it with snmpsim on loopback addresses, polls and pings it,
+writes line-protocol files to ``DATA_DIR`` and prints one summary line per cycle; alerts go to the log.
+SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP reloads the inventory.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from pathlib import Path
 from typing import Any
+
+from netpoll.config import DaemonConfig, load_config
+from netpoll.daemon.app import Daemon, RunSettings
+from netpoll.logging_setup import setup_logging
+from netpoll.outputs.influxdb.writer import InfluxSettings
+from netpoll.sharding import parse_shard
+
+log = logging.getLogger("netpoll.cli.run")
+
+DEMO_INTERVAL_S = 10.0
 
 
 def register(sub: Any) -> None:
     """Add the ``run`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser("run", help="run (not yet implemented)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "run",
+        help="run the polling daemon (the demo lab when no configuration is given)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", help="daemon configuration file (default: embedded defaults)"
+    )
+    parser.add_argument("--shard", metavar="I/N", help="poll only shard I of N (I counted from 0)")
+    parser.add_argument(
+        "--cycles",
+        type=int,
+        metavar="N",
+        help="exit after every device was polled N times (tests, benchmarks)",
+    )
+    parser.add_argument(
+        "--interval", type=float, metavar="S", help=argparse.SUPPRESS
+    )  # demo interval override
     parser.set_defaults(handler=handle)
 
 
+def settings_from_config(
+    config: DaemonConfig, *, shard: tuple[int, int] | None, cycles: int | None
+) -> RunSettings:
+    """Map the validated configuration onto the daemon's run settings."""
+    influx = None
+    if config.influxdb is not None:
+        c = config.influxdb
+        influx = InfluxSettings(
+            url=c.url,
+            bucket=c.bucket,
+            org=c.org,
+            token=c.token.get_secret_value() if c.token is not None else "",
+            spool_dir=config.state_dir / "spool",
+            batch_size=c.batch_size,
+            flush_interval_s=c.flush_interval_s,
+            timeout_s=c.timeout_s,
+            spool_max_bytes=c.spool_max_bytes,
+            gzip=c.gzip,
+        )
+    return RunSettings(
+        inventories=tuple(Path(p) for p in config.inventories),
+        data_dir=config.data_dir,
+        state_dir=config.state_dir,
+        influx=influx,
+        mqtt=config.mqtt,
+        alert_rules=config.thresholds,
+        snmp_concurrency=config.scheduler.max_concurrent_snmp,
+        icmp_concurrency=config.scheduler.max_concurrent_icmp,
+        http_host=config.http.host or "127.0.0.1",
+        http_port=config.http.port,
+        shard=shard,
+        instance=socket.gethostname(),
+        cycles=cycles,
+    )
+
+
+def _secrets(config: DaemonConfig) -> list[str]:
+    found = []
+    if config.influxdb is not None and config.influxdb.token is not None:
+        found.append(config.influxdb.token.get_secret_value())
+    if config.mqtt is not None and config.mqtt.password is not None:
+        found.append(config.mqtt.password.get_secret_value())
+    return found
+
+
 def handle(args: argparse.Namespace) -> int:
-    """Not yet implemented."""
-    print("netpoll run: not yet")
+    """Run until stopped; 0 after a clean stop."""
+    config = load_config(args.config)
+    setup_logging(config.log.level, config.log.format, _secrets(config))
+    shard_text = args.shard or config.shard
+    shard = parse_shard(shard_text) if shard_text else None
+    if shard == (0, 1):
+        shard = None
+    settings = settings_from_config(config, shard=shard, cycles=args.cycles)
+    demo = not settings.inventories
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(_run(settings, demo, args.interval or DEMO_INTERVAL_S))
     return 0
+
+
+async def _run(settings: RunSettings, demo: bool, demo_interval: float) -> int:
+    if not demo:
+        return await Daemon(settings).run()
+    from dataclasses import replace
+
+    from netpoll.demo.lab import demo_devices, write_lab
+    from netpoll.demo.simulator import Simulator, free_udp_port
+
+    lab_dir = settings.data_dir / "demo-lab"
+    port = free_udp_port()
+    recordings, inventory = await asyncio.to_thread(write_lab, lab_dir, port, demo_interval)
+    _readable_for_nobody(lab_dir)
+    devices = demo_devices()
+    print(
+        f"netpoll demo: {len(devices)} simulated devices (+2 ping-only peers) on 127.0.0.11-16, "
+        f"polled every {demo_interval:g} s; line protocol goes to {settings.data_dir}/; Ctrl-C stops."
+    )
+    simulator = Simulator(recordings, [d.address for d in devices], port, lab_dir, devices[0].community)
+    async with simulator:
+        return await Daemon(replace(settings, inventories=(inventory,))).run()
+
+
+def _readable_for_nobody(lab_dir: Path) -> None:
+    """As root snmpsim drops to nobody: let it read the recordings (never the community files)."""
+    with contextlib.suppress(OSError):
+        for path in (lab_dir, lab_dir / "snmprec"):
+            os.chmod(path, 0o755)

@@ -58,6 +58,7 @@ class InfluxSettings:
     backoff_max_s: float = 30.0
     max_memory_batches: int = 8
     shutdown_timeout_s: float = 10.0
+    gzip: bool = True
 
 
 class WriteRejected(Exception):
@@ -215,7 +216,7 @@ class InfluxWriter:
             token=s.token or "netpoll",
             org=s.org or "netpoll",
             timeout=int(s.timeout_s * 1000),
-            enable_gzip=True,
+            enable_gzip=s.gzip,
             retries=False,
         )
         write_api = self._client.write_api(write_options=SYNCHRONOUS)
