@@ -116,6 +116,10 @@ class GufoClient:
         self._session: SnmpSession | None = None
         self._last_used = 0.0
         self._lock = asyncio.Lock()
+        # A gufo session matches a reply to the request in flight on its socket: two concurrent requests
+        # (say, two walks of the same device gathered together) would take each other's replies, drop
+        # them and time out. One exchange at a time per session.
+        self._busy = asyncio.Lock()
 
     async def _resolve(self) -> str:
         address = self.target.address
@@ -195,7 +199,7 @@ class GufoClient:
         if not oids:
             return {}
         names = [format_oid(oid) for oid in oids]
-        async with self._limiter:
+        async with self._busy, self._limiter:
             session = await self._session_ready()
             try:
                 raw = await self._retrying(session.get_many, names)
@@ -222,7 +226,7 @@ class GufoClient:
 
     async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
-        async with self._limiter:
+        async with self._busy, self._limiter:
             session = await self._session_ready()
             try:
                 return await self._walk(session, root, self.target.max_repetitions)
@@ -251,6 +255,7 @@ class GufoClient:
             except TimeoutError:
                 # The iterator keeps its position: asking again re-sends the same request.
                 failures += 1
+                log.debug("%s: walk of %s: timeout, try %d of %d", self.target.label, start, failures, tries)
                 if failures >= tries:
                     raise SnmpTimeout(self.target.label, timeout_message(self.target)) from None
                 continue

@@ -1,0 +1,305 @@
+"""One contract for both SNMP client backends (pysnmp, gufo), checked against real agents on loopback.
+
+The reference for every answer is net-snmp's own snmpget/snmpbulkwalk against the same agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
+from netpoll.inputs.snmp.client import SnmpClientPool
+from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid, parse_oid
+from netpoll.inventory.models import (
+    AuthProtocol,
+    CommunityCredentials,
+    Device,
+    PrivProtocol,
+    SnmpSettings,
+    UsmCredentials,
+)
+from tests.harness.snmpd import SnmpdAgent, V3User
+from tests.harness.snmpsim import SnmpsimAgent
+
+pytestmark = pytest.mark.network
+
+BACKENDS = ["pysnmp", "gufo"]
+
+SYS_DESCR = parse_oid("1.3.6.1.2.1.1.1.0")
+SYS_OBJECT_ID = parse_oid("1.3.6.1.2.1.1.2.0")
+SYS_UPTIME = parse_oid("1.3.6.1.2.1.1.3.0")
+SYS_NAME = parse_oid("1.3.6.1.2.1.1.5.0")
+IF_TABLE = parse_oid("1.3.6.1.2.1.2.2")
+IF_DESCR = parse_oid("1.3.6.1.2.1.2.2.1.2")
+IF_X_TABLE = parse_oid("1.3.6.1.2.1.31.1.1")
+IF_NAME = parse_oid("1.3.6.1.2.1.31.1.1.1.1")
+IP_AD_ENT_ADDR = parse_oid("1.3.6.1.2.1.4.20.1.1")
+# ifTable columns whose values do not move between two walks (counters and ifLastChange may).
+STABLE_IF_COLUMNS = {1, 2, 3, 4, 7}
+
+_NETSNMP_AUTH: dict[str, AuthProtocol] = {
+    "MD5": "MD5",
+    "SHA": "SHA",
+    "SHA-224": "SHA224",
+    "SHA-256": "SHA256",
+    "SHA-384": "SHA384",
+    "SHA-512": "SHA512",
+}
+_NETSNMP_PRIV: dict[str, PrivProtocol] = {
+    "DES": "DES",
+    "AES": "AES128",
+    "AES-128": "AES128",
+    "AES-192": "AES192",
+    "AES192": "AES192",
+    "AES-256": "AES256",
+    "AES256": "AES256",
+}
+
+
+# --- helpers (also used by test_snmp_scale.py and the bench) ------------------------------------------------
+
+
+def v2c_settings(community: str, port: int, **overrides: object) -> SnmpSettings:
+    """v2c (or ``version="1"``) settings for a loopback agent."""
+    version = str(overrides.pop("version", "2c"))
+    credentials = CommunityCredentials(profile="test", version=version, community=community)
+    return SnmpSettings(credentials=credentials, port=port, **overrides)
+
+
+def v3_settings(user: V3User, port: int, **overrides: object) -> SnmpSettings:
+    """SNMPv3 settings for a harness user (net-snmp protocol names mapped to the inventory's)."""
+    credentials = UsmCredentials(
+        profile="test",
+        username=user.name,
+        auth_protocol=_NETSNMP_AUTH[user.auth_protocol] if user.auth_protocol else None,
+        auth_key=user.auth_key,
+        priv_protocol=_NETSNMP_PRIV[user.priv_protocol] if user.priv_protocol else None,
+        priv_key=user.priv_key,
+    )
+    return SnmpSettings(credentials=credentials, port=port, **overrides)
+
+
+def _netsnmp(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.skip(f"{tool} not installed (Debian package snmp)")
+    return path
+
+
+def netsnmp_walk(host: str, port: int, community: str, root: Oid) -> dict[Oid, str]:
+    """``snmpbulkwalk -v2c -On`` of ``root``: OID → value text (numeric enums/ticks, strings unquoted)."""
+    argv = [_netsnmp("snmpbulkwalk"), "-v2c", "-c", community, "-On", "-Oe", "-Ot", "-OQ", "-Cr25"]
+    argv += ["-r1", "-t5", f"{host}:{port}", format_oid(root)]
+    return _parse_netsnmp(subprocess.run(argv, capture_output=True, text=True, check=True, env=_env()).stdout)
+
+
+def netsnmp_get(host: str, port: int, community: str, oids: list[Oid]) -> dict[Oid, str]:
+    """``snmpget -v2c -On``: OID → value text."""
+    argv = [_netsnmp("snmpget"), "-v2c", "-c", community, "-On", "-Oe", "-Ot", "-OQ", "-r1", "-t5"]
+    argv += [f"{host}:{port}", *map(format_oid, oids)]
+    return _parse_netsnmp(subprocess.run(argv, capture_output=True, text=True, check=True, env=_env()).stdout)
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"}
+
+
+def _parse_netsnmp(output: str) -> dict[Oid, str]:
+    result: dict[Oid, str] = {}
+    last: Oid | None = None
+    for line in output.splitlines():
+        if line.startswith(".") and " = " in line:
+            name, _, value = line.partition(" = ")
+            last = parse_oid(name)
+            result[last] = value
+        elif last is not None:  # a string value with a line break continues on the next line
+            result[last] += "\n" + line
+    for oid, value in result.items():
+        if value.startswith('"') and value.endswith('"'):
+            result[oid] = value[1:-1]
+        elif value.startswith(("No Such", "No more variables")):
+            result[oid] = "<none>"
+    return {oid: value for oid, value in result.items() if value != "<none>"}
+
+
+def as_text(value: SnmpValue) -> str:
+    """Our decoded value as net-snmp prints it with ``-On -Oe -Ot -OQ`` (for the columns compared here)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, tuple):
+        return "." + format_oid(value)
+    return str(value)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def pool(backend: str) -> AsyncIterator[SnmpClientPool]:
+    async with SnmpClientPool(backend=backend) as snmp_pool:  # type: ignore[arg-type]
+        yield snmp_pool
+
+
+def device(name: str, address: str, settings: SnmpSettings) -> Device:
+    return Device(name=name, address=address, snmp=settings)
+
+
+# --- snmpd ---------------------------------------------------------------------------------------------
+
+
+async def test_backend_is_the_one_asked_for(pool: SnmpClientPool, backend: str, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    assert getattr(client, "backend", None) == backend
+    # reused across polls
+    assert pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port))) is client
+
+
+async def test_get_scalars_match_snmpget(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    missing = parse_oid("1.3.6.1.2.1.1.99.0")
+    got = await client.get([SYS_DESCR, SYS_OBJECT_ID, SYS_NAME, missing, SYS_UPTIME])
+    reference = netsnmp_get(snmpd.host, snmpd.port, snmpd.community, [SYS_DESCR, SYS_OBJECT_ID, SYS_NAME])
+    assert missing not in got
+    assert isinstance(got[SYS_DESCR], bytes)
+    assert got[SYS_OBJECT_ID] == parse_oid(reference[SYS_OBJECT_ID])
+    assert as_text(got[SYS_NAME]) == reference[SYS_NAME]
+    assert as_text(got[SYS_DESCR]) == reference[SYS_DESCR]
+    uptime = got[SYS_UPTIME]
+    assert isinstance(uptime, int)
+    assert uptime > 0
+
+
+async def test_walk_if_table_matches_snmpbulkwalk(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    ours = await client.walk(IF_TABLE)
+    reference = netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_TABLE)
+    assert [oid for oid, _ in ours] == list(reference)  # same OIDs, same order
+    for oid, value in ours:
+        if oid[len(IF_TABLE) + 1] in STABLE_IF_COLUMNS:  # 1.3.6.1.2.1.2.2 . 1 . column . ifIndex
+            assert as_text(value) == reference[oid], format_oid(oid)
+    assert all(oid[: len(IF_TABLE)] == IF_TABLE for oid, _ in ours)
+
+
+async def test_concurrent_requests_on_one_device(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    alone = [await client.walk(IF_DESCR), await client.walk(IF_NAME)]
+    together = await asyncio.gather(client.walk(IF_DESCR), client.walk(IF_NAME), client.get([SYS_NAME]))
+    assert list(together[:2]) == alone
+    assert SYS_NAME in together[2]
+
+
+async def test_walk_ip_addresses_decode_to_dotted_quads(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    rows = await client.walk(IP_AD_ENT_ADDR)
+    assert rows
+    for oid, value in rows:
+        assert value == ".".join(map(str, oid[-4:]))
+
+
+async def test_walk_of_missing_subtree_is_empty(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    assert await client.walk(parse_oid("1.3.6.1.4.1.99999.1")) == []
+    assert await client.walk(parse_oid("1.3.6.1.2.1.1.5.0")) == []  # a leaf has nothing below it
+
+
+async def test_small_max_repetitions_walks_the_same(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    wide = pool.client(device("wide", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    narrow = pool.client(
+        device("narrow", snmpd.host, v2c_settings(snmpd.community, snmpd.port, max_repetitions=1))
+    )
+    wide_oids = [oid for oid, _ in await wide.walk(IF_DESCR)]
+    assert [oid for oid, _ in await narrow.walk(IF_DESCR)] == wide_oids
+
+
+async def test_v1_uses_getnext(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    v1 = pool.client(device("v1", snmpd.host, v2c_settings(snmpd.community, snmpd.port, version="1")))
+    v2 = pool.client(device("v2", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    assert await v1.walk(IF_DESCR) == await v2.walk(IF_DESCR)
+    # v1 answers a whole GET with noSuchName when one OID is missing: the others must still come back
+    got = await v1.get([SYS_NAME, parse_oid("1.3.6.1.2.1.1.99.0"), SYS_OBJECT_ID])
+    assert set(got) == {SYS_NAME, SYS_OBJECT_ID}
+
+
+@pytest.mark.parametrize(
+    "user_name", ["sha256_aes128", "sha_aes", "md5_des", "sha512_aes256", "sha_nopriv", "noauth_nopriv"]
+)
+async def test_v3_get_and_walk(pool: SnmpClientPool, snmpd: SnmpdAgent, user_name: str) -> None:
+    user = snmpd.v3_users[user_name]
+    client = pool.client(device("v3", snmpd.host, v3_settings(user, snmpd.port)))
+    reference = netsnmp_get(snmpd.host, snmpd.port, snmpd.community, [SYS_NAME])
+    got = await client.get([SYS_NAME])
+    assert as_text(got[SYS_NAME]) == reference[SYS_NAME]
+    names = await client.walk(IF_DESCR)
+    assert [oid for oid, _ in names] == list(netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_DESCR))
+
+
+async def test_v3_wrong_auth_key_is_an_auth_error_not_a_timeout(
+    pool: SnmpClientPool, snmpd: SnmpdAgent
+) -> None:
+    user = snmpd.v3_users["sha256_aes128"]
+    wrong = V3User(user.name, user.auth_protocol, "wrong-auth-key-123", user.priv_protocol, user.priv_key)
+    client = pool.client(device("v3", snmpd.host, v3_settings(wrong, snmpd.port, timeout_s=2.0, retries=1)))
+    started = time.monotonic()
+    with pytest.raises(SnmpAuthError) as caught:
+        await client.get([SYS_NAME])
+    assert time.monotonic() - started < 1.5  # a report from the agent, not the 4 s timeout
+    assert "wrong-auth-key" not in str(caught.value)
+    assert str(caught.value).startswith("v3:")
+
+
+async def test_v3_unknown_user_is_an_auth_error(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    user = snmpd.v3_users["sha256_aes128"]
+    stranger = V3User("nobody-here", user.auth_protocol, user.auth_key, user.priv_protocol, user.priv_key)
+    client = pool.client(device("v3", snmpd.host, v3_settings(stranger, snmpd.port, timeout_s=2.0)))
+    with pytest.raises(SnmpAuthError):
+        await client.walk(IF_DESCR)
+
+
+async def test_silent_address_times_out_in_time(pool: SnmpClientPool, free_port: Callable[..., int]) -> None:
+    settings = v2c_settings("public", free_port("udp"), timeout_s=0.5, retries=1)
+    client = pool.client_for("127.0.0.1", None, settings)
+    started = time.monotonic()
+    with pytest.raises(SnmpTimeout) as caught:
+        await client.walk(IF_DESCR)
+    assert time.monotonic() - started < 0.5 * 2 + 1.0
+    assert "public" not in str(caught.value)
+    with pytest.raises(SnmpTimeout):
+        await client.get([SYS_NAME])
+
+
+async def test_failing_device_does_not_stop_the_others(
+    pool: SnmpClientPool, snmpd: SnmpdAgent, free_port: Callable[..., int]
+) -> None:
+    good = pool.client(device("good", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+    dead = pool.client_for("127.0.0.1", free_port("udp"), v2c_settings("x", 161, timeout_s=0.3, retries=0))
+    results = await asyncio.gather(good.walk(IF_DESCR), dead.walk(IF_DESCR), return_exceptions=True)
+    assert isinstance(results[0], list)
+    assert results[0]
+    assert isinstance(results[1], SnmpError)
+
+
+# --- snmpsim lab recordings ---------------------------------------------------------------------------------
+
+
+async def test_lab_recordings_walk_like_snmpbulkwalk(pool: SnmpClientPool, snmpsim_lab: SnmpsimAgent) -> None:
+    for community in snmpsim_lab.communities:
+        settings = v2c_settings(community, snmpsim_lab.port, timeout_s=5.0)
+        client = pool.client(device(community, snmpsim_lab.host, settings))
+        names = await client.walk(IF_NAME)
+        reference = netsnmp_walk(snmpsim_lab.host, snmpsim_lab.port, community, IF_NAME)
+        assert len(names) == len(reference) > 0, community
+        assert [(oid, as_text(value)) for oid, value in names] == list(reference.items()), community
+        got = await client.get([SYS_NAME, SYS_OBJECT_ID, SYS_DESCR])
+        scalars = netsnmp_get(snmpsim_lab.host, snmpsim_lab.port, community, [SYS_NAME, SYS_OBJECT_ID])
+        assert as_text(got[SYS_NAME]) == scalars[SYS_NAME], community
+        assert got[SYS_OBJECT_ID] == parse_oid(scalars[SYS_OBJECT_ID]), community
+        assert isinstance(got[SYS_DESCR], bytes)
