@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import http.client
 import os
 import shutil
 import signal
@@ -79,7 +80,7 @@ def http_ready(url: str, statuses: Sequence[int] = (200, 204)) -> Callable[[Serv
         try:
             with urllib.request.urlopen(url, timeout=1) as resp:
                 return int(resp.status) in statuses
-        except (OSError, urllib.error.URLError):
+        except (OSError, urllib.error.URLError, http.client.HTTPException):
             return False
 
     return check

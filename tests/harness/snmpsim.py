@@ -95,9 +95,9 @@ def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> Snm
     if os.geteuid() == 0:
         # pytest's tmp dirs are mode 700, so nobody could read a fixture's data there: serve a copy.
         served = _private_tree("netpoll-snmprec-")
-        for rec in data_dir.glob("*.snmprec"):
-            shutil.copyfile(rec, served / rec.name)
-            (served / rec.name).chmod(0o644)
+        shutil.copytree(data_dir, served, dirs_exist_ok=True)
+        for path in [served, *served.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
         cache = _private_tree("netpoll-snmpsim-cache-")
         user, group = ("nobody", "nogroup") if _world_traversable(Path(sys.prefix)) else ("root", "root")
         shutil.chown(cache, user, group)

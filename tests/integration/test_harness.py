@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -102,6 +103,24 @@ def test_snmpsim_lab_get(snmpsim_lab: SnmpsimAgent, community: str, sys_object_i
         "snmpget", ["-v2c", "-c", community], f"{snmpsim_lab.host}:{snmpsim_lab.port}", SYS_OBJECT_ID_OID
     )
     assert out.strip() == f".{SYS_OBJECT_ID_OID} = OID: {sys_object_id}"
+
+
+def test_snmpsim_factory_serves_moving_counters(
+    snmpsim_factory: Callable[..., SnmpsimAgent], tmp_path: Path
+) -> None:
+    (tmp_path / "moving.snmprec").write_text(
+        "1.3.6.1.2.1.1.2.0|6|1.3.6.1.4.1.8072.3.2.10\n1.3.6.1.2.1.1.3.0|67:numeric|rate=100,initial=1000\n"
+    )
+    agent = snmpsim_factory(tmp_path)
+    assert agent.communities == ["moving"]
+    target = f"{agent.host}:{agent.port}"
+
+    def uptime() -> int:
+        return int(snmp("snmpget", ["-v2c", "-c", "moving", "-Ot"], target, "1.3.6.1.2.1.1.3.0").split()[-1])
+
+    first = uptime()
+    time.sleep(0.3)
+    assert uptime() > first
 
 
 async def _round_trip(broker: MqttBroker, topic: str, payload: bytes) -> bytes:
