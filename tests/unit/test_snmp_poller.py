@@ -1,0 +1,229 @@
+"""SnmpPoller against FakeSnmpClient: recordings, rates, reboots, relabelling, failures, state."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netpoll.errors import SnmpTimeout
+from netpoll.inputs.snmp.fake import FakeSnmpClient
+from netpoll.inputs.snmp.poller import SnmpPoller
+from netpoll.inputs.snmp.profiles import load_profiles
+from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
+from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
+from netpoll.sample import Sample
+from tests.harness.snmpsim import lab_snmprec_dir
+
+LAB = (
+    Path(os.environ.get("NETPOLL_LAB_DIR", Path(__file__).resolve().parents[3] / "shared" / "lab"))
+    / "snmprec"
+)
+RECORDINGS = sorted(LAB.glob("*.snmprec"))
+
+SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
+IF_HC_IN = "1.3.6.1.2.1.31.1.1.1.6."
+IF_NAME = "1.3.6.1.2.1.31.1.1.1.1."
+
+
+class FakePool:
+    def __init__(self) -> None:
+        self.clients: dict[str, FakeSnmpClient] = {}
+
+    def client(self, device: Device) -> FakeSnmpClient:
+        return self.clients[device.name]
+
+
+def device(name: str, *, profile: str | None = None, interval: float = 60.0) -> Device:
+    creds = CommunityCredentials(profile="lab", version="2c", community=name)  # type: ignore[arg-type]
+    return Device(
+        name=name,
+        address="127.0.0.1",
+        site="lab",
+        snmp=SnmpSettings(credentials=creds, profile=profile, interval_s=interval),
+    )
+
+
+def small_agent() -> dict[Oid, SnmpValue]:
+    data: dict[str, SnmpValue] = {
+        "1.3.6.1.2.1.1.1.0": b"Linux test",
+        "1.3.6.1.2.1.1.2.0": parse_oid("1.3.6.1.4.1.8072.3.2.10"),
+        SYS_UPTIME: 100_000,
+        "1.3.6.1.2.1.1.5.0": b"box",
+        "1.3.6.1.4.1.2021.11.11.0": 75,
+        "1.3.6.1.2.1.2.2.1.2.1": b"lo",
+        "1.3.6.1.2.1.2.2.1.2.2": b"eth0",
+        "1.3.6.1.2.1.2.2.1.8.1": 1,
+        "1.3.6.1.2.1.2.2.1.8.2": 1,
+        IF_NAME + "1": b"lo",
+        IF_NAME + "2": b"eth0",
+        IF_HC_IN + "1": 0,
+        IF_HC_IN + "2": 1_000,
+        "1.3.6.1.2.1.31.1.1.1.15.2": 100,
+    }
+    return {parse_oid(k): v for k, v in data.items()}
+
+
+@pytest.fixture
+def pool() -> FakePool:
+    return FakePool()
+
+
+def by(samples: list[Sample], measurement: str) -> list[Sample]:
+    return [s for s in samples if s.measurement == measurement]
+
+
+def snmp(samples: list[Sample]) -> dict[str, Any]:
+    (sample,) = by(samples, "snmp")
+    return dict(sample.fields)
+
+
+def iface(samples: list[Sample], name: str) -> dict[str, Any]:
+    return next(dict(s.fields) for s in by(samples, "interface") if s.tags["ifName"] == name)
+
+
+@pytest.mark.skipif(not RECORDINGS, reason=f"lab recordings not found in {LAB}")
+@pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
+async def test_every_recording_polls(pool: FakePool, path: Path) -> None:
+    fake = FakeSnmpClient.from_snmprec(path)
+    pool.clients[fake.agent] = fake
+    poller = SnmpPoller(pool, load_profiles())
+    samples = await poller.poll(device(fake.agent))
+    fields = snmp(samples)
+    assert fields["poll_ok"] == 1, fields
+    data = fake.data
+    rows = {o[-1] for o in data if o[:-1] in (parse_oid("1.3.6.1.2.1.2.2.1.2"), parse_oid(IF_NAME[:-1]))}
+    interfaces = by(samples, "interface")
+    assert len(interfaces) == len(rows)
+    names = {o[-1]: v.decode() for o, v in data.items() if o[:-1] == parse_oid(IF_NAME[:-1])}  # type: ignore[union-attr]
+    for s in interfaces:
+        index = int(s.tags["ifIndex"])
+        if index in names:
+            assert s.tags["ifName"] == names[index]
+    if not path.stem.startswith("cisco-asa"):  # the ASA recording has no CPU objects
+        assert "cpu_pct" in fields
+    assert "mem_used_pct" in fields
+    # A second poll of static data: rates exist and are 0, no reboot.
+    again = await poller.poll(device(fake.agent))
+    assert snmp(again)["rebooted"] == 0
+    with_hc = [s for s in by(again, "interface") if "ifHCInOctets" in s.fields]
+    assert all(s.fields["in_bps"] == 0.0 for s in with_hc)
+
+
+async def test_rates_reboot_and_state_round_trip(pool: FakePool) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles())
+    dev = device("r1")
+    first = await poller.poll(dev)
+    assert snmp(first)["profile"] == "linux-netsnmp"
+    assert snmp(first)["cpu_pct"] == 25.0
+    assert "in_bps" not in iface(first, "eth0")
+
+    await asyncio.sleep(0.05)
+    fake.set(IF_HC_IN + "2", 1_000 + 125_000)
+    fake.set(SYS_UPTIME, 100_010)
+    second = await poller.poll(dev)
+    eth0 = iface(second, "eth0")
+    assert eth0["in_bps"] > 0
+    assert eth0["in_util_pct"] == pytest.approx(eth0["in_bps"] / 1e6)
+    assert snmp(second)["rebooted"] == 0
+
+    # Persist and restore into a new poller: rates continue.
+    state = json.loads(json.dumps(poller.export_state()))
+    poller2 = SnmpPoller(pool, load_profiles())
+    poller2.import_state(state)
+    fake.set(IF_HC_IN + "2", 1_000 + 250_000)
+    fake.set(SYS_UPTIME, 100_020)
+    third = await poller2.poll(dev)
+    assert iface(third, "eth0")["in_bps"] > 0
+
+    # Reboot: uptime went down, counters restarted: no rates, rebooted=1.
+    fake.set(SYS_UPTIME, 500)
+    fake.set(IF_HC_IN + "2", 10)
+    fourth = await poller2.poll(dev)
+    assert snmp(fourth)["rebooted"] == 1
+    assert "in_bps" not in iface(fourth, "eth0")
+    fake.set(IF_HC_IN + "2", 20)
+    fifth = await poller2.poll(dev)
+    assert snmp(fifth)["rebooted"] == 0
+    assert iface(fifth, "eth0")["in_bps"] > 0
+
+
+async def test_labels_are_read_now_and_then_and_on_change(pool: FakePool) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles(), label_every=3)
+    dev = device("r1")
+    name_walks = []
+    real_walk = fake.walk
+
+    async def counting_walk(root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        if root == parse_oid(IF_NAME[:-1]):
+            name_walks.append(root)
+        return await real_walk(root)
+
+    fake.walk = counting_walk  # type: ignore[method-assign]
+    for _ in range(4):
+        await poller.poll(dev)
+    assert len(name_walks) == 2  # poll 1 and poll 3 (every 3rd)
+
+    # A new interface appears: labels are re-read in the same poll, and it is reported.
+    fake.set(IF_HC_IN + "3", 5)
+    fake.set("1.3.6.1.2.1.2.2.1.8.3", 1)
+    fake.set(IF_NAME + "3", b"eth1")
+    samples = await poller.poll(dev)
+    assert len(name_walks) == 3
+    assert "eth1" in {s.tags["ifName"] for s in by(samples, "interface")}
+
+
+async def test_failure_is_a_sample_not_an_exception(pool: FakePool) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent(), agent="r1")
+    fake.error = SnmpTimeout("r1", "no response within 2s x 2 tries")
+    poller = SnmpPoller(pool, load_profiles())
+    samples = await poller.poll(device("r1"))
+    fields = snmp(samples)
+    assert fields["poll_ok"] == 0
+    assert "no response" in fields["error"]
+    assert samples[0].tags["device"] == "r1"
+
+
+async def test_unknown_profile_and_deadline(pool: FakePool) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles())
+    fields = snmp(await poller.poll(device("r1", profile="nope")))
+    assert fields["poll_ok"] == 0
+    assert "unknown profile 'nope'" in fields["error"]
+
+    async def hang(root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        await asyncio.sleep(10)
+        return []
+
+    fake.walk = hang  # type: ignore[method-assign]
+    slow = SnmpPoller(pool, load_profiles(), deadline_s=0.1)
+    fields = snmp(await slow.poll(device("r1")))
+    assert fields["poll_ok"] == 0
+    assert "deadline" in fields["error"]
+
+
+async def test_forced_profile_and_forget(pool: FakePool) -> None:
+    pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles())
+    fields = snmp(await poller.poll(device("r1", profile="generic")))
+    assert fields["profile"] == "generic"
+    assert "r1" in poller.export_state()["devices"]
+    poller.forget("r1")
+    assert poller.export_state()["devices"] == {}
+
+
+async def test_zero_interfaces(pool: FakePool) -> None:
+    data = {
+        k: v
+        for k, v in small_agent().items()
+        if k[:7] not in (parse_oid("1.3.6.1.2.1.2"), parse_oid("1.3.6.1.2.1.31"))
+    }
+    pool.clients["r1"] = FakeSnmpClient(data)
+    samples = await SnmpPoller(pool, load_profiles()).poll(device("r1"))
+    assert by(samples, "interface") == []
+    assert snmp(samples)["poll_ok"] == 1
