@@ -18,10 +18,7 @@ from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
 from netpoll.sample import Sample
 from tests.harness.snmpsim import lab_snmprec_dir
 
-LAB = (
-    Path(os.environ.get("NETPOLL_LAB_DIR", Path(__file__).resolve().parents[3] / "shared" / "lab"))
-    / "snmprec"
-)
+LAB = lab_snmprec_dir()
 RECORDINGS = sorted(LAB.glob("*.snmprec"))
 
 SYS_UPTIME = "1.3.6.1.2.1.1.3.0"
