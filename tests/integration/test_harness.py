@@ -48,7 +48,9 @@ def test_snmpd_v2c_get(snmpd: SnmpdAgent) -> None:
     assert snmpd.pid > 0
 
 
-@pytest.mark.parametrize("user", ["sha256_aes128", "sha_aes", "md5_des", "sha512_aes256", "sha_nopriv"])
+@pytest.mark.parametrize(
+    "user", ["sha256_aes128", "sha_aes", "md5_des", "sha512_aes256", "sha_nopriv", "noauth_nopriv"]
+)
 def test_snmpd_v3_get(snmpd: SnmpdAgent, user: str) -> None:
     v3 = snmpd.v3_users[user]
     out = snmp("snmpget", v3.netsnmp_args(), f"{snmpd.host}:{snmpd.port}", SYS_DESCR_OID)
