@@ -1,18 +1,267 @@
-"""``netpoll ping``."""
+"""``netpoll ping TARGET...``: one-shot ICMP echo probe of inventory devices, addresses, names or CIDRs.
+
+Every target is probed at once over one shared socket per address family. Inventory devices (``--inventory``)
+use their own ping settings unless ``--count``/``--interval``/``--timeout``/``--size`` are given. Output is a
+table (default), ``--format json`` (a list of ``ping`` records) or ``--format lp`` (InfluxDB line protocol).
+Exit status as fping's: 0 every target answered, 1 some gave no reply, 2 some could not be probed
+(unresolvable name, no route).
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import ipaddress
+import json
+import shutil
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from netpoll.errors import NetpollError
+from netpoll.inputs.icmp.prober import IcmpProber
+from netpoll.inventory.models import Device, PingSettings
+from netpoll.sample import Sample
+
+# A CIDR is expanded to its host addresses; beyond this many in one run it is more likely a typo (/8 for /24).
+CIDR_CAP = 65536
+_RESULT_TEXT = {0: "[green]ok[/green]", 1: "[red]no reply[/red]", 2: "[yellow]error[/yellow]"}
 
 
 def register(sub: Any) -> None:
     """Add the ``ping`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser("ping", help="ping (not yet implemented)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "ping",
+        help="ICMP echo probe of inventory devices, addresses or CIDRs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "targets",
+        nargs="+",
+        metavar="TARGET",
+        help="inventory device name (with --inventory), IP address, DNS name or CIDR (e.g. 192.0.2.0/28)",
+    )
+    parser.add_argument(
+        "--inventory",
+        "-i",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="inventory file or directory to look device names up in (repeatable)",
+    )
+    parser.add_argument("--count", "-c", type=_positive_int, help="echo requests per target (default 3)")
+    parser.add_argument(
+        "--interval", type=_non_negative, help="seconds between requests to one target (default 1)"
+    )
+    parser.add_argument("--timeout", "-t", type=_positive, help="seconds to wait for each reply (default 1)")
+    parser.add_argument("--size", "-s", type=_payload_size, help="payload bytes (default 56)")
+    parser.add_argument(
+        "--format",
+        "-f",
+        choices=("table", "json", "lp"),
+        default="table",
+        help="output format (default table)",
+    )
+    parser.add_argument(
+        "--socket",
+        choices=("auto", "dgram", "raw"),
+        default="auto",
+        help="ICMP socket kind: datagram (ping_group_range) or raw (CAP_NET_RAW); auto tries datagram first",
+    )
     parser.set_defaults(handler=handle)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 100_000:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 100000")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
+    return value
+
+
+def _payload_size(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65000:
+        raise argparse.ArgumentTypeError(f"{text} is not a payload size between 0 and 65000")
+    return value
+
+
+@dataclass(frozen=True)
+class Target:
+    """One thing to probe: an inventory device or an ad-hoc address or name."""
+
+    name: str
+    address: str
+    settings: PingSettings
+    tags: dict[str, str]
+
+
+def expand_targets(
+    texts: Sequence[str], devices: dict[str, Device], overrides: dict[str, Any], cidr_cap: int = CIDR_CAP
+) -> list[Target]:
+    """Turn command-line targets into a de-duplicated, ordered list; raises NetpollError for a bad CIDR."""
+    defaults = PingSettings().model_copy(update=overrides)
+    targets: dict[str, Target] = {}
+    expanded = 0
+    for text in texts:
+        device = devices.get(text)
+        if device is not None:
+            settings = (device.ping or PingSettings()).model_copy(update=overrides)
+            targets.setdefault(
+                device.name, Target(device.name, device.address, settings, device.output_tags())
+            )
+            continue
+        if "/" in text:
+            try:
+                network = ipaddress.ip_network(text, strict=False)
+            except ValueError:
+                raise NetpollError(f"ping: {text!r} is neither an inventory device nor a CIDR") from None
+            expanded += network.num_addresses
+            if expanded > cidr_cap:
+                raise NetpollError(
+                    f"ping: {text} has {network.num_addresses} addresses; at most {cidr_cap} per run"
+                    " (use a longer prefix)"
+                )
+            # A single address, /31 and /127 have no network/broadcast to skip; hosts() handles that.
+            for host in network.hosts() if network.num_addresses > 1 else [network.network_address]:
+                address = str(host)
+                targets.setdefault(address, Target(address, address, defaults, {}))
+            continue
+        targets.setdefault(text, Target(text, text, defaults, {}))
+    return list(targets.values())
+
+
 def handle(args: argparse.Namespace) -> int:
-    """Not yet implemented."""
-    print("netpoll ping: not yet")
-    return 0
+    """Probe, print, and return fping's exit status (0 all answered, 1 some silent, 2 some errors)."""
+    devices: dict[str, Device] = {}
+    if args.inventory:
+        from netpoll.inventory.loader import load_inventory
+
+        devices = dict(load_inventory(args.inventory).by_name())
+    overrides = {
+        key: value
+        for key, value in (
+            ("count", args.count),
+            ("packet_interval_s", args.interval),
+            ("timeout_s", args.timeout),
+            ("payload_size", args.size),
+        )
+        if value is not None
+    }
+    targets = expand_targets(args.targets, devices, overrides)
+    stderr = Console(stderr=True)
+    show_progress = sys.stderr.isatty() and len(targets) > shutil.get_terminal_size().lines
+    outcomes = asyncio.run(_probe_all(targets, args.socket, stderr if show_progress else None))
+    samples = [sample for sample, _error in outcomes]
+    try:
+        _print(samples, args.format)
+    except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
+        sys.stderr.close()
+        return 0
+    if args.format == "table":
+        for sample, error in outcomes:
+            if error:
+                stderr.print(f"{sample.tags['device']}: {error}", markup=False, highlight=False)
+    codes = {int(sample.fields["result_code"]) for sample in samples}
+    return 2 if 2 in codes else 1 if 1 in codes else 0
+
+
+Outcome = tuple[Sample, str | None]
+
+
+async def _probe_all(targets: list[Target], mode: Any, progress_console: Console | None) -> list[Outcome]:
+    async with IcmpProber(mode=mode) as prober:
+
+        def job(target: Target) -> Awaitable[Outcome]:
+            return _probe_one(prober, target)
+
+        if progress_console is None:
+            return list(await asyncio.gather(*(job(target) for target in targets)))
+        return await _with_progress(targets, job, progress_console)
+
+
+async def _probe_one(prober: IcmpProber, target: Target) -> Outcome:
+    settings = target.settings
+    result = await prober.probe_stats(
+        target.address,
+        count=settings.count,
+        interval=settings.packet_interval_s,
+        timeout=settings.timeout_s,
+        payload_size=settings.payload_size,
+    )
+    return result.sample(device=target.name, tags=target.tags), result.error
+
+
+async def _with_progress(
+    targets: list[Target], job: Callable[[Target], Awaitable[Outcome]], console: Console
+) -> list[Outcome]:
+    columns = (TextColumn("ping"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("ping", total=len(targets))
+
+        async def tracked(target: Target) -> Outcome:
+            outcome = await job(target)
+            progress.advance(task)
+            return outcome
+
+        return list(await asyncio.gather(*(tracked(target) for target in targets)))
+
+
+def _ms(value: Any) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _print(samples: list[Sample], fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps([sample.to_dict() for sample in samples], indent=2))
+        return
+    if fmt == "lp":
+        sys.stdout.write("".join(sample.to_line_protocol() + "\n" for sample in samples))
+        return
+    table = Table(title=f"ping: {len(samples)} target{'s' if len(samples) != 1 else ''}, RTTs in ms")
+    for column in ("device", "url"):
+        table.add_column(column, no_wrap=True)
+    for column in ("sent", "recv", "loss %", "min", "avg", "max", "stddev", "jitter"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    for sample in samples:
+        fields = sample.fields
+        table.add_row(
+            sample.tags["device"],
+            sample.tags["url"] if sample.tags["url"] != sample.tags["device"] else "",
+            str(fields["packets_transmitted"]),
+            str(fields["packets_received"]),
+            f"{fields['percent_packet_loss']:.1f}",
+            *(
+                _ms(fields.get(name))
+                for name in (
+                    "minimum_response_ms",
+                    "average_response_ms",
+                    "maximum_response_ms",
+                    "standard_deviation_ms",
+                    "jitter_ms",
+                )
+            ),
+            _RESULT_TEXT.get(int(fields["result_code"]), str(fields["result_code"])),
+        )
+    # Off a terminal rich assumes 80 columns and would truncate every cell: give the table room instead.
+    Console(width=None if sys.stdout.isatty() else 160).print(table)

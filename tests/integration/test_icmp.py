@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import os
 import socket
 import subprocess
@@ -11,10 +12,12 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from netpoll.cli.main import main
 from netpoll.inputs.icmp import IcmpProber, ResultCode
 from netpoll.inventory.models import Device, PingSettings
 from tests.harness.netns import Netns
@@ -287,3 +290,65 @@ def test_unprivileged_datagram_sockets_with_ping_group_range(netns_factory: Call
     done = _run_as_nobody(ns)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == ["dgram", "3", "0"]
+
+
+# --- netpoll ping ---------------------------------------------------------------------------------------
+
+INVENTORY = """
+devices:
+  - name: lo-core
+    address: 127.0.0.1
+    site: lab
+    snmp:
+      enabled: false
+    ping:
+      count: 4
+      packet_interval_s: 0.01
+      timeout_s: 1
+"""
+
+
+def test_cli_ping_inventory_names_addresses_and_cidr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _need_root()
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text(INVENTORY)
+    code = main(["ping", "lo-core", "::1", "127.0.0.8/30", "--inventory", str(inventory), "-f", "json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    by_device = {record["tags"]["device"]: record for record in out}
+    assert list(by_device) == ["lo-core", "::1", "127.0.0.9", "127.0.0.10"]
+    assert by_device["lo-core"]["tags"] == {"device": "lo-core", "url": "127.0.0.1", "site": "lab"}
+    assert by_device["lo-core"]["fields"]["packets_transmitted"] == 4  # the device's own settings
+    assert by_device["::1"]["fields"]["packets_transmitted"] == 3  # the defaults
+
+
+def test_cli_ping_line_protocol_and_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    _need_root()
+    assert main(["ping", "127.0.0.1", "-c", "2", "--interval", "0.01", "-f", "lp"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "ping,device=127.0.0.1,url=127.0.0.1 packets_transmitted=2i,packets_received=2i"
+    )
+    assert main(["ping", "127.0.0.1", "no-such-host.invalid", "-c", "1", "-t", "0.5"]) == 2
+    captured = capsys.readouterr()
+    assert "no-such-host.invalid" in captured.out
+    assert "does not resolve" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["ping", "10.0.0.0/8"], "at most 65536"),
+        (["ping", "foo/33"], "neither an inventory device nor a CIDR"),
+    ],
+)
+def test_cli_ping_user_mistakes_are_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert message in err[0]
