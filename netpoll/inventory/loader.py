@@ -146,6 +146,9 @@ class _Loader:
         self.credential_entries: dict[str, _Entry] = {}
         self.credentials: dict[str, SnmpCredentials] = {}
         self.device_entries: list[_Entry] = []
+        # Names defined but invalid (already reported): references to them are not "unknown" again.
+        self.broken: set[tuple[str, str]] = set()
+        self.entries_seen = 0
         self.range_entries: list[_Entry] = []
         self.tags: dict[int, dict[str, str] | None] = {}
         self.devices: list[Device] = []
@@ -175,7 +178,7 @@ class _Loader:
             self._load_device(entry)
         for entry in self.range_entries:
             self._load_range(entry)
-        if not self.device_entries and not self.range_entries and sources:
+        if not self.entries_seen and sources and not self.problems:
             first = sources[0]
             self.problems.add(
                 first.file, 1, "the inventory has no devices: add a devices: or ranges: section"
@@ -216,6 +219,7 @@ class _Loader:
     def _read_defaults(self, source: YamlSource, value: Any) -> None:
         raw = validate(RawDefaults, value, source, ("defaults",), "defaults", self.problems)
         if raw is None:
+            self.broken.add(("defaults", ""))
             return
         entry = _Entry(raw, source, ("defaults",))
         if self.defaults is not None:
@@ -250,6 +254,7 @@ class _Loader:
                 model, {} if body is None else body, source, path, f"{kind} '{name}'", self.problems
             )
             if raw is None:
+                self.broken.add((section, name))
                 continue
             entry = _Entry(raw, source, path)
             if name in target:
@@ -272,6 +277,7 @@ class _Loader:
         model: type[BaseModel] = RawDevice if section == "devices" else RawRange
         target = self.device_entries if section == "devices" else self.range_entries
         for index, body in enumerate(value):
+            self.entries_seen += 1
             path = (section, index)
             label = f"{section[:-1]} #{index + 1}"
             if isinstance(body, dict) and isinstance(body.get("name"), str):
@@ -396,7 +402,9 @@ class _Loader:
         ok = self._layer_tags(entry, label) is not None
         if raw.snmp is not None and raw.snmp.credentials is not None:
             name = raw.snmp.credentials
-            if name not in self.credential_entries:
+            if ("credentials", name) in self.broken:
+                ok = False
+            elif name not in self.credential_entries:
                 ok = False
                 hint = did_you_mean(name, self.credential_entries) or self._known(
                     "credentials", self.credential_entries
@@ -408,7 +416,9 @@ class _Loader:
                 )
         groups = getattr(raw, "groups", None) or []
         for index, group in enumerate(groups):
-            if group not in self.groups:
+            if ("groups", group) in self.broken:
+                ok = False
+            elif group not in self.groups:
                 ok = False
                 hint = did_you_mean(group, self.groups) or self._known("groups", self.groups)
                 self.add(entry, entry.line_of("groups", index), f"{label}: unknown group '{group}'{hint}")
@@ -462,7 +472,7 @@ class _Loader:
         except AddressError as exc:
             self.add(entry, entry.line_of("address"), f"{label}: {exc}")
             return
-        if not ok:
+        if not ok or ("defaults", "") in self.broken:
             return
         device = self._flatten(entry, raw.name, address.host, address.port, label, entry.location)
         if device is not None:
@@ -476,9 +486,11 @@ class _Loader:
             check_name_pattern(raw.name)
             expansion = expand_range(raw.range, raw.exclude or (), raw.max_devices or self.range_cap)
         except AddressError as exc:
-            self.add(entry, entry.line, f"{label}: {exc}")
+            # Range messages name the range already; only the pattern's and excludes' need the label.
+            message = str(exc) if raw.range in str(exc) else f"{label}: {exc}"
+            self.add(entry, entry.line, message)
             return
-        if not ok:
+        if not ok or ("defaults", "") in self.broken:
             return
         for index, ip in enumerate(expansion, start=1):
             name = render_name(raw.name, ip, index)

@@ -67,13 +67,16 @@ class Problems:
         return len(self._items)
 
     def items(self) -> list[Problem]:
-        """The problems, in the order found."""
-        return list(self._items.values())
+        """The problems, sorted by file (in the order files were first named) and line."""
+        order: dict[str, int] = {}
+        for problem in self._items.values():
+            order.setdefault(problem.file, len(order))
+        return sorted(self._items.values(), key=lambda problem: (order[problem.file], problem.line))
 
     def raise_if_any(self) -> None:
         """Raise ConfigError carrying every problem, if there is any."""
         if self._items:
-            raise ConfigError(list(self._items.values()))
+            raise ConfigError(list(self.items()))
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import types
 import typing
 from collections.abc import Mapping
@@ -47,12 +48,28 @@ def validate(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in _without_explained_missing(model, errors):
             loc = tuple(error["loc"])
             line = source.line((*path, *loc))
             prefix = f"{context}: " if context else ""
             problems.add(source.file, line, prefix + describe(model, error))
         return None
+
+
+def _without_explained_missing(model: type[BaseModel], errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop "missing 'address'" when an unknown key 'adress' next to it already says what to fix."""
+    suggested = set()
+    for error in errors:
+        if error["type"] == "extra_forbidden":
+            loc = tuple(str(part) for part in error["loc"])
+            for match in difflib.get_close_matches(loc[-1], fields_at(model, loc[:-1]), n=1, cutoff=0.6):
+                suggested.add((*loc[:-1], match))
+    return [
+        error
+        for error in errors
+        if not (error["type"] == "missing" and tuple(str(part) for part in error["loc"]) in suggested)
+    ]
 
 
 def describe(model: type[BaseModel], error: ErrorDetails) -> str:
