@@ -1,18 +1,421 @@
-"""``netpoll poll``."""
+"""``netpoll poll TARGET...``: one-shot SNMP poll of inventory devices or ad-hoc agents.
+
+A TARGET is an inventory device name or an ad-hoc agent ``host``, ``host:port`` or ``[v6addr]:port``. Ad-hoc
+agents use the credentials given here: ``--community`` (or ``--community-file``, or
+``$NETPOLL_SNMP_COMMUNITY``) for v1/v2c, ``--user`` with the v3 options for v3 (keys also from
+``$NETPOLL_SNMP_AUTH_KEY`` / ``$NETPOLL_SNMP_PRIV_KEY``). The inventory (``--inventory``, default
+``inventories/``) is read when ``--inventory`` is given or when no credentials are.
+
+``--samples N --every SECONDS`` polls N times to show rates. Output: a table of the last round (default),
+``--format json`` (every record of every round: a list of {measurement, tags, fields, time}) or
+``--format lp`` (InfluxDB line protocol, exactly what the daemon would write). A failing device gets one line
+on stderr and exit status 1; the others are still shown.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr, ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from netpoll.errors import NetpollError
+from netpoll.inventory.models import (
+    CommunityCredentials,
+    Device,
+    SnmpCredentials,
+    SnmpSettings,
+    UsmCredentials,
+)
+from netpoll.sample import Sample
+
+DEFAULT_INVENTORY = "inventories"
+ENV_COMMUNITY = "NETPOLL_SNMP_COMMUNITY"
+ENV_AUTH_KEY = "NETPOLL_SNMP_AUTH_KEY"
+ENV_PRIV_KEY = "NETPOLL_SNMP_PRIV_KEY"
+AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
+PRIV_PROTOCOLS = ("DES", "AES128", "AES192", "AES256")
 
 
 def register(sub: Any) -> None:
     """Add the ``poll`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser("poll", help="poll (not yet implemented)")
+    parser: argparse.ArgumentParser = sub.add_parser(
+        "poll",
+        help="one-shot SNMP poll of inventory devices or ad-hoc agents",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory device name or host[:port]")
+    parser.add_argument(
+        "--inventory",
+        "-i",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"inventory file or directory (repeatable; default {DEFAULT_INVENTORY}/ without credentials)",
+    )
+    creds = parser.add_argument_group("ad-hoc agents")
+    creds.add_argument("--community", "-c", help=f"v1/v2c community (visible in ps: prefer ${ENV_COMMUNITY})")
+    creds.add_argument("--community-file", metavar="PATH", help="read the community from this file")
+    creds.add_argument("--snmp-version", "-v", choices=("1", "2c", "3"), help="default 2c, or 3 with --user")
+    creds.add_argument("--user", "-u", help="SNMPv3 user name")
+    creds.add_argument("--auth-protocol", "-a", type=str.upper, choices=AUTH_PROTOCOLS)
+    creds.add_argument("--auth-key", "-A", help=f"SNMPv3 auth key (prefer ${ENV_AUTH_KEY})")
+    creds.add_argument("--priv-protocol", "-x", type=str.upper, choices=PRIV_PROTOCOLS)
+    creds.add_argument("--priv-key", "-X", help=f"SNMPv3 privacy key (prefer ${ENV_PRIV_KEY})")
+    creds.add_argument("--context", default="", help="SNMPv3 context name")
+    creds.add_argument(
+        "--port", type=int, default=161, help="UDP port when the target has none (default 161)"
+    )
+    tuning = parser.add_argument_group("polling")
+    tuning.add_argument("--timeout", type=float, help="seconds per request (default 2, or the inventory's)")
+    tuning.add_argument("--retries", type=int, help="retries per request (default 1, or the inventory's)")
+    tuning.add_argument("--max-repetitions", type=int, help="GETBULK max-repetitions (default 25)")
+    tuning.add_argument("--profile", help="device profile name (default: picked by sysObjectID)")
+    tuning.add_argument(
+        "--profiles-dir", metavar="DIR", help="profile directory (default: the shipped mibs/)"
+    )
+    tuning.add_argument("--backend", choices=("auto", "pysnmp", "gufo"), help="SNMP client backend")
+    tuning.add_argument("--samples", "-n", type=_count, default=1, help="poll this many times (default 1)")
+    tuning.add_argument("--every", type=_seconds, default=10.0, help="seconds between samples (default 10)")
+    tuning.add_argument("--deadline", type=_seconds, help="hard limit for one poll of one device, seconds")
+    parser.add_argument("--format", "-f", choices=("table", "json", "lp"), default="table")
+    parser.add_argument("--no-interfaces", action="store_true", help="table: device lines only")
     parser.set_defaults(handler=handle)
 
 
+def _count(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 10000")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds between 0 and 86400")
+    return value
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+
+def split_host_port(text: str, default_port: int) -> tuple[str, int]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address → (host, port)."""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise NetpollError(f"poll: bad target {text!r}: write [IPv6]:port")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""
+    if not host:
+        raise NetpollError(f"poll: bad target {text!r}: no host")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise NetpollError(f"poll: bad port in {text!r}")
+    return host, int(port_text)
+
+
+def _read_secret_file(path: str) -> str:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise NetpollError(f"poll: cannot read the community file {path}: {exc.strerror}") from None
+    value = text[:-1] if text.endswith("\n") else text
+    if not value:
+        raise NetpollError(f"poll: the community file {path} is empty")
+    return value
+
+
+def cli_credentials(
+    args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]
+) -> SnmpCredentials | None:
+    """Credentials for ad-hoc agents from the command line and environment; None when none are given."""
+    version = args.snmp_version or ("3" if args.user else None)
+    if version == "3" or args.user:
+        if not args.user:
+            raise NetpollError("poll: SNMPv3 needs --user")
+        auth_key = args.auth_key or environ.get(ENV_AUTH_KEY) or None
+        priv_key = args.priv_key or environ.get(ENV_PRIV_KEY) or None
+        if args.auth_protocol and not auth_key:
+            raise NetpollError(f"poll: --auth-protocol needs --auth-key or ${ENV_AUTH_KEY}")
+        if args.priv_protocol and not priv_key:
+            raise NetpollError(f"poll: --priv-protocol needs --priv-key or ${ENV_PRIV_KEY}")
+        if args.priv_protocol and not args.auth_protocol:
+            raise NetpollError("poll: SNMPv3 privacy needs authentication too: add --auth-protocol")
+        return UsmCredentials(
+            profile="command line",
+            username=args.user,
+            auth_protocol=args.auth_protocol,
+            auth_key=SecretStr(auth_key) if args.auth_protocol and auth_key else None,
+            priv_protocol=args.priv_protocol,
+            priv_key=SecretStr(priv_key) if args.priv_protocol and priv_key else None,
+            context_name=args.context,
+        )
+    community = args.community
+    if community is None and args.community_file:
+        community = _read_secret_file(args.community_file)
+    if community is None:
+        community = environ.get(ENV_COMMUNITY) or None
+    if community is None:
+        if version is not None:
+            raise NetpollError(
+                f"poll: SNMP v{version} needs --community, --community-file or ${ENV_COMMUNITY}"
+            )
+        return None
+    return CommunityCredentials(
+        profile="command line", version=version or "2c", community=SecretStr(community)
+    )
+
+
+def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> list[Device]:
+    """Inventory devices and ad-hoc agents, with the command line's overrides applied."""
+    credentials = cli_credentials(args, environ)
+    devices: dict[str, Device] = {}
+    paths = args.inventory or ([] if credentials is not None else [DEFAULT_INVENTORY])
+    if paths:
+        from netpoll.inventory.loader import load_inventory
+
+        if not args.inventory and not Path(DEFAULT_INVENTORY).exists():
+            raise NetpollError(
+                f"poll: no credentials given and no {DEFAULT_INVENTORY}/ here: give --community or --user"
+                " for an ad-hoc agent, or --inventory PATH"
+            )
+        devices = dict(load_inventory(paths).by_name())
+    overrides: dict[str, Any] = {
+        key: value
+        for key, value in (
+            ("timeout_s", args.timeout),
+            ("retries", args.retries),
+            ("max_repetitions", args.max_repetitions),
+            ("backend", args.backend),
+            ("profile", args.profile),
+        )
+        if value is not None
+    }
+    out: dict[str, Device] = {}
+    for text in args.targets:
+        device = devices.get(text)
+        if device is not None:
+            if device.snmp is None:
+                raise NetpollError(f"poll: {text}: SNMP is disabled for this device in the inventory")
+            snmp = device.snmp.model_copy(update=overrides) if overrides else device.snmp
+            out.setdefault(text, device.model_copy(update={"snmp": snmp}))
+            continue
+        if credentials is None:
+            raise NetpollError(
+                f"poll: {text} is not an inventory device; for an ad-hoc agent give --community or --user"
+            )
+        host, port = split_host_port(text, args.port)
+        try:
+            settings = SnmpSettings(credentials=credentials, port=port, **overrides)
+        except ValidationError as exc:
+            problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise NetpollError(f"poll: {problems}") from None
+        out.setdefault(text, Device(name=text, address=host, snmp=settings))
+    return list(out.values())
+
+
+# --- polling ---------------------------------------------------------------------------------------
+
+
+async def poll_rounds(
+    devices: Sequence[Device],
+    *,
+    samples: int,
+    every: float,
+    backend: str | None,
+    profile: str | None,
+    profiles_dir: str | None,
+    deadline: float | None,
+) -> list[list[list[Sample]]]:
+    """Poll every device ``samples`` times, ``every`` seconds apart: rounds → devices → samples."""
+    from netpoll.inputs.snmp.client import SnmpClientPool
+    from netpoll.inputs.snmp.poller import SnmpPoller
+    from netpoll.inputs.snmp.profiles import load_profiles
+
+    profiles = await asyncio.to_thread(load_profiles, profiles_dir)
+    if profile is not None and profile not in profiles:
+        known = ", ".join(sorted(profiles.profiles))
+        raise NetpollError(f"poll: unknown --profile {profile!r} (known: {known})")
+    rounds: list[list[list[Sample]]] = []
+    async with SnmpClientPool(backend=backend or "auto") as pool:  # type: ignore[arg-type]
+        poller = SnmpPoller(pool, profiles, deadline_s=deadline)
+        start = time.monotonic()
+        for i in range(samples):
+            if i:
+                await asyncio.sleep(max(0.0, start + i * every - time.monotonic()))
+            rounds.append(list(await asyncio.gather(*(poller.poll(d) for d in devices))))
+    return rounds
+
+
 def handle(args: argparse.Namespace) -> int:
-    """Not yet implemented."""
-    print("netpoll poll: not yet")
-    return 0
+    """Poll, print, and return 0 when every device answered, else 1."""
+    devices = resolve_targets(args, os.environ)
+    rounds = asyncio.run(
+        poll_rounds(
+            devices,
+            samples=args.samples,
+            every=args.every,
+            backend=args.backend,
+            profile=args.profile,
+            profiles_dir=args.profiles_dir,
+            deadline=args.deadline,
+        )
+    )
+    stderr = Console(stderr=True, highlight=False)
+    try:
+        _print(rounds, args.format, interfaces=not args.no_interfaces)
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    failed = 0
+    for device, samples in zip(devices, rounds[-1], strict=True):
+        status = next((s for s in samples if s.measurement == "snmp"), None)
+        if status is None or status.fields.get("poll_ok") != 1:
+            failed += 1
+            error = status.fields.get("error", "failed") if status is not None else "no result"
+            stderr.print(f"{device.name}: {error}", markup=False)
+    return 1 if failed else 0
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+def _print(rounds: list[list[list[Sample]]], fmt: str, *, interfaces: bool) -> None:
+    if fmt == "json":
+        print(json.dumps([s.to_dict() for rnd in rounds for dev in rnd for s in dev], indent=2))
+        return
+    if fmt == "lp":
+        sys.stdout.write("".join(s.to_line_protocol() + "\n" for rnd in rounds for dev in rnd for s in dev))
+        return
+    console = Console(width=None if sys.stdout.isatty() else 200)
+    last = rounds[-1]
+    console.print(_device_table(last, len(rounds)))
+    if interfaces:
+        for samples in last:
+            table = _interface_table(samples)
+            if table is not None:
+                console.print(table)
+
+
+def _num(value: Any, fmt: str = "{:.1f}") -> str:
+    return "-" if value is None else fmt.format(value)
+
+
+def _si(value: Any, unit: str = "") -> str:
+    if value is None:
+        return "-"
+    v = float(value)
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= factor:
+            return f"{v / factor:.2f}{prefix}{unit}"
+    return f"{v:.0f}{unit}" if v == int(v) else f"{v:.2f}{unit}"
+
+
+def _uptime(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    days, s = divmod(s, 86400)
+    return f"{days}d {s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _device_table(devices: list[list[Sample]], rounds: int) -> Table:
+    title = f"snmp: {len(devices)} device{'s' if len(devices) != 1 else ''}"
+    if rounds > 1:
+        title += f", sample {rounds} of {rounds}"
+    table = Table(title=title)
+    for column in ("device", "agent", "profile", "sysName", "uptime"):
+        table.add_column(column, no_wrap=True)
+    for column in ("cpu %", "mem %", "temp °C", "sessions", "ifs", "varbinds", "ms"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("status")
+    for samples in devices:
+        status = next(s for s in samples if s.measurement == "snmp")
+        f = status.fields
+        ok = f.get("poll_ok") == 1
+        state = "[green]ok[/green]" if ok else "[red]failed[/red]"
+        if f.get("rebooted"):
+            state += " [yellow]rebooted[/yellow]"
+        table.add_row(
+            status.tags.get("device", ""),
+            status.tags.get("agent_host", ""),
+            str(f.get("profile", "-")),
+            str(f.get("sys_name", "-")),
+            _uptime(f.get("uptime_s")),
+            _num(f.get("cpu_pct")),
+            _num(f.get("mem_used_pct")),
+            _num(f.get("temperature_c")),
+            _num(f.get("sessions"), "{}"),
+            str(sum(1 for s in samples if s.measurement == "interface")) if ok else "-",
+            str(f.get("varbinds", 0)),
+            _num(f.get("poll_duration_ms"), "{:.0f}"),
+            state,
+        )
+    return table
+
+
+_OPER = {
+    1: "[green]up[/green]",
+    2: "[red]down[/red]",
+    3: "testing",
+    5: "dormant",
+    6: "notPresent",
+    7: "lowerDown",
+}
+_ADMIN = {1: "up", 2: "down", 3: "testing"}
+
+
+def _interface_table(samples: list[Sample]) -> Table | None:
+    rows = [s for s in samples if s.measurement == "interface"]
+    if not rows:
+        return None
+    table = Table(title=f"{rows[0].tags.get('device', '')}: {len(rows)} interfaces")
+    for column in ("ifName", "ifIndex", "ifAlias", "oper", "admin"):
+        table.add_column(column, no_wrap=True, max_width=30)
+    for column in (
+        "speed",
+        "in bps",
+        "out bps",
+        "in %",
+        "out %",
+        "in pps",
+        "out pps",
+        "err/s in/out",
+        "disc/s in/out",
+    ):
+        table.add_column(column, justify="right", no_wrap=True)
+    for s in rows:
+        f = s.fields
+        table.add_row(
+            s.tags.get("ifName", ""),
+            s.tags.get("ifIndex", ""),
+            s.tags.get("ifAlias", ""),
+            _OPER.get(int(f["oper_status"]), str(f["oper_status"])) if "oper_status" in f else "-",
+            _ADMIN.get(int(f["admin_status"]), str(f["admin_status"])) if "admin_status" in f else "-",
+            _si(f.get("speed_bps")),
+            _si(f.get("in_bps")),
+            _si(f.get("out_bps")),
+            _num(f.get("in_util_pct"), "{:.2f}"),
+            _num(f.get("out_util_pct"), "{:.2f}"),
+            _si(f.get("in_pps")),
+            _si(f.get("out_pps")),
+            f"{_num(f.get('in_errors_ps'), '{:.2f}')}/{_num(f.get('out_errors_ps'), '{:.2f}')}",
+            f"{_num(f.get('in_discards_ps'), '{:.2f}')}/{_num(f.get('out_discards_ps'), '{:.2f}')}",
+        )
+    return table

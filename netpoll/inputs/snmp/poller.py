@@ -153,7 +153,10 @@ class SnmpPoller:
                 return await self._poll(device, tags, start, counter)
         except TimeoutError:
             error = f"poll deadline of {deadline:g}s exceeded"
-        except (SnmpError, _PollError) as exc:
+        except SnmpError as exc:
+            # The record already names the device: drop the agent prefix the exception carries.
+            error = str(exc).removeprefix(f"{exc.agent}: ")
+        except _PollError as exc:
             error = str(exc)
         except Exception as exc:  # a bug must not stop the other devices
             log.exception("%s: SNMP poll failed", device.name)
