@@ -143,7 +143,7 @@ class SnmpPoller:
         return max(s.interval_s * 0.9, s.timeout_s * (s.retries + 1) + 1.0)
 
     async def poll(self, device: Device) -> list[Sample]:
-        """Poll one device: ``interface`` samples and one ``snmp`` sample; never raises for device failures."""
+        """Poll one device: ``interface`` samples and one ``snmp`` sample; a device failure never raises."""
         start = time.perf_counter()
         tags = device.output_tags()
         counter = [0]  # varbinds, also on failure
