@@ -67,7 +67,7 @@ class RunSettings:
     profiles_dir: Path | None = None
     snmp_concurrency: int = 256
     icmp_concurrency: int = 1024
-    deadline_fraction: float = 0.9
+    deadline_fraction: float = 0.95
     shutdown_grace_s: float = 5.0
     http_host: str = "127.0.0.1"
     http_port: int | None = 9108  # None: no HTTP endpoint

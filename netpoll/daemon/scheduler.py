@@ -94,7 +94,7 @@ class PollScheduler:
         ping_probe: PingProbe | None,
         snmp_concurrency: int = 256,
         icmp_concurrency: int = 512,
-        deadline_fraction: float = 0.9,
+        deadline_fraction: float = 0.95,
     ) -> None:
         self._emit = emit
         self._snmp_poll = snmp_poll
