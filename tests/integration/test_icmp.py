@@ -352,3 +352,19 @@ def test_cli_ping_user_mistakes_are_one_line(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert message in err[0]
+
+
+async def test_closing_under_running_probes_neither_hangs_nor_raises() -> None:
+    _need_root()
+    prober = IcmpProber(burst=16)
+    await prober.__aenter__()
+    tasks = [
+        asyncio.create_task(prober.probe_stats(f"127.4.0.{n}", count=3, interval=0.3, timeout=0.5))
+        for n in range(1, 201)
+    ]
+    await asyncio.sleep(0.1)
+    await prober.__aexit__(None, None, None)
+    async with asyncio.timeout(3):
+        results = await asyncio.gather(*tasks)
+    assert all(result.stats.transmitted >= 1 for result in results)
+    assert all(result.error is not None for result in results)

@@ -172,8 +172,10 @@ class IcmpProber:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        # Probes still queued for a send slot go on and fail their send (result code 2) instead of hanging.
         for waiter in self._waiters:
-            waiter.cancel()
+            if not waiter.done():
+                waiter.set_result(None)
         self._waiters.clear()
         for channel in self._channels.values():
             if self._loop is not None:
@@ -185,7 +187,8 @@ class IcmpProber:
     # -- pacing: at most ``burst`` sends per loop iteration, FIFO for the rest ---------------------------
 
     def _take_slot(self) -> asyncio.Future[None] | None:
-        assert self._loop is not None
+        if self._loop is None:  # closed under a running probe: its send fails, it does not hang
+            return None
         if not self._refill_pending:
             self._refill_pending = True
             self._loop.call_soon(self._refill)
@@ -197,8 +200,9 @@ class IcmpProber:
         return waiter
 
     def _refill(self) -> None:
-        assert self._loop is not None
         self._refill_pending = False
+        if self._loop is None:  # closed while a refill was scheduled
+            return
         budget = self._burst
         while self._waiters and budget:
             waiter = self._waiters.popleft()
