@@ -1,0 +1,147 @@
+"""Inventory reload while `netpoll run` polls: devices added, removed and changed within one interval,
+counter state of unchanged devices kept (rates on the very next poll), a broken edit rejected and logged
+with the `netpoll check` message while polling goes on, SIGHUP reloads too."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from netpoll.demo.lab import write_lab
+from netpoll.demo.simulator import Simulator
+from netpoll.errors import NetpollError
+from tests.harness.ports import free_port
+
+pytestmark = [pytest.mark.network, pytest.mark.slow]
+
+INTERVAL = 2.0
+SNMP_A = "127.0.0.51"
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    work = tmp_path_factory.mktemp("reload-sim")
+    recordings, _ = write_lab(work / "lab", 161, INTERVAL)
+    simulator = Simulator(recordings, [SNMP_A], free_port("udp"), work, "demo-fw-edge-1")
+    try:
+        simulator.start()
+    except NetpollError as exc:
+        pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
+    yield simulator
+    simulator.stop()
+
+
+def inventory(port: int, devices: dict[str, str], tags: dict[str, str] | None = None) -> str:
+    lines = [
+        "defaults:",
+        f"  snmp: {{interval_s: {INTERVAL}, timeout_s: 1, enabled: false, port: {port}}}",
+        f"  ping: {{interval_s: {INTERVAL}, count: 1, timeout_s: 0.5}}",
+        "credentials:",
+        "  sim: {version: 2c, community_file: community}",
+        "devices:",
+        f"  - {{name: dev-a, address: {SNMP_A}, snmp: {{enabled: true, credentials: sim}}}}",
+    ]
+    for name, address in devices.items():
+        extra = f", tags: {{rack: {tags[name]}}}" if tags and name in tags else ""
+        lines.append(f"  - {{name: {name}, address: {address}{extra}}}")
+    return "\n".join(lines) + "\n"
+
+
+def read_points(data_dir: Path) -> list[tuple[str, dict[str, str], str, float]]:
+    """(measurement, tags, fields text, time s) of every line written so far."""
+    points = []
+    for path in sorted(data_dir.glob("netpoll-*.lp")):
+        for line in path.read_text().splitlines():
+            head, fields, stamp = re.split(r"(?<!\\) ", line)[:3] if line.count(" ") >= 2 else ("", "", "0")
+            measurement, *pairs = re.split(r"(?<!\\),", head)
+            tags = dict(pair.split("=", 1) for pair in pairs)
+            points.append((measurement, tags, fields, int(stamp) / 1e9))
+    return points
+
+
+def device_points(points: list, device: str, measurement: str, after: float) -> list:
+    return [p for p in points if p[0] == measurement and p[1].get("device") == device and p[3] > after]
+
+
+def wait_for(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.25)
+    return False
+
+
+def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> None:
+    (tmp_path / "community").write_text("demo-rtr-edge-1\n")
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(inventory(sim.port, {"dev-b": "127.0.0.53", "dev-c": "127.0.0.54"}))
+    config = tmp_path / "netpoll.yaml"
+    config.write_text("inventories: [inventory.yaml]\ndata_dir: data\nstate_dir: state\n")
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
+    log_path = tmp_path / "netpoll.log"
+    with open(log_path, "wb") as log_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "netpoll", "run", "--config", str(config)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for(lambda: len(device_points(read_points(data), "dev-a", "interface", 0)) > 0, 15)
+        assert wait_for(lambda: device_points(read_points(data), "dev-c", "ping", 0), 10)
+
+        # add dev-d, remove dev-c, change dev-b (a tag); dev-a unchanged
+        changed_at = time.time()
+        inv.write_text(
+            inventory(sim.port, {"dev-b": "127.0.0.53", "dev-d": "127.0.0.55"}, tags={"dev-b": "r9"})
+        )
+        # within one interval (plus the 2 s file check and the 1 s file flush)
+        limit = INTERVAL + 2.0 + 1.5
+        assert wait_for(lambda: device_points(read_points(data), "dev-d", "ping", changed_at), limit + 1)
+        assert wait_for(
+            lambda: any(
+                p[1].get("rack") == "r9"
+                for p in device_points(read_points(data), "dev-b", "ping", changed_at)
+            ),
+            limit + 1,
+        )
+        time.sleep(INTERVAL + 1.0)
+        points = read_points(data)
+        assert not device_points(points, "dev-c", "ping", changed_at + limit), "removed device still polled"
+        # dev-a kept its counter state: every interface point after the reload has rates
+        after = device_points(points, "dev-a", "interface", changed_at)
+        assert after
+        assert all("in_bps=" in p[2] for p in after)
+
+        # a broken edit: rejected with the check message, polling goes on with the running inventory
+        broken_at = time.time()
+        inv.write_text(inv.read_text().replace("address: 127.0.0.55", "adress: 127.0.0.55"))
+        assert wait_for(lambda: "inventory rejected" in log_path.read_text(), 6)
+        assert re.search(r"inventory rejected: .*inventory\.yaml:\d+: ", log_path.read_text())
+        assert wait_for(lambda: device_points(read_points(data), "dev-d", "ping", broken_at + 3), 8)
+
+        # fixed again, and SIGHUP reloads as well
+        inv.write_text(inventory(sim.port, {"dev-b": "127.0.0.53", "dev-e": "127.0.0.56"}))
+        proc.send_signal(signal.SIGHUP)
+        hup_at = time.time()
+        assert wait_for(lambda: device_points(read_points(data), "dev-e", "ping", hup_at), INTERVAL + 4)
+        assert "SIGHUP: reloading" in log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=30)
+    log = log_path.read_text()
+    assert code == 0, log
+    assert "Traceback" not in log
+    assert "demo-rtr-edge-1" not in log  # the community
