@@ -4,6 +4,7 @@ runs against a real InfluxDB 1.x loaded with line protocol netpoll wrote."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -15,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from netpoll.alerts.engine import AlertEngine
+from netpoll.alerts.rules import load_rules
 from netpoll.sample import Sample
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,7 +198,9 @@ def readme_schema() -> dict[str, set[str]]:
     # the next measurement's.
     starts = []
     for name in measurements:
-        found = re.search(rf"^(?:#+|\||[-*]).*?`{name}`", section, re.M)
+        found = re.search(rf"^#+.*?`{name}`", section, re.M) or re.search(
+            rf"^(?:\||[-*]).*?`{name}`", section, re.M
+        )
         if found:
             starts.append((found.start(), name))
     starts.sort()
@@ -239,95 +244,122 @@ def test_measurements_and_fields_are_in_readme_schema() -> None:
 # ---- queries: run every one against InfluxDB 1.x ---------------------------------------------------------
 
 
-RATE_FIELDS = (
-    *("in_bps", "out_bps", "in_util_pct", "out_util_pct", "in_errors_ps", "out_errors_ps", "in_pps"),
-    *("in_discards_ps", "out_discards_ps", "out_pps", "in_error_pct", "out_error_pct"),
-)
+# Lab recordings polled for the test data: site, role, and why each is here.
+LAB_DEVICES = {
+    "cisco-ios-c2960x": ("lab-a", "switch"),  # 146 interfaces, names with "/", Cisco CPU and memory pools
+    "juniper-junos-vmx": ("lab-a", "router"),  # jnxOperatingCPU, hrStorage
+    "mikrotik-routeros-crs317": ("lab-b", "switch"),  # host-resources CPU and memory
+    "netsnmp-linux-rhel8": ("lab-b", "server"),  # UCD/host-resources, few interfaces
+}
 
 
-def hand_built_samples(now_ns: int) -> list[Sample]:
-    """Samples per the schema, for the measurements no CLI of netpoll can produce here."""
-    return []
+def lab_inventories(directory: Path, host: str, port: int) -> tuple[list[Path], Path, dict[str, str]]:
+    """One SNMP inventory per lab recording, one ping inventory of the same devices, and the secrets.
+
+    One file per recording because an inventory refuses two devices on one address and port, and the
+    lab serves every recording there (community = recording). The ping inventory gives the same devices
+    distinct loopback addresses and no SNMP, so their ``ping`` points carry the same device, site and role.
+    """
+    env: dict[str, str] = {}
+    snmp_files = []
+    ping_devices = []
+    for index, (community, (site, role)) in enumerate(LAB_DEVICES.items()):
+        variable = f"NETPOLL_TEST_LAB_COMMUNITY_{index}"
+        env[variable] = community
+        name = f"{community}.{site}"
+        path = directory / f"snmp-{index}.yaml"
+        path.write_text(
+            f"credentials:\n  lab:\n    version: 2c\n    community: ${{{variable}}}\n"
+            f"devices:\n  - name: {name}\n    address: {host}:{port}\n    site: {site}\n    role: {role}\n"
+            "    snmp:\n      credentials: lab\n      timeout_s: 10\n      retries: 2\n",
+            encoding="utf-8",
+        )
+        snmp_files.append(path)
+        ping_devices.append(
+            f"  - name: {name}\n    address: 127.0.0.{index + 1}\n    site: {site}\n    role: {role}\n"
+            "    snmp:\n      enabled: false\n"
+        )
+    ping_file = directory / "ping.yaml"
+    ping_file.write_text("devices:\n" + "".join(ping_devices), encoding="utf-8")
+    return snmp_files, ping_file, env
+
+
+def netpoll_cli(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """Start ``python -m netpoll ARGS``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "netpoll", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+
+
+def output(process: subprocess.Popen[str]) -> str:
+    """The line protocol a ``netpoll_cli`` process wrote; it must have succeeded."""
+    out, err = process.communicate(timeout=240)
+    command = " ".join(str(arg) for arg in process.args[3:])  # type: ignore[index]
+    assert process.returncode == 0, f"netpoll {command}: exit {process.returncode}\n{err}"
+    assert out.strip(), f"netpoll {command} wrote nothing\n{err}"
+    return out
+
+
+def alert_lines(device: str, tags: dict[str, str], start_ns: int) -> str:
+    """Alerts the alert engine itself raises and clears, fed an outage of ``device``, as line protocol."""
+    engine = AlertEngine(load_rules(None))
+    samples = []
+    for step, reachable in enumerate([0, 0, 0, 1]):
+        fields: dict[str, float | int] = {
+            "packets_transmitted": 3,
+            "packets_received": 3 * reachable,
+            "percent_packet_loss": 100.0 * (1 - reachable),
+            "result_code": 1 - reachable,
+            "reachable": reachable,
+        }
+        if reachable:
+            fields |= {"minimum_response_ms": 0.1, "average_response_ms": 0.2, "maximum_response_ms": 0.3}
+        samples.append(Sample("ping", {**tags, "device": device}, fields, start_ns + step * 1_000_000_000))
+    alerts = engine.evaluate(samples)
+    assert {alert.state for alert in alerts} >= {"breach", "clear"}, alerts
+    return "".join(alert.to_sample().to_line_protocol() + "\n" for alert in alerts)
 
 
 @pytest.fixture(scope="module")
-def loaded(influxdb1: Any) -> tuple[Any, int, int]:
+def lab_line_protocol(snmpsim_lab: Any, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Line protocol written by netpoll's own CLIs (poll, ping) and alert engine from the lab recordings."""
+    directory = tmp_path_factory.mktemp("lab")
+    snmp_files, ping_file, env = lab_inventories(directory, snmpsim_lab.host, snmpsim_lab.port)
+    names = [f"{community}.{site}" for community, (site, _) in LAB_DEVICES.items()]
+    started = time.time_ns()
+    polls = [
+        netpoll_cli(
+            "poll", "-i", str(path), name, "--format", "lp", "--samples", "2", "--every", "1", env=env
+        )
+        for path, name in zip(snmp_files, names, strict=True)
+    ]
+    ping = netpoll_cli(
+        *("ping", "-i", str(ping_file), *names, "127.0.0.1", "::1"),
+        *("--format", "lp", "--count", "2", "--interval", "0.2"),
+        env=env,
+    )
+    lines = "".join(output(process) for process in [*polls, ping])
+    site, role = LAB_DEVICES[names[0].split(".")[0]]
+    return lines + alert_lines(names[0], {"site": site, "role": role}, started)
+
+
+@pytest.fixture(scope="module")
+def loaded(influxdb1: Any, lab_line_protocol: str) -> tuple[Any, int, int]:
     """InfluxDB 1.x with netpoll's line protocol in database ``netpoll``: (server, start_ns, end_ns)."""
-    lines = lab_line_protocol()
     influxdb1.create_database(DB)
-    influxdb1.write(DB, lines)
-    stamps = [int(line.rsplit(" ", 1)[1]) for line in lines.splitlines() if line.strip()]
+    influxdb1.write(DB, lab_line_protocol)
+    stamps = [int(line.rsplit(" ", 1)[1]) for line in lab_line_protocol.splitlines() if line.strip()]
     return influxdb1, min(stamps) - 60_000_000_000, max(stamps) + 60_000_000_000
 
 
-def lab_line_protocol() -> str:
-    now = time.time_ns()
-    samples = []
-    for name, (site, role) in {
-        "r1": ("ams", "router"),
-        "sw1.lab": ("ams", "switch"),
-        "fw-2": ("fra", "fw"),
-    }.items():
-        base = {"device": name, "agent_host": "127.0.0.1", "site": site, "role": role}
-        for k in range(2):
-            t = now - (1 - k) * 1_000_000_000
-            samples.append(
-                Sample(
-                    "ping",
-                    {**base, "url": "127.0.0.1"},
-                    {
-                        "packets_transmitted": 3,
-                        "packets_received": 3,
-                        "percent_packet_loss": 0.0,
-                        "minimum_response_ms": 0.1,
-                        "average_response_ms": 0.2,
-                        "maximum_response_ms": 0.3,
-                        "standard_deviation_ms": 0.01,
-                        "jitter_ms": 0.02,
-                        "result_code": 0,
-                        "reachable": 1,
-                    },
-                    t,
-                )
-            )
-            samples.append(
-                Sample(
-                    "snmp",
-                    base,
-                    {
-                        "uptime_s": 1234.5,
-                        "poll_ok": 1,
-                        "poll_duration_ms": 12.5,
-                        "varbinds": 100,
-                        "rebooted": 0,
-                        "cpu_pct": 5.0,
-                        "mem_used_pct": 40.0,
-                    },
-                    t,
-                )
-            )
-            for i, if_name in enumerate(["Gi1/0/1", "Gi1/0/2", "Po1"]):
-                fields: dict[str, float | int] = {"oper_status": 1, "admin_status": 1, "speed_bps": 10**9}
-                if k:
-                    fields.update(dict.fromkeys(RATE_FIELDS, 0.0))
-                samples.append(
-                    Sample("interface", {**base, "ifName": if_name, "ifIndex": str(i + 1)}, fields, t)
-                )
-    samples.append(
-        Sample(
-            "alert",
-            {
-                "device": "r1",
-                "rule": "if_util",
-                "severity": "warning",
-                "entity": "Gi1/0/1",
-                "state": "firing",
-            },
-            {"value": 95.0, "threshold": 90.0, "id": "abc", "message": "r1 Gi1/0/1 util 95% > 90%"},
-            now,
-        )
-    )
-    return "\n".join(s.to_line_protocol() for s in samples) + "\n"
+@pytest.mark.network
+def test_lab_data_covers_every_measurement(lab_line_protocol: str) -> None:
+    measurements = {line.split(",", 1)[0] for line in lab_line_protocol.splitlines() if line}
+    assert measurements >= {"interface", "snmp", "ping", "alert"}
 
 
 def run(server: Any, query: str) -> tuple[str | None, list[dict[str, Any]]]:
@@ -347,16 +379,31 @@ def run(server: Any, query: str) -> tuple[str | None, list[dict[str, Any]]]:
 
 
 def variable_values(server: Any, board: dict[str, Any], start: int, end: int) -> dict[str, list[str]]:
-    """Values of each query variable, resolved in order with earlier variables on "All"."""
-    current: dict[str, str] = {}
-    values: dict[str, list[str]] = {}
-    for var in board["templating"]["list"]:
+    """Values of each query variable, resolved in order as Grafana does.
+
+    Earlier multi-value variables are on "All"; a single-value variable (device) takes the first of its
+    values for which every later variable has values (the first device may be ping-only: no interfaces).
+    """
+    variables = board["templating"]["list"]
+
+    def resolve(position: int, current: dict[str, str]) -> dict[str, list[str]] | None:
+        if position == len(variables):
+            return {}
+        var = variables[position]
         error, series = run(server, substitute(var["query"], current, start, end))
         assert error is None, f"variable {var['name']}: {error}"
         found = sorted({str(row[-1]) for s in series for row in s.get("values", [])})
-        assert found, f"variable {var['name']} has no values: {var['query']}"
-        values[var["name"]] = found
-        current[var["name"]] = ".*" if var.get("includeAll") else grafana_escape(found[0])
+        if not found:
+            return None
+        candidates = [".*"] if var.get("includeAll") else [grafana_escape(value) for value in found]
+        for choice in candidates:
+            rest = resolve(position + 1, {**current, var["name"]: choice})
+            if rest is not None:
+                return {var["name"]: found, **rest}
+        return None
+
+    values = resolve(0, {})
+    assert values is not None, f"{board['uid']}: no setting of the variables gives every variable values"
     return values
 
 
