@@ -68,7 +68,12 @@ def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
 def parse_yaml(text: str, name: str, problems: Problems) -> YamlSource | None:
     """Parse YAML ``text`` (from file ``name``) into a :class:`YamlSource`."""
     source = YamlSource(file=name, data=None)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        problems.add(name, line, f"character #x{exc.character:04x} is not allowed in YAML: remove it")
+        return None
     try:
         node = loader.get_single_node()
         if node is None:
