@@ -131,11 +131,23 @@ async def test_slow_resolver_is_result_code_2(monkeypatch: pytest.MonkeyPatch) -
     assert "within 0.2 s" in result.error
 
 
-async def test_localhost_name_resolves() -> None:
+async def test_localhost_name_resolves_once_per_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     _need_root()
+    lookups: list[str] = []
+    resolve = socket.getaddrinfo
+
+    def counting(host: Any, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(host)
+        return resolve(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", counting)
     async with IcmpProber() as prober:
-        result = await prober.probe_stats("localhost", count=2, interval=0.01, timeout=1.0)
+        result = await prober.probe_stats("localhost", count=3, interval=0.01, timeout=1.0)
+        assert lookups == ["localhost"]
+        await prober.probe_stats("localhost", count=1, timeout=1.0)
+        assert lookups == ["localhost", "localhost"]  # the next cycle resolves again
     assert result.stats.result_code is ResultCode.OK
+    assert result.stats.received == 3
     assert result.ip in {"127.0.0.1", "::1"}
 
 
