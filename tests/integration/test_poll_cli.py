@@ -1,0 +1,147 @@
+"""``netpoll poll`` against real agents: formats, failing devices, SNMPv3, inventory targets, mistakes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netpoll.cli.main import main
+
+pytestmark = pytest.mark.network
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["poll", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_table_default(snmpsim_lab: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    target = f"{snmpsim_lab.host}:{snmpsim_lab.port}"
+    code, out, err = run(capsys, target, "--community", "mikrotik-routeros-crs317")
+    assert code == 0, err
+    assert "mikrotik" in out
+    assert "sfp-sfpplus1" in out  # the interface table
+    assert "mikrotik-routeros-crs317" not in out + err  # the community never shows
+
+
+@pytest.mark.parametrize("backend", ["pysnmp", "gufo"])
+def test_json_and_failing_device(
+    snmpsim_lab: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    good = f"{snmpsim_lab.host}:{snmpsim_lab.port}"
+    monkeypatch.setenv("NETPOLL_SNMP_COMMUNITY", "juniper-junos-vmx")
+    code, out, err = run(capsys, good, "--format", "json", "--backend", backend, "--timeout", "3")
+    assert code == 0, err
+    records = json.loads(out)
+    status = [r for r in records if r["measurement"] == "snmp"]
+    assert status[0]["fields"]["profile"] == "juniper"
+    assert len([r for r in records if r["measurement"] == "interface"]) == 59
+
+    # An unknown community gets no answer from snmpsim: a timeout.
+    monkeypatch.setenv("NETPOLL_SNMP_COMMUNITY", "no-such-recording")
+    code, out, err = run(
+        capsys, good, "--format", "lp", "--timeout", "0.5", "--retries", "0", "--backend", backend
+    )
+    assert code == 1
+    assert out.startswith("snmp,")
+    assert "poll_ok=0i" in out
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{good}: ")
+    assert "no-such-recording" not in out + err
+
+
+def test_one_failing_device_does_not_hide_the_others(
+    snmpd: Any, capsys: pytest.CaptureFixture[str], free_port: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = f"{snmpd.host}:{snmpd.port}"
+    dead = f"127.0.0.1:{free_port('udp')}"
+    monkeypatch.setenv("NETPOLL_SNMP_COMMUNITY", snmpd.community)
+    code, out, err = run(capsys, good, dead, "--format", "json", "--timeout", "0.5", "--retries", "0")
+    assert code == 1
+    records = json.loads(out)
+    ok = {r["tags"]["device"]: r["fields"]["poll_ok"] for r in records if r["measurement"] == "snmp"}
+    assert ok == {good: 1, dead: 0}
+    assert any(r["measurement"] == "interface" for r in records)
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(f"{dead}: no response")
+
+
+@pytest.mark.parametrize("backend", ["pysnmp", "gufo"])
+def test_snmpv3_auth_priv_and_wrong_key(
+    snmpd: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, backend: str
+) -> None:
+    user = snmpd.v3_users["sha256_aes128"]
+    monkeypatch.setenv("NETPOLL_SNMP_AUTH_KEY", user.auth_key)
+    monkeypatch.setenv("NETPOLL_SNMP_PRIV_KEY", user.priv_key)
+    target = f"{snmpd.host}:{snmpd.port}"
+    args = [target, "-v", "3", "--user", user.name, "-a", "SHA256", "-x", "AES128", "--backend", backend]
+    code, out, err = run(capsys, *args, "--format", "json")
+    assert code == 0, err
+    status = next(r for r in json.loads(out) if r["measurement"] == "snmp")
+    assert status["fields"]["profile"] == "linux-netsnmp"
+    assert "mem_used_pct" in status["fields"]  # (CPU % needs the agent up for a while)
+    assert user.auth_key not in out + err
+    assert user.priv_key not in out + err
+
+    monkeypatch.setenv("NETPOLL_SNMP_AUTH_KEY", "wrong-auth-key-123")
+    code, out, err = run(capsys, *args, "--format", "json", "--timeout", "1", "--retries", "0")
+    assert code == 1
+    assert "auth" in err.lower()
+    assert "wrong-auth-key-123" not in out + err
+
+
+def test_inventory_target_and_samples(
+    snmpd: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NP_TEST_COMMUNITY", snmpd.community)
+    (tmp_path / "lab.yaml").write_text(
+        "credentials:\n"
+        "  lab:\n"
+        "    version: 2c\n"
+        "    community: ${NP_TEST_COMMUNITY}\n"
+        "devices:\n"
+        "  - name: agent1\n"
+        f"    address: {snmpd.host}\n"
+        "    site: lab\n"
+        "    snmp:\n"
+        "      credentials: lab\n"
+        f"      port: {snmpd.port}\n"
+    )
+    code, out, err = run(
+        capsys, "agent1", "--inventory", str(tmp_path), "--samples", "2", "--every", "0.5", "--format", "lp"
+    )
+    assert code == 0, err
+    lines = out.splitlines()
+    status = [line for line in lines if line.startswith("snmp,")]
+    assert len(status) == 2
+    assert all("device=agent1" in line and "site=lab" in line for line in status)
+    assert any(
+        "in_bps=" in line for line in lines if line.startswith("interface,")
+    )  # second sample has rates
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["somehost", "--inventory", "/nonexistent"], "no such file"),
+        (["127.0.0.1", "--community", "x", "--profile", "nope"], "unknown --profile 'nope'"),
+        (["127.0.0.1:99999", "--community", "x"], "bad port"),
+        (["127.0.0.1", "-v", "3"], "needs --user"),
+        (["127.0.0.1", "--user", "u", "-a", "SHA"], "needs --auth-key"),
+    ],
+)
+def test_user_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str], message: str
+) -> None:
+    monkeypatch.delenv("NETPOLL_SNMP_AUTH_KEY", raising=False)
+    code, out, err = run(capsys, *argv)
+    assert code == 1
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
