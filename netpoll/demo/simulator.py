@@ -83,9 +83,9 @@ class Simulator:
         self.process: subprocess.Popen[bytes] | None = None
 
     async def __aenter__(self) -> Self:
-        import asyncio
-
-        await asyncio.to_thread(self.start)
+        # Synchronous on purpose (nothing else runs yet): a Ctrl-C during start-up then lands in start(),
+        # which stops the child instead of leaving it behind.
+        self.start()
         return self
 
     async def __aexit__(
@@ -123,7 +123,11 @@ class Simulator:
             ", ".join(self.addresses),
             self.port,
         )
-        self._wait_ready(log_path)
+        try:
+            self._wait_ready(log_path)
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, log_path: Path, timeout_s: float = 60.0) -> None:
         assert self.process is not None
@@ -139,7 +143,6 @@ class Simulator:
                     sock.sendto(request, (self.addresses[0], self.port))
                     sock.recvfrom(4096)
                     return
-        self.stop()
         raise NetpollError(f"demo: snmpsim did not answer within {timeout_s:.0f} s (log: {log_path})")
 
     def stop(self) -> None:
