@@ -22,8 +22,8 @@ from rich.table import Table
 from netpoll.config import DaemonConfig, load_config
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
-from netpoll.inventory.models import Device, Inventory
-from netpoll.inventory.problems import problem_dict
+from netpoll.inventory.models import Device, Inventory, SourceLocation
+from netpoll.inventory.problems import Problems, did_you_mean, problem_dict
 from netpoll.sharding import parse_shard, shard_devices
 
 
@@ -63,6 +63,7 @@ def handle(args: argparse.Namespace) -> int:
                 ]
             )
         inventory = load_inventory(paths)
+        check_profiles(inventory)
     except ConfigError as exc:
         if args.json:
             _print_json({"ok": False, "problems": [problem_dict(p) for p in exc.problems]})
@@ -76,6 +77,35 @@ def handle(args: argparse.Namespace) -> int:
     else:
         _print_text(inventory, config if args.config else None, args.shard, selected)
     return 0
+
+
+def check_profiles(inventory: Inventory) -> None:
+    """Devices naming an SNMP profile must name one that ``mibs/`` ships (loaded only when one is named).
+
+    Raises:
+        ConfigError: one problem per device naming an unknown profile, at the device's location.
+    """
+    named = [
+        (device, device.snmp.profile)
+        for device in inventory
+        if device.snmp is not None and device.snmp.profile is not None
+    ]
+    if not named:
+        return
+    from netpoll.inputs.snmp.profiles import DEFAULT_DIR, load_profiles  # only needed here
+
+    profiles = load_profiles()
+    known = sorted(path.stem for path in Path(DEFAULT_DIR).glob("*.yaml"))
+    problems = Problems()
+    for device, profile in named:
+        if profile in profiles:
+            continue
+        hint = did_you_mean(profile, known) or f"; known profiles: {', '.join(known)}"
+        location = device.source or SourceLocation(file="inventory", line=0)
+        problems.add(
+            location.file, location.line, f"device '{device.name}': unknown SNMP profile '{profile}'{hint}"
+        )
+    problems.raise_if_any()
 
 
 def _print_json(data: dict[str, Any]) -> None:
