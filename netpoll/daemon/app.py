@@ -356,6 +356,7 @@ class Daemon:
         text = (
             f"{stamp} cycle {self.cycle_no}: {len(self._scheduler.devices)} devices, "
             f"{cycle.polls_ok} ok, {cycle.polls_failed} failed, {cycle.polls_skipped} skipped, "
+            f"{cycle.polls_late} late, "
             f"{cycle.points} points, lag max {cycle.poll_lag_ms_max:.0f} ms, "
             f"written {sample.fields['points_written']}, "
             f"queue {figures.queue_size}, spool {figures.spool_bytes} B"

@@ -69,6 +69,7 @@ class CycleStats:
     polls_ok: int = 0
     polls_failed: int = 0
     polls_skipped: int = 0
+    polls_late: int = 0  # started more than max(1 s, 5 % of the interval) after they were due
     poll_lag_ms_max: float = 0.0
     points: int = 0
     failed_devices: set[str] = field(default_factory=set)
@@ -264,8 +265,10 @@ class PollScheduler:
         finally:
             self._in_flight.discard(task)
         ok = _poll_ok(kind, samples)
+        late = lag_ms > max(1000.0, interval * 50.0)
         for stats in (self.cycle, self.totals):
             stats.points += len(samples)
+            stats.polls_late += late
             stats.poll_lag_ms_max = max(stats.poll_lag_ms_max, lag_ms)
             if ok:
                 stats.polls_ok += 1

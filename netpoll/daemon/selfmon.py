@@ -76,6 +76,7 @@ class SelfMonitor:
         self._polls.labels("ok").inc(cycle.polls_ok)
         self._polls.labels("failed").inc(cycle.polls_failed)
         self._polls.labels("skipped").inc(cycle.polls_skipped)
+        self._polls.labels("late").inc(cycle.polls_late)
         self._points.inc(written)
         self._lag.set(cycle.poll_lag_ms_max / 1000.0)
         self._queue.set(sink.queue_size)
@@ -91,6 +92,7 @@ class SelfMonitor:
                 "polls_ok": cycle.polls_ok,
                 "polls_failed": cycle.polls_failed,
                 "polls_skipped": cycle.polls_skipped,
+                "polls_late": cycle.polls_late,
                 "poll_lag_ms": round(cycle.poll_lag_ms_max, 3),
                 "queue_size": sink.queue_size,
                 "spool_bytes": sink.spool_bytes,
