@@ -232,3 +232,44 @@ def test_nothing_to_check_is_an_error() -> None:
     result = _run(env=_env())
     assert result.returncode == 1
     assert "nothing to check" in result.stderr
+
+
+def test_file_secrets_never_printed(tmp_path: Path) -> None:
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "community").write_text("file-community-s3cret\n")
+    (secrets / "auth").write_text("file-auth-s3cret\n")
+    (secrets / "short").write_text("fs3cr7\n")
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        "credentials:\n"
+        "  c: {version: 2c, community_file: secrets/community}\n"
+        "  u: {version: 3, username: u, auth_protocol: SHA512, auth_key_file: secrets/auth}\n"
+        "devices:\n"
+        "  - {name: a, address: 198.51.100.1, snmp: {credentials: c}}\n"
+        "  - {name: b, address: 198.51.100.2, snmp: {credentials: u}}\n"
+    )
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "credentials:\n"
+        "  s: {version: 3, username: u, auth_protocol: MD5, auth_key_file: secrets/short}\n"
+        "  t: {version: 2c, community: file-literal-s3cret}\n"
+        "devices:\n  - {name: a, address: 198.51.100.1, snmp: {credentials: s}}\n"
+    )
+    outputs = []
+    for args, code in (
+        ((str(good),), 0),
+        (("--json", str(good)), 0),
+        ((str(bad),), 1),
+        (("--json", str(bad)), 1),
+    ):
+        result = _run(*args, env=_env())
+        assert result.returncode == code, result.stderr
+        outputs.append(result.stdout + result.stderr)
+    assert "v3 authNoPriv" in outputs[0]
+    assert "shorter than 8 characters" in outputs[2]
+    assert "literal secret" in outputs[2]
+    for output in outputs:
+        for secret in ("file-community-s3cret", "file-auth-s3cret", "fs3cr7", "file-literal-s3cret"):
+            assert secret not in output
+        assert "Traceback" not in output
