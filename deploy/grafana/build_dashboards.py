@@ -639,6 +639,61 @@ def overview() -> Board:
         24,
         8,
     )
+
+    # The pollers themselves (measurement netpoll): one series per instance and shard, so a stopped or
+    # overloaded shard stands out after scaling out.
+    board.row("Pollers (self-monitoring, per shard)")
+    shard_series = 'GROUP BY time($__interval), "instance", "shard" fill(none)'
+    board.add(
+        timeseries(
+            "Polls per shard",
+            [
+                target(
+                    'SELECT sum("polls_ok") AS "ok", sum("polls_failed") AS "failed", '
+                    f'sum("polls_skipped") AS "skipped" FROM "netpoll" {where()} {shard_series}',
+                    "$tag_shard $tag_instance $col",
+                )
+            ],
+            "none",
+            "Polls per interval: failed ones are devices not answering; skipped ones mean the poller could"
+            " not keep up (a poll still running when the next was due).",
+            bars=True,
+            minimum=0,
+        ),
+        8,
+        8,
+    )
+    board.add(
+        timeseries(
+            "Poll lag",
+            [
+                target(
+                    f'SELECT max("poll_lag_ms") FROM "netpoll" {where()} {shard_series}',
+                    "$tag_shard $tag_instance",
+                )
+            ],
+            "ms",
+            "How late polls start against their schedule; growing lag means the shard needs help.",
+            minimum=0,
+        ),
+        8,
+        8,
+    )
+    board.add(
+        table(
+            "Pollers",
+            'SELECT last("polls_ok") AS "ok", last("polls_failed") AS "failed", '
+            'last("polls_skipped") AS "skipped", last("poll_lag_ms") AS "lag", '
+            'last("queue_size") AS "queue", last("spool_bytes") AS "spool", '
+            'last("write_latency_ms") AS "write latency", sum("points_written") AS "points" '
+            f'FROM "netpoll" {where()} GROUP BY "instance", "shard"',
+            "Latest cycle of every poller; a shard missing here is not running.",
+            units={"lag": "ms", "spool": "decbytes", "write latency": "ms"},
+            sort=("shard", False),
+        ),
+        8,
+        8,
+    )
     return board
 
 
@@ -911,6 +966,22 @@ def device() -> Board:
                 {"id": "max", "value": 100},
             ],
         }
+    )
+    board.add(
+        timeseries(
+            "Temperature",
+            [
+                target(
+                    f'SELECT mean("temperature_c") FROM "snmp" {dev} '
+                    'GROUP BY time($__interval), "device" fill(none)',
+                    "$tag_device",
+                )
+            ],
+            "celsius",
+            "Highest temperature sensor of the device, where its profile has one.",
+        ),
+        24,
+        7,
     )
     return board
 

@@ -271,7 +271,8 @@ def lab_inventories(directory: Path, host: str, port: int) -> tuple[list[Path], 
         path.write_text(
             f"credentials:\n  lab:\n    version: 2c\n    community: ${{{variable}}}\n"
             f"devices:\n  - name: {name}\n    address: {host}:{port}\n    site: {site}\n    role: {role}\n"
-            "    snmp:\n      credentials: lab\n      timeout_s: 10\n      retries: 2\n",
+            "    snmp:\n      credentials: lab\n      timeout_s: 10\n      retries: 2\n      interval_s: 2\n"
+            "    ping:\n      interval_s: 2\n      count: 2\n      packet_interval_s: 0.2\n",
             encoding="utf-8",
         )
         snmp_files.append(path)
@@ -342,7 +343,20 @@ def lab_line_protocol(snmpsim_lab: Any, tmp_path_factory: pytest.TempPathFactory
         *("--format", "lp", "--count", "2", "--interval", "0.2"),
         env=env,
     )
-    lines = "".join(output(process) for process in [*polls, ping])
+    # The daemon itself, two cycles over one device: its line-protocol files add the self-monitoring
+    # measurement netpoll (per instance and shard) to what the one-shot commands write.
+    out = directory / "daemon-out"
+    config = directory / "daemon.yaml"
+    config.write_text(
+        f"inventories: [{snmp_files[1]}]\ndata_dir: {out}\nstate_dir: {directory / 'state'}\n",
+        encoding="utf-8",
+    )
+    daemon = netpoll_cli("run", "--config", str(config), "--cycles", "2", env=env)
+    parts = [output(process) for process in [*polls, ping]]
+    _, err = daemon.communicate(timeout=240)
+    assert daemon.returncode == 0, err
+    parts += [path.read_text(encoding="utf-8") for path in sorted(out.rglob("*.lp"))]
+    lines = "".join(part.rstrip("\n") + "\n" for part in parts if part.strip())
     site, role = LAB_DEVICES[names[0].split(".")[0]]
     return lines + alert_lines(names[0], {"site": site, "role": role}, started)
 
@@ -359,7 +373,7 @@ def loaded(influxdb1: Any, lab_line_protocol: str) -> tuple[Any, int, int]:
 @pytest.mark.network
 def test_lab_data_covers_every_measurement(lab_line_protocol: str) -> None:
     measurements = {line.split(",", 1)[0] for line in lab_line_protocol.splitlines() if line}
-    assert measurements >= {"interface", "snmp", "ping", "alert"}
+    assert measurements >= {"interface", "snmp", "ping", "alert", "netpoll"}
 
 
 def run(server: Any, query: str) -> tuple[str | None, list[dict[str, Any]]]:
