@@ -324,7 +324,12 @@ def table(
                 ],
             }
         )
-    panel["transformations"] = [{"id": "organize", "options": {"excludeByName": {"Time": True}}}]
+    # Grafana may return one frame per series (GROUP BY tags): merge them into one table before sorting
+    # and limiting, so "top 10" is over every interface, not within each.
+    panel["transformations"] = [
+        {"id": "merge", "options": {}},
+        {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+    ]
     panel["transformations"].extend(transformations or [])
     panel["options"] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
     if sort:
@@ -1062,7 +1067,7 @@ def alerts() -> Board:
         12,
     )
     # The log needs its time column, which the generic table hides.
-    board.panels[-1]["transformations"] = []
+    board.panels[-1]["transformations"] = [{"id": "merge", "options": {}}]
     return board
 
 
