@@ -60,6 +60,7 @@ logger = logging.getLogger("netpoll.inventory")
 B = TypeVar("B", bound=BaseModel)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+_REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # credential profile and group names
 _TAG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 # Tags every record already carries; a free tag of the same name would be silently shadowed.
 _RESERVED_TAGS = {"device": "name", "agent_host": "address", "site": "site", "role": "role", "url": "address"}
@@ -245,7 +246,7 @@ class _Loader:
         for name, body in value.items():
             path = (section, name)
             line = source.line(path)
-            if not isinstance(name, str) or not NAME_RE.match(name):
+            if not isinstance(name, str) or not _REFERENCE_RE.match(name):
                 self.problems.add(
                     source.file, line, f"{kind} name '{name}' may only hold letters, digits, '.', '_', '-'"
                 )
