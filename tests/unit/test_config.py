@@ -225,3 +225,31 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
     config = load_config(path, environ={})
     assert config.source == str(path)
     assert config.influxdb is None
+
+
+def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
+    """The README's configuration reference is a valid file whose values are the defaults it claims."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("<!-- section: config (owner: inventory) -->")[1].split(
+        "<!-- /section: config -->"
+    )[0]
+    block = section.split("```yaml\n")[1].split("```")[0]
+    for name in ("ca.pem", "client.pem", "client.key"):
+        (tmp_path / name).write_text("x\n")
+    path = tmp_path / "netpoll.yaml"
+    path.write_text(block)
+    config = load_config(path, environ={"INFLUX_TOKEN": "t", "MQTT_PASSWORD": "p"})
+    assert config.influxdb is not None
+    assert config.mqtt is not None
+    defaults = DaemonConfig()
+    assert config.scheduler == defaults.scheduler
+    assert config.log == defaults.log
+    assert config.http == defaults.http
+    assert config.shard == defaults.shard
+    assert config.thresholds == defaults.thresholds
+    influx = config.influxdb.model_dump(exclude={"url", "org", "token"})
+    assert influx == type(config.influxdb)(url="http://x").model_dump(exclude={"url", "org", "token"})
+    mqtt = config.mqtt.model_dump(exclude={"host", "port", "tls", "username", "password", "instance"})
+    assert mqtt == type(config.mqtt)(host="x").model_dump(
+        exclude={"host", "port", "tls", "username", "password", "instance"}
+    )
