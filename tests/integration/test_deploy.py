@@ -3,6 +3,7 @@ exist, and the example configurations load with netpoll's own loaders."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import shutil
@@ -314,3 +315,22 @@ def test_k8s_config_loads_with_the_statefulset_environment(ordinal: int) -> None
     assert config.shard == f"{ordinal}/3"
     assert config.http.listen == "0.0.0.0:9108"
     assert len(load_inventory(list(config.inventories), environ=SECRETS)) >= 1
+
+
+def test_every_shipped_command_line_parses() -> None:
+    # The argv the unit, the image and the StatefulSet hand to netpoll must be valid for its own parser.
+    from netpoll.cli.main import build_parser
+
+    unit_argv = shlex.split(unit_settings(UNIT.read_text(encoding="utf-8"))["ExecStart"][0])[1:]
+    cmd_line = next(
+        line
+        for line in (DEPLOY / "Containerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("CMD")
+    )
+    image_argv = json.loads(cmd_line.removeprefix("CMD").strip())
+    (sts,) = [obj for obj in k8s_objects() if obj["kind"] == "StatefulSet"]
+    k8s_argv = sts["spec"]["template"]["spec"]["containers"][0]["args"]
+    for argv in (unit_argv, image_argv, k8s_argv):
+        args = build_parser().parse_args(argv)
+        assert args.verb == "run"
+        assert args.config == "/etc/netpoll/netpoll.yaml"
