@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
@@ -72,10 +73,15 @@ def handle(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
         return 1
     selected = None if shard is None else shard_devices(inventory.devices, *shard)
-    if args.json:
-        _print_json(_report(inventory, config if args.config else None, args.shard, selected))
-    else:
-        _print_text(inventory, config if args.config else None, args.shard, selected)
+    try:
+        if args.json:
+            _print_json(_report(inventory, config if args.config else None, args.shard, selected))
+        else:
+            _print_text(inventory, config if args.config else None, args.shard, selected)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # `netpoll check --json | head`: the reader left; not an error, and no traceback at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
