@@ -157,6 +157,17 @@ def test_dashboard_has_grafana_provisioning_fields(path: Path) -> None:
         assert set(ann) >= {"name", "datasource", "enable"}, f"{path.name}: annotation {ann}"
 
 
+@pytest.mark.parametrize("path", DASHBOARD_FILES, ids=lambda p: p.name)
+def test_panels_do_not_overlap(path: Path) -> None:
+    cells: dict[tuple[int, int], str] = {}
+    for panel in all_panels(load(path)["panels"]):
+        pos = panel["gridPos"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']!r} overlaps {cells[(x, y)]!r}"
+                cells[(x, y)] = panel["title"]
+
+
 def test_units_and_legends() -> None:
     units: set[str] = set()
     for path in DASHBOARD_FILES:
