@@ -303,3 +303,138 @@ async def test_lab_recordings_walk_like_snmpbulkwalk(pool: SnmpClientPool, snmps
         assert as_text(got[SYS_NAME]) == scalars[SYS_NAME], community
         assert got[SYS_OBJECT_ID] == parse_oid(scalars[SYS_OBJECT_ID]), community
         assert isinstance(got[SYS_DESCR], bytes)
+
+
+# --- a scripted agent on loopback: the quirks real agents in the lab do not show ----------------------------
+
+
+class ScriptedAgent(asyncio.DatagramProtocol):
+    """A v2c agent serving ``rows`` ifDescr values, with scripted misbehaviour.
+
+    ``too_big_above``: GETBULK with more repetitions than this gets error-status tooBig.
+    ``stuck_at``: from this ifIndex on, every "next" OID is that row again (a non-increasing agent).
+    ``drop``: the first ``drop`` requests get no answer (lost packets).
+    """
+
+    def __init__(self, rows: int, *, too_big_above: int = 0, stuck_at: int = 0, drop: int = 0) -> None:
+        from pysnmp.proto import rfc1902
+
+        self.mib: dict[Oid, object] = {
+            (*IF_DESCR, i): rfc1902.OctetString(f"port{i}") for i in range(1, rows + 1)
+        }
+        self.mib[SYS_NAME] = rfc1902.OctetString("scripted")
+        self.oids = sorted(self.mib)
+        self.too_big_above = too_big_above
+        self.stuck_at = (*IF_DESCR, stuck_at) if stuck_at else None
+        self.drop = drop
+        self.requests = 0
+        self.repetitions_seen: list[int] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]  # a datagram transport, by construction
+
+    def _next(self, oid: Oid) -> tuple[Oid, object]:
+        from pysnmp.proto import rfc1905
+
+        if self.stuck_at is not None and oid >= self.stuck_at:
+            return self.stuck_at, self.mib[self.stuck_at]
+        for candidate in self.oids:
+            if candidate > oid:
+                return candidate, self.mib[candidate]
+        return oid, rfc1905.endOfMibView
+
+    def datagram_received(self, data: bytes, addr: tuple[str | object, ...]) -> None:
+        from pyasn1.codec.ber import decoder, encoder  # type: ignore[import-untyped]
+        from pysnmp.proto import rfc1905
+        from pysnmp.proto.api import v2c
+
+        self.requests += 1
+        if self.drop > 0:
+            self.drop -= 1
+            return
+        message, _ = decoder.decode(data, asn1Spec=v2c.Message())
+        request = v2c.apiMessage.get_pdu(message)
+        response_message = v2c.apiMessage.get_response(message)
+        response = v2c.apiMessage.get_pdu(response_message)
+        names = [tuple(name) for name, _ in v2c.apiPDU.get_varbinds(request)]
+        varbinds: list[tuple[Oid, object]] = []
+        if request.isSameTypeWith(v2c.GetBulkRequestPDU()):
+            repetitions = int(v2c.apiBulkPDU.get_max_repetitions(request))
+            self.repetitions_seen.append(repetitions)
+            if self.too_big_above and repetitions > self.too_big_above:
+                v2c.apiPDU.set_error_status(response, 1)  # tooBig
+                v2c.apiPDU.set_error_index(response, 0)
+                varbinds = [(name, v2c.Null("")) for name in names]
+            else:
+                cursor = names[0]
+                for _ in range(repetitions):
+                    cursor, value = self._next(cursor)
+                    varbinds.append((cursor, value))
+                    if value is rfc1905.endOfMibView:
+                        break
+        elif request.isSameTypeWith(v2c.GetNextRequestPDU()):
+            varbinds = [self._next(name) for name in names]
+        else:
+            varbinds = [(name, self.mib.get(name, rfc1905.noSuchInstance)) for name in names]
+        v2c.apiPDU.set_varbinds(response, varbinds)
+        assert self.transport is not None
+        self.transport.sendto(encoder.encode(response_message), addr)
+
+
+@pytest.fixture
+async def scripted() -> AsyncIterator[Callable[..., asyncio.Future[tuple[ScriptedAgent, int]]]]:
+    transports: list[asyncio.DatagramTransport] = []
+
+    async def start(**kwargs: int) -> tuple[ScriptedAgent, int]:
+        loop = asyncio.get_running_loop()
+        agent = ScriptedAgent(**kwargs)
+        transport, _ = await loop.create_datagram_endpoint(lambda: agent, local_addr=("127.0.0.1", 0))
+        transports.append(transport)
+        return agent, transport.get_extra_info("sockname")[1]
+
+    yield start  # type: ignore[misc]
+    for transport in transports:
+        transport.close()
+
+
+async def test_too_big_retries_with_fewer_repetitions(
+    pool: SnmpClientPool, scripted: Callable[..., object]
+) -> None:
+    agent, port = await scripted(rows=60, too_big_above=10)  # type: ignore[misc]
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, max_repetitions=40))
+    rows = await client.walk(IF_DESCR)
+    assert [value for _, value in rows] == [f"port{i}".encode() for i in range(1, 61)]
+    assert agent.repetitions_seen[0] == 40
+    assert agent.repetitions_seen[-1] <= 10
+
+
+async def test_non_increasing_oids_stop_the_walk(
+    pool: SnmpClientPool, scripted: Callable[..., object]
+) -> None:
+    agent, port = await scripted(rows=50, stuck_at=20)  # type: ignore[misc]
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, timeout_s=1.0))
+    started = time.monotonic()
+    rows = await client.walk(IF_DESCR)
+    assert time.monotonic() - started < 1.0
+    assert [oid[-1] for oid, _ in rows] == list(range(1, 21))
+    warnings = getattr(client, "warnings", [])
+    assert any("non-increasing" in w for w in warnings), warnings
+    assert agent.requests < 10
+
+
+async def test_lost_request_is_retried(pool: SnmpClientPool, scripted: Callable[..., object]) -> None:
+    agent, port = await scripted(rows=30, drop=1)  # type: ignore[misc]
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, timeout_s=0.3, retries=2))
+    rows = await client.walk(IF_DESCR)
+    assert len(rows) == 30
+    assert agent.requests >= 2
+    agent.drop = 1
+    assert (await client.get([SYS_NAME]))[SYS_NAME] == b"scripted"
+
+
+async def test_walk_to_the_end_of_the_mib(pool: SnmpClientPool, scripted: Callable[..., object]) -> None:
+    _, port = await scripted(rows=5)  # type: ignore[misc]
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port))
+    rows = await client.walk(SYS_NAME[:-2])  # 1.3.6.1.2.1.1: only sysName.0, then endOfMibView
+    assert rows == [(SYS_NAME, b"scripted")]

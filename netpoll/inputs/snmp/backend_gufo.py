@@ -236,6 +236,26 @@ class GufoClient:
                 self._last_used = time.monotonic()
 
     async def _walk(self, session: SnmpSession, root: Oid, repetitions: int) -> list[tuple[Oid, SnmpValue]]:
+        rows, guard, stopped = await self._walk_once(session, root, repetitions)
+        if self.target.version != "1":
+            # gufo ends a GETBULK walk the same way (StopAsyncIteration("stop")) when a response starts past
+            # the subtree and when the agent answers an error status such as tooBig. The two can only be
+            # confused when the rows end on a response boundary (an absent table included): ask again with
+            # fewer repetitions; a real end gives the same rows, a tooBig agent now gives more.
+            while stopped and repetitions > 1 and len(rows) % repetitions == 0:
+                repetitions = 1 if not rows else repetitions // 2
+                again, again_guard, stopped = await self._walk_once(session, root, repetitions)
+                if len(again) <= len(rows):
+                    break
+                rows, guard = again, again_guard
+        if guard.warning:
+            record_warning(self.warnings, self.target, guard.warning)
+        return rows
+
+    async def _walk_once(
+        self, session: SnmpSession, root: Oid, repetitions: int
+    ) -> tuple[list[tuple[Oid, SnmpValue]], WalkGuard, bool]:
+        """One walk: the rows, its guard, and whether gufo's ambiguous "stop" ended it."""
         guard = WalkGuard(root)
         out: list[tuple[Oid, SnmpValue]] = []
         append = out.append
@@ -247,10 +267,12 @@ class GufoClient:
         )
         tries = self.target.settings.retries + 1
         failures = 0
+        stopped = False
         while True:
             try:
                 name, value = await iterator.__anext__()
-            except StopAsyncIteration:
+            except StopAsyncIteration as exc:
+                stopped = exc.args == ("stop",)
                 break
             except TimeoutError:
                 # The iterator keeps its position: asking again re-sends the same request.
@@ -260,9 +282,6 @@ class GufoClient:
                     raise SnmpTimeout(self.target.label, timeout_message(self.target)) from None
                 continue
             except GufoError as exc:
-                if "too" in str(exc).lower() and "big" in str(exc).lower() and repetitions > 1:
-                    # tooBig: the agent cannot fit that many varbinds; start over asking for fewer.
-                    return await self._walk(session, root, max(1, repetitions // 2))
                 if self.target.version == "1" and "nosuchname" in str(exc).lower().replace(" ", ""):
                     break  # v1 end of MIB view
                 raise
@@ -273,9 +292,7 @@ class GufoClient:
             decoded = decode_value(value)
             if decoded is not None:
                 append((oid, decoded))
-        if guard.warning:
-            record_warning(self.warnings, self.target, guard.warning)
-        return out
+        return out, guard, stopped
 
     async def aclose(self) -> None:
         """Drop the session; its socket closes with it."""
