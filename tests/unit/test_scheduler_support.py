@@ -1,0 +1,125 @@
+"""Daemon support parts: state files, self-monitoring (record, /metrics, /healthz), reload, log format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from netpoll.daemon.reload import InventoryWatcher, file_signature
+from netpoll.daemon.scheduler import CycleStats
+from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
+from netpoll.daemon.state import StateStore, load_json, save_json
+from netpoll.errors import ConfigError
+from netpoll.inventory.models import Device, Inventory
+from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
+
+
+def test_state_roundtrip_and_bad_files(tmp_path: Path) -> None:
+    store = StateStore(tmp_path / "state")
+    assert store.load_counters() == {}
+    store.save_counters({"version": 1, "devices": {"r1": {"uptime": 5}}})
+    assert store.load_counters() == {"version": 1, "devices": {"r1": {"uptime": 5}}}
+    assert not list((tmp_path / "state").glob(".*tmp"))
+    (tmp_path / "state" / "counters.json").write_text("{broken")
+    assert store.load_counters() == {}
+    save_json(tmp_path / "x.json", [1, 2])
+    assert load_json(tmp_path / "x.json") == [1, 2]
+
+
+def test_cycle_sample_fields() -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    cycle = CycleStats(polls_ok=5, polls_failed=1, polls_skipped=2, polls_late=1, poll_lag_ms_max=12.5)
+    first = monitor.cycle_sample(cycle, SinkFigures(3, 100, 4.5, 1000), devices=4)
+    second = monitor.cycle_sample(CycleStats(), SinkFigures(0, 0, 1.0, 1500), devices=4)
+    assert first.measurement == "netpoll"
+    assert dict(first.tags) == {"instance": "poller1", "shard": "0/1"}
+    assert first.fields["polls_ok"] == 5
+    assert first.fields["polls_skipped"] == 2
+    assert first.fields["points_written"] == 1000
+    assert second.fields["points_written"] == 500  # per cycle, not cumulative
+    assert set(first.fields) >= {
+        "polls_ok", "polls_failed", "polls_skipped", "poll_lag_ms", "queue_size", "spool_bytes",
+        "write_latency_ms", "points_written",
+    }  # fmt: skip
+
+
+async def _get(port: int, path: str) -> tuple[str, str]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    data = (await reader.read()).decode()
+    writer.close()
+    await writer.wait_closed()
+    head, _, body = data.partition("\r\n\r\n")
+    return head.split("\r\n")[0], body
+
+
+async def test_http_endpoint() -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    async with HttpEndpoint(monitor, "127.0.0.1", 0) as endpoint:
+        status, body = await _get(endpoint.port, "/healthz")
+        assert status.startswith("HTTP/1.1 503")
+        monitor.running = True
+        monitor.cycle_sample(CycleStats(polls_ok=3), SinkFigures(0, 0, 1.0, 10), devices=1)
+        status, body = await _get(endpoint.port, "/healthz")
+        assert (status, body) == ("HTTP/1.1 200 OK", "ok\n")
+        status, body = await _get(endpoint.port, "/metrics")
+        assert status == "HTTP/1.1 200 OK"
+        assert 'netpoll_polls_total{outcome="ok"} 3.0' in body
+        status, _ = await _get(endpoint.port, "/nope")
+        assert status.startswith("HTTP/1.1 404")
+
+
+def test_file_signature_sees_edits_and_new_files(tmp_path: Path) -> None:
+    inv = tmp_path / "inv.yaml"
+    inv.write_text("devices: []\n")
+    before = file_signature([tmp_path])
+    inv.write_text("devices: [] # changed\n")
+    assert file_signature([tmp_path]) != before
+    middle = file_signature([tmp_path])
+    (tmp_path / "more.yaml").write_text("x")
+    assert file_signature([tmp_path]) != middle
+
+
+async def test_reload_rejects_broken_inventory(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    applied: list[Inventory] = []
+    good = Inventory(devices=(Device(name="r1", address="127.0.0.1"),))
+    outcome: list[object] = [ConfigError(["inv.yaml:3: device 'r1': unknown key 'adress'"])]
+
+    def loader(paths: object) -> Inventory:
+        result = outcome[0]
+        if isinstance(result, Exception):
+            raise result
+        return good
+
+    watcher = InventoryWatcher([tmp_path], loader, applied.append, poll_s=60)
+    with caplog.at_level(logging.ERROR):
+        assert await watcher.reload() is False
+    assert "inventory rejected: inv.yaml:3: device 'r1': unknown key 'adress'" in caplog.text
+    assert applied == []
+    outcome[0] = None
+    assert await watcher.reload() is True
+    assert applied == [good]
+
+
+def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("netpoll.daemon", logging.WARNING, __file__, 1, msg, args, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+def test_log_formats_name_the_device_and_mask_secrets() -> None:
+    text = TextFormatter().format(_record("poll of %s slow", "r1", device="r1"))
+    assert text.endswith(" WARNING netpoll.daemon [r1] poll of r1 slow")
+    data = json.loads(JsonFormatter().format(_record("cut", device="r2")))
+    assert data["device"] == "r2"
+    assert data["level"] == "WARNING"
+    assert data["message"] == "cut"
+    record = _record("token is %s", "s3cr3t-token")
+    _RedactSecrets(["s3cr3t-token"]).filter(record)
+    assert record.getMessage() == "token is ***"
