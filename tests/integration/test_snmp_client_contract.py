@@ -314,9 +314,19 @@ class ScriptedAgent(asyncio.DatagramProtocol):
     ``too_big_above``: GETBULK with more repetitions than this gets error-status tooBig.
     ``stuck_at``: from this ifIndex on, every "next" OID is that row again (a non-increasing agent).
     ``drop``: the first ``drop`` requests get no answer (lost packets).
+    ``late``: the first ``late`` requests are answered only after ``late_s`` seconds.
     """
 
-    def __init__(self, rows: int, *, too_big_above: int = 0, stuck_at: int = 0, drop: int = 0) -> None:
+    def __init__(
+        self,
+        rows: int,
+        *,
+        too_big_above: int = 0,
+        stuck_at: int = 0,
+        drop: int = 0,
+        late: int = 0,
+        late_s: float = 0.0,
+    ) -> None:
         from pysnmp.proto import rfc1902
 
         self.mib: dict[Oid, object] = {
@@ -327,6 +337,8 @@ class ScriptedAgent(asyncio.DatagramProtocol):
         self.too_big_above = too_big_above
         self.stuck_at = (*IF_DESCR, stuck_at) if stuck_at else None
         self.drop = drop
+        self.late = late
+        self.late_s = late_s
         self.requests = 0
         self.repetitions_seen: list[int] = []
         self.transport: asyncio.DatagramTransport | None = None
@@ -379,6 +391,12 @@ class ScriptedAgent(asyncio.DatagramProtocol):
             varbinds = [(name, self.mib.get(name, rfc1905.noSuchInstance)) for name in names]
         v2c.apiPDU.set_varbinds(response, varbinds)
         assert self.transport is not None
+        if self.late > 0:
+            self.late -= 1
+            asyncio.get_running_loop().call_later(
+                self.late_s, self.transport.sendto, encoder.encode(response_message), addr
+            )
+            return
         self.transport.sendto(encoder.encode(response_message), addr)
 
 
@@ -430,6 +448,22 @@ async def test_lost_request_is_retried(pool: SnmpClientPool, scripted: Callable[
     assert len(rows) == 30
     assert agent.requests >= 2
     agent.drop = 1
+    assert (await client.get([SYS_NAME]))[SYS_NAME] == b"scripted"
+
+
+async def test_late_replies_are_not_taken_for_later_requests(
+    pool: SnmpClientPool, scripted: Callable[..., object]
+) -> None:
+    agent, port = await scripted(rows=30, late=1, late_s=0.5)  # type: ignore[misc]
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, timeout_s=0.3, retries=2))
+    rows = await client.walk(IF_DESCR)  # first try times out, its reply comes during the second
+    assert [value for _, value in rows] == [f"port{i}".encode() for i in range(1, 31)]
+    await asyncio.sleep(0.4)  # a late reply may land while nothing waits
+    assert (await client.get([SYS_NAME]))[SYS_NAME] == b"scripted"
+    assert len(await client.walk(IF_DESCR)) == 30
+    agent.late, agent.late_s = 1, 0.35  # now the late reply lands after the retry's answer
+    assert len(await client.walk(IF_DESCR)) == 30
+    await asyncio.sleep(0.3)
     assert (await client.get([SYS_NAME]))[SYS_NAME] == b"scripted"
 
 

@@ -13,11 +13,14 @@ sysObjectID are longer; ``0.0``, zeroDotZero, has two).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import ipaddress
 import logging
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 
 from gufo.snmp import (
     Aes128Key,
@@ -36,6 +39,7 @@ from gufo.snmp import (
 from gufo.snmp import NoSuchInstance as GufoNoSuchInstance
 from gufo.snmp import SnmpAuthError as GufoAuthError
 from gufo.snmp import SnmpError as GufoError
+from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession
 
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
@@ -50,6 +54,8 @@ from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import SnmpSettings, UsmCredentials
 
 log = logging.getLogger("netpoll.snmp.gufo")
+
+T = TypeVar("T")
 
 _AUTH_KEYS = {
     "MD5": Md5Key,
@@ -103,6 +109,73 @@ def _user(credentials: UsmCredentials) -> User:
     return User(credentials.username, auth_key=auth_key, priv_key=priv_key)
 
 
+class _Wire:
+    """Requests and replies on one gufo socket, with a reader registered for the session's whole life.
+
+    gufo's own asyncio wrapper adds and removes an event-loop reader (two epoll_ctl calls) and runs a
+    ``wait_for`` for every request; with many small column walks per poll that per-request cost dominates the
+    client's CPU. This drives gufo's compiled socket (``SnmpSession._sock``: encode/send, receive/decode) with
+    one persistent reader and a plain timer instead. gufo is pinned to 0.13 in pyproject for this reason.
+    """
+
+    def __init__(self, session: SnmpSession) -> None:
+        self.sock: Any = session._sock
+        self._fd: int = self.sock.get_fd()
+        self._loop = asyncio.get_running_loop()
+        self._waiter: asyncio.Future[None] | None = None
+        self._attached = False
+        self.attach()
+
+    def attach(self) -> None:
+        if not self._attached:
+            self._loop.add_reader(self._fd, self._readable)
+            self._attached = True
+
+    def detach(self) -> None:
+        if self._attached:
+            self._loop.remove_reader(self._fd)
+            self._attached = False
+
+    def _readable(self) -> None:
+        waiter = self._waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        # A late reply to a request already given up on: read it away, or the (level-triggered) reader fires
+        # on every loop iteration.
+        with contextlib.suppress(Exception):
+            self.sock.recv_get_many()
+
+    async def exchange(self, send: Callable[[], None], receive: Callable[[], T], timeout: float) -> T:
+        """Send one request and return its decoded reply; TimeoutError after ``timeout`` seconds."""
+        try:
+            send()
+        except BlockingIOError:  # socket send buffer full (thousands of requests at once): retry shortly
+            await asyncio.sleep(0.001)
+            send()
+        loop = self._loop
+        deadline = loop.time() + timeout
+        while True:
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiter = waiter
+            timer = loop.call_at(deadline, _expire, waiter)
+            try:
+                await waiter
+            finally:
+                timer.cancel()
+                self._waiter = None
+            try:
+                return receive()
+            except BlockingIOError:
+                continue  # not the reply to this request (a late one to an earlier try): keep waiting
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
+
+
 class GufoClient:
     """SnmpClient on gufo-snmp. Created by ``SnmpClientPool``; the session opens on the first request."""
 
@@ -114,11 +187,12 @@ class GufoClient:
         self._limiter = limiter
         self._recv_buffer = recv_buffer
         self._session: SnmpSession | None = None
+        self._wire: _Wire | None = None
         self._last_used = 0.0
         self._lock = asyncio.Lock()
-        # A gufo session matches a reply to the request in flight on its socket: two concurrent requests
-        # (say, two walks of the same device gathered together) would take each other's replies, drop
-        # them and time out. One exchange at a time per session.
+        # Replies are matched to the one request in flight on the session's socket: two concurrent requests
+        # (say, two walks of the same device gathered together) would take each other's replies, drop them
+        # and time out. One exchange at a time per session.
         self._busy = asyncio.Lock()
 
     async def _resolve(self) -> str:
@@ -136,11 +210,11 @@ class GufoClient:
             raise SnmpError(self.target.label, f"cannot resolve {address}: {exc}") from exc
         return str(infos[0][4][0])
 
-    async def _open(self) -> SnmpSession:
+    async def _open(self) -> _Wire:
         settings = self.target.settings
         credentials = settings.credentials
         address = await self._resolve()
-        common = {
+        common: dict[str, Any] = {
             "addr": address,
             "port": settings.port,
             "timeout": settings.timeout_s,
@@ -149,40 +223,49 @@ class GufoClient:
         }
         try:
             if isinstance(credentials, UsmCredentials):
-                session = SnmpSession(user=_user(credentials), version=SnmpVersion.v3, **common)  # type: ignore[arg-type]
+                session = SnmpSession(user=_user(credentials), version=SnmpVersion.v3, **common)
                 await self._retrying(session.refresh)  # engine ID discovery and time sync
             else:
                 version = SnmpVersion.v1 if credentials.version == "1" else SnmpVersion.v2c
-                session = SnmpSession(community=community_of(self.target), version=version, **common)  # type: ignore[arg-type]
+                session = SnmpSession(community=community_of(self.target), version=version, **common)
         except (SnmpError, GufoError, OSError, ValueError) as exc:
             raise self._translate(exc) from exc
-        return session
+        self._session = session
+        return _Wire(session)
 
-    async def _session_ready(self) -> SnmpSession:
-        session = self._session
-        if session is None:
+    async def _ready(self) -> _Wire:
+        wire = self._wire
+        if wire is None:
             async with self._lock:
-                if self._session is None:
-                    self._session = await self._open()
-                session = self._session
+                if self._wire is None:
+                    self._wire = await self._open()
+                wire = self._wire
         elif (
             self.target.version == "3"
-            and time.monotonic() - self._last_used > _V3_REFRESH_AFTER_S
             and self._last_used
+            and time.monotonic() - self._last_used > _V3_REFRESH_AFTER_S
+            and self._session is not None
         ):
-            await self._retrying(session.refresh)
-        return session
+            wire.detach()  # gufo's refresh registers its own reader on the socket
+            try:
+                await self._retrying(self._session.refresh)
+            finally:
+                wire.attach()
+        return wire
 
-    async def _retrying(self, call: object, *args: object) -> object:
-        """Run one request coroutine function with the target's retries on timeout."""
+    async def _retrying(self, call: Callable[..., Awaitable[T]], *args: object) -> T:
+        """Await ``call(*args)`` with the target's retries on timeout; SnmpTimeout when all fail."""
         tries = self.target.settings.retries + 1
         for attempt in range(tries):
             try:
-                return await call(*args)  # type: ignore[operator]
+                return await call(*args)
             except TimeoutError:
                 if attempt + 1 == tries:
-                    raise SnmpTimeout(self.target.label, timeout_message(self.target)) from None
-        raise AssertionError("unreachable")
+                    break
+        raise SnmpTimeout(self.target.label, timeout_message(self.target))
+
+    async def _request(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
+        return await self._retrying(wire.exchange, send, receive, self.target.settings.timeout_s)
 
     def _translate(self, exc: BaseException) -> SnmpError:
         label = self.target.label
@@ -200,20 +283,24 @@ class GufoClient:
             return {}
         names = [format_oid(oid) for oid in oids]
         async with self._busy, self._limiter:
-            session = await self._session_ready()
+            wire = await self._ready()
+            sock = wire.sock
             try:
-                raw = await self._retrying(session.get_many, names)
-                assert isinstance(raw, dict)
+                raw: dict[str, object] = await self._request(
+                    wire, lambda: sock.send_get_many(names), sock.recv_get_many
+                )
                 if self.target.version == "1" and len(raw) < len(names) and len(names) > 1:
                     # v1 fails the whole request with noSuchName when one OID is missing; gufo then returns
                     # nothing. Ask one by one for what is missing.
                     for name in names:
                         if name not in raw:
                             try:
-                                raw[name] = await self._retrying(session.get, name)
+                                raw[name] = await self._request(
+                                    wire, functools.partial(sock.send_get, name), sock.recv_get
+                                )
                             except GufoNoSuchInstance:
                                 continue
-            except (SnmpError, GufoError, OSError) as exc:
+            except (GufoError, OSError) as exc:
                 raise self._translate(exc) from exc
             finally:
                 self._last_used = time.monotonic()
@@ -227,73 +314,98 @@ class GufoClient:
     async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
         async with self._busy, self._limiter:
-            session = await self._session_ready()
+            wire = await self._ready()
             try:
-                return await self._walk(session, root, self.target.max_repetitions)
-            except (SnmpError, GufoError, OSError) as exc:
+                if self.target.version == "1":
+                    rows, guard = await self._walk_next(wire, root)
+                else:
+                    rows, guard = await self._walk_bulk(wire, root, self.target.max_repetitions)
+            except (GufoError, OSError) as exc:
                 raise self._translate(exc) from exc
             finally:
                 self._last_used = time.monotonic()
-
-    async def _walk(self, session: SnmpSession, root: Oid, repetitions: int) -> list[tuple[Oid, SnmpValue]]:
-        rows, guard, stopped = await self._walk_once(session, root, repetitions)
-        if self.target.version != "1":
-            # gufo ends a GETBULK walk the same way (StopAsyncIteration("stop")) when a response starts past
-            # the subtree and when the agent answers an error status such as tooBig. The two can only be
-            # confused when the rows end on a response boundary (an absent table included): ask again with
-            # fewer repetitions; a real end gives the same rows, a tooBig agent now gives more.
-            while stopped and repetitions > 1 and len(rows) % repetitions == 0:
-                repetitions = 1 if not rows else repetitions // 2
-                again, again_guard, stopped = await self._walk_once(session, root, repetitions)
-                if len(again) <= len(rows):
-                    break
-                rows, guard = again, again_guard
         if guard.warning:
             record_warning(self.warnings, self.target, guard.warning)
         return rows
 
-    async def _walk_once(
-        self, session: SnmpSession, root: Oid, repetitions: int
+    async def _walk_bulk(
+        self, wire: _Wire, root: Oid, repetitions: int
+    ) -> tuple[list[tuple[Oid, SnmpValue]], WalkGuard]:
+        rows, guard, stopped = await self._bulk_once(wire, root, repetitions)
+        # gufo ends a GETBULK walk the same way (StopAsyncIteration("stop")) when a response starts past the
+        # subtree and when the agent answers an error status such as tooBig. The two can only be confused
+        # when the rows end on a response boundary (an absent table included): ask again with fewer
+        # repetitions; a real end gives the same rows, a tooBig agent now gives more.
+        while stopped and repetitions > 1 and len(rows) % repetitions == 0:
+            repetitions = 1 if not rows else repetitions // 2
+            again, again_guard, stopped = await self._bulk_once(wire, root, repetitions)
+            if len(again) <= len(rows):
+                break
+            rows, guard = again, again_guard
+        return rows, guard
+
+    async def _bulk_once(
+        self, wire: _Wire, root: Oid, repetitions: int
     ) -> tuple[list[tuple[Oid, SnmpValue]], WalkGuard, bool]:
-        """One walk: the rows, its guard, and whether gufo's ambiguous "stop" ended it."""
+        """One GETBULK walk: the rows, its guard, and whether gufo's ambiguous "stop" ended it."""
         guard = WalkGuard(root)
+        accept = guard.accept
         out: list[tuple[Oid, SnmpValue]] = []
         append = out.append
-        start = format_oid(root)
-        iterator = (
-            session.getnext(start)
-            if self.target.version == "1"
-            else session.getbulk(start, max_repetitions=repetitions)
-        )
-        tries = self.target.settings.retries + 1
-        failures = 0
-        stopped = False
+        sock = wire.sock
+        ctx = GetIter(format_oid(root), repetitions)
+        send = functools.partial(sock.send_get_bulk, ctx)
+        receive = functools.partial(sock.recv_get_bulk, ctx)
         while True:
             try:
-                name, value = await iterator.__anext__()
+                batch: list[tuple[str, object] | None] = await self._request(wire, send, receive)
             except StopAsyncIteration as exc:
-                stopped = exc.args == ("stop",)
+                return out, guard, exc.args == ("stop",)
+            if not batch:
+                return out, guard, False  # endOfMibView
+            for item in batch:
+                if item is None:
+                    return out, guard, False  # past the subtree
+                oid = tuple(map(int, item[0].split(".")))
+                if not accept(oid):
+                    return out, guard, False
+                value = item[1]
+                # int and bytes (nearly every varbind) are already ours; the rest goes through decode_value
+                if type(value) is int or type(value) is bytes:
+                    append((oid, value))
+                else:
+                    decoded = decode_value(value)
+                    if decoded is not None:
+                        append((oid, decoded))
+
+    async def _walk_next(self, wire: _Wire, root: Oid) -> tuple[list[tuple[Oid, SnmpValue]], WalkGuard]:
+        """v1: GETNEXT, one varbind per request."""
+        guard = WalkGuard(root)
+        out: list[tuple[Oid, SnmpValue]] = []
+        sock = wire.sock
+        ctx = GetIter(format_oid(root))
+        send = functools.partial(sock.send_get_next, ctx)
+        receive = functools.partial(sock.recv_get_next, ctx)
+        while True:
+            try:
+                name, value = await self._request(wire, send, receive)
+            except StopAsyncIteration:
                 break
-            except TimeoutError:
-                # The iterator keeps its position: asking again re-sends the same request.
-                failures += 1
-                log.debug("%s: walk of %s: timeout, try %d of %d", self.target.label, start, failures, tries)
-                if failures >= tries:
-                    raise SnmpTimeout(self.target.label, timeout_message(self.target)) from None
-                continue
             except GufoError as exc:
-                if self.target.version == "1" and "nosuchname" in str(exc).lower().replace(" ", ""):
+                if "nosuchname" in str(exc).lower().replace(" ", ""):
                     break  # v1 end of MIB view
                 raise
-            failures = 0
             oid = parse_oid_str(name)
             if not guard.accept(oid):
                 break
             decoded = decode_value(value)
             if decoded is not None:
-                append((oid, decoded))
-        return out, guard, stopped
+                out.append((oid, decoded))
+        return out, guard
 
     async def aclose(self) -> None:
-        """Drop the session; its socket closes with it."""
+        """Unregister the reader and drop the session; its socket closes with it."""
+        if self._wire is not None:
+            self._wire.detach()
+        self._wire = None
         self._session = None
