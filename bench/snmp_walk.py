@@ -1,20 +1,20 @@
 """SNMP walk bench: client CPU per varbind and varbinds/s of netpoll's backends, net-snmp and snmp_exporter.
 
-One net-snmp snmpd answers on AGENTS loopback addresses (127.2.0.1 ...), like a fleet of small devices. Every
-contender walks ifTable and ifXTable of every agent, all agents at once, against that same snmpd, in the same
-run:
+Two fleets, each polled by every contender in the same run: one net-snmp snmpd answering on 200 loopback
+addresses (many small devices: this host's few interfaces), and snmpsim serving the lab recordings (11 real
+devices, 2 to 204 interfaces). Every contender walks ifTable and ifXTable of every agent, all agents at once:
 
 - ``pysnmp`` / ``gufo``: netpoll's ``SnmpClientPool`` (this process; CPU = ``time.process_time``);
 - ``snmpbulkwalk``: net-snmp's C tool, one process per agent and table (CPU from RUSAGE_CHILDREN); the CPU of
   starting a process is measured on its own (walk of an empty subtree) and also shown subtracted;
 - ``snmp_exporter``: Debian's prometheus-snmp-exporter (Go) with a generated module walking the same tables,
   scraped once per agent per round (its CPU from /proc/PID/stat, varbinds from ``snmp_scrape_pdus_returned``);
-- ``netpoll e2e``: ``SnmpPoller`` with the shipped profiles: scalars, walks, rate maths and output records;
-  steady-state polls (the first, with profile pick and label reads, is a warm-up).
+- ``netpoll e2e``: ``SnmpPoller`` with the shipped profiles: scalars, the profile's walks, rate maths and
+  output records; steady-state polls (the first, with profile pick and label reads, is a warm-up).
 
-Run: ``.venv/bin/python bench/snmp_walk.py [--agents 200] [--rounds 3]`` (127/8 is all local: no set-up).
-Budget: well under 2 minutes on 2 cores.
-To add a contender, write ``def measure_x(fleet: Fleet) -> Result`` and append it to ``CONTENDERS``.
+Run: ``.venv/bin/python bench/snmp_walk.py [--agents 200] [--rounds 3] [--no-lab]`` (127/8 is all local).
+Budget: under a minute on 2 cores. To add a contender, write ``def measure_x(fleet: Fleet) -> Result`` and
+append it to ``CONTENDERS``.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from netpoll.inputs.snmp.types import Oid, format_oid  # noqa: E402
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings  # noqa: E402
 from tests.harness.ports import free_port  # noqa: E402
 from tests.harness.snmpd import SnmpdAgent, start_snmpd  # noqa: E402
+from tests.harness.snmpsim import SnmpsimAgent, cleanup_snmpsim, lab_snmprec_dir, start_snmpsim  # noqa: E402
 
 IF_TABLE: Oid = (1, 3, 6, 1, 2, 1, 2, 2)
 IF_X_TABLE: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1)
@@ -50,30 +51,40 @@ MAX_REPETITIONS = 25
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
+@dataclass(frozen=True)
+class Agent:
+    """One SNMP agent of a fleet (v2c)."""
+
+    host: str
+    port: int
+    community: str
+
+
 @dataclass
 class Fleet:
-    """The agents every contender polls."""
+    """The agents every contender polls, all at once, ``rounds`` times."""
 
-    agent: SnmpdAgent
-    addresses: list[tuple[str, int]]
-    community: str
+    title: str
+    agents: list[Agent]
     rounds: int
+    timeout_s: float = 5.0
 
     def devices(self) -> list[Device]:
-        credentials = CommunityCredentials(profile="bench", version="2c", community=self.community)
         return [
             Device(
-                name=f"sw{i:03d}",
-                address=host,
+                name=f"dev{i:03d}",
+                address=agent.host,
                 snmp=SnmpSettings(
-                    credentials=credentials,
-                    port=port,
-                    timeout_s=5.0,
+                    credentials=CommunityCredentials(
+                        profile="bench", version="2c", community=agent.community
+                    ),
+                    port=agent.port,
+                    timeout_s=self.timeout_s,
                     retries=1,
                     max_repetitions=MAX_REPETITIONS,
                 ),
             )
-            for i, (host, port) in enumerate(self.addresses)
+            for i, agent in enumerate(self.agents)
         ]
 
 
@@ -178,20 +189,20 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _bulkwalk(fleet: Fleet, host: str, port: int, root: Oid) -> int:
+def _bulkwalk(agent: Agent, root: Oid) -> int:
     argv = [
         "snmpbulkwalk",
         "-v2c",
         "-c",
-        fleet.community,
+        agent.community,
         "-On",
         "-OQ",
         f"-Cr{MAX_REPETITIONS}",
-        "-t5",
+        "-t10",
         "-r1",
     ]
     proc = subprocess.run(
-        [*argv, f"{host}:{port}", format_oid(root)],
+        [*argv, f"{agent.host}:{agent.port}", format_oid(root)],
         capture_output=True,
         text=True,
         env={**os.environ, "MIBS": "", "MIBDIRS": "/nonexistent"},
@@ -205,18 +216,18 @@ def _bulkwalk(fleet: Fleet, host: str, port: int, root: Oid) -> int:
 def measure_snmpbulkwalk(fleet: Fleet) -> Result:
     if shutil.which("snmpbulkwalk") is None:
         return Result("net-snmp snmpbulkwalk", 0, 0, 0, note="not installed (Debian package snmp)")
-    jobs = [(host, port, root) for host, port in fleet.addresses for root in TABLES]
+    jobs = [(agent, root) for agent in fleet.agents for root in TABLES]
     rounds = max(1, fleet.rounds // 2)
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         # Process start-up alone: a walk of an empty subtree, same number of processes.
         empty: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1, 99)
         cpu0 = _children_cpu()
-        list(pool.map(lambda j: _bulkwalk(fleet, j[0], j[1], empty), jobs))
+        list(pool.map(lambda j: _bulkwalk(j[0], empty), jobs))
         startup = (_children_cpu() - cpu0) / len(jobs)
         cpu0, wall0 = _children_cpu(), time.perf_counter()
         counts: list[int] = []
         for _ in range(rounds):
-            counts += pool.map(lambda j: _bulkwalk(fleet, *j), jobs)
+            counts += pool.map(lambda j: _bulkwalk(*j), jobs)
         cpu, wall = _children_cpu() - cpu0, time.perf_counter() - wall0
     varbinds = sum(c for c in counts if c > 0)
     errors = sum(1 for c in counts if c < 0)
@@ -240,20 +251,29 @@ _IFX_COLUMNS = {
 }  # fmt: skip
 
 
-def exporter_config(community: str) -> str:
-    """A minimal snmp_exporter 0.21 snmp.yml: module ``netpoll_bench`` walking ifTable and ifXTable."""
-    lines = [
-        "netpoll_bench:",
-        "  walk:",
-        *(f"  - {format_oid(root)}" for root in TABLES),
-        "  version: 2",
-        f"  max_repetitions: {MAX_REPETITIONS}",
-        "  retries: 1",
-        "  timeout: 5s",
-        "  auth:",
-        f"    community: {community}",
-        "  metrics:",
-    ]
+def exporter_config(communities: list[str]) -> str:
+    """A minimal snmp_exporter 0.21 snmp.yml: one module per community (``bench0``...), ifTable + ifXTable."""
+    metrics = _exporter_metrics()
+    lines: list[str] = []
+    for i, community in enumerate(communities):
+        lines += [
+            f"bench{i}:",
+            "  walk:",
+            *(f"  - {format_oid(root)}" for root in TABLES),
+            "  version: 2",
+            f"  max_repetitions: {MAX_REPETITIONS}",
+            "  retries: 1",
+            "  timeout: 10s",
+            "  auth:",
+            f"    community: {community}",
+            "  metrics:",
+            *metrics,
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _exporter_metrics() -> list[str]:
+    lines: list[str] = []
     for prefix, table, columns in (
         ("if", "1.3.6.1.2.1.2.2.1", _IF_COLUMNS),
         ("ifx", "1.3.6.1.2.1.31.1.1.1", _IFX_COLUMNS),
@@ -268,7 +288,7 @@ def exporter_config(community: str) -> str:
                 "    - labelname: ifIndex",
                 "      type: gauge",
             ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _proc_cpu(pid: int) -> float:
@@ -277,7 +297,7 @@ def _proc_cpu(pid: int) -> float:
 
 
 def _scrape(url: str) -> tuple[int, bool]:
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(url, timeout=60) as response:
         body = response.read().decode()
     pdus = 0
     for line in body.splitlines():
@@ -294,7 +314,9 @@ def measure_snmp_exporter(fleet: Fleet) -> Result:
         )
     with tempfile.TemporaryDirectory(prefix="netpoll-bench-") as tmp:
         config = Path(tmp) / "snmp.yml"
-        config.write_text(exporter_config(fleet.community))
+        communities = sorted({agent.community for agent in fleet.agents})
+        config.write_text(exporter_config(communities))
+        module = {community: f"bench{i}" for i, community in enumerate(communities)}
         port = free_port("tcp")
         log = (Path(tmp) / "exporter.log").open("wb")
         proc = subprocess.Popen(
@@ -304,7 +326,7 @@ def measure_snmp_exporter(fleet: Fleet) -> Result:
             start_new_session=True,
         )
         try:
-            base = f"http://127.0.0.1:{port}/snmp?module=netpoll_bench&target="
+            base = f"http://127.0.0.1:{port}/snmp"
             deadline = time.monotonic() + 15
             while True:  # ready when it answers
                 try:
@@ -320,7 +342,7 @@ def measure_snmp_exporter(fleet: Fleet) -> Result:
                             note="did not start: " + Path(log.name).read_text()[-300:],
                         )
                     time.sleep(0.1)
-            urls = [f"{base}{host}:{port_}" for host, port_ in fleet.addresses]
+            urls = [f"{base}?module={module[a.community]}&target={a.host}:{a.port}" for a in fleet.agents]
             with concurrent.futures.ThreadPoolExecutor(32) as pool:
                 list(pool.map(_scrape, urls))  # warm-up
                 cpu0, wall0 = _proc_cpu(proc.pid), time.perf_counter()
@@ -350,13 +372,14 @@ CONTENDERS: list[Callable[[Fleet], Result]] = [
 ]
 
 
-def report(results: list[Result]) -> str:
+def report(fleet: Fleet, results: list[Result]) -> str:
     by_name = {r.name: r for r in results}
     walk = by_name.get("net-snmp snmpbulkwalk")
     exporter = by_name.get("snmp_exporter")
     rows = [
+        fleet.title,
         f"{'contender':<26} {'varbinds':>9} {'errors':>6} {'CPU s':>7} {'µs/varbind':>10} "
-        f"{'varbinds/s':>11} {'x bulkwalk':>10} {'x exporter':>10}  note"
+        f"{'varbinds/s':>11} {'x bulkwalk':>10} {'x exporter':>10}  note",
     ]
     for r in results:
         ratio_walk = r.us_per_varbind / walk.us_per_varbind if walk and walk.varbinds else float("nan")
@@ -373,27 +396,59 @@ def report(results: list[Result]) -> str:
     return "\n".join(rows)
 
 
+def run_fleet(fleet: Fleet) -> str:
+    print(f"{fleet.title}: {len(fleet.agents)} agents, {fleet.rounds} rounds", flush=True)
+    results = []
+    for contender in CONTENDERS:
+        result = contender(fleet)
+        print(f"  {result.name}: {result.varbinds} varbinds, {result.cpu_s:.2f} s CPU", flush=True)
+        results.append(result)
+    return report(fleet, results)
+
+
+def snmpd_fleet(workdir: Path, count: int, rounds: int) -> tuple[Fleet, SnmpdAgent]:
+    """One snmpd answering on ``count`` loopback addresses: many small devices (this host's interfaces)."""
+    agent = start_snmpd(workdir, [f"127.2.{i // 250}.{i % 250 + 1}" for i in range(count)])
+    agents = [Agent(host, port, agent.community) for host, port in agent.addresses]
+    title = f"snmpd on {count} loopback addresses (this host's interfaces), ifTable + ifXTable"
+    return Fleet(title, agents, rounds), agent
+
+
+def lab_fleet(workdir: Path, rounds: int) -> tuple[Fleet, SnmpsimAgent]:
+    """snmpsim serving the lab recordings: 11 recorded devices with 2 to 204 interfaces."""
+    agent = start_snmpsim(workdir, lab_snmprec_dir())
+    agents = [Agent(agent.host, agent.port, community) for community in agent.communities]
+    title = f"snmpsim lab recordings ({len(agents)} devices, 2-204 interfaces), ifTable + ifXTable"
+    return Fleet(title, agents, rounds, timeout_s=10.0), agent
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--agents", type=int, default=200, help="loopback agent addresses (default 200)")
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--agents", type=int, default=200, help="snmpd loopback addresses (default 200)")
     parser.add_argument("--rounds", type=int, default=3, help="measured polls of every agent (default 3)")
+    parser.add_argument("--no-lab", action="store_true", help="skip the snmpsim lab fleet")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="netpoll-bench-snmpd-") as workdir:
-        addresses = [f"127.2.{i // 250}.{i % 250 + 1}" for i in range(args.agents)]
-        agent = start_snmpd(Path(workdir), addresses)
+    reports = []
+    with tempfile.TemporaryDirectory(prefix="netpoll-bench-") as workdir:
+        fleet, snmpd = snmpd_fleet(Path(workdir) / "snmpd", args.agents, args.rounds)
         try:
-            fleet = Fleet(agent, agent.addresses, agent.community, args.rounds)
-            print(f"snmpd pid {agent.pid} on {len(agent.addresses)} loopback addresses; ifTable + ifXTable")
-            results = []
-            for contender in CONTENDERS:
-                result = contender(fleet)
-                print(f"  {result.name}: {result.varbinds} varbinds, {result.cpu_s:.2f} s CPU", flush=True)
-                results.append(result)
+            reports.append(run_fleet(fleet))
         finally:
-            agent.stop()
-    print()
-    print(report(results))
+            snmpd.stop()
+        if not args.no_lab and lab_snmprec_dir().is_dir():
+            lab_dir = Path(workdir) / "snmpsim"
+            try:
+                lab, snmpsim = lab_fleet(lab_dir, max(1, args.rounds - 1))
+                try:
+                    reports.append(run_fleet(lab))
+                finally:
+                    snmpsim.stop()
+            finally:
+                cleanup_snmpsim(lab_dir)
+    for text in reports:
+        print()
+        print(text)
     print(f"\nbench took {time.perf_counter() - started:.0f} s")
     return 0
 
