@@ -89,3 +89,6 @@ def setup_logging(level: str = "INFO", fmt: LogFormat = "text", secrets: Iterabl
     # Third-party chatter (APScheduler logs every job run at INFO) only from WARNING up, unless debugging.
     for name in _NOISY:
         logging.getLogger(name).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
+    # APScheduler warns about every skipped run; the daemon counts them and reports once per cycle.
+    if level.upper() != "DEBUG":
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -80,6 +80,7 @@ def settings_from_config(
         mqtt=config.mqtt,
         alert_rules=config.thresholds,
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
+        snmp_backend=config.scheduler.snmp_backend,
         icmp_concurrency=config.scheduler.max_concurrent_icmp,
         http_host=config.http.host or "127.0.0.1",
         http_port=config.http.port,

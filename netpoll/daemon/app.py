@@ -31,9 +31,9 @@ from typing import Any, Protocol
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
-from netpoll.daemon.state import StateStore
+from netpoll.daemon.state import StateStore, encode_json
 from netpoll.errors import IcmpError
-from netpoll.inventory.models import Device, Inventory
+from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
 from netpoll.outputs.influxdb.writer import InfluxSettings, InfluxWriter
 from netpoll.sample import Sample
@@ -66,6 +66,7 @@ class RunSettings:
     alert_rules: Path | None = None
     profiles_dir: Path | None = None
     snmp_concurrency: int = 256
+    snmp_backend: SnmpBackendName = "auto"  # the default for devices whose snmp.backend is auto
     icmp_concurrency: int = 1024
     deadline_fraction: float = 0.95
     shutdown_grace_s: float = 5.0
@@ -254,7 +255,9 @@ class Daemon:
 
         s = self.settings
         profiles = await asyncio.to_thread(load_profiles, s.profiles_dir)
-        pool = await stack.enter_async_context(SnmpClientPool(max_in_flight=s.snmp_concurrency))
+        pool = await stack.enter_async_context(
+            SnmpClientPool(max_in_flight=s.snmp_concurrency, backend=s.snmp_backend)
+        )
         self._poller = SnmpPoller(pool, profiles)
         saved = self._store.load_counters()
         if saved:
@@ -290,12 +293,18 @@ class Daemon:
         self._end_cycle(final=True)
 
     async def _save_state(self) -> None:
+        # Encoded here, in the event loop, because the poller and the alert engine mutate their state from
+        # it: a worker thread walking the same dicts could see them change. Only the write is off-loop.
         if self._poller is not None:
-            state = self._poller.export_state()
-            await asyncio.to_thread(self._store.save_counters, state)
+            try:
+                encoded = encode_json(self._poller.export_state())
+            except (TypeError, ValueError):
+                log.exception("state: cannot encode counter state")
+            else:
+                await asyncio.to_thread(self._store.write_counters, encoded)
         if self._engine is not None:
             try:
-                await asyncio.to_thread(self._engine.save)
+                self._engine.save()
             except Exception:
                 log.exception("state: cannot save alert state")
 
@@ -347,6 +356,16 @@ class Daemon:
         )
         sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices))
         sink.write([sample])
+        if cycle.polls_cut or cycle.polls_skipped:
+            # One line per cycle, not one per device: at thousands of devices a per-poll warning floods the
+            # log and costs CPU when it is least affordable (the per-device detail is in the data).
+            log.warning(
+                "cycle %d: %d polls cut at their deadline, %d skipped (previous one still running); e.g. %s",
+                self.cycle_no,
+                cycle.polls_cut,
+                cycle.polls_skipped,
+                ", ".join(sorted(cycle.slow_devices)[:5]),
+            )
         if self.settings.console:
             self._print_summary(cycle, figures, sample)
 

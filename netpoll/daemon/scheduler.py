@@ -70,9 +70,11 @@ class CycleStats:
     polls_failed: int = 0
     polls_skipped: int = 0
     polls_late: int = 0  # started more than max(1 s, 5 % of the interval) after they were due
+    polls_cut: int = 0  # cancelled at their deadline
     poll_lag_ms_max: float = 0.0
     points: int = 0
     failed_devices: set[str] = field(default_factory=set)
+    slow_devices: set[str] = field(default_factory=set)  # cut or skipped
 
 
 class PollScheduler:
@@ -219,10 +221,11 @@ class PollScheduler:
             self._due[event.job_id] = max(event.scheduled_run_times).timestamp()
 
     def _on_skipped(self, event: JobEvent) -> None:
-        self.cycle.polls_skipped += 1
-        self.totals.polls_skipped += 1
         kind, _, name = event.job_id.partition(":")
-        log.warning(
+        for stats in (self.cycle, self.totals):
+            stats.polls_skipped += 1
+            stats.slow_devices.add(name)
+        log.debug(
             "%s poll of %s skipped: the previous one is still running",
             kind,
             name,
@@ -249,7 +252,10 @@ class PollScheduler:
                     samples = await self._poll(kind, device)
         except TimeoutError:
             samples = [self._deadline_sample(kind, device, interval)]
-            log.warning(
+            for stats in (self.cycle, self.totals):
+                stats.polls_cut += 1
+                stats.slow_devices.add(name)
+            log.debug(
                 "%s poll of %s cut at its deadline (%.1f s)",
                 kind,
                 name,

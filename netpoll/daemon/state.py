@@ -20,15 +20,25 @@ COUNTERS_FILE = "counters.json"
 ALERTS_FILE = "alerts.json"
 
 
-def save_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically."""
+def encode_json(data: Any) -> bytes:
+    """Compact JSON bytes of ``data``."""
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as handle:
-        json.dump(data, handle, separators=(",", ":"))
+    with open(tmp, "wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def save_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON to ``path`` atomically."""
+    write_atomic(path, encode_json(data))
 
 
 def load_json(path: Path) -> Any:
@@ -61,8 +71,15 @@ class StateStore:
     def save_counters(self, state: dict[str, Any]) -> None:
         """Save the counter state atomically (errors logged, never raised)."""
         try:
-            save_json(self.state_dir / COUNTERS_FILE, state)
-        except (OSError, TypeError, ValueError) as exc:
+            self.write_counters(encode_json(state))
+        except (TypeError, ValueError) as exc:
+            log.error("state: cannot encode counter state: %s", exc)
+
+    def write_counters(self, encoded: bytes) -> None:
+        """Write already encoded counter state atomically (errors logged, never raised)."""
+        try:
+            write_atomic(self.state_dir / COUNTERS_FILE, encoded)
+        except OSError as exc:
             log.error("state: cannot save counter state to %s: %s", self.state_dir, exc)
 
     @property
