@@ -403,9 +403,13 @@ class GufoClient:
                 out.append((oid, decoded))
         return out, guard
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Unregister the reader and drop the session; its socket closes with it."""
         if self._wire is not None:
             self._wire.detach()
         self._wire = None
         self._session = None
+
+    async def aclose(self) -> None:
+        """Release the session (``close``)."""
+        self.close()

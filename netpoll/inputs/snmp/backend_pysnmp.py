@@ -271,7 +271,10 @@ class PysnmpClient:
                         retries=settings.retries,
                     )
                 except Exception as exc:  # pysnmp raises PySnmpError for unresolvable names
-                    raise SnmpError(self.target.label, f"bad address: {exc}") from exc
+                    reason = str(exc).split(" caused by ")[0]
+                    raise SnmpError(
+                        self.target.label, f"cannot resolve {self.target.address}: {reason}"
+                    ) from exc
                 self._engine = await self._engines.assign(ipv6)
             return self._engine, self._transport_target
 
@@ -404,7 +407,11 @@ class PysnmpClient:
             record_warning(self.warnings, self.target, guard.warning)
         return out
 
-    async def aclose(self) -> None:
+    def close(self) -> None:
         """Nothing to release per client: the engines belong to the pool."""
         self._engine = None
         self._transport_target = None
+
+    async def aclose(self) -> None:
+        """Release the client (``close``)."""
+        self.close()

@@ -82,15 +82,17 @@ class SnmpClientPool:
 
     def backend_for(self, settings: SnmpSettings) -> ConcreteBackend:
         """The backend that polls a device with these settings."""
+        return self._choose(settings)[0]
+
+    def _choose(self, settings: SnmpSettings) -> tuple[ConcreteBackend, str | None]:
+        """The backend, and why gufo was asked for but cannot serve these settings (else None)."""
         wanted = settings.backend if settings.backend != "auto" else self.default_backend
         if wanted == "pysnmp":
-            return "pysnmp"
+            return "pysnmp", None
         reason = backend_gufo.supports(settings)
         if reason is None:
-            return "gufo"
-        if wanted == "gufo":
-            log.warning("gufo backend asked for, but %s: using pysnmp", reason)
-        return "pysnmp"
+            return "gufo", None
+        return "pysnmp", reason if wanted == "gufo" else None
 
     def client(self, device: Device) -> SnmpClient:
         """The client for an inventory device (reused across polls; rebuilt if its SNMP settings changed).
@@ -112,10 +114,14 @@ class SnmpClientPool:
     def _get(self, key: str, target: Target) -> AnyClient:
         if self._closed:
             raise RuntimeError("SnmpClientPool is closed")
-        backend = self.backend_for(target.settings)
         cached = self._clients.get(key)
-        if cached is not None and cached[0] == target and cached[1] == backend:
-            return cached[2]
+        if cached is not None:
+            if cached[0] == target:
+                return cached[2]
+            cached[2].close()  # settings changed: the old session's socket goes now, not at shutdown
+        backend, refused = self._choose(target.settings)
+        if refused:
+            log.warning("%s: gufo backend asked for, but %s: using pysnmp", target.label, refused)
         client: AnyClient
         if backend == "gufo":
             client = GufoClient(target, self._limits["gufo"])
