@@ -1,10 +1,11 @@
 """Scale bench: `netpoll run` polling and pinging 5,000 devices at a 60 s interval into VictoriaMetrics.
 
-Inside a network namespace it creates (root needed), net-snmp's snmpd answers SNMP v2c on 5,000 loopback
-addresses (127.2.x.y; the namespace has its own loopback, so nothing leaves it), and 10 veth pairs with both
-ends in the namespace give every "device" an ifTable of 21 interfaces (lo + 20 veth). VictoriaMetrics runs
-in the namespace too. netpoll runs there with a generated inventory (every device polled over SNMP and
-pinged) for ``--cycles`` cycles, writing through the InfluxDB v2 write API.
+Inside a network namespace it creates (root needed), net-snmp snmpd (one process per 1,000 addresses)
+answers SNMP v2c on 5,000 loopback addresses (127.2.x.y; the namespace has its own loopback, so nothing
+leaves it), and 10 veth pairs with both ends in the namespace give every "device" an ifTable of 21
+interfaces (lo + 20 veth). VictoriaMetrics runs in the namespace too. netpoll runs there with a generated
+inventory (every device polled over SNMP and pinged) for ``--cycles`` cycles, writing through the InfluxDB
+v2 write API.
 
 Reported per cycle (a cycle = the daemon's own 60 s tick, printed on its console line):
 completion (span from the first to the last SNMP poll of that round, every device's n-th poll, read back
@@ -22,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +42,7 @@ from tests.harness.snmpd import SnmpdAgent, start_snmpd  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VETH_PAIRS = 10
+PER_AGENT = 1000
 VM_PORT = 8428
 CYCLE_RE = re.compile(
     r"cycle (\d+): (\d+) devices, (\d+) ok, (\d+) failed, (\d+) skipped, (\d+) late, (\d+) points, "
@@ -156,8 +159,16 @@ def rounds_from_vm(ns: Netns, devices: int, cycles: int) -> list[dict[str, Any]]
         ok = sum(1 for points in per_device.values() if len(points) > n and sorted(points)[n][1] == 1)
         span = (max(t for t, _ in stamps) - min(t for t, _ in stamps)) / 1000 if stamps else 0.0
         result.append({"round": n + 1, "snmp_polled": len(stamps), "snmp_ok": ok, "span_s": span})
+    interfaces: dict[str, int] = defaultdict(int)
+    for row in export(ns, '{__name__="interface_in_bps"}'):
+        interfaces[row["metric"].get("device", "?")] += 1
     result.append(
-        {"ping_devices": len(ping_counts), "ping_min_per_device": min(ping_counts.values(), default=0)}
+        {
+            "ping_devices": len(ping_counts),
+            "ping_min_per_device": min(ping_counts.values(), default=0),
+            "interfaces_min": min(interfaces.values(), default=0),
+            "interface_series": sum(interfaces.values()),
+        }
     )
     return result
 
@@ -167,6 +178,7 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument("--profile", metavar="FILE", help="run netpoll under cProfile, stats to FILE")
     args = parser.parse_args()
     if os.geteuid() != 0:
         print("bench/scale.py needs root (network namespace, snmpd on 5,000 addresses)", file=sys.stderr)
@@ -174,7 +186,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="netpoll-scale-"))
     ns: Netns | None = None
-    agent: SnmpdAgent | None = None
+    agents: list[SnmpdAgent] = []
     started: list[subprocess.Popen[Any]] = []
     try:
         t0 = time.monotonic()
@@ -185,10 +197,22 @@ def main() -> int:
             ["ip", "-n", ns.name, "-batch", "-"], input="\n".join(batch) + "\n", text=True, check=True
         )
         addrs = addresses(args.devices)
-        agent = start_snmpd(work / "snmpd", addresses=addrs, netns=ns, port=161)
+        # Several snmpd processes of at most PER_AGENT addresses each: one snmpd select()s over all its
+        # sockets for every request, so one process on 5,000 sockets would be the bottleneck, not netpoll.
+        community = f"bench-{secrets.token_hex(4)}"
+        for k in range(0, len(addrs), PER_AGENT):
+            agents.append(
+                start_snmpd(
+                    work / f"snmpd{k // PER_AGENT}",
+                    addresses=addrs[k : k + PER_AGENT],
+                    netns=ns,
+                    port=161,
+                    extra_config=f"rocommunity {community} default",
+                )
+            )
         print(
-            f"namespace {ns.name}: snmpd pid {agent.pid} on {len(addrs)} addresses "
-            f"({time.monotonic() - t0:.0f} s)"
+            f"namespace {ns.name}: {len(agents)} snmpd (pids {', '.join(str(a.pid) for a in agents)}) on "
+            f"{len(addrs)} addresses ({time.monotonic() - t0:.0f} s)"
         )
         vm = ns.popen(
             ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
@@ -200,8 +224,10 @@ def main() -> int:
             if ns.exec(["curl", "-sf", f"http://127.0.0.1:{VM_PORT}/health"], check=False).returncode == 0:
                 break
             time.sleep(0.5)
-        config = write_config(work, write_inventory(work, addrs, agent.community, args.interval))
+        config = write_config(work, write_inventory(work, addrs, community, args.interval))
         argv = [sys.executable, "-m", "netpoll", "run", "--config", str(config), "--cycles", str(args.cycles)]
+        if args.profile:
+            argv[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
         proc = ns.popen(
             argv,
             cwd=REPO,
@@ -216,7 +242,15 @@ def main() -> int:
         sampler.start()
         run_start = time.monotonic()
         timeout = (args.cycles + 3) * args.interval + 120
-        code = proc.wait(timeout=timeout)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            print(
+                f"netpoll did not finish {args.cycles} cycles within {timeout:.0f} s: stopping it (SIGTERM)"
+            )
+            proc.send_signal(signal.SIGTERM)
+            code = proc.wait(timeout=60)
+            code = code or 1
         sampler.join(timeout=10)
         elapsed = time.monotonic() - run_start
         total_cpu = sampler.cycles[-1]["cpu_s"] if sampler.cycles else 0.0
@@ -234,7 +268,7 @@ def main() -> int:
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait(timeout=10)
-        if agent is not None:
+        for agent in agents:
             agent.stop()
         if ns is not None:
             ns.remove()
