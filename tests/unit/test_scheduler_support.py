@@ -123,3 +123,16 @@ def test_log_formats_name_the_device_and_mask_secrets() -> None:
     record = _record("token is %s", "s3cr3t-token")
     _RedactSecrets(["s3cr3t-token"]).filter(record)
     assert record.getMessage() == "token is ***"
+
+
+def test_shard_filter_splits_devices(tmp_path: Path) -> None:
+    from netpoll.daemon.app import Daemon, RunSettings
+
+    inventory = Inventory(devices=tuple(Device(name=f"r{i}", address="127.0.0.1") for i in range(50)))
+    picked = []
+    for index in range(3):
+        settings = RunSettings(inventories=(), data_dir=tmp_path, state_dir=tmp_path, shard=(index, 3))
+        picked.append({d.name for d in Daemon(settings, loader=lambda _: inventory)._select(inventory)})
+    assert set().union(*picked) == {f"r{i}" for i in range(50)}
+    assert sum(len(p) for p in picked) == 50
+    assert all(picked)
