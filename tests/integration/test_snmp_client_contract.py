@@ -472,3 +472,20 @@ async def test_walk_to_the_end_of_the_mib(pool: SnmpClientPool, scripted: Callab
     client = pool.client_for("127.0.0.1", port, v2c_settings("any", port))
     rows = await client.walk(SYS_NAME[:-2])  # 1.3.6.1.2.1.1: only sysName.0, then endOfMibView
     assert rows == [(SYS_NAME, b"scripted")]
+
+
+@pytest.mark.parametrize("same_engine_id", [True, False], ids=["reboot", "new-engine-id"])
+async def test_v3_survives_an_agent_restart(
+    pool: SnmpClientPool, snmpd_factory: Callable[..., SnmpdAgent], same_engine_id: bool
+) -> None:
+    # A reboot keeps the engine ID and raises snmpEngineBoots (the USM time window moves); a replaced device
+    # (or this snmpd without a fixed engine ID) comes back with another engine ID: the keys localised for
+    # the old one no longer match.
+    agent = snmpd_factory(extra_config="exactEngineID 0x80001f8880a1b2c3d4e5f60718" if same_engine_id else "")
+    settings = v3_settings(agent.v3_users["sha256_aes128"], agent.port, timeout_s=1.0, retries=1)
+    client = pool.client(device("v3", agent.host, settings))
+    assert SYS_NAME in await client.get([SYS_NAME])
+    agent.stop()
+    agent.start()
+    assert SYS_NAME in await client.get([SYS_NAME])
+    assert len(await client.walk(IF_DESCR)) > 0

@@ -6,12 +6,18 @@ Kept free of any SNMP library import so the pool, both backends and the unit tes
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from netpoll.errors import SnmpTimeout
 from netpoll.inputs.snmp.types import Oid, format_oid
 from netpoll.inventory.models import CommunityCredentials, SnmpSettings
 
 log = logging.getLogger("netpoll.snmp.client")
+
+A = TypeVar("A")
+R = TypeVar("R")
 
 # net-snmp's snmpd answers at most 100 varbinds per GETBULK response; asking for more only costs bigger
 # requests for nothing, and some agents answer tooBig instead of truncating.
@@ -107,3 +113,32 @@ def record_warning(warnings: list[str], target: Target, text: str) -> None:
     if len(warnings) < 20:
         warnings.append(text)
     log.warning("%s: %s", target.label, text)
+
+
+class V3Rediscovery:
+    """SNMPv3 clients: when an agent that answered before goes silent, discover its engine again, once.
+
+    A replaced device (or an agent whose engine ID is not persistent) comes back with a new engine ID; the
+    cached one makes every request undecodable for it and net-snmp drops them silently. Both libraries
+    would keep using the stale engine ID (pysnmp for 300 s, gufo forever), so the first timeout after a
+    success forgets it and tries once more. A dead agent costs one extra timeout cycle, not one per poll.
+    """
+
+    target: Target
+    _answered = False
+
+    def _rediscover(self) -> None:
+        raise NotImplementedError
+
+    async def _v3_retry(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
+        try:
+            result = await operation(argument)
+        except SnmpTimeout:
+            if self.target.version != "3" or not self._answered:
+                raise
+            self._answered = False
+            log.info("%s: SNMPv3 agent went silent: discovering its engine ID again", self.target.label)
+            self._rediscover()
+            result = await operation(argument)
+        self._answered = True
+        return result

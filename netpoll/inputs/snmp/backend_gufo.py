@@ -45,6 +45,7 @@ from gufo.snmp.aio.client import SnmpSession
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     Target,
+    V3Rediscovery,
     WalkGuard,
     community_of,
     record_warning,
@@ -176,7 +177,7 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-class GufoClient:
+class GufoClient(V3Rediscovery):
     """SnmpClient on gufo-snmp. Created by ``SnmpClientPool``; the session opens on the first request."""
 
     backend = "gufo"
@@ -279,6 +280,16 @@ class GufoClient:
 
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
+        return await self._v3_retry(self._get, oids)
+
+    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
+        return await self._v3_retry(self._walk, root)
+
+    def _rediscover(self) -> None:
+        self.close()  # the next request opens a new session, which starts with engine discovery
+
+    async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         if not oids:
             return {}
         names = [format_oid(oid) for oid in oids]
@@ -311,8 +322,7 @@ class GufoClient:
                 result[parse_oid_str(name)] = decoded
         return result
 
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
+    async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         async with self._busy, self._limiter:
             wire = await self._ready()
             try:

@@ -52,6 +52,7 @@ from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     Target,
+    V3Rediscovery,
     WalkGuard,
     community_of,
     record_warning,
@@ -238,7 +239,7 @@ def _auth_data(target: Target) -> CommunityData | UsmUserData:
     return CommunityData(index, community, mpModel=0 if credentials.version == "1" else 1)
 
 
-class PysnmpClient:
+class PysnmpClient(V3Rediscovery):
     """SnmpClient on pysnmp 7. Created by ``SnmpClientPool``; set up lazily on the first request."""
 
     backend = "pysnmp"
@@ -309,6 +310,26 @@ class PysnmpClient:
 
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
+        return await self._v3_retry(self._get, oids)
+
+    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
+        return await self._v3_retry(self._walk, root)
+
+    def _rediscover(self) -> None:
+        # pysnmp caches the peer's engine ID per transport address for 300 s (rfc3412 engineIdCache, private):
+        # drop this agent's entry so the next request starts with discovery.
+        engine = self._engine
+        if engine is None:
+            return
+        peer = (self.target.address, self.target.port)
+        for model in engine.message_processing_subsystems.values():
+            cache = getattr(model, "_SnmpV3MessageProcessingModel__engineIdCache", None)
+            if isinstance(cache, dict):
+                for key in [k for k in cache if tuple(k[1])[:2] == peer]:
+                    del cache[key]
+
+    async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         pending = list(oids)
         result: dict[Oid, SnmpValue] = {}
         async with self._limiter:
@@ -348,8 +369,7 @@ class PysnmpClient:
                     result[name._value] = decoded
         return result
 
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
+    async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         async with self._limiter:
             if self.target.version == "1":
                 return await self._walk_next(root)
