@@ -138,7 +138,10 @@ def _measure_backend(fleet: Fleet, backend: str, rounds: int) -> Result:
                 varbinds += got
                 errors += failed
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        return Result(f"netpoll {backend}", cpu, wall, varbinds, errors, f"{len(devices)} agents at once")
+            requests = sum(getattr(pool.client(d), "requests", 0) for d in devices)
+        polls = len(devices) * (rounds + 1)
+        note = f"{len(devices)} agents at once; {requests / polls:.1f} requests/poll"
+        return Result(f"netpoll {backend}", cpu, wall, varbinds, errors, note)
 
     return asyncio.run(run())
 
@@ -175,7 +178,9 @@ def measure_netpoll_e2e(fleet: Fleet, backend: str = "gufo") -> Result:
                             varbinds += int(sample.fields.get("varbinds", 0))
                             errors += 0 if sample.fields.get("poll_ok") == 1 else 1
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-        note = f"walk + rates + {records} records"
+            requests = sum(getattr(pool.client(d), "requests", 0) for d in devices)
+        polls = len(devices) * (fleet.rounds + 1)
+        note = f"walk + rates + {records} records; {requests / polls:.1f} requests/poll"
         return Result(f"netpoll e2e ({backend})", cpu, wall, varbinds, errors, note)
 
     return asyncio.run(run())
@@ -296,14 +301,17 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime (fields 14 and 15)
 
 
-def _scrape(url: str) -> tuple[int, bool]:
+def _scrape(url: str) -> tuple[int, bool, int]:
+    """One scrape: (varbinds returned, success, packets sent when the exporter reports it)."""
     with urllib.request.urlopen(url, timeout=60) as response:
         body = response.read().decode()
-    pdus = 0
+    pdus = packets = 0
     for line in body.splitlines():
         if line.startswith("snmp_scrape_pdus_returned "):
             pdus = int(float(line.split()[1]))
-    return pdus, "snmp_error" not in body and pdus > 0
+        elif line.startswith("snmp_scrape_packets_sent "):
+            packets = int(float(line.split()[1]))
+    return pdus, "snmp_error" not in body and pdus > 0, packets
 
 
 def measure_snmp_exporter(fleet: Fleet) -> Result:
@@ -346,7 +354,7 @@ def measure_snmp_exporter(fleet: Fleet) -> Result:
             with concurrent.futures.ThreadPoolExecutor(32) as pool:
                 list(pool.map(_scrape, urls))  # warm-up
                 cpu0, wall0 = _proc_cpu(proc.pid), time.perf_counter()
-                results: list[tuple[int, bool]] = []
+                results: list[tuple[int, bool, int]] = []
                 for _ in range(fleet.rounds):
                     results += pool.map(_scrape, urls)
                 cpu, wall = _proc_cpu(proc.pid) - cpu0, time.perf_counter() - wall0
@@ -358,9 +366,13 @@ def measure_snmp_exporter(fleet: Fleet) -> Result:
                 proc.kill()
                 proc.wait(5)
             log.close()
-    varbinds = sum(pdus for pdus, _ in results)
-    errors = sum(1 for _, ok in results if not ok)
-    return Result("snmp_exporter", cpu, wall, varbinds, errors, f"{len(results)} scrapes, 32 at once")
+    varbinds = sum(pdus for pdus, _, _ in results)
+    errors = sum(1 for _, ok, _ in results if not ok)
+    note = f"{len(results)} scrapes, 32 at once"
+    packets = sum(sent for _, _, sent in results)
+    if packets:
+        note += f"; {packets / len(results):.1f} requests/scrape"
+    return Result("snmp_exporter", cpu, wall, varbinds, errors, note)
 
 
 CONTENDERS: list[Callable[[Fleet], Result]] = [

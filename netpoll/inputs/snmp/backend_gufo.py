@@ -185,6 +185,7 @@ class GufoClient(V3Rediscovery):
     def __init__(self, target: Target, limiter: asyncio.Semaphore, recv_buffer: int = 0) -> None:
         self.target = target
         self.warnings: list[str] = []
+        self.requests = 0  # PDUs sent, retries included, for self-monitoring and benches
         self._limiter = limiter
         self._recv_buffer = recv_buffer
         self._session: SnmpSession | None = None
@@ -266,7 +267,11 @@ class GufoClient(V3Rediscovery):
         raise SnmpTimeout(self.target.label, timeout_message(self.target))
 
     async def _request(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
-        return await self._retrying(wire.exchange, send, receive, self.target.settings.timeout_s)
+        return await self._retrying(self._exchange, wire, send, receive)
+
+    async def _exchange(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
+        self.requests += 1
+        return await wire.exchange(send, receive, self.target.settings.timeout_s)
 
     def _translate(self, exc: BaseException) -> SnmpError:
         label = self.target.label

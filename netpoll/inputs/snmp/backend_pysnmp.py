@@ -247,6 +247,7 @@ class PysnmpClient(V3Rediscovery):
     def __init__(self, target: Target, engines: PysnmpEngines, limiter: asyncio.Semaphore) -> None:
         self.target = target
         self.warnings: list[str] = []
+        self.requests = 0  # PDUs sent (retries inside pysnmp not counted), for self-monitoring and benches
         self._engines = engines
         self._limiter = limiter
         self._engine: SnmpEngine | None = None
@@ -297,6 +298,7 @@ class PysnmpClient(V3Rediscovery):
 
     async def _exchange(self, command: Callable[..., Any], *args: Any) -> tuple[Any, Any, Any, Any]:
         engine, transport_target = await self._ready()
+        self.requests += 1
         try:
             result: tuple[Any, Any, Any, Any] = await command(
                 engine, self._auth, transport_target, self._context, *args, lookupMib=False
