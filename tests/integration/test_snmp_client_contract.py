@@ -489,3 +489,15 @@ async def test_v3_survives_an_agent_restart(
     agent.start()
     assert SYS_NAME in await client.get([SYS_NAME])
     assert len(await client.walk(IF_DESCR)) > 0
+
+
+async def test_gufo_v3_resyncs_after_idle(snmpd: SnmpdAgent, monkeypatch: pytest.MonkeyPatch) -> None:
+    from netpoll.inputs.snmp import backend_gufo
+
+    monkeypatch.setattr(backend_gufo, "_V3_REFRESH_AFTER_S", 0.0)  # every request counts as "idle too long"
+    async with SnmpClientPool(backend="gufo") as gufo_pool:
+        user = snmpd.v3_users["sha256_aes128"]
+        client = gufo_pool.client(device("v3", snmpd.host, v3_settings(user, snmpd.port)))
+        for _ in range(3):
+            assert SYS_NAME in await client.get([SYS_NAME])
+            assert await client.walk(IF_DESCR)

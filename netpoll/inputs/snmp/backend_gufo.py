@@ -251,6 +251,8 @@ class GufoClient(V3Rediscovery):
             wire.detach()  # gufo's refresh registers its own reader on the socket
             try:
                 await self._retrying(self._session.refresh)
+            except (GufoError, OSError) as exc:
+                raise self._translate(exc) from exc
             finally:
                 wire.attach()
         return wire
