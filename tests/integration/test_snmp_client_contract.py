@@ -501,3 +501,12 @@ async def test_gufo_v3_resyncs_after_idle(snmpd: SnmpdAgent, monkeypatch: pytest
         for _ in range(3):
             assert SYS_NAME in await client.get([SYS_NAME])
             assert await client.walk(IF_DESCR)
+
+
+async def test_ipv6_agent(pool: SnmpClientPool, snmpd_factory: Callable[..., SnmpdAgent]) -> None:
+    agent = snmpd_factory(addresses=["[::1]"])
+    v2 = pool.client(device("v6", "::1", v2c_settings(agent.community, agent.port)))
+    assert SYS_NAME in await v2.get([SYS_NAME])
+    assert len(await v2.walk(IF_DESCR)) > 0
+    v3 = pool.client(device("v6-v3", "::1", v3_settings(agent.v3_users["sha_aes"], agent.port)))
+    assert SYS_NAME in await v3.get([SYS_NAME])
