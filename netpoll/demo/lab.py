@@ -107,8 +107,8 @@ def demo_devices() -> tuple[DemoDevice, ...]:
         DemoDevice(
             "rtr-edge-1", "router", "par1", "127.0.0.12", "1.3.6.1.4.1.2636.1.1.1.2.21",
             "Juniper Networks, Inc. mx480 internet router, kernel JUNOS 21.4R3",
-            # ge-0/0/1 runs hot (about 90 % of 1 Gbit/s): the default utilisation rule fires in the demo.
-            (("xe-0/0/0", 10000, 0.42), ("ge-0/0/1", 1000, 0.9), ("ge-0/0/2", 1000, 0.12),
+            # ge-0/0/1 runs hot (95 % of 1 Gbit/s): the default utilisation rule (> 90 % for 3 polls) fires.
+            (("xe-0/0/0", 10000, 0.42), ("ge-0/0/1", 1000, 0.95), ("ge-0/0/2", 1000, 0.12),
              ("ge-0/0/3", 1000, -1.0), ("ae0", 20000, 0.3), ("lo0", 0, 0.0)),
             "juniper", tuple(juniper),
         ),
