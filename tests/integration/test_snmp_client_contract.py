@@ -270,7 +270,8 @@ async def test_silent_address_times_out_in_time(pool: SnmpClientPool, free_port:
     started = time.monotonic()
     with pytest.raises(SnmpTimeout) as caught:
         await client.walk(IF_DESCR)
-    assert time.monotonic() - started < 0.5 * 2 + 1.0
+    # timeout x tries, plus slack for pysnmp's 0.1 s timer ticks and its first engine set-up (~0.3 s)
+    assert time.monotonic() - started < 0.5 * 2 + 1.5
     assert "public" not in str(caught.value)
     with pytest.raises(SnmpTimeout):
         await client.get([SYS_NAME])
