@@ -60,10 +60,16 @@ def read_points(data_dir: Path) -> list[tuple[str, dict[str, str], str, float]]:
     points = []
     for path in sorted(data_dir.glob("netpoll-*.lp")):
         for line in path.read_text().splitlines():
-            head, fields, stamp = re.split(r"(?<!\\) ", line)[:3] if line.count(" ") >= 2 else ("", "", "0")
-            measurement, *pairs = re.split(r"(?<!\\),", head)
-            tags = dict(pair.split("=", 1) for pair in pairs)
-            points.append((measurement, tags, fields, int(stamp) / 1e9))
+            # head = up to the first unescaped space; the timestamp is after the last space (string fields
+            # such as an alert's message may hold spaces in between)
+            try:
+                head, rest = re.split(r"(?<!\\) ", line, maxsplit=1)
+                fields, stamp = rest.rsplit(" ", 1)
+                measurement, *pairs = re.split(r"(?<!\\),", head)
+                tags = dict(pair.split("=", 1) for pair in pairs)
+                points.append((measurement, tags, fields, int(stamp) / 1e9))
+            except ValueError:  # a line being written right now
+                continue
     return points
 
 
