@@ -56,7 +56,6 @@ class InfluxSettings:
     spool_max_bytes: int = 256 * 1024 * 1024
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 30.0
-    max_memory_batches: int = 8
     shutdown_timeout_s: float = 10.0
     gzip: bool = True
 
@@ -191,7 +190,7 @@ class InfluxWriter:
                 await sender
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            self._spill_memory()
+            self._spool_many(self._take_memory())
             if self._client is not None:
                 await asyncio.to_thread(self._client.close)
             log.info(
@@ -240,39 +239,57 @@ class InfluxWriter:
             return
         body = ("\n".join(self._buffer) + "\n").encode()
         self._buffer = []
-        if self._spool is not None and (
-            len(self._spool) or len(self._batches) >= self.settings.max_memory_batches
-        ):
-            # Keep the order: once anything is spooled, newer batches queue behind it on disk.
-            self._spool_append(body)
-        else:
-            self._batches.append(body)
+        self._batches.append(body)
         self._wake.set()
 
-    def _spool_append(self, body: bytes) -> None:
+    def _spool_many(self, bodies: list[bytes]) -> None:
+        """Append batches to the spool, oldest first (file I/O: runs in a worker thread)."""
         assert self._spool is not None
-        try:
-            self._spool.append(body)
-        except OSError as exc:
-            self.stats.points_dropped += body.count(b"\n")
-            log.error(
-                "influxdb: cannot spool a batch to %s (%s); %d points lost",
-                self._spool.directory,
-                exc,
-                body.count(b"\n"),
-            )
+        for body in bodies:
+            try:
+                self._spool.append(body)
+            except OSError as exc:
+                self.stats.points_dropped += body.count(b"\n")
+                log.error(
+                    "influxdb: cannot spool a batch to %s (%s); %d points lost",
+                    self._spool.directory,
+                    exc,
+                    body.count(b"\n"),
+                )
 
-    def _spill_memory(self) -> None:
+    def _take_memory(self) -> list[bytes]:
         self._seal()
-        while self._batches:
-            self._spool_append(self._batches.popleft())
+        bodies = list(self._batches)
+        self._batches.clear()
+        return bodies
+
+    async def _spill(self) -> None:
+        """Move every batch held in memory to the spool, keeping their order behind what is spooled."""
+        bodies = self._take_memory()
+        if bodies:
+            await asyncio.to_thread(self._spool_many, bodies)
 
     async def _ticker(self) -> None:
         while True:
             await asyncio.sleep(self.settings.flush_interval_s)
             self._seal()
 
+    async def _backoff(self, delay: float) -> None:
+        """Wait ``delay`` (or until stopping), spooling what arrives meanwhile so memory stays bounded."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + delay
+        while not self._stop_event.is_set():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop_event.wait(), min(remaining, self.settings.flush_interval_s)
+                )
+            await self._spill()
+
     async def _sender(self) -> None:
+        """Deliver batches one at a time, the spool (older) before memory (newer)."""
         assert self._spool is not None
         spool = self._spool
         while not self._abort:
@@ -284,7 +301,7 @@ class InfluxWriter:
                 continue
             from_spool = bool(len(spool))
             if from_spool:
-                peeked = spool.peek()
+                peeked = await asyncio.to_thread(spool.peek)
                 if peeked is None:
                     continue
                 spooled, body = peeked
@@ -292,23 +309,24 @@ class InfluxWriter:
                 body = self._batches[0]
             outcome = await self._deliver(body)
             if outcome in ("ok", "dropped"):
+                # Removed only once delivered (or rejected for good): a crash before this line replays it.
                 if from_spool:
-                    spool.remove(spooled)
+                    await asyncio.to_thread(spool.remove, spooled)
                 else:
                     self._batches.popleft()
                 continue
-            # Retryable or configuration trouble: park everything in memory on disk, then wait.
-            self._spill_memory()
+            # Retryable or configuration trouble: park everything held in memory on disk, then wait.
+            await self._spill()
             if self._stopping:
                 return
-            attempt = self._failures
             delay = (
                 self.settings.backoff_max_s
                 if outcome == "config"
-                else backoff_delay(attempt, self.settings.backoff_initial_s, self.settings.backoff_max_s)
+                else backoff_delay(
+                    self._failures, self.settings.backoff_initial_s, self.settings.backoff_max_s
+                )
             )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop_event.wait(), delay)
+            await self._backoff(delay)
 
     async def _deliver(self, body: bytes) -> str:
         """Send one batch; returns ok, dropped, retry or config."""
