@@ -1,0 +1,355 @@
+"""Publishes alerts over MQTT (aiomqtt, QoS 1), surviving broker outages without losing or reordering.
+
+``publish(alert)`` only appends to a bounded in-memory queue. One background task owns the connection:
+it connects, publishes ``online`` (retained) to the status topic — the broker publishes the last will
+``offline`` if the connection dies — and sends the queue strictly in order, one message at a time, each
+removed only once the broker acknowledged it (PUBACK). When the broker is unreachable the task reconnects
+with capped, jittered exponential backoff, ``random.uniform(0, min(cap, base * 2**attempt))``, and the queue
+goes out in order once connected. A message acknowledged just as the connection broke may be sent twice:
+that is QoS 1, and every payload carries a unique ``id`` for consumers to drop the repeat.
+
+Retained messages (one per alert topic) hold what is active: a breach is published retained; a clear first
+removes the retained breach (empty retained payload) and then publishes the clear itself, not retained.
+A subscriber connecting later therefore sees exactly the active breaches. Events are not retained.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+import socket
+import ssl
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import aiomqtt
+
+from netpoll.alerts.alert import Alert
+from netpoll.outputs.mqtt.topics import status_topic
+
+logger = logging.getLogger("netpoll.outputs.mqtt")
+
+
+@dataclass(frozen=True, slots=True)
+class MqttTls:
+    """TLS towards the broker: CA to verify it, optional client certificate, ``insecure`` skips checks."""
+
+    ca_file: str | Path | None = None
+    cert_file: str | Path | None = None
+    key_file: str | Path | None = None
+    insecure: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MqttOptions:
+    """What the publisher needs.
+
+    ``MqttOptions.of(config)`` accepts any object of the same shape (``netpoll.config.DaemonConfig.mqtt``).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    tls: MqttTls | None = None
+    username: str | None = None
+    password: str | None = None
+    topic_prefix: str = "netpoll"
+    client_id: str | None = None
+    instance: str = ""
+    queue_max: int = 10_000
+    keepalive_s: int = 30
+
+    @classmethod
+    def of(cls, config: Any) -> MqttOptions:
+        """Normalise a config object of the same shape (secrets unwrapped, defaults filled in)."""
+        if isinstance(config, MqttOptions):
+            return config
+        tls_config = getattr(config, "tls", None)
+        tls: MqttTls | None = None
+        if tls_config is not None and getattr(tls_config, "enabled", True):
+            tls = MqttTls(
+                ca_file=getattr(tls_config, "ca_file", None),
+                cert_file=getattr(tls_config, "cert_file", None),
+                key_file=getattr(tls_config, "key_file", None),
+                insecure=bool(getattr(tls_config, "insecure", False)),
+            )
+        default = cls()
+        return cls(
+            host=str(getattr(config, "host", default.host)),
+            port=int(getattr(config, "port", default.port)),
+            tls=tls,
+            username=getattr(config, "username", None) or None,
+            password=_secret(getattr(config, "password", None)),
+            topic_prefix=str(getattr(config, "topic_prefix", None) or default.topic_prefix),
+            client_id=getattr(config, "client_id", None) or None,
+            instance=str(getattr(config, "instance", None) or ""),
+            queue_max=int(getattr(config, "queue_max", None) or default.queue_max),
+            keepalive_s=int(getattr(config, "keepalive_s", None) or default.keepalive_s),
+        )
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    reveal = getattr(value, "get_secret_value", None)
+    text = reveal() if callable(reveal) else value
+    return str(text) if text else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outgoing:
+    """One alert's MQTT messages: (topic, payload, retain), sent in order, removed together."""
+
+    alert_id: str
+    messages: tuple[tuple[str, bytes, bool], ...]
+
+
+def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
+    """The messages that publish one alert (see the module docstring for retained handling)."""
+    topic = alert.topic(prefix)
+    payload = json.dumps(alert.to_payload(), separators=(",", ":")).encode()
+    if alert.state == "breach":
+        return ((topic, payload, True),)
+    if alert.state == "clear":
+        return ((topic, b"", True), (topic, payload, False))
+    return ((topic, payload, False),)
+
+
+def build_tls_context(tls: MqttTls) -> ssl.SSLContext:
+    """An SSL context from the TLS options (system CAs unless ``ca_file`` is given)."""
+    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file:
+        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
+    if tls.insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class MqttPublisher:
+    """Async context manager that publishes alerts; see the module docstring.
+
+    Args:
+        config: ``DaemonConfig.mqtt`` or :class:`MqttOptions`.
+        backoff_base: first reconnect delay bound, seconds; doubled per failed attempt.
+        backoff_cap: upper bound of the reconnect delay, seconds.
+        publish_timeout: how long to wait for a PUBACK before treating the connection as broken.
+        drain_timeout: on exit, how long to keep trying to send what is still queued.
+    """
+
+    def __init__(
+        self,
+        config: Any,
+        *,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        publish_timeout: float = 10.0,
+        drain_timeout: float = 5.0,
+    ) -> None:
+        self.options = MqttOptions.of(config)
+        self.instance = self.options.instance or socket.gethostname()
+        self.prefix = self.options.topic_prefix
+        self.status_topic = status_topic(self.prefix, self.instance)
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.publish_timeout = publish_timeout
+        self.drain_timeout = drain_timeout
+        self._queue: deque[_Outgoing] = deque()
+        self._inflight: _Outgoing | None = None
+        self._wakeup = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._connected = asyncio.Event()
+        self._stopping = False
+        self._abandon = False
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._tls_context: ssl.SSLContext | None = None
+        # Counters for the daemon's self-monitoring.
+        self.published = 0
+        self.dropped = 0
+        self.enqueued = 0
+        self.connects = 0
+        self.connect_failures = 0
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def queued(self) -> int:
+        """Alerts waiting to be acknowledged by the broker (including the one in flight)."""
+        return len(self._queue) + (1 if self._inflight is not None else 0)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the publisher currently has a broker connection."""
+        return self._connected.is_set()
+
+    def stats(self) -> dict[str, int]:
+        """Counters: queued, published, dropped, enqueued, connects, connect_failures, connected."""
+        return {
+            "queued": self.queued,
+            "published": self.published,
+            "dropped": self.dropped,
+            "enqueued": self.enqueued,
+            "connects": self.connects,
+            "connect_failures": self.connect_failures,
+            "connected": int(self.connected),
+        }
+
+    def publish(self, alert: Alert) -> None:
+        """Queue one alert for publishing; never blocks. When the queue is full the oldest is dropped."""
+        if self.queued >= self.options.queue_max and self._queue:
+            lost = self._queue.popleft()
+            self.dropped += 1
+            if self.dropped == 1 or self.dropped % 1000 == 0:
+                logger.warning(
+                    "MQTT queue full (%d): dropped alert %s, %d dropped so far",
+                    self.options.queue_max,
+                    lost.alert_id,
+                    self.dropped,
+                )
+        self._queue.append(_Outgoing(alert.id, encode(alert, self.prefix)))
+        self.enqueued += 1
+        self._idle.clear()
+        self._wakeup.set()
+
+    async def wait_connected(self, timeout: float | None = None) -> None:
+        """Wait until connected to the broker."""
+        await asyncio.wait_for(self._connected.wait(), timeout)
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until every queued alert has been acknowledged by the broker."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def __aenter__(self) -> Self:
+        if self._task is not None:
+            raise RuntimeError("MqttPublisher is not reentrant")
+        if self.options.tls is not None:
+            # Reads certificate files: once, here, not on every reconnect.
+            self._tls_context = build_tls_context(self.options.tls)
+        self._stopping = False
+        self._abandon = False
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="netpoll-mqtt-publisher")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._stop.set()
+        self._wakeup.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self.drain_timeout)
+        except TimeoutError:
+            # Give up on what is still queued. The flag ends the loop even if a cancellation is swallowed
+            # inside the MQTT client (asyncio.wait_for in 3.11 can lose one when its future completes).
+            self._abandon = True
+            while not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(task), 1.0)
+        if self.queued:
+            logger.warning("MQTT publisher stopped with %d alert(s) not delivered", self.queued)
+
+    # ------------------------------------------------------------------ connection loop
+
+    def _client(self) -> aiomqtt.Client:
+        return aiomqtt.Client(
+            self.options.host,
+            self.options.port,
+            username=self.options.username,
+            password=self.options.password,
+            identifier=self.options.client_id or f"netpoll-{self.instance}",
+            will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
+            keepalive=self.options.keepalive_s,
+            timeout=self.publish_timeout,
+            tls_context=self._tls_context,
+            logger=logging.getLogger("netpoll.outputs.mqtt.paho"),
+        )
+
+    async def _run(self) -> None:
+        attempt = 0
+        endpoint = f"{self.options.host}:{self.options.port}"
+        while not self._abandon:
+            try:
+                async with self._client() as client:
+                    attempt = 0
+                    self.connects += 1
+                    self._connected.set()
+                    logger.info("MQTT connected to %s (%d alert(s) queued)", endpoint, self.queued)
+                    await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                    await self._serve(client)
+                    # Clean stop: the will is not sent on a clean disconnect, so say it ourselves.
+                    await client.publish(self.status_topic, b"offline", qos=1, retain=True)
+                    return
+            except aiomqtt.MqttError as exc:
+                self.connect_failures += 1
+                logger.warning("MQTT broker %s: %s", endpoint, exc)
+            except Exception:
+                # Whatever else broke, the publisher must keep trying: alerts depend on it.
+                self.connect_failures += 1
+                logger.exception("MQTT publisher error with broker %s", endpoint)
+            finally:
+                self._connected.clear()
+            if self._stopping and (self._abandon or not self.queued):
+                return
+            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** min(attempt, 30)))
+            attempt += 1
+            logger.info("MQTT reconnecting to %s in %.2f s (attempt %d)", endpoint, delay, attempt)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _serve(self, client: aiomqtt.Client) -> None:
+        """Send the queue until stopping and empty; raises MqttError when the connection breaks."""
+        sender = asyncio.ensure_future(self._send_loop(client))
+        watcher = asyncio.ensure_future(self._watch(client))
+        try:
+            await asyncio.wait({sender, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (sender, watcher):
+                task.cancel()
+            results = await asyncio.gather(sender, watcher, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                raise result
+        if not sender.cancelled() and sender.exception() is None:
+            return
+        raise aiomqtt.MqttError("connection lost")
+
+    @staticmethod
+    async def _watch(client: aiomqtt.Client) -> None:
+        # The message iterator raises MqttError as soon as the connection drops: that is how a broken
+        # connection is noticed even while no publish is waiting for its PUBACK.
+        async for _message in client.messages:
+            pass
+
+    async def _send_loop(self, client: aiomqtt.Client) -> None:
+        while True:
+            if not self._queue:
+                self._idle.set()
+                if self._stopping:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            item = self._inflight = self._queue.popleft()
+            try:
+                for topic, payload, retain in item.messages:
+                    await client.publish(topic, payload, qos=1, retain=retain, timeout=self.publish_timeout)
+            except BaseException:
+                # Not acknowledged: it goes out again first, after the reconnect.
+                self._queue.appendleft(item)
+                raise
+            finally:
+                self._inflight = None
+            self.published += 1
+            logger.debug("MQTT published alert %s", item.alert_id)

@@ -1,0 +1,282 @@
+"""Alerts through a real Mosquitto: retained state, clear, broker restarts, status and last will."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+import socket
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from netpoll.alerts.engine import Alert, AlertEngine
+from netpoll.alerts.rules import parse_rules
+from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+from netpoll.sample import Sample
+from tests.harness.mosquitto import MqttBroker
+
+pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
+
+RULES = parse_rules(
+    textwrap.dedent(
+        """
+        rules:
+          - name: snmp_unreachable
+            measurement: snmp
+            field: poll_ok
+            comparison: "=="
+            breach: 0
+            severity: major
+        """
+    )
+)
+T0 = 1_700_000_000_000_000_000
+
+
+def snmp(device: str, ok: int, step: int) -> Sample:
+    return Sample("snmp", {"device": device, "agent_host": "127.0.0.1"}, {"poll_ok": ok}, T0 + step * 10**9)
+
+
+def options(broker: MqttBroker, prefix: str, **kwargs: Any) -> MqttOptions:
+    return MqttOptions(host=broker.host, port=broker.port, topic_prefix=prefix, instance="test", **kwargs)
+
+
+def fast(publisher_options: MqttOptions) -> MqttPublisher:
+    return MqttPublisher(publisher_options, backoff_base=0.05, backoff_cap=0.5, publish_timeout=3)
+
+
+async def retained(broker: MqttBroker, topic: str, settle: float = 0.5) -> dict[str, bytes]:
+    """What a subscriber connecting now receives on ``topic`` (retained messages only)."""
+    got: dict[str, bytes] = {}
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"late-{uuid.uuid4().hex[:8]}") as late:
+        await late.subscribe(topic, qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(settle):
+                async for message in late.messages:
+                    if message.retain:
+                        got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
+    return got
+
+
+async def collect(client: aiomqtt.Client, into: list[tuple[str, bytes]]) -> None:
+    async for message in client.messages:
+        into.append((str(message.topic), bytes(message.payload)))  # type: ignore[arg-type]
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - polls state filled by other tasks
+            await asyncio.sleep(0.02)
+
+
+async def test_breach_once_retained_then_clear_replaces_it(mosquitto: MqttBroker) -> None:
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    engine = AlertEngine(RULES)
+    seen: list[tuple[str, bytes]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as live:
+        await live.subscribe(f"{prefix}/alerts/#", qos=1)
+        collector = asyncio.create_task(collect(live, seen))
+        async with fast(options(mosquitto, prefix)) as publisher:
+            for step, ok in enumerate([1, 0, 0, 0]):  # fails three polls in a row: one breach
+                for alert in engine.evaluate([snmp("r1/a+b#", ok, step)]):
+                    publisher.publish(alert)
+            await publisher.wait_idle(10)
+            topic = f"{prefix}/alerts/r1%2Fa%2Bb%23/snmp_unreachable"
+            await wait_for(lambda: len(seen) >= 1)
+            await asyncio.sleep(0.3)
+            assert [t for t, _ in seen] == [topic]
+            breach = json.loads(seen[0][1])
+            assert breach["state"] == "breach"
+            assert breach["device"] == "r1/a+b#"
+            assert breach["value"] == 0
+            # A subscriber connecting later sees what is active.
+            late = await retained(mosquitto, f"{prefix}/alerts/#")
+            assert list(late) == [topic]
+            assert json.loads(late[topic])["id"] == breach["id"]
+
+            for step, ok in enumerate([1, 1], start=4):
+                for alert in engine.evaluate([snmp("r1/a+b#", ok, step)]):
+                    publisher.publish(alert)
+            await publisher.wait_idle(10)
+            await wait_for(lambda: len(seen) >= 3)
+            await asyncio.sleep(0.3)
+            stats = publisher.stats()
+        collector.cancel()
+    # The clear removes the retained breach (empty retained payload), then is published itself.
+    assert [payload for _, payload in seen[1:2]] == [b""]
+    clear = json.loads(seen[2][1])
+    assert clear["state"] == "clear"
+    assert clear["breach_id"] == breach["id"]
+    assert clear["id"] != breach["id"]
+    assert len(seen) == 3
+    assert await retained(mosquitto, f"{prefix}/alerts/#") == {}
+    assert stats["published"] == 2
+    assert stats["queued"] == 0
+    assert stats["dropped"] == 0
+
+
+async def test_status_online_and_offline_on_clean_exit(mosquitto: MqttBroker) -> None:
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    async with fast(options(mosquitto, prefix)) as publisher:
+        await publisher.wait_connected(10)
+        await asyncio.sleep(0.2)
+        assert await retained(mosquitto, f"{prefix}/status/#") == {f"{prefix}/status/test": b"online"}
+    assert await retained(mosquitto, f"{prefix}/status/#") == {f"{prefix}/status/test": b"offline"}
+
+
+PUBLISHER_SCRIPT = """
+import asyncio, sys
+from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+
+async def main():
+    opts = MqttOptions(host=sys.argv[1], port=int(sys.argv[2]), topic_prefix=sys.argv[3], instance="victim")
+    async with MqttPublisher(opts) as publisher:
+        await publisher.wait_connected(10)
+        print("connected", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_last_will_offline_when_killed(mosquitto: MqttBroker) -> None:
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PUBLISHER_SCRIPT,
+        mosquitto.host,
+        str(mosquitto.port),
+        prefix,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        line = await asyncio.wait_for(proc.stdout.readline(), 20)
+        assert line.strip() == b"connected"
+        await asyncio.sleep(0.3)
+        assert await retained(mosquitto, f"{prefix}/status/#") == {f"{prefix}/status/victim": b"online"}
+        proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(proc.wait(), 10)
+        # The broker sees the socket close and publishes the will (retained).
+        status: dict[str, bytes] = {}
+        for _ in range(20):
+            status = await retained(mosquitto, f"{prefix}/status/#", settle=0.3)
+            if status.get(f"{prefix}/status/victim") == b"offline":
+                break
+        assert status == {f"{prefix}/status/victim": b"offline"}
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+
+
+async def _persistent_subscriber(
+    broker: MqttBroker, topic: str, into: list[tuple[str, bytes]], stop: asyncio.Event
+) -> None:
+    """A QoS 1 subscriber with a persistent session, reconnecting across broker restarts."""
+    identifier = f"persist-{uuid.uuid4().hex[:8]}"
+    first = True
+    while not stop.is_set():
+        try:
+            async with aiomqtt.Client(
+                broker.host, broker.port, identifier=identifier, clean_session=False
+            ) as client:
+                if first:
+                    await client.subscribe(topic, qos=1)
+                    first = False
+                    into.append(("", b"subscribed"))
+                await collect(client, into)
+        except aiomqtt.MqttError:
+            await asyncio.sleep(0.1)
+
+
+def _events(alerts_seen: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    return [json.loads(payload) for topic, payload in alerts_seen if topic and payload]
+
+
+async def test_broker_restart_every_alert_arrives_in_order(
+    mosquitto_factory: Callable[..., MqttBroker],
+) -> None:
+    broker = mosquitto_factory()
+    prefix = "np-restart"
+    engine = AlertEngine(RULES)
+    seen: list[tuple[str, bytes]] = []
+    stop = asyncio.Event()
+    subscriber = asyncio.create_task(_persistent_subscriber(broker, f"{prefix}/alerts/#", seen, stop))
+    await wait_for(lambda: bool(seen))
+    expected: list[Alert] = []
+    step = 0
+
+    def poll(publisher: MqttPublisher, devices: range, ok: bool) -> None:
+        nonlocal step
+        step += 1
+        for index in devices:
+            for alert in engine.evaluate([snmp(f"r{index}", int(ok), step)]):
+                expected.append(alert)
+                publisher.publish(alert)
+
+    async with fast(options(broker, prefix)) as publisher:
+        await publisher.wait_connected(10)
+        poll(publisher, range(10), ok=False)  # 10 breaches while the broker is up
+        await asyncio.sleep(0.05)
+        broker.stop()
+        poll(publisher, range(10), ok=True)  # 10 clears while it is down (some may be in flight at the stop)
+        poll(publisher, range(5), ok=False)  # and 5 breaches again
+        await asyncio.sleep(0.5)
+        assert publisher.queued > 0
+        broker.start()
+        poll(publisher, range(5, 10), ok=False)  # 5 more after the restart
+        await publisher.wait_idle(30)
+        stats = publisher.stats()
+    assert len(expected) == 30
+    await wait_for(lambda: len({e["id"] for e in _events(seen)}) >= len(expected), timeout=20)
+    await asyncio.sleep(0.3)
+    stop.set()
+    subscriber.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await subscriber
+
+    received = _events(seen)
+    unique: list[str] = []
+    for event in received:
+        if event["id"] not in unique:
+            unique.append(event["id"])
+    assert unique == [alert.id for alert in expected]  # none missing, none doubled, in order
+    assert stats["dropped"] == 0
+    assert stats["published"] == 30
+    assert stats["connects"] >= 2
+    # What is retained now is exactly what is active: r0..r9 breached (r0-4 by step 3, r5-9 by step 4).
+    late = await retained(broker, f"{prefix}/alerts/#")
+    assert sorted(late) == sorted(f"{prefix}/alerts/r{i}/snmp_unreachable" for i in range(10))
+    assert all(json.loads(payload)["state"] == "breach" for payload in late.values())
+
+
+async def test_queue_is_bounded_and_counts_drops() -> None:
+    # No broker at all: the queue fills up to queue_max, the oldest are dropped and counted. The port is
+    # held by a bound, not listening, socket: refused, and no TCP self-connect to a free port.
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    port = holder.getsockname()[1]
+    opts = MqttOptions(host="127.0.0.1", port=port, topic_prefix="np", instance="t", queue_max=5)
+    engine = AlertEngine(RULES)
+    publisher = MqttPublisher(opts, backoff_base=0.05, backoff_cap=0.1, drain_timeout=0.3)
+    async with publisher:
+        for index in range(8):
+            for alert in engine.evaluate([snmp(f"r{index}", 0, 1)]):
+                publisher.publish(alert)
+        await asyncio.sleep(0.3)
+        stats = publisher.stats()
+    holder.close()
+    assert stats["queued"] == 5
+    assert stats["dropped"] == 3
+    assert stats["enqueued"] == 8
+    assert stats["connected"] == 0
+    assert stats["connect_failures"] >= 1
