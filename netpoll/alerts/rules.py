@@ -257,6 +257,7 @@ def usable_value(value: object) -> bool:
 class _LineDict(dict[Any, Any]):
     line: int = 0
     key_lines: dict[Any, int]
+    duplicates: list[tuple[Any, int]]
 
 
 class _LineList(list[Any]):
@@ -273,10 +274,15 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
     result = _LineDict()
     result.line = node.start_mark.line + 1
     result.key_lines = {}
+    result.duplicates = []
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if key in result.key_lines:
+            # YAML silently keeps the last of two equal keys; a rules file says it once.
+            result.duplicates.append((key, key_node.start_mark.line + 1))
+        else:
+            result.key_lines[key] = key_node.start_mark.line + 1
         result[key] = loader.construct_object(value_node, deep=True)
-        result.key_lines[key] = key_node.start_mark.line + 1
     return result
 
 
@@ -314,6 +320,8 @@ def _line_of(mapping: Any, key: str) -> int:
 
 
 def _check_keys(mapping: _LineDict, allowed: tuple[str, ...], where: str, problems: _Problems) -> None:
+    for key, line in getattr(mapping, "duplicates", ()):
+        problems.add(line, f"'{key}' given twice in {where} (first on line {mapping.key_lines[key]})")
     for key in mapping:
         if key not in allowed:
             problems.add(
@@ -619,7 +627,7 @@ def _parse_document(text: str, file: str) -> _Parsed:
         raise ConfigError([f"{file}:{line}: invalid YAML: {reason}"]) from None
     if document is None:
         document = _LineDict()
-        document.line, document.key_lines = 1, {}
+        document.line, document.key_lines, document.duplicates = 1, {}, []
     if not isinstance(document, _LineDict):
         raise ConfigError([f"{file}:1: a rules file is a mapping with a 'rules' list"])
     _check_keys(document, _TOP_KEYS, "the rules file", problems)
@@ -635,9 +643,10 @@ def _parse_document(text: str, file: str) -> _Parsed:
         parsed.disable = list(zip(disable, disable.item_lines, strict=True))
     else:
         problems.add(_line_of(document, "disable"), "disable must be a list of rule names")
-    raw_rules = document.get("rules", [])
+    raw_rules = document.get("rules")
     if raw_rules is None:
         raw_rules = _LineList()
+        raw_rules.item_lines = []
     if not isinstance(raw_rules, _LineList):
         problems.add(_line_of(document, "rules"), "'rules' must be a list of rules")
         raw_rules = _LineList()

@@ -1,0 +1,192 @@
+"""Rules files: validation errors as ``file:line: message``, and the shipped defaults."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netpoll.alerts.rules import load_rules, parse_rules
+from netpoll.errors import ConfigError
+
+GOOD = """\
+rules:
+  - name: cpu
+    measurement: snmp
+    field: cpu_pct
+    comparison: ">"
+    breach: 90
+"""
+
+# (yaml, expected problems as "line: fragment")
+BAD_CASES = [
+    pytest.param(
+        GOOD.replace("    breach: 90", "    breach: 90\n    treshold: 3"),
+        ["7: unknown key 'treshold' in a rule", "allowed: name, description"],
+        id="unknown-key",
+    ),
+    pytest.param(
+        GOOD.replace("    breach: 90", "    breach: 90\n    sevrity: major"),
+        ["7: unknown key 'sevrity' in a rule (did you mean 'severity'?)"],
+        id="did-you-mean",
+    ),
+    pytest.param(
+        GOOD.replace("field: cpu_pct", "field: cpu_pc"), ["4: ", "did you mean 'cpu_pct'"], id="field-typo"
+    ),
+    pytest.param(
+        GOOD.replace("measurement: snmp", "measurement: ping").replace("cpu_pct", "rtt"),
+        ["4: rule 'cpu': measurement 'ping' has no field 'rtt'"],
+        id="closed-measurement",
+    ),
+    pytest.param(GOOD.replace('">"', '"=>"'), ["5: rule 'cpu': comparison must be one of"], id="comparison"),
+    pytest.param(GOOD.replace("    breach: 90\n", ""), ["2: rule 'cpu': 'breach' is required"], id="missing"),
+    pytest.param(
+        GOOD + "    clear: 95\n", ["7: rule 'cpu': clear (95) must not be above breach (90)"], id="clear"
+    ),
+    pytest.param(GOOD + "    for: soon\n", ["7: rule 'cpu': 'for' must be a count"], id="for"),
+    pytest.param(GOOD + "    for: 0\n", ["7: rule 'cpu': 'for' must be a count"], id="for-zero"),
+    pytest.param(GOOD + "    severity: urgent\n", ["7: rule 'cpu': severity must be one of"], id="severity"),
+    pytest.param(
+        GOOD + "    kind: treshold\n", ["7: rule 'cpu': kind must be", "did you mean 'threshold'"], id="kind"
+    ),
+    pytest.param(
+        GOOD + "    scope:\n      device: [r1]\n",
+        ["8: unknown key 'device' in scope of rule 'cpu' (did you mean 'devices'?)"],
+        id="scope-key",
+    ),
+    pytest.param(
+        GOOD + "    scope: {interfaces: [Gi*]}\n",
+        ["7: rule 'cpu': scope.interfaces needs a per-interface rule"],
+        id="scope-interfaces-device-rule",
+    ),
+    pytest.param(
+        GOOD + GOOD.split("rules:\n")[1], ["7: duplicate rule name 'cpu' (first defined on line 2)"], id="dup"
+    ),
+    pytest.param(
+        GOOD.replace("comparison", "kind: flapping\n    comparison"),
+        ["2: rule 'cpu': a flapping rule needs 'window'"],
+        id="flapping-window",
+    ),
+    pytest.param(
+        GOOD.replace("comparison", "kind: event\n    comparison") + "    for: 3\n",
+        ["8: rule 'cpu': 'for' does not apply to an event rule"],
+        id="event-for",
+    ),
+    pytest.param(
+        GOOD + "    breach: 95\n", ["7: 'breach' given twice in a rule (first on line 6)"], id="dup-key"
+    ),
+    pytest.param(
+        GOOD.replace('">"', '"<"').replace("90", "x"), ["6: rule 'cpu': breach must be a number"], id="str"
+    ),
+    pytest.param("rules:\n  - name: [x]\n", ["2: rule 'name' is required"], id="bad-name"),
+    pytest.param(
+        "rule:\n  - {}\n", ["1: unknown key 'rule' in the rules file (did you mean 'rules'?)"], id="top-key"
+    ),
+    pytest.param("rules: [\n", ["invalid YAML"], id="yaml-syntax"),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), BAD_CASES)
+def test_validation_errors(text: str, fragments: list[str]) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_rules(text, "rules.yaml")
+    problems = "\n".join(info.value.problems)
+    for fragment in fragments:
+        assert fragment in problems
+    assert all(problem.startswith("rules.yaml:") for problem in info.value.problems)
+
+
+def test_all_problems_at_once() -> None:
+    text = GOOD.replace("cpu_pct", "cpu_pc") + "    severity: urgent\n  - name: x\n"
+    with pytest.raises(ConfigError) as info:
+        parse_rules(text, "r.yaml")
+    lines = [problem.split(":")[1] for problem in info.value.problems]
+    assert lines == ["4", "7", "8", "8", "8", "8", "8"][: len(lines)]
+    assert len(info.value.problems) >= 3
+
+
+def test_good_rule_defaults() -> None:
+    (rule,) = parse_rules(GOOD, "r.yaml")
+    assert rule.kind == "threshold"
+    assert rule.clear == rule.breach == 90
+    assert rule.hold.samples == 1
+    assert rule.severity == "warning"
+    assert rule.entity_tag is None
+    assert rule.source == "r.yaml:2"
+
+
+def test_durations_and_interface_entity() -> None:
+    text = textwrap.dedent(
+        """\
+        rules:
+          - name: util
+            measurement: interface
+            field: in_util_pct
+            comparison: ">="
+            breach: 95.5
+            clear: 80
+            for: 5m
+            clear_for: 2
+        """
+    )
+    (rule,) = parse_rules(text)
+    assert rule.hold.seconds == 300
+    assert rule.clear_hold.samples == 2
+    assert rule.entity_tag == "ifName"
+
+
+def test_open_measurements_accept_profile_fields() -> None:
+    text = GOOD.replace("cpu_pct", "fan_rpm").replace("measurement: snmp", "measurement: snmp")
+    assert parse_rules(text)[0].field == "fan_rpm"
+    custom = GOOD.replace("measurement: snmp", "measurement: bgp_peer").replace("cpu_pct", "state")
+    assert parse_rules(custom)[0].measurement == "bgp_peer"
+
+
+def test_defaults_load() -> None:
+    rules = {rule.name: rule for rule in load_rules(None)}
+    assert set(rules) == {
+        "device_unreachable",
+        "high_latency",
+        "packet_loss",
+        "snmp_unreachable",
+        "device_rebooted",
+        "interface_down",
+        "interface_flapping",
+        "interface_in_utilisation",
+        "interface_out_utilisation",
+        "interface_in_errors",
+        "interface_out_errors",
+        "cpu_high",
+        "memory_high",
+    }
+    assert rules["device_rebooted"].kind == "event"
+    assert rules["interface_down"].trigger == "change"
+    assert rules["interface_flapping"].window_s == 600
+
+
+def test_load_file_include_defaults_override_and_disable(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(
+        "include_defaults: true\ndisable: [memory_high]\n"
+        + GOOD.replace("name: cpu", "name: cpu_high").replace("breach: 90", "breach: 75")
+    )
+    rules = {rule.name: rule for rule in load_rules(path)}
+    assert "memory_high" not in rules
+    assert rules["cpu_high"].breach == 75
+    assert "device_unreachable" in rules
+
+
+def test_load_file_errors(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text("include_defaults: true\ndisable: [memory_hi]\n")
+    with pytest.raises(ConfigError) as info:
+        load_rules(path)
+    assert info.value.problems == [
+        f"{path}:2: disable: no default rule 'memory_hi' (did you mean 'memory_high'?)"
+    ]
+    with pytest.raises(ConfigError) as info:
+        load_rules(tmp_path / "missing.yaml")
+    assert "cannot read rules file" in info.value.problems[0]
+    path.write_text(GOOD)
+    assert [rule.name for rule in load_rules(path)] == ["cpu"]

@@ -1,0 +1,357 @@
+"""The alert state machines, table-driven: a sequence of values gives exactly the expected publishes."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from netpoll.alerts.engine import AlertEngine
+from netpoll.alerts.rules import Rule, parse_rules
+from netpoll.outputs.mqtt.topics import alert_topic, escape_level, unescape_level
+from netpoll.sample import Sample
+
+T0 = 1_700_000_000_000_000_000
+S = 10**9
+
+
+def rule(yaml_body: str) -> Rule:
+    (parsed,) = parse_rules("rules:\n" + textwrap.indent(textwrap.dedent(yaml_body), "  "), "t.yaml")
+    return parsed
+
+
+CPU = """
+- name: cpu
+  measurement: snmp
+  field: cpu_pct
+  comparison: ">"
+  breach: 90
+  clear: 80
+"""
+CPU_FOR3 = CPU + "  for: 3\n"
+CPU_FOR3_CLEAR2 = CPU + "  for: 3\n  clear_for: 2\n"
+CPU_FOR_30S = CPU + "  for: 30s\n"
+LOSS_LOW = """
+- name: low
+  measurement: ping
+  field: packets_received
+  comparison: "<"
+  breach: 2
+  clear: 3
+"""
+UNREACHABLE = """
+- name: down
+  measurement: ping
+  field: reachable
+  comparison: "=="
+  breach: false
+  for: 2
+  clear_for: 1
+"""
+REBOOT = """
+- name: reboot
+  kind: event
+  measurement: snmp
+  field: rebooted
+  comparison: "=="
+  breach: 1
+"""
+LINK_DOWN = """
+- name: link_down
+  kind: event
+  trigger: change
+  measurement: interface
+  field: oper_status
+  comparison: "!="
+  breach: 1
+  when: {admin_status: 1}
+"""
+FLAP = """
+- name: flap
+  kind: flapping
+  measurement: interface
+  field: oper_status
+  breach: 3
+  clear: 1
+  window: 60s
+"""
+
+# None in a sequence is a poll without that field (missing sample); a tuple (value, seconds) gives the time.
+CASES = [
+    pytest.param(CPU, [50, 95, 96, 70], ["breach@1", "clear@3"], id="breach-once-clear-once"),
+    pytest.param(CPU, [95, 95, 95, 95], ["breach@0"], id="breach-publishes-once"),
+    pytest.param(CPU, [95, 85, 88, 85, 89, 95, 85], ["breach@0"], id="hovering-publishes-nothing"),
+    pytest.param(CPU, [85, 89, 90, 80, 90], [], id="below-breach-value-never-breaches"),
+    pytest.param(CPU, [95, 80], ["breach@0", "clear@1"], id="clear-value-inclusive"),
+    pytest.param(CPU, [95, None, None, None, 95, 50], ["breach@0", "clear@5"], id="missing-is-not-a-clear"),
+    pytest.param(CPU_FOR3, [95, 95, 50, 95, 95, 95, 95], ["breach@5"], id="for-3-consecutive"),
+    pytest.param(CPU_FOR3, [95, None, 95, None, 95], ["breach@4"], id="for-3-missing-keeps-run"),
+    pytest.param(CPU_FOR3, [95, 95, 85, 95], [], id="for-3-hover-resets-pending"),
+    pytest.param(
+        CPU_FOR3_CLEAR2, [95, 95, 95, 50, 95, 50, 50], ["breach@2", "clear@6"], id="clear-for-2-consecutive"
+    ),
+    pytest.param(CPU_FOR3_CLEAR2, [95, 95, 95, 50, 85, 50], ["breach@2"], id="clear-run-reset-by-hover"),
+    pytest.param(
+        CPU_FOR_30S,
+        [(95, 0), (95, 10), (95, 20), (95, 30), (95, 40)],
+        ["breach@3"],
+        id="for-30s-duration",
+    ),
+    pytest.param(LOSS_LOW, [3, 1, 2, 2, 3], ["breach@1", "clear@4"], id="less-than-with-hysteresis"),
+    pytest.param(UNREACHABLE, [True, False, False, False, True], ["breach@2", "clear@4"], id="bool-field"),
+    pytest.param(UNREACHABLE, [1, 0, 0, 1], ["breach@2", "clear@3"], id="bool-rule-int-field"),
+    pytest.param(REBOOT, [0, 1, 0, 0, 1, 0], ["event@1", "event@4"], id="event-per-reboot-no-clear"),
+    pytest.param(REBOOT, [1, 1, 0], ["event@0"], id="event-first-sample-fires"),
+    pytest.param(REBOOT, [float("nan"), 1], ["event@1"], id="nan-is-missing"),
+]
+
+
+def sample_for(r: Rule, value: object, when: int) -> Sample:
+    fields: dict[str, object] = {} if value is None else {r.field: value}
+    if r.measurement == "ping" and r.field != "reachable":
+        fields["reachable"] = True
+    return Sample(r.measurement, {"device": "r1"}, fields, T0 + when * S)  # type: ignore[arg-type]
+
+
+def run(r: Rule, values: list[object], engine: AlertEngine | None = None) -> list[str]:
+    engine = engine or AlertEngine([r])
+    out = []
+    for index, item in enumerate(values):
+        value, when = item if isinstance(item, tuple) else (item, index)
+        for alert in engine.evaluate([sample_for(r, value, when)]):
+            out.append(f"{alert.state}@{index}")
+    return out
+
+
+@pytest.mark.parametrize(("rule_yaml", "values", "expected"), CASES)
+def test_sequences(rule_yaml: str, values: list[object], expected: list[str]) -> None:
+    assert run(rule(rule_yaml), values) == expected
+
+
+def iface(name: str, oper: int | None, admin: int, when: int, device: str = "sw1") -> Sample:
+    fields = {"admin_status": admin}
+    if oper is not None:
+        fields["oper_status"] = oper
+    return Sample("interface", {"device": device, "ifName": name}, fields, T0 + when * S)
+
+
+INTERFACE_CASES = [
+    # (oper, admin) per poll
+    pytest.param(LINK_DOWN, [(1, 1), (2, 1), (2, 1), (1, 1), (2, 1)], ["event@1", "event@4"], id="link-down"),
+    pytest.param(LINK_DOWN, [(2, 1), (2, 1), (1, 1)], [], id="down-at-start-is-no-change"),
+    pytest.param(LINK_DOWN, [(1, 1), (2, 2), (2, 2), (1, 1)], [], id="admin-down-is-not-applicable"),
+    pytest.param(LINK_DOWN, [(1, 1), (None, 1), (2, 1)], ["event@2"], id="missing-oper-status"),
+    pytest.param(FLAP, [(1, 1), (2, 1), (1, 1), (1, 1), (1, 1)], [], id="two-changes-is-not-flapping"),
+    pytest.param(
+        FLAP,
+        [(1, 1), (2, 1), (1, 1), (2, 1), (2, 1), (1, 1), (1, 1)],
+        ["breach@3"],
+        id="three-changes-flap-once",
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule_yaml", "polls", "expected"), INTERFACE_CASES)
+def test_interface_sequences(
+    rule_yaml: str, polls: list[tuple[int | None, int]], expected: list[str]
+) -> None:
+    engine = AlertEngine([rule(rule_yaml)])
+    out = []
+    for index, (oper, admin) in enumerate(polls):
+        out += [f"{a.state}@{index}" for a in engine.evaluate([iface("Gi0/1", oper, admin, index * 10)])]
+    assert out == expected
+
+
+def test_flapping_clears_after_a_quiet_window() -> None:
+    engine = AlertEngine([rule(FLAP)])
+    timeline = [(0, 1), (5, 2), (10, 1), (15, 2), (30, 2), (60, 2), (74, 2), (76, 2), (80, 1)]
+    out = []
+    for when, oper in timeline:
+        for alert in engine.evaluate([iface("Gi0/1", oper, 1, when)]):
+            out.append((alert.state, when, alert.value))
+    # changes at 5, 10, 15 → 3 in the window: breach; the last change leaves the 60 s window at 75 s.
+    assert out == [("breach", 15, 3), ("clear", 76, 0)]
+
+
+def test_entities_are_independent_and_payload_names_them() -> None:
+    r = rule(CPU.replace("snmp", "interface").replace("cpu_pct", "in_util_pct"))
+    engine = AlertEngine([r])
+    alerts = engine.evaluate(
+        [
+            Sample("interface", {"device": "sw1", "ifName": "Gi0/1"}, {"in_util_pct": 95.0}, T0),
+            Sample("interface", {"device": "sw1", "ifName": "Gi0/2"}, {"in_util_pct": 10.0}, T0),
+            Sample("interface", {"device": "sw2", "ifName": "Gi0/1"}, {"in_util_pct": 99.0}, T0),
+        ]
+    )
+    assert [(a.device, a.entity) for a in alerts] == [("sw1", "Gi0/1"), ("sw2", "Gi0/1")]
+    payload = alerts[0].to_payload()
+    assert payload["state"] == "breach"
+    assert payload["entity"] == "Gi0/1"
+    assert payload["threshold"] == 90
+    assert payload["clear_threshold"] == 80
+    assert payload["value"] == 95.0
+    assert payload["since"] == "2023-11-14T22:13:20.000Z"
+    assert payload["time"] == payload["since"]
+    assert alerts[0].topic("netpoll") == "netpoll/alerts/sw1/cpu/Gi0%2F1"
+    assert alerts[0].id != alerts[1].id
+    assert len(alerts[0].id) == 26
+    json.dumps(payload)  # JSON-able
+    point = alerts[0].to_sample()
+    assert point.measurement == "alert"
+    assert dict(point.tags) == {
+        "device": "sw1",
+        "rule": "cpu",
+        "severity": "warning",
+        "entity": "Gi0/1",
+        "state": "breach",
+    }
+    assert point.fields["value"] == 95.0
+    assert point.fields["threshold"] == 90.0
+    assert point.fields["id"] == alerts[0].id
+    assert "sw1 Gi0/1" in str(point.fields["message"])
+
+
+def test_since_is_start_of_the_condition() -> None:
+    engine = AlertEngine([rule(CPU_FOR3)])
+    alerts = []
+    for step, value in enumerate([95, 96, 97, 50, 50, 50]):
+        alerts += engine.evaluate([sample_for(engine.rules[0], value, step)])
+    breach, clear = alerts
+    assert (breach.since_ns, breach.time_ns) == (T0, T0 + 2 * S)
+    assert (clear.since_ns, clear.time_ns) == (T0, T0 + 5 * S)
+    assert clear.breach_id == breach.id
+    assert clear.to_payload()["breach_id"] == breach.id
+
+
+SCOPED = """
+- name: util
+  measurement: interface
+  field: in_util_pct
+  comparison: ">"
+  breach: 90
+  scope:
+    devices: ["core-*", edge1]
+    roles: [router]
+    sites: [ams*]
+    tags: {env: prod}
+    interfaces: ["xe-*", "Gi0/*"]
+"""
+
+SCOPE_CASES = [
+    pytest.param({"device": "core-1", "role": "router", "site": "ams1", "env": "prod"}, "xe-0/0/0", True),
+    pytest.param({"device": "edge1", "role": "router", "site": "ams2", "env": "prod"}, "Gi0/3", True),
+    pytest.param({"device": "edge2", "role": "router", "site": "ams1", "env": "prod"}, "xe-0/0/0", False),
+    pytest.param({"device": "core-1", "role": "switch", "site": "ams1", "env": "prod"}, "xe-0/0/0", False),
+    pytest.param({"device": "core-1", "role": "router", "site": "fra1", "env": "prod"}, "xe-0/0/0", False),
+    pytest.param({"device": "core-1", "role": "router", "site": "ams1", "env": "lab"}, "xe-0/0/0", False),
+    pytest.param({"device": "core-1", "role": "router", "site": "ams1"}, "xe-0/0/0", False),
+    pytest.param({"device": "core-1", "role": "router", "site": "ams1", "env": "prod"}, "ge-0/0/0", False),
+]
+
+
+@pytest.mark.parametrize(("tags", "ifname", "in_scope"), SCOPE_CASES)
+def test_scope(tags: dict[str, str], ifname: str, in_scope: bool) -> None:
+    engine = AlertEngine([rule(SCOPED)])
+    sample = Sample("interface", {**tags, "ifName": ifname}, {"in_util_pct": 99.0}, T0)
+    assert bool(engine.evaluate([sample])) is in_scope
+
+
+def test_entity_falls_back_to_ifdescr() -> None:
+    engine = AlertEngine([rule(SCOPED.split("  scope:")[0])])
+    (alert,) = engine.evaluate(
+        [Sample("interface", {"device": "r", "ifDescr": "eth0"}, {"in_util_pct": 99}, T0)]
+    )
+    assert alert.entity == "eth0"
+
+
+def test_restore_from_state_no_second_breach_and_clear_still_comes(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "alerts.json"
+    r = rule(CPU_FOR3)
+    first = AlertEngine([r], state_path=path)
+    assert run(r, [95, 95, 95], first) == ["breach@2"]
+    breach_id = first.active() and first._states[("cpu", "r1", "")].breach_id
+    # A crash right after: no save() call, the file was written at the transition.
+    second = AlertEngine([r], state_path=path)
+    assert second.active() == [("cpu", "r1", "")]
+    assert run(r, [95, 95, 95, 85], second) == []
+    third = AlertEngine([r], state_path=path)  # restart while still breached
+    alerts = []
+    for step, value in enumerate([50, 50, 50]):
+        alerts += third.evaluate([sample_for(r, value, step)])
+    assert [a.state for a in alerts] == ["clear"]
+    assert alerts[0].breach_id == breach_id
+    assert AlertEngine([r], state_path=path).active() == []
+
+
+def test_restore_keeps_event_edge_and_drops_unknown_rules(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    link, cpu = rule(LINK_DOWN), rule(CPU)
+    engine = AlertEngine([link, cpu], state_path=path)
+    engine.evaluate([iface("Gi0/1", 1, 1, 0)])
+    engine.evaluate([sample_for(cpu, 95, 0)])
+    engine.save()
+    # Restarted with only the link rule: the up state is remembered, so the first down is a change.
+    restarted = AlertEngine([link], state_path=path)
+    assert [a.state for a in restarted.evaluate([iface("Gi0/1", 2, 1, 10)])] == ["event"]
+    assert restarted.active() == []
+
+
+def test_corrupt_state_file_starts_afresh(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    path.write_text("{not json")
+    engine = AlertEngine([rule(CPU)], state_path=path)
+    assert engine.active() == []
+    assert (tmp_path / "alerts.json.corrupt").exists()
+    engine.evaluate([sample_for(engine.rules[0], 95, 0)])
+    assert json.loads(path.read_text())["states"][0]["phase"] == "breached"
+
+
+def test_forget_device() -> None:
+    engine = AlertEngine([rule(CPU)])
+    engine.evaluate([sample_for(engine.rules[0], 95, 0)])
+    engine.forget("r1")
+    assert engine.active() == []
+
+
+def test_default_rules_end_to_end() -> None:
+    from netpoll.alerts.rules import load_rules
+
+    engine = AlertEngine(load_rules(None))
+    tags = {"device": "r1", "url": "127.0.0.1"}
+    states = []
+    for step, reachable in enumerate([True, False, False, False, True]):
+        loss = 0.0 if reachable else 100.0
+        fields = {
+            "reachable": reachable,
+            "percent_packet_loss": loss,
+            "packets_received": 3 if reachable else 0,
+        }
+        states += [(a.rule, a.state) for a in engine.evaluate([Sample("ping", tags, fields, T0 + step * S)])]
+    assert states == [("device_unreachable", "breach"), ("device_unreachable", "clear")]
+
+
+TOPIC_CASES = [
+    ("r1", "r1"),
+    ("Gi0/1", "Gi0%2F1"),
+    ("a+b#c", "a%2Bb%23c"),
+    ("$SYS", "%24SYS"),
+    ("x$y", "x$y"),
+    ("100%", "100%25"),
+    ("nul\x00", "nul%00"),
+    ("", "%"),
+    ("é/ü", "é%2Fü"),
+]
+
+
+@pytest.mark.parametrize(("name", "level"), TOPIC_CASES)
+def test_topic_level_escaping(name: str, level: str) -> None:
+    assert escape_level(name) == level
+    assert unescape_level(level) == name
+    assert not set(level) & {"/", "+", "#", "\x00"}
+
+
+def test_topic_shape() -> None:
+    assert alert_topic("netpoll", "r1", "cpu") == "netpoll/alerts/r1/cpu"
+    assert alert_topic("site1/np/", "r/1", "util", "xe-0/0/1") == "site1/np/alerts/r%2F1/util/xe-0%2F0%2F1"
