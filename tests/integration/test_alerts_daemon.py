@@ -1,0 +1,233 @@
+"""Alerts end to end through ``netpoll run``: a real snmpd that stops answering, a real Mosquitto.
+
+One test walks the whole story, because each step needs the state the previous one left:
+
+1. the agent stops answering → exactly one breach on ``<prefix>/alerts/<device>/snmp_unreachable``;
+   a subscriber connecting afterwards sees it retained;
+2. the daemon is killed with SIGKILL while the alert is active → the broker publishes the last will
+   ``offline``; started again, the daemon publishes no second breach;
+3. the agent answers again → exactly one clear, which removes the retained breach;
+4. the ``alert`` records (breach, clear) are in the daemon's line-protocol output too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import aiomqtt
+import pytest
+
+from tests.harness.mosquitto import MqttBroker
+from tests.harness.ports import free_port
+from tests.harness.snmpd import SnmpdAgent
+
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(180)]
+
+DEVICE = "dev-1"
+RULE = "snmp_unreachable"
+
+
+def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -> Path:
+    (tmp / "community").write_text(agent.community + "\n")
+    (tmp / "inventory.yaml").write_text(
+        "\n".join(
+            [
+                "defaults:",
+                "  snmp: {interval_s: 1, timeout_s: 0.4, retries: 0}",
+                "credentials:",
+                "  lab: {version: 2c, community_file: community}",
+                "devices:",
+                f"  - name: {DEVICE}",
+                f"    address: {agent.host}",
+                f"    snmp: {{credentials: lab, port: {agent.port}}}",
+                "    ping: {enabled: false}",
+            ]
+        )
+        + "\n"
+    )
+    config = tmp / "netpoll.yaml"
+    config.write_text(
+        "\n".join(
+            [
+                "inventories: [inventory.yaml]",
+                "data_dir: data",
+                "state_dir: state",
+                "thresholds: null  # the shipped default rules",
+                "mqtt:",
+                f"  host: {broker.host}",
+                f"  port: {broker.port}",
+                f"  topic_prefix: {prefix}",
+                "  instance: np-test",
+                "http:",
+                f"  listen: 127.0.0.1:{free_port('tcp')}",
+                "log: {level: INFO}",
+            ]
+        )
+        + "\n"
+    )
+    return config
+
+
+class Daemon:
+    """``netpoll run`` in a subprocess, its output in a log file."""
+
+    def __init__(self, config: Path) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
+        self.log_path = config.parent / f"netpoll-{time.monotonic_ns()}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "netpoll", "run", "--config", str(config)],
+            cwd=config.parent,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+        finally:
+            self._log.close()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+class Subscriber:
+    """Collects every message under ``<prefix>/#`` as (topic, payload, retained)."""
+
+    def __init__(self, broker: MqttBroker, prefix: str) -> None:
+        self.broker = broker
+        self.prefix = prefix
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._task: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()
+
+    async def __aenter__(self) -> Subscriber:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._ready.wait(), 10)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+
+    async def _run(self) -> None:
+        async with aiomqtt.Client(self.broker.host, self.broker.port) as client:
+            await client.subscribe(f"{self.prefix}/#", qos=1)
+            self._ready.set()
+            async for message in client.messages:
+                payload = bytes(message.payload)  # type: ignore[arg-type]
+                self.messages.append((str(message.topic), payload, message.retain))
+
+    def on(self, topic: str) -> list[bytes]:
+        return [payload for t, payload, _ in self.messages if t == topic]
+
+    async def wait(
+        self, predicate: Callable[[], bool], timeout: float, what: str, daemon: Daemon, alive: bool = True
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():  # polls what the subscriber task collects
+            if time.monotonic() > deadline or (alive and daemon.proc.poll() is not None):
+                raise AssertionError(f"timed out waiting for {what}; daemon log:\n{daemon.log()[-4000:]}")
+            await asyncio.sleep(0.1)
+
+
+async def retained(broker: MqttBroker, topic: str) -> dict[str, bytes]:
+    got: dict[str, bytes] = {}
+    async with aiomqtt.Client(broker.host, broker.port) as late:
+        await late.subscribe(topic, qos=1)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.7):
+                async for message in late.messages:
+                    if message.retain:
+                        got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
+    return got
+
+
+async def test_unreachable_breach_sigkill_restart_clear(
+    tmp_path: Path, snmpd_factory: Callable[..., SnmpdAgent], mosquitto: MqttBroker
+) -> None:
+    agent = snmpd_factory()
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    config = write_setup(tmp_path, agent, mosquitto, prefix)
+    topic = f"{prefix}/alerts/{DEVICE}/{RULE}"
+    status = f"{prefix}/status/np-test"
+    daemon = Daemon(config)
+    try:
+        async with Subscriber(mosquitto, prefix) as sub:
+            await sub.wait(lambda: b"online" in sub.on(status), 30, "status online", daemon)
+            await asyncio.sleep(3)  # a few good polls
+            assert sub.on(topic) == []
+
+            # 1. The agent stops answering: one breach (the default rule wants 2 failed polls).
+            agent.stop()
+            await sub.wait(lambda: len(sub.on(topic)) >= 1, 20, "the breach", daemon)
+            await asyncio.sleep(3)  # more failed polls: nothing new
+            (breach_raw,) = sub.on(topic)
+            breach = json.loads(breach_raw)
+            assert breach["state"] == "breach"
+            assert breach["device"] == DEVICE
+            assert breach["rule"] == RULE
+            assert breach["severity"] == "major"
+            assert breach["value"] == 0
+            assert (await retained(mosquitto, f"{prefix}/alerts/#")) == {topic: breach_raw}
+            assert (tmp_path / "state" / "alerts.json").exists()
+
+            # 2. SIGKILL while the alert is active: the will says offline; restarted, no second breach.
+            assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+            await sub.wait(lambda: sub.on(status)[-1:] == [b"offline"], 30, "last will", daemon, alive=False)
+            online_before = sub.on(status).count(b"online")
+            daemon = Daemon(config)
+            await sub.wait(
+                lambda: sub.on(status).count(b"online") > online_before, 30, "online again", daemon
+            )
+            await asyncio.sleep(4)  # several failed polls by the restarted daemon
+            assert sub.on(topic) == [breach_raw]
+
+            # 3. The agent answers again: one clear, replacing the retained breach.
+            agent.start()
+            await sub.wait(lambda: len(sub.on(topic)) >= 3, 30, "the clear", daemon)
+            await asyncio.sleep(2)
+            empty, clear_raw = sub.on(topic)[1:]
+            assert empty == b""
+            clear = json.loads(clear_raw)
+            assert clear["state"] == "clear"
+            assert clear["breach_id"] == breach["id"]
+            assert clear["id"] != breach["id"]
+            assert clear["since"] == breach["since"]
+            assert len(sub.on(topic)) == 3
+            assert (await retained(mosquitto, f"{prefix}/alerts/#")) == {}
+        assert daemon.stop() == 0
+        log = daemon.log()
+    finally:
+        daemon.stop(signal.SIGKILL)
+    assert agent.community not in log
+
+    # 4. Both transitions went to the line-protocol output as `alert` records.
+    lines = [
+        line
+        for path in sorted((tmp_path / "data").rglob("*"))
+        if path.is_file() and not path.name.endswith(".gz")
+        for line in path.read_text(errors="replace").splitlines()
+        if line.startswith("alert,")
+    ]
+    assert any("state=breach" in line and breach["id"] in line for line in lines), lines
+    assert any("state=clear" in line and clear["id"] in line for line in lines), lines
