@@ -1,8 +1,10 @@
 """The alert engine: feeds samples to the rule state machines and returns the alerts to publish.
 
-``evaluate`` is synchronous and does no network I/O; it writes the state file (small JSON, atomic) right
-after any published transition, so that after a restart — even after SIGKILL — an alert already
-published is not published again, and its clear still comes when the condition ends.
+``evaluate`` is synchronous and does no network I/O. It writes the state file (JSON, atomic) right after
+any published transition, so that after a restart — even after SIGKILL — an alert already published is not
+published again, and its clear still comes when the condition ends. That file holds only the entities that
+are not ``ok`` and stays small; what event and flapping rules remember of every ``ok`` entity (one record
+per interface and rule) goes to a sibling ``*.edges.json`` written at most every 30 s and at ``save()``.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from netpoll.alerts.alert import Alert, new_alert_id
 from netpoll.alerts.rules import Rule, usable_value
@@ -19,8 +22,10 @@ from netpoll.alerts.state import (
     RuleState,
     StateKey,
     Transition,
+    dump_edges,
     dump_states,
     flap_count,
+    parse_edges,
     parse_states,
     read_state_file,
     step_event,
@@ -53,8 +58,12 @@ class AlertEngine:
         for rule in self.rules:
             self._by_measurement.setdefault(rule.measurement, []).append(rule)
         self._states: dict[StateKey, RuleState] = {}
-        self._dirty = False
-        self._last_save = time.monotonic()
+        self.edges_path = (
+            self.state_path.with_name(self.state_path.stem + ".edges.json") if self.state_path else None
+        )
+        self._dirty = False  # active (not ok) states changed since the last write
+        self._edges_dirty = False  # event/flapping memory of ok entities changed since the last write
+        self._last_save = self._last_edges_save = time.monotonic()
         self.alerts_total = 0
         if self.state_path is not None:
             self._restore(self.state_path)
@@ -75,13 +84,16 @@ class AlertEngine:
                 alert = self._evaluate_one(rule, device, sample)
                 if alert is not None:
                     alerts.append(alert)
+        now = time.monotonic()
         if alerts:
             self.alerts_total += len(alerts)
             for alert in alerts:
                 _log(alert)
-            self.save()
-        elif self._dirty and time.monotonic() - self._last_save >= IDLE_SAVE_INTERVAL_S:
-            self.save()
+            self._save_active()
+        elif self._dirty and now - self._last_save >= IDLE_SAVE_INTERVAL_S:
+            self._save_active()
+        if self._edges_dirty and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S:
+            self._save_edges()
         return alerts
 
     def _evaluate_one(self, rule: Rule, device: str, sample: Sample) -> Alert | None:
@@ -100,13 +112,16 @@ class AlertEngine:
                 state = self._states[key] = RuleState()
             before = state.matched
             transition = step_event(rule, state, value)
-            self._dirty |= before != state.matched
+            self._edges_dirty |= before != state.matched
         elif rule.kind == "flapping":
             if state is None:
                 state = self._states[key] = RuleState()
+            memory = (state.last_value, len(state.changes))
             value = flap_count(rule, state, value, now)
-            self._dirty = True
+            self._edges_dirty |= memory != (state.last_value, len(state.changes))
+            before_phase = state.phase
             transition = step_threshold(rule, state, value, now)
+            self._dirty |= before_phase != state.phase or state.phase in ("pending", "clearing")
         else:
             if state is None:
                 if not rule.breaching(value):
@@ -172,33 +187,40 @@ class AlertEngine:
         """Drop all state of a device (removed from the inventory); its breaches will never clear."""
         for key in [key for key in self._states if key[1] == device]:
             del self._states[key]
-        self._dirty = True
+        self._dirty = self._edges_dirty = True
 
     def save(self) -> None:
-        """Write the state file now (no-op without ``state_path``); errors are logged, not raised."""
-        if self.state_path is None:
-            self._dirty = False
-            return
-        try:
-            write_atomic(self.state_path, dump_states(self._states.items()))
-        except OSError as exc:
-            logger.error("cannot write alert state %s: %s", self.state_path, exc)
+        """Write the state files now (no-op without ``state_path``); errors are logged, not raised."""
+        self._save_active()
+        self._save_edges()
+
+    def _save_active(self) -> None:
+        if self.state_path is not None and not self._write(
+            self.state_path, dump_states(self._states.items())
+        ):
             return
         self._dirty = False
         self._last_save = time.monotonic()
 
-    def _restore(self, path: Path) -> None:
-        try:
-            document = read_state_file(path)
-            if document is None:
-                return
-            records = list(parse_states(document))
-        except (OSError, ValueError) as exc:
-            # A damaged state file must not stop the daemon: start afresh, keep the file for a post-mortem.
-            logger.error("alert state %s unreadable (%s); starting without it", path, exc)
-            with contextlib.suppress(OSError):
-                path.replace(path.with_name(path.name + ".corrupt"))
+    def _save_edges(self) -> None:
+        if self.edges_path is not None and not self._write(self.edges_path, dump_edges(self._states.items())):
             return
+        self._edges_dirty = False
+        self._last_edges_save = time.monotonic()
+
+    @staticmethod
+    def _write(path: Path, document: dict[str, object]) -> bool:
+        try:
+            write_atomic(path, document)
+        except OSError as exc:
+            logger.error("cannot write alert state %s: %s", path, exc)
+            return False
+        return True
+
+    def _restore(self, path: Path) -> None:
+        assert self.edges_path is not None
+        # Edges first: an entity that is also in the active file is described by it.
+        records = self._read(self.edges_path, parse_edges) + self._read(path, parse_states)
         names = {rule.name for rule in self.rules}
         dropped = 0
         for key, state in records:
@@ -208,12 +230,27 @@ class AlertEngine:
                 dropped += 1
         if dropped:
             logger.warning("alert state: dropped %d record(s) of rules that no longer exist", dropped)
-        logger.info(
-            "alert state restored from %s: %d record(s), %d active",
-            path,
-            len(self._states),
-            len(self.active()),
-        )
+        if records:
+            logger.info(
+                "alert state restored from %s: %d record(s), %d active",
+                path,
+                len(self._states),
+                len(self.active()),
+            )
+
+    @staticmethod
+    def _read(
+        path: Path, parse: Callable[[Any], Iterator[tuple[StateKey, RuleState]]]
+    ) -> list[tuple[StateKey, RuleState]]:
+        try:
+            document = read_state_file(path)
+            return [] if document is None else list(parse(document))
+        except (OSError, ValueError) as exc:
+            # A damaged state file must not stop the daemon: start afresh, keep the file for a post-mortem.
+            logger.error("alert state %s unreadable (%s); starting without it", path, exc)
+            with contextlib.suppress(OSError):
+                path.replace(path.with_name(path.name + ".corrupt"))
+            return []
 
 
 def _message(rule: Rule, device: str, entity: str, value: FieldValue, transition: Transition) -> str:

@@ -656,8 +656,16 @@ def _parse_document(text: str, file: str) -> _Parsed:
         if rule is not None:
             parsed.rules.append(rule)
     if problems.items:
-        raise ConfigError(problems.items)
+        raise ConfigError(sorted(problems.items, key=_problem_line))
     return parsed
+
+
+def _problem_line(problem: str) -> int:
+    # "file:line: message" with a file name that may itself hold colons: the line is the last number before
+    # the first ": " that follows it.
+    head = problem.split(": ", 1)[0]
+    number = head.rsplit(":", 1)[-1]
+    return int(number) if number.isdigit() else 0
 
 
 def parse_rules(text: str, file: str = "<rules>") -> tuple[Rule, ...]:

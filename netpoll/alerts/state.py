@@ -151,19 +151,35 @@ def flap_count(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> 
 
 
 def dump_states(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
-    """The JSON document of a state file."""
+    """The JSON document of the active state file: every state that is not ``ok`` (small, written often)."""
     return {
         "version": STATE_FORMAT_VERSION,
         "states": [
             {"rule": rule, "device": device, "entity": entity, **state.to_json()}
             for (rule, device, entity), state in states
-            if not state.is_idle()
+            if state.phase != "ok"
+        ],
+    }
+
+
+def dump_edges(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
+    """The JSON document of the edges file: what event and flapping rules remember of ``ok`` entities.
+
+    There is one such record per interface and rule on a large network, so it is compact and written
+    only now and then: losing its last minute to a crash only loses the memory of a few recent changes.
+    """
+    return {
+        "version": STATE_FORMAT_VERSION,
+        "edges": [
+            [rule, device, entity, state.matched, state.last_value, state.changes]
+            for (rule, device, entity), state in states
+            if state.phase == "ok" and not state.is_idle()
         ],
     }
 
 
 def parse_states(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
-    """Records of a state file document; malformed records are skipped with a warning."""
+    """Records of an active state file; malformed records are skipped with a warning."""
     if not isinstance(document, dict) or document.get("version") != STATE_FORMAT_VERSION:
         raise ValueError("not a netpoll alert state file of version 1")
     for record in document.get("states", []):
@@ -172,6 +188,19 @@ def parse_states(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
             yield key, RuleState.from_json(record)
         except (KeyError, TypeError, ValueError) as exc:
             logger.warning("alert state: skipping malformed record %r: %s", record, exc)
+
+
+def parse_edges(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
+    """Records of an edges file; malformed records are skipped with a warning."""
+    if not isinstance(document, dict) or document.get("version") != STATE_FORMAT_VERSION:
+        raise ValueError("not a netpoll alert edges file of version 1")
+    for record in document.get("edges", []):
+        try:
+            rule, device, entity, matched, last_value, changes = record
+            state = RuleState.from_json({"matched": matched, "last_value": last_value, "changes": changes})
+            yield (str(rule), str(device), str(entity)), state
+        except (TypeError, ValueError) as exc:
+            logger.warning("alert state: skipping malformed edge %r: %s", record, exc)
 
 
 def write_atomic(path: Path, document: dict[str, Any]) -> None:
