@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import shutil
 import signal
 import socket
+import subprocess
 import sys
 import textwrap
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -18,9 +22,10 @@ import pytest
 
 from netpoll.alerts.engine import Alert, AlertEngine
 from netpoll.alerts.rules import parse_rules
-from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher, MqttTls
 from netpoll.sample import Sample
 from tests.harness.mosquitto import MqttBroker
+from tests.harness.ports import free_port
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
 
@@ -133,7 +138,7 @@ async def test_status_online_and_offline_on_clean_exit(mosquitto: MqttBroker) ->
 
 PUBLISHER_SCRIPT = """
 import asyncio, sys
-from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher, MqttTls
 
 async def main():
     opts = MqttOptions(host=sys.argv[1], port=int(sys.argv[2]), topic_prefix=sys.argv[3], instance="victim")
@@ -280,3 +285,79 @@ async def test_queue_is_bounded_and_counts_drops() -> None:
     assert stats["enqueued"] == 8
     assert stats["connected"] == 0
     assert stats["connect_failures"] >= 1
+
+
+def _make_certs(directory: Path) -> None:
+    """A throw-away CA, a server certificate for 127.0.0.1 and a password file (user netpoll)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True, timeout=60)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
+            "-days", "1", "-subj", "/CN=netpoll-test-ca")  # fmt: skip
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
+            "-subj", "/CN=127.0.0.1")  # fmt: skip
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
+            "-out", "server.crt", "-days", "1", "-extfile", "san.ext")  # fmt: skip
+    passwords = directory / "passwords"
+    subprocess.run(
+        ["mosquitto_passwd", "-b", "-c", str(passwords), "netpoll", "s3cret"], check=True, capture_output=True
+    )
+    passwords.chmod(0o600)
+
+
+async def test_tls_and_password(tmp_path: Path, mosquitto_factory: Callable[..., MqttBroker]) -> None:
+    if shutil.which("openssl") is None or shutil.which("mosquitto_passwd") is None:
+        pytest.skip("needs openssl and mosquitto_passwd (Debian packages openssl, mosquitto)")
+    await asyncio.to_thread(_make_certs, tmp_path)
+    passwords = tmp_path / "passwords"
+    tls_port = free_port("tcp")
+    broker = mosquitto_factory(
+        extra_config="\n".join(
+            [
+                f"password_file {passwords}",
+                f"listener {tls_port} 127.0.0.1",
+                f"cafile {tmp_path / 'ca.crt'}",
+                f"certfile {tmp_path / 'server.crt'}",
+                f"keyfile {tmp_path / 'server.key'}",
+            ]
+        )
+    )
+    engine = AlertEngine(RULES)
+    (alert,) = engine.evaluate([snmp("r1", 0, 1)])
+    good = MqttOptions(
+        host="127.0.0.1",
+        port=tls_port,
+        tls=MqttTls(ca_file=tmp_path / "ca.crt"),
+        username="netpoll",
+        password="s3cret",
+        topic_prefix="np-tls",
+        instance="tls",
+    )
+    seen: list[tuple[str, bytes]] = []
+    async with aiomqtt.Client(broker.host, broker.port, username="netpoll", password="s3cret") as sub:
+        await sub.subscribe("np-tls/alerts/#", qos=1)
+        collector = asyncio.create_task(collect(sub, seen))
+        async with fast(good) as publisher:
+            publisher.publish(alert)
+            await publisher.wait_idle(15)
+        await wait_for(lambda: len(seen) == 1)
+        collector.cancel()
+    assert json.loads(seen[0][1])["id"] == alert.id
+
+    # Wrong password, unknown CA: no connection, counted failures, the alert stays queued.
+    for bad in (
+        dataclasses.replace(good, password="wrong"),
+        dataclasses.replace(good, tls=MqttTls()),  # system CAs do not know the test CA
+    ):
+        publisher = MqttPublisher(bad, backoff_base=0.05, backoff_cap=0.2, drain_timeout=0.2)
+        async with publisher:
+            publisher.publish(alert)
+            await wait_for(lambda p=publisher: p.connect_failures >= 2)  # type: ignore[misc]
+            assert not publisher.connected
+            assert publisher.queued == 1
+
+    # insecure skips the verification (tests and labs only).
+    async with fast(dataclasses.replace(good, tls=MqttTls(insecure=True))) as publisher:
+        await publisher.wait_connected(15)

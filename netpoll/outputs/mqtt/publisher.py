@@ -120,9 +120,33 @@ def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
     return ((topic, payload, False),)
 
 
+class _TlsContext(ssl.SSLContext):
+    """An SSL context that remembers the last socket it wrapped.
+
+    paho-mqtt wraps the TCP socket and then runs the handshake itself; when the handshake fails (unknown CA,
+    wrong host name) it neither keeps nor closes that socket. The publisher closes it, else every failed
+    reconnect attempt would leak one.
+    """
+
+    last_socket: ssl.SSLSocket | None = None
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        sock = super().wrap_socket(*args, **kwargs)
+        self.last_socket = sock
+        return sock
+
+    def take_socket(self) -> ssl.SSLSocket | None:
+        sock, self.last_socket = self.last_socket, None
+        return sock
+
+
 def build_tls_context(tls: MqttTls) -> ssl.SSLContext:
     """An SSL context from the TLS options (system CAs unless ``ca_file`` is given)."""
-    context = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    context = _TlsContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
+    if tls.ca_file:
+        context.load_verify_locations(cafile=str(tls.ca_file))
+    else:
+        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     if tls.cert_file:
         context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
     if tls.insecure:
@@ -280,8 +304,9 @@ class MqttPublisher:
         attempt = 0
         endpoint = f"{self.options.host}:{self.options.port}"
         while not self._abandon:
+            client = self._client()
             try:
-                async with self._client() as client:
+                async with client:
                     attempt = 0
                     self.connects += 1
                     self._connected.set()
@@ -300,6 +325,7 @@ class MqttPublisher:
                 logger.exception("MQTT publisher error with broker %s", endpoint)
             finally:
                 self._connected.clear()
+                self._close_orphan_socket(client)
             if self._stopping and (self._abandon or not self.queued):
                 return
             delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** min(attempt, 30)))
@@ -307,6 +333,16 @@ class MqttPublisher:
             logger.info("MQTT reconnecting to %s in %.2f s (attempt %d)", endpoint, delay, attempt)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
+
+    def _close_orphan_socket(self, client: aiomqtt.Client) -> None:
+        context = self._tls_context
+        if not isinstance(context, _TlsContext):
+            return
+        sock = context.take_socket()
+        # The paho client inside aiomqtt owns the socket once the handshake succeeded (and closes it then);
+        # a socket it does not hold is one whose handshake failed.
+        if sock is not None and client._client.socket() is not sock:
+            sock.close()
 
     async def _serve(self, client: aiomqtt.Client) -> None:
         """Send the queue until stopping and empty; raises MqttError when the connection breaks."""
