@@ -43,7 +43,7 @@ def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -
         "\n".join(
             [
                 "defaults:",
-                "  snmp: {interval_s: 1, timeout_s: 0.4, retries: 0}",
+                "  snmp: {interval_s: 1, timeout_s: 0.8, retries: 0}",
                 "credentials:",
                 "  lab: {version: 2c, community_file: community}",
                 "devices:",
@@ -55,6 +55,19 @@ def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -
         )
         + "\n"
     )
+    # The shipped rules, with snmp_unreachable wanting 3 failed polls instead of 2: one slow answer on a
+    # loaded test machine must not make a breach of its own.
+    (tmp / "rules.yaml").write_text(
+        "\n".join(
+            [
+                "include_defaults: true",
+                "rules:",
+                f"  - {{name: {RULE}, measurement: snmp, field: poll_ok, comparison: '==', breach: 0,",
+                "     for: 3, clear_for: 1, severity: major}",
+            ]
+        )
+        + "\n"
+    )
     config = tmp / "netpoll.yaml"
     config.write_text(
         "\n".join(
@@ -62,7 +75,7 @@ def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -
                 "inventories: [inventory.yaml]",
                 "data_dir: data",
                 "state_dir: state",
-                "thresholds: null  # the shipped default rules",
+                "thresholds: rules.yaml",
                 "mqtt:",
                 f"  host: {broker.host}",
                 f"  port: {broker.port}",
@@ -177,7 +190,7 @@ async def test_unreachable_breach_sigkill_restart_clear(
             await asyncio.sleep(3)  # a few good polls
             assert sub.on(topic) == []
 
-            # 1. The agent stops answering: one breach (the default rule wants 2 failed polls).
+            # 1. The agent stops answering: one breach after 3 failed polls.
             agent.stop()
             await sub.wait(lambda: len(sub.on(topic)) >= 1, 20, "the breach", daemon)
             await asyncio.sleep(3)  # more failed polls: nothing new
