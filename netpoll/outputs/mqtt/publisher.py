@@ -277,7 +277,9 @@ class MqttPublisher:
             # Give up on what is still queued. The flag ends the loop even if a cancellation is swallowed
             # inside the MQTT client (asyncio.wait_for in 3.11 can lose one when its future completes).
             self._abandon = True
-            while not task.done():
+            for _attempt in range(10):
+                if task.done():
+                    break
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(asyncio.shield(task), 1.0)
