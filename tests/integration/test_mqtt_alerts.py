@@ -361,3 +361,70 @@ async def test_tls_and_password(tmp_path: Path, mosquitto_factory: Callable[...,
     # insecure skips the verification (tests and labs only).
     async with fast(dataclasses.replace(good, tls=MqttTls(insecure=True))) as publisher:
         await publisher.wait_connected(15)
+
+
+KILLED_PUBLISHER_SCRIPT = """
+import asyncio, sys, time
+from netpoll.alerts.alert import Alert, new_alert_id
+from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+
+async def main():
+    opts = MqttOptions(host="127.0.0.1", port=int(sys.argv[1]), topic_prefix=sys.argv[2], instance="killed")
+    async with MqttPublisher(opts, queue_path=sys.argv[3], backoff_base=0.05, backoff_cap=0.2) as publisher:
+        now = time.time_ns()
+        for n in range(3):
+            alert = Alert(new_alert_id(), "breach", "cpu", "warning", f"r{n}", "", "snmp", "cpu_pct",
+                          95.0, 90, 80, now, now)
+            publisher.publish(alert)
+            print(alert.id, flush=True)
+        print("queued", flush=True)
+        await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_queue_journal_survives_sigkill(tmp_path: Path, mosquitto: MqttBroker) -> None:
+    # The broker is unreachable while the publisher queues three alerts; it is killed; a new publisher on
+    # the same journal, with the broker back, publishes them in order.
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    journal = tmp_path / "state" / "mqtt-queue.jsonl"
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        KILLED_PUBLISHER_SCRIPT,
+        str(holder.getsockname()[1]),
+        prefix,
+        str(journal),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "queued":
+            lines.append((await asyncio.wait_for(proc.stdout.readline(), 20)).decode().strip())
+        proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(proc.wait(), 10)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        holder.close()
+    ids = lines[:-1]
+    assert len(ids) == 3
+
+    seen: list[tuple[str, bytes]] = []
+    async with aiomqtt.Client(mosquitto.host, mosquitto.port) as sub:
+        await sub.subscribe(f"{prefix}/alerts/#", qos=1)
+        collector = asyncio.create_task(collect(sub, seen))
+        publisher = MqttPublisher(options(mosquitto, prefix), queue_path=journal, backoff_base=0.05)
+        async with publisher:
+            await publisher.wait_idle(15)
+        await wait_for(lambda: len(seen) == 3)
+        collector.cancel()
+    assert [json.loads(payload)["id"] for _, payload in seen] == ids
+    reopened = MqttPublisher(options(mosquitto, prefix), queue_path=journal)
+    async with reopened:
+        assert reopened.queued == 0  # all acknowledged: nothing comes back a second time

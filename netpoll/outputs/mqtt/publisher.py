@@ -31,6 +31,7 @@ from typing import Any, Self
 import aiomqtt
 
 from netpoll.alerts.alert import Alert
+from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
 from netpoll.outputs.mqtt.topics import status_topic
 
 logger = logging.getLogger("netpoll.outputs.mqtt")
@@ -101,14 +102,6 @@ def _secret(value: Any) -> str | None:
     return str(text) if text else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Outgoing:
-    """One alert's MQTT messages: (topic, payload, retain), sent in order, removed together."""
-
-    alert_id: str
-    messages: tuple[tuple[str, bytes, bool], ...]
-
-
 def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
     """The messages that publish one alert (see the module docstring for retained handling)."""
     topic = alert.topic(prefix)
@@ -164,6 +157,9 @@ class MqttPublisher:
         backoff_cap: upper bound of the reconnect delay, seconds.
         publish_timeout: how long to wait for a PUBACK before treating the connection as broken.
         drain_timeout: on exit, how long to keep trying to send what is still queued.
+        queue_path: journal file of the queue (e.g. ``<state_dir>/mqtt-queue.jsonl``): alerts not yet
+            acknowledged when the daemon stops or is killed are published after the next start.
+            None keeps the queue in memory only.
     """
 
     def __init__(
@@ -174,6 +170,7 @@ class MqttPublisher:
         backoff_cap: float = 30.0,
         publish_timeout: float = 10.0,
         drain_timeout: float = 5.0,
+        queue_path: str | Path | None = None,
     ) -> None:
         self.options = MqttOptions.of(config)
         self.instance = self.options.instance or socket.gethostname()
@@ -183,8 +180,8 @@ class MqttPublisher:
         self.backoff_cap = backoff_cap
         self.publish_timeout = publish_timeout
         self.drain_timeout = drain_timeout
-        self._queue: deque[_Outgoing] = deque()
-        self._inflight: _Outgoing | None = None
+        self._queue: deque[Outgoing] = deque()
+        self._inflight: Outgoing | None = None
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -194,6 +191,7 @@ class MqttPublisher:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tls_context: ssl.SSLContext | None = None
+        self._journal = QueueJournal(Path(queue_path)) if queue_path is not None else None
         # Counters for the daemon's self-monitoring.
         self.published = 0
         self.dropped = 0
@@ -230,6 +228,8 @@ class MqttPublisher:
         if self.queued >= self.options.queue_max and self._queue:
             lost = self._queue.popleft()
             self.dropped += 1
+            if self._journal is not None:
+                self._journal.removed(lost.alert_id, queue_empty=False)
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning(
                     "MQTT queue full (%d): dropped alert %s, %d dropped so far",
@@ -237,7 +237,10 @@ class MqttPublisher:
                     lost.alert_id,
                     self.dropped,
                 )
-        self._queue.append(_Outgoing(alert.id, encode(alert, self.prefix)))
+        item = Outgoing(alert.id, encode(alert, self.prefix))
+        self._queue.append(item)
+        if self._journal is not None:
+            self._journal.added(item)
         self.enqueued += 1
         self._idle.clear()
         self._wakeup.set()
@@ -256,6 +259,14 @@ class MqttPublisher:
         if self.options.tls is not None:
             # Reads certificate files: once, here, not on every reconnect.
             self._tls_context = build_tls_context(self.options.tls)
+        if self._journal is not None:
+            # Alerts from before a restart go first; any queued before entering are journaled now.
+            earlier = self._journal.open()
+            for item in self._queue:
+                self._journal.added(item)
+            self._queue.extendleft(reversed(earlier))
+            if self._queue:
+                self._idle.clear()
         self._stopping = False
         self._abandon = False
         self._stop.clear()
@@ -283,8 +294,14 @@ class MqttPublisher:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                     await asyncio.wait_for(asyncio.shield(task), 1.0)
+        if self._journal is not None:
+            self._journal.close()
         if self.queued:
-            logger.warning("MQTT publisher stopped with %d alert(s) not delivered", self.queued)
+            logger.warning(
+                "MQTT publisher stopped with %d alert(s) not delivered%s",
+                self.queued,
+                " (kept in the queue journal for the next start)" if self._journal is not None else "",
+            )
 
     # ------------------------------------------------------------------ connection loop
 
@@ -390,4 +407,6 @@ class MqttPublisher:
             finally:
                 self._inflight = None
             self.published += 1
+            if self._journal is not None:
+                self._journal.removed(item.alert_id, queue_empty=not self._queue)
             logger.debug("MQTT published alert %s", item.alert_id)
