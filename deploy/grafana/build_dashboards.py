@@ -687,12 +687,14 @@ def overview() -> Board:
     board.add(
         table(
             "Pollers",
-            'SELECT last("polls_ok") AS "ok", last("polls_failed") AS "failed", '
-            'last("polls_skipped") AS "skipped", last("poll_lag_ms") AS "lag", '
+            'SELECT last("devices") AS "devices", last("polls_ok") AS "ok", '
+            'last("polls_failed") AS "failed", last("polls_skipped") AS "skipped", '
+            'last("poll_lag_ms") AS "lag", '
             'last("queue_size") AS "queue", last("spool_bytes") AS "spool", '
             'last("write_latency_ms") AS "write latency", sum("points_written") AS "points" '
             f'FROM "netpoll" {where()} GROUP BY "instance", "shard"',
-            "Latest cycle of every poller; a shard missing here is not running.",
+            "Latest cycle of every poller: devices it polls, polls, lag, output; a shard missing here is not"
+            " running.",
             units={"lag": "ms", "spool": "decbytes", "write latency": "ms"},
             sort=("shard", False),
         ),
