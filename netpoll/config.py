@@ -108,7 +108,7 @@ class InfluxConfig(_Frozen):
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
-    gzip: bool = False
+    gzip: bool = True
     spool_max_bytes: int = Field(default=256 * 1024**2, ge=0)
 
     @field_validator("url")

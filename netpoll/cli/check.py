@@ -65,6 +65,8 @@ def handle(args: argparse.Namespace) -> int:
             )
         inventory = load_inventory(paths)
         check_profiles(inventory)
+        if config is not None and args.config:
+            check_rules(config)
     except ConfigError as exc:
         if args.json:
             _print_json({"ok": False, "problems": [problem_dict(p) for p in exc.problems]})
@@ -112,6 +114,17 @@ def check_profiles(inventory: Inventory) -> None:
             location.file, location.line, f"device '{device.name}': unknown SNMP profile '{profile}'{hint}"
         )
     problems.raise_if_any()
+
+
+def check_rules(config: DaemonConfig) -> None:
+    """The thresholds file the configuration names must load, so a typo shows here and not at ``run``.
+
+    Raises:
+        ConfigError: one ``file:line: message`` per problem in the rules file.
+    """
+    from netpoll.alerts.rules import load_rules  # only needed with --config
+
+    load_rules(config.thresholds)
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -22,7 +22,7 @@ from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
 from netpoll.logging_setup import setup_logging
 from netpoll.outputs.influxdb.writer import InfluxSettings
-from netpoll.sharding import parse_shard
+from netpoll.sharding import parse_shard, shard_from_environment
 
 log = logging.getLogger("netpoll.cli.run")
 
@@ -104,7 +104,8 @@ def handle(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     setup_logging(config.log.level, config.log.format, _secrets(config))
     shard_text = args.shard or config.shard
-    shard = parse_shard(shard_text) if shard_text else None
+    # Without --shard or shard:, a StatefulSet sets it through NETPOLL_SHARD or NETPOLL_SHARDS + pod ordinal.
+    shard = parse_shard(shard_text) if shard_text else shard_from_environment()
     if shard == (0, 1):
         shard = None
     settings = settings_from_config(config, shard=shard, cycles=args.cycles)

@@ -243,7 +243,10 @@ class Daemon:
         if s.mqtt is not None:
             from netpoll.outputs.mqtt.publisher import MqttPublisher
 
-            self._publisher = await stack.enter_async_context(MqttPublisher(s.mqtt))
+            # The queue journal keeps alerts the broker has not acknowledged across a stop or a SIGKILL.
+            self._publisher = await stack.enter_async_context(
+                MqttPublisher(s.mqtt, queue_path=s.state_dir / "mqtt-queue.jsonl")
+            )
         else:
             log.info("alerts: no MQTT broker configured; alerts go to the log")
 

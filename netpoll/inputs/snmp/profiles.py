@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,17 @@ from netpoll.sample import FieldValue
 
 log = logging.getLogger("netpoll.snmp.profiles")
 
-DEFAULT_DIR = Path(__file__).resolve().parents[3] / "mibs"
+
+def _shipped_dir() -> Path:
+    # A source checkout (or editable install) reads the repository's mibs/; a wheel installs the same files
+    # under <prefix>/share/netpoll/mibs (pyproject's data-files).
+    checkout = Path(__file__).resolve().parents[3] / "mibs"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "netpoll" / "mibs"
+
+
+DEFAULT_DIR = _shipped_dir()
 DEFAULT_PROFILE = "generic"
 
 AGGREGATES = ("value", "avg", "min", "max", "sum", "text")
