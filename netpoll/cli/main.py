@@ -15,7 +15,10 @@ VERBS = (check, poll, ping, run)
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command per verb module."""
-    parser = argparse.ArgumentParser(prog="netpoll", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="netpoll",
+        description="SNMP and ICMP polling of network devices into InfluxDB, threshold alerts over MQTT.",
+    )
     parser.add_argument("--version", action="version", version=f"netpoll {__version__}")
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     for verb in VERBS:
