@@ -7,27 +7,38 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-DEBIAN_PACKAGES := snmpd snmp mosquitto mosquitto-clients victoria-metrics influxdb nftables iproute2 fping \
-	prometheus-snmp-exporter python3-venv systemd procps
+# The demo needs only a venv-capable Python; the tests need the real servers too.
+DEMO_PACKAGES := python3-venv
+DEBIAN_PACKAGES := $(DEMO_PACKAGES) snmpd snmp mosquitto mosquitto-clients victoria-metrics influxdb nftables \
+	iproute2 fping prometheus-snmp-exporter systemd procps
 
-.PHONY: demo test lint typecheck pytest system-packages venv clean bench
+.PHONY: demo test lint typecheck pytest system-packages demo-packages venv clean bench
 
-demo: venv
+demo: demo-packages venv
 	$(BIN)/netpoll run
 
 test: system-packages venv lint typecheck pytest
 
-system-packages:
+# Installs the missing ones of the packages given as root; as another user it only says what it skipped.
+define ensure_packages
 	@if [ "$$(id -u)" = 0 ]; then \
-		missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+		missing=$$(for p in $(1); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 		if [ -n "$$missing" ]; then \
 			echo "installing Debian packages: $$missing"; \
 			apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null; \
 		fi; \
-		systemctl disable --now snmpd mosquitto victoria-metrics influxdb >/dev/null 2>&1 || true; \
 	else \
-		echo "not root: skipping Debian packages ($(DEBIAN_PACKAGES)); tests needing them will skip"; \
+		echo "not root: skipping Debian packages ($(1)); what needs them will skip or fail"; \
 	fi
+endef
+
+demo-packages:
+	$(call ensure_packages,$(DEMO_PACKAGES))
+
+# The tests start their own servers on free loopback ports: the packaged services must not hold the usual ones.
+system-packages:
+	$(call ensure_packages,$(DEBIAN_PACKAGES))
+	@systemctl disable --now snmpd mosquitto victoria-metrics influxdb >/dev/null 2>&1 || true
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
