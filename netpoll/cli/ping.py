@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from netpoll.cli.argtypes import int_between, seconds_between
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
@@ -55,12 +56,18 @@ def register(sub: Any) -> None:
         metavar="PATH",
         help="inventory file or directory to look device names up in (repeatable)",
     )
-    parser.add_argument("--count", "-c", type=_positive_int, help="echo requests per target (default 3)")
     parser.add_argument(
-        "--interval", type=_non_negative, help="seconds between requests to one target (default 1)"
+        "--count", "-c", type=int_between(1, 100_000), help="echo requests per target (default 3)"
     )
-    parser.add_argument("--timeout", "-t", type=_positive, help="seconds to wait for each reply (default 1)")
-    parser.add_argument("--size", "-s", type=_payload_size, help="payload bytes (default 56)")
+    parser.add_argument(
+        "--interval",
+        type=seconds_between(0, 3600, low_inclusive=True),
+        help="seconds between requests to one target (default 1)",
+    )
+    parser.add_argument(
+        "--timeout", "-t", type=seconds_between(0, 3600), help="seconds to wait for each reply (default 1)"
+    )
+    parser.add_argument("--size", "-s", type=int_between(0, 65_000), help="payload bytes (default 56)")
     parser.add_argument(
         "--format",
         "-f",
@@ -75,34 +82,6 @@ def register(sub: Any) -> None:
         help="ICMP socket kind: datagram (ping_group_range) or raw (CAP_NET_RAW); auto tries datagram first",
     )
     parser.set_defaults(handler=handle)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 100000")
-    return value
-
-
-def _positive(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds >= 0")
-    return value
-
-
-def _payload_size(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65000:
-        raise argparse.ArgumentTypeError(f"{text} is not a payload size between 0 and 65000")
-    return value
 
 
 @dataclass(frozen=True)

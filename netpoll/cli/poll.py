@@ -28,6 +28,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from netpoll.cli.argtypes import int_between, seconds_between
 from netpoll.errors import NetpollError
 from netpoll.inventory.models import (
     CommunityCredentials,
@@ -85,26 +86,18 @@ def register(sub: Any) -> None:
         "--profiles-dir", metavar="DIR", help="profile directory (default: the shipped mibs/)"
     )
     tuning.add_argument("--backend", choices=("auto", "pysnmp", "gufo"), help="SNMP client backend")
-    tuning.add_argument("--samples", "-n", type=_count, default=1, help="poll this many times (default 1)")
-    tuning.add_argument("--every", type=_seconds, default=10.0, help="seconds between samples (default 10)")
-    tuning.add_argument("--deadline", type=_seconds, help="hard limit for one poll of one device, seconds")
+    tuning.add_argument(
+        "--samples", "-n", type=int_between(1, 10_000), default=1, help="poll this many times (default 1)"
+    )
+    tuning.add_argument(
+        "--every", type=seconds_between(0, 86_400), default=10.0, help="seconds between samples (default 10)"
+    )
+    tuning.add_argument(
+        "--deadline", type=seconds_between(0, 86_400), help="hard limit for one poll of one device, seconds"
+    )
     parser.add_argument("--format", "-f", choices=("table", "json", "lp"), default="table")
     parser.add_argument("--no-interfaces", action="store_true", help="table: device lines only")
     parser.set_defaults(handler=handle)
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if not 1 <= value <= 10_000:
-        raise argparse.ArgumentTypeError(f"{text} is not between 1 and 10000")
-    return value
-
-
-def _seconds(text: str) -> float:
-    value = float(text)
-    if not 0 < value <= 86_400:
-        raise argparse.ArgumentTypeError(f"{text} is not a number of seconds between 0 and 86400")
-    return value
 
 
 # --- targets ---------------------------------------------------------------------------------------
