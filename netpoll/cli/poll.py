@@ -33,6 +33,7 @@ from netpoll.errors import NetpollError
 from netpoll.inventory.models import (
     CommunityCredentials,
     Device,
+    SnmpBackendName,
     SnmpCredentials,
     SnmpSettings,
     UsmCredentials,
@@ -231,7 +232,7 @@ async def poll_rounds(
     *,
     samples: int,
     every: float,
-    backend: str | None,
+    backend: SnmpBackendName | None,
     profile: str | None,
     profiles_dir: str | None,
     deadline: float | None,
@@ -246,7 +247,7 @@ async def poll_rounds(
         known = ", ".join(sorted(profiles.profiles))
         raise NetpollError(f"poll: unknown --profile {profile!r} (known: {known})")
     rounds: list[list[list[Sample]]] = []
-    async with SnmpClientPool(backend=backend or "auto") as pool:  # type: ignore[arg-type]
+    async with SnmpClientPool(backend=backend or "auto") as pool:
         poller = SnmpPoller(pool, profiles, deadline_s=deadline)
         start = time.monotonic()
         for i in range(samples):

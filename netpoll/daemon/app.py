@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
@@ -37,6 +37,13 @@ from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
 from netpoll.outputs.influxdb.writer import InfluxSettings, InfluxWriter
 from netpoll.sample import Sample
+
+if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never loads them
+    from netpoll.alerts.engine import AlertEngine
+    from netpoll.config import MqttConfig
+    from netpoll.inputs.icmp.prober import IcmpProber
+    from netpoll.inputs.snmp.poller import SnmpPoller
+    from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 log = logging.getLogger("netpoll.daemon")
 
@@ -61,7 +68,7 @@ class RunSettings:
     data_dir: Path
     state_dir: Path
     influx: InfluxSettings | None = None
-    mqtt: Any = None  # the configuration object MqttPublisher takes; None: alerts go to the log only
+    mqtt: MqttConfig | None = None  # None: alerts go to the log only
     alerts: bool = True
     alert_rules: Path | None = None
     profiles_dir: Path | None = None
@@ -110,9 +117,10 @@ class Daemon:
         self.cycle_no = 0
         self.exit_code = 0
         self._sink: Sink | None = None
-        self._engine: Any = None
-        self._publisher: Any = None
-        self._poller: Any = None
+        self._engine: AlertEngine | None = None
+        self._publisher: MqttPublisher | None = None
+        self._poller: SnmpPoller | None = None
+        self._prober: IcmpProber | None = None
         self._scheduler: PollScheduler | None = None
         self._monitor = SelfMonitor(
             settings.instance, f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else "0/1"
@@ -253,7 +261,7 @@ class Daemon:
     async def _open_probes(self, stack: AsyncExitStack) -> None:
         from netpoll.inputs.icmp.prober import IcmpProber
         from netpoll.inputs.snmp.client import SnmpClientPool
-        from netpoll.inputs.snmp.poller import SnmpPoller  # type: ignore[import-not-found,unused-ignore]
+        from netpoll.inputs.snmp.poller import SnmpPoller
         from netpoll.inputs.snmp.profiles import load_profiles
 
         s = self.settings
@@ -266,7 +274,6 @@ class Daemon:
         if saved:
             self._poller.import_state(saved)
             log.info("state: counter state of %d devices restored", len(saved.get("devices", saved)))
-        self._prober: Any = None
         try:
             self._prober = await stack.enter_async_context(IcmpProber())
         except IcmpError as exc:
