@@ -197,6 +197,25 @@ async def test_concurrent_requests_on_one_device(pool: SnmpClientPool, snmpd: Sn
     assert SYS_NAME in together[2]
 
 
+async def test_get_of_table_cells_matches_the_walk(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
+    # The poller reads known counter cells with GETs between walks: same values, a missing row left out,
+    # and the same answer when the same OID list is asked again (as a tuple, or as an equal list).
+    dev = device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port))
+    client = pool.client(dev)
+    assert pool.client(dev) is client  # the same device record: the same client, no re-check
+    columns = [(*IF_TABLE, 1, c) for c in STABLE_IF_COLUMNS]
+    walked = {oid: value for column in columns for oid, value in await client.walk(column)}
+    assert walked
+    missing = (*IF_TABLE, 1, 2, 999_999)
+    cells = (*walked, missing)
+    for ask in (cells, cells, list(cells)):
+        got = await client.get(ask)
+        assert missing not in got
+        assert {o: as_text(v) for o, v in got.items()} == {o: as_text(v) for o, v in walked.items()}
+    assert dev.snmp is not None
+    assert pool.client(device("r1", "127.0.0.2", dev.snmp)) is not client  # moved: a new client
+
+
 async def test_walk_ip_addresses_decode_to_dotted_quads(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
     client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
     rows = await client.walk(IP_AD_ENT_ADDR)

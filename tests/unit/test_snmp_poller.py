@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from netpoll.errors import SnmpTimeout
+from netpoll.errors import SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.fake import FakeSnmpClient
 from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
@@ -224,3 +224,80 @@ async def test_zero_interfaces(pool: FakePool) -> None:
     samples = await SnmpPoller(pool, load_profiles()).poll(device("r1"))
     assert by(samples, "interface") == []
     assert snmp(samples)["poll_ok"] == 1
+
+
+IF_NUMBER = "1.3.6.1.2.1.2.1.0"
+IF_OPER = "1.3.6.1.2.1.2.2.1.8."
+
+
+async def test_counters_are_read_by_get_between_walks(pool: FakePool) -> None:
+    # ifNumber matches the interfaces found: between label polls the known counter cells are GET, not walked.
+    fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 2})
+    poller = SnmpPoller(pool, load_profiles(), label_every=5)
+    dev = device("r1")
+    await poller.poll(dev)
+    walks = fake.calls["walk"]
+    await asyncio.sleep(0.01)
+    fake.set(IF_HC_IN + "2", 1_000 + 125_000)
+    second = await poller.poll(dev)
+    assert fake.calls["walk"] == walks  # no walk at all: scalars and counters by GET
+    assert fake.calls["get"] == 4  # pick + profile scalars on poll 1; scalars + one chunk of cells
+    eth0 = iface(second, "eth0")
+    assert eth0["in_bps"] > 0
+    assert eth0["ifHCInOctets"] == 126_000
+    assert eth0["oper_status"] == 1
+    assert snmp(second)["varbinds"] == 6 + 4  # the scalars the agent has, ifOperStatus and ifHCInOctets x 2
+
+    # An interface goes away and another takes its place (ifNumber unchanged): a cell is missing, so the
+    # counters are walked in the same poll and the new interface is reported with its labels.
+    for column in ("1.3.6.1.2.1.2.2.1.2.", IF_OPER, IF_NAME, IF_HC_IN):
+        fake.remove(column + "1")
+    fake.set("1.3.6.1.2.1.2.2.1.2.3", b"eth1")
+    fake.set(IF_OPER + "3", 1)
+    fake.set(IF_NAME + "3", b"eth1")
+    fake.set(IF_HC_IN + "3", 7)
+    third = await poller.poll(dev)
+    assert fake.calls["walk"] > walks
+    assert {s.tags["ifName"] for s in by(third, "interface")} == {"eth0", "eth1"}
+    assert iface(third, "eth0")["in_bps"] == 0.0
+
+    # ifNumber changes (an interface added): labels and counters are walked at once.
+    walks = fake.calls["walk"]
+    fake.set("1.3.6.1.2.1.2.2.1.2.4", b"eth2")
+    fake.set(IF_OPER + "4", 2)
+    fake.set(IF_NUMBER, 3)
+    fourth = await poller.poll(dev)
+    assert fake.calls["walk"] > walks
+    assert iface(fourth, "eth2")["oper_status"] == 2
+
+
+async def test_counters_are_walked_when_ifnumber_disagrees_or_get_is_refused(pool: FakePool) -> None:
+    # ifNumber says 5 but the labels find 2 interfaces: GETs could miss new ones, so every poll walks.
+    fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 5})
+    poller = SnmpPoller(pool, load_profiles())
+    dev = device("r1")
+    await poller.poll(dev)
+    walks = fake.calls["walk"]
+    await poller.poll(dev)
+    assert fake.calls["walk"] > walks
+
+    # An agent that refuses the GET of the cells (tooBig, ...): walked this time and from then on.
+    fake.set(IF_NUMBER, 2)
+    poller = SnmpPoller(pool, load_profiles())
+    await poller.poll(dev)
+    real_get = fake.get
+    refused = []
+
+    async def refusing_get(oids: list[Oid]) -> dict[Oid, SnmpValue]:
+        if parse_oid(IF_HC_IN + "1") in oids:
+            refused.append(oids)
+            raise SnmpError("r1", "tooBig")
+        return await real_get(oids)
+
+    fake.get = refusing_get  # type: ignore[method-assign,assignment]
+    for _ in range(3):
+        walks = fake.calls["walk"]
+        fields = snmp(await poller.poll(dev))
+        assert fields["poll_ok"] == 1
+        assert fake.calls["walk"] > walks
+    assert len(refused) == 1

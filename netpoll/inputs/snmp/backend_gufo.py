@@ -72,6 +72,8 @@ _PRIV_KEYS = {"DES": DesKey, "AES128": Aes128Key, "AES192": Aes192Key, "AES256":
 # gufo's SNMPv3 session must re-synchronise engine boots/time with the agent when it has been idle longer
 # than the 150 s USM time window; refresh a little earlier.
 _V3_REFRESH_AFTER_S = 120.0
+# OID lists whose text form a client remembers (a poll GETs a handful of fixed lists).
+_NAME_CACHE_SIZE = 32
 
 
 def supports(settings: SnmpSettings) -> str | None:
@@ -196,6 +198,7 @@ class GufoClient(V3Rediscovery):
         # (say, two walks of the same device gathered together) would take each other's replies, drop them
         # and time out. One exchange at a time per session.
         self._busy = asyncio.Lock()
+        self._name_cache: dict[tuple[Oid, ...], tuple[list[str], dict[str, Oid]]] = {}
 
     async def _resolve(self) -> str:
         address = self.target.address
@@ -299,7 +302,7 @@ class GufoClient(V3Rediscovery):
     async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         if not oids:
             return {}
-        names = [format_oid(oid) for oid in oids]
+        names, back = self._names(oids)
         async with self._busy, self._limiter:
             wire = await self._ready()
             sock = wire.sock
@@ -324,10 +327,26 @@ class GufoClient(V3Rediscovery):
                 self._last_used = time.monotonic()
         result: dict[Oid, SnmpValue] = {}
         for name, value in raw.items():
-            decoded = decode_value(value)
+            decoded = value if type(value) is int or type(value) is bytes else decode_value(value)
             if decoded is not None:
-                result[parse_oid_str(name)] = decoded
+                oid = back.get(name)
+                result[oid if oid is not None else parse_oid_str(name)] = decoded
         return result
+
+    def _names(self, oids: Sequence[Oid]) -> tuple[list[str], dict[str, Oid]]:
+        """The text form gufo takes of ``oids``, and the way back, remembered per OID list.
+
+        A poller asks for the same lists every poll (the profile's scalars, the known counter cells); turning
+        each OID into text and each answer back into a tuple cost more than the exchange itself.
+        """
+        key = oids if isinstance(oids, tuple) else tuple(oids)
+        hit = self._name_cache.get(key)
+        if hit is None:
+            if len(self._name_cache) >= _NAME_CACHE_SIZE:
+                self._name_cache.clear()
+            names = [format_oid(oid) for oid in key]
+            hit = self._name_cache[key] = (names, dict(zip(names, key, strict=True)))
+        return hit
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         async with self._busy, self._limiter:

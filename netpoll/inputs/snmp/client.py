@@ -102,6 +102,14 @@ class SnmpClientPool:
         """
         if device.snmp is None:
             raise ValueError(f"{device.name}: SNMP is not enabled for this device")
+        cached = self._clients.get(device.name)
+        if (
+            cached is not None
+            and cached[0].settings is device.snmp
+            and cached[0].address == device.address
+            and not self._closed
+        ):
+            return cached[2]  # the same settings object: no need to compare field by field (every poll)
         return self._get(device.name, Target(device.name, device.address, device.snmp))
 
     def client_for(self, address: str, port: int | None, settings: SnmpSettings) -> SnmpClient:

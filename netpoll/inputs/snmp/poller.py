@@ -1,9 +1,12 @@
 """``SnmpPoller``: one poll of one device → ``interface`` and ``snmp`` samples; counter state kept inside.
 
-A poll is: one GET of the profile's scalars (system group, vendor scalars), bulk walks of the interface
-counter columns and of the tables the profile's fields read, and now and then of the slow-changing label
-columns (ifDescr, ifName, ifAlias, speeds). Then the pure maths in ``metrics`` and ``profiles`` turn it into
-samples. A device failure never raises: it becomes an ``snmp`` sample with ``poll_ok=0`` and ``error``.
+A poll is: one GET of the profile's scalars (system group, vendor scalars), bulk walks of the tables the
+profile's fields read, the interface counters, and now and then walks of the slow-changing label columns
+(ifDescr, ifName, ifAlias, speeds). The counter columns are walked on label polls; in between, where ifNumber
+vouches for the interface set, the cells the last walk found are read with GETs (a walk per column costs one
+request per column however few interfaces the device has), and a missing cell means a walk again. Then the
+pure maths in ``metrics`` and ``profiles`` turn it into samples. A device failure never raises: it becomes an
+``snmp`` sample with ``poll_ok=0`` and ``error``.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netpoll.errors import SnmpError
+from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
+from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP
 from netpoll.inputs.snmp.metrics import (
     IfKey,
     IfState,
@@ -39,6 +43,8 @@ STATE_VERSION = 1
 LABEL_EVERY = 10
 
 Columns = dict[str, dict[Oid, SnmpValue]]
+# One GET of known counter cells: the instance OIDs, and per column name the (instance OID, row index) pairs.
+_Chunk = tuple[tuple[Oid, ...], tuple[tuple[str, tuple[tuple[Oid, Oid], ...]], ...]]
 
 
 @dataclass
@@ -59,6 +65,10 @@ class _DeviceState:
     # field → index of the alternative that gave a value on the last full poll
     active: dict[str, int] = field(default_factory=dict)
     full_poll_due: bool = True
+    # Counter cells the last walk found, in GET-sized chunks: between walks they are read with GETs of
+    # exactly these instances (see ``SnmpPoller._get_cells``). None: walk the counter columns.
+    cells: tuple[_Chunk, ...] | None = None
+    no_cell_gets: bool = False  # the agent refused such a GET once (tooBig, genErr, ...)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +119,7 @@ class SnmpPoller:
         self._label_every = max(1, label_every)
         self._deadline_s = deadline_s
         self._state: dict[str, _DeviceState] = {}
+        self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -249,16 +260,22 @@ class SnmpPoller:
         # Profile tables first, counters last: the counters' arrival time stamps the samples.
         columns: Columns = {}
         field_cols = profile.field_columns(_sources(profile, st.active, full))
-        await self._walk(client, profile.walk_plan(field_cols), columns, counter)
+        await self._walk(client, self._plan(profile, field_cols), columns, counter)
         if relabel:
-            await self._walk(client, profile.walk_plan(profile.if_labels), columns, counter)
+            await self._walk(client, self._plan(profile, profile.if_labels), columns, counter)
         counter_names = list(profile.if_counters)
         if st.fallback:
             counter_names += profile.if_fallback
-        await self._walk(client, profile.walk_plan(counter_names), columns, counter)
+        walked = True
+        if not relabel and st.cells is not None and await self._get_cells(client, st, columns, counter):
+            # Every cell of the last walk answered and ifNumber is unchanged: the same interfaces.
+            walked = False
+            signature = st.signature
+        else:
+            await self._walk(client, self._plan(profile, counter_names), columns, counter)
+            signature = _signature(columns, profile.if_counters)
         time_ns = time.time_ns()
 
-        signature = _signature(columns, profile.if_counters)
         if not relabel and signature != st.signature:
             # New or renumbered interfaces: the labels we hold are stale, read them now.
             relabel = True
@@ -278,6 +295,9 @@ class SnmpPoller:
         else:
             st.polls_since_labels += 1
         assert st.rows is not None
+        if walked:
+            cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
+            st.cells = _cells(profile, cell_names, st, columns, if_number, self._get_size(device))
 
         if_samples, st.ifs = interface_samples(st.rows, columns, st.ifs, time_ns, rates=not rebooted)
         st.uptime = uptime_state
@@ -295,6 +315,57 @@ class SnmpPoller:
         fields.update(_evaluate_fields(profile, st, scalars, columns, full))
         st.full_poll_due = False if full else st.full_poll_due
         return [*if_samples, Sample("snmp", tags, fields, time_ns)]
+
+    def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
+        # Walk plans are a pure function of the profile and the column set: compute each once.
+        cached = self._plans.get(profile.name)
+        if cached is None or cached[0] is not profile:
+            cached = self._plans[profile.name] = (profile, {})
+        key = frozenset(names)
+        plan = cached[1].get(key)
+        if plan is None:
+            plan = cached[1][key] = profile.walk_plan(key)
+        return plan
+
+    @staticmethod
+    def _get_size(device: Device) -> int:
+        # A GET of known cells carries at most max-repetitions varbinds: a response the size of one GETBULK
+        # page, which the agent already answers, so no tooBig.
+        assert device.snmp is not None
+        return max(1, min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP))
+
+    async def _get_cells(
+        self, client: SnmpClient, st: _DeviceState, columns: Columns, counter: list[int]
+    ) -> bool:
+        """GET the counter cells the last walk found; False (columns untouched) when one is missing.
+
+        Between label polls, a walk of each counter column costs one request per column even on a device
+        with two interfaces (and its last response carries the next column's rows for nothing); GETs of the
+        known instances carry only what is wanted, max-repetitions varbinds at a time. A cell that no longer
+        answers means the interface set changed: the caller walks instead, which also finds new rows.
+        """
+        got: Columns = {}
+        for oids, groups in st.cells or ():
+            try:
+                result = await client.get(oids)
+            except (SnmpTimeout, SnmpAuthError):
+                raise
+            except SnmpError as exc:
+                # An agent that refuses the GET (tooBig, genErr, ...): walk this time, and from now on.
+                log.info("%s: GET of counter cells refused, walking them from now on: %s", exc.agent, exc)
+                st.no_cell_gets = True
+                return False
+            counter[0] += len(result)
+            if len(result) != len(oids):
+                return False
+            for name, pairs in groups:
+                col = got.get(name)
+                if col is None:
+                    col = got[name] = {}
+                for oid, idx in pairs:
+                    col[idx] = result[oid]
+        columns.update(got)
+        return True
 
     async def _walk(
         self, client: SnmpClient, plan: Iterable[WalkRoot], columns: Columns, counter: list[int]
@@ -353,6 +424,35 @@ def _evaluate_fields(
         else:
             out[name] = value
     return out
+
+
+def _cells(
+    profile: Profile,
+    names: Iterable[str],
+    st: _DeviceState,
+    columns: Columns,
+    if_number: int | None,
+    size: int,
+) -> tuple[_Chunk, ...] | None:
+    """The counter cells a walk found, in GETs of ``size``; None when GETs could miss a new interface.
+
+    GETs see only known rows, so they are used only where ifNumber vouches for the interface set: it is
+    read every poll, an added or removed interface changes it (and a change means a walk and new labels),
+    and here it must equal the number of interfaces the labels found, or the agent's ifNumber is not to be
+    trusted for that.
+    """
+    assert st.rows is not None
+    if st.no_cell_gets or if_number is None or if_number != len(st.rows):
+        return None
+    cells = [(name, (*profile.columns[name], *idx), idx) for name in names for idx in columns.get(name, ())]
+    chunks: list[_Chunk] = []
+    for i in range(0, len(cells), size):
+        part = cells[i : i + size]
+        groups: dict[str, list[tuple[Oid, Oid]]] = {}
+        for name, oid, idx in part:
+            groups.setdefault(name, []).append((oid, idx))
+        chunks.append((tuple(oid for _, oid, _ in part), tuple((n, tuple(g)) for n, g in groups.items())))
+    return tuple(chunks)
 
 
 def _signature(columns: Columns, counter_names: Iterable[str]) -> tuple[frozenset[Oid], ...]:
