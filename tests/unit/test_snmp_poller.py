@@ -301,3 +301,26 @@ async def test_counters_are_walked_when_ifnumber_disagrees_or_get_is_refused(poo
         assert fields["poll_ok"] == 1
         assert fake.calls["walk"] > walks
     assert len(refused) == 1
+
+
+async def test_a_failing_poll_does_not_turn_cell_gets_off(pool: FakePool) -> None:
+    # A GET that fails along with everything else (agent unreachable) is no refusal: GETs resume after.
+    fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 2})
+    poller = SnmpPoller(pool, load_profiles())
+    dev = device("r1")
+    await poller.poll(dev)
+    real_get = fake.get
+
+    async def cells_fail(oids: list[Oid]) -> dict[Oid, SnmpValue]:
+        if parse_oid(IF_HC_IN + "1") in oids:
+            fake.error = SnmpError("r1", "network is unreachable")  # and the walk after it too
+            raise fake.error
+        return await real_get(oids)
+
+    fake.get = cells_fail  # type: ignore[method-assign,assignment]
+    assert snmp(await poller.poll(dev))["poll_ok"] == 0
+    fake.get = real_get  # type: ignore[method-assign]
+    fake.error = None
+    walks = fake.calls["walk"]
+    assert snmp(await poller.poll(dev))["poll_ok"] == 1
+    assert fake.calls["walk"] == walks

@@ -16,7 +16,7 @@ import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP
@@ -68,7 +68,7 @@ class _DeviceState:
     # Counter cells the last walk found, in GET-sized chunks: between walks they are read with GETs of
     # exactly these instances (see ``SnmpPoller._get_cells``). None: walk the counter columns.
     cells: tuple[_Chunk, ...] | None = None
-    no_cell_gets: bool = False  # the agent refused such a GET once (tooBig, genErr, ...)
+    no_cell_gets: bool = False  # the agent refused such a GET but answered the walk (tooBig, genErr, ...)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -266,14 +266,19 @@ class SnmpPoller:
         counter_names = list(profile.if_counters)
         if st.fallback:
             counter_names += profile.if_fallback
-        walked = True
-        if not relabel and st.cells is not None and await self._get_cells(client, st, columns, counter):
-            # Every cell of the last walk answered and ifNumber is unchanged: the same interfaces.
-            walked = False
-            signature = st.signature
-        else:
+        got = "no" if relabel or st.cells is None else await self._get_cells(client, st, columns, counter)
+        walked = got != "ok"
+        signature: tuple[frozenset[Oid], ...] | None
+        if walked:
             await self._walk(client, self._plan(profile, counter_names), columns, counter)
             signature = _signature(columns, profile.if_counters)
+            if got == "refused":
+                # The agent answers the walk but refused the GET (tooBig, genErr, ...): walk from now on.
+                log.info("%s: GET of counter cells refused, walking them from now on", device.name)
+                st.no_cell_gets = True
+        else:
+            # Every cell of the last walk answered and ifNumber is unchanged: the same interfaces.
+            signature = st.signature
         time_ns = time.time_ns()
 
         if not relabel and signature != st.signature:
@@ -336,8 +341,10 @@ class SnmpPoller:
 
     async def _get_cells(
         self, client: SnmpClient, st: _DeviceState, columns: Columns, counter: list[int]
-    ) -> bool:
-        """GET the counter cells the last walk found; False (columns untouched) when one is missing.
+    ) -> Literal["ok", "changed", "refused"]:
+        """GET the counter cells the last walk found; ``columns`` gets them only when all answered (``ok``).
+
+        ``changed``: a cell is missing; ``refused``: the agent answered the GET with an error.
 
         Between label polls, a walk of each counter column costs one request per column even on a device
         with two interfaces (and its last response carries the next column's rows for nothing); GETs of the
@@ -351,13 +358,11 @@ class SnmpPoller:
             except (SnmpTimeout, SnmpAuthError):
                 raise
             except SnmpError as exc:
-                # An agent that refuses the GET (tooBig, genErr, ...): walk this time, and from now on.
-                log.info("%s: GET of counter cells refused, walking them from now on: %s", exc.agent, exc)
-                st.no_cell_gets = True
-                return False
+                log.debug("%s: GET of counter cells failed: %s", exc.agent, exc)
+                return "refused"
             counter[0] += len(result)
             if len(result) != len(oids):
-                return False
+                return "changed"
             for name, pairs in groups:
                 col = got.get(name)
                 if col is None:
@@ -365,7 +370,7 @@ class SnmpPoller:
                 for oid, idx in pairs:
                     col[idx] = result[oid]
         columns.update(got)
-        return True
+        return "ok"
 
     async def _walk(
         self, client: SnmpClient, plan: Iterable[WalkRoot], columns: Columns, counter: list[int]
