@@ -11,7 +11,7 @@ import re
 import signal
 import subprocess
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,9 @@ class Netns:
     host_ip: str
     ns_ip: str
     prefixlen: int
+    # Started through popen(): killed by PID at removal even if they had not yet joined the namespace
+    # (``ip netns exec`` may still be switching when remove() lists the namespace's PIDs).
+    started: list[subprocess.Popen[Any]] = field(default_factory=list, repr=False)
 
     @property
     def network(self) -> ipaddress.IPv4Network:
@@ -65,7 +68,9 @@ class Netns:
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start ``argv`` inside the namespace; the caller stops it (it is killed at removal otherwise)."""
-        return subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kwargs)
+        proc = subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kwargs)
+        self.started.append(proc)
+        return proc
 
     def sysctl(self, name: str, value: str | int) -> None:
         """Set a per-namespace sysctl, e.g. ``sysctl("net.ipv4.ping_group_range", "0 2147483647")``."""
@@ -106,6 +111,11 @@ class Netns:
         for pid in self.pids():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
         _ip("link", "del", self.host_if, check=False)
         _ip("netns", "del", self.name, check=False)
 
