@@ -63,6 +63,23 @@ def test_spool_bound_drops_oldest(tmp_path: Path, bound_batches: int, appended: 
     assert contents == [batch(n) for n in kept]
 
 
+def test_spool_oversized_batch_is_dropped_alone(tmp_path: Path) -> None:
+    size = len(batch(0))
+    spool = Spool(tmp_path, max_bytes=size * 3)
+    spool.append(batch(0))
+    spool.append(batch(1))
+    spool.append(batch(2, size=40))  # larger than the whole bound: it can never fit
+    assert spool.dropped_batches == 1
+    assert spool.dropped_points == 40
+    assert len(spool) == 2
+    assert spool.size_bytes == 2 * size
+    contents = []
+    while (peeked := spool.peek()) is not None:
+        contents.append(peeked[1])
+        spool.remove(peeked[0])
+    assert contents == [batch(0), batch(1)]
+
+
 def test_spool_ignores_partial_files(tmp_path: Path) -> None:
     (tmp_path / "0000000000000007.tmp").write_bytes(b"half")
     spool = Spool(tmp_path, 1000)

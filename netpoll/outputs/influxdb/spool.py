@@ -87,8 +87,7 @@ class Spool:
         if not data:
             return
         size = len(data)
-        while self._batches and self._bytes + size > self.max_bytes:
-            self._drop_oldest()
+        # Checked before making room: a batch that can never fit must not flush out the batches already kept.
         if size > self.max_bytes:
             self.dropped_batches += 1
             self.dropped_points += data.count(b"\n")
@@ -96,6 +95,8 @@ class Spool:
                 "spool: a %d byte batch exceeds the whole bound (%d bytes); dropped", size, self.max_bytes
             )
             return
+        while self._batches and self._bytes + size > self.max_bytes:
+            self._drop_oldest()
         path = self.directory / f"{self._next_seq:016d}{_SUFFIX}"
         self._next_seq += 1
         tmp = path.with_suffix(".tmp")
