@@ -38,6 +38,7 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
+from netpoll.inventory.problems import did_you_mean
 from netpoll.sample import Sample
 
 DEFAULT_INVENTORY = "inventories"
@@ -207,21 +208,46 @@ def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Envi
         if device is not None:
             if device.snmp is None:
                 raise NetpollError(f"poll: {text}: SNMP is disabled for this device in the inventory")
-            snmp = device.snmp.model_copy(update=overrides) if overrides else device.snmp
+            snmp = snmp_settings(dict(device.snmp), overrides) if overrides else device.snmp
             out.setdefault(text, device.model_copy(update={"snmp": snmp}))
             continue
         if credentials is None:
+            hint = did_you_mean(text, devices)
             raise NetpollError(
-                f"poll: {text} is not an inventory device; for an ad-hoc agent give --community or --user"
+                f"poll: {text} is not an inventory device; for an ad-hoc agent give --community"
+                f" or --user{hint}"
             )
         host, port = split_host_port(text, args.port)
-        try:
-            settings = SnmpSettings(credentials=credentials, port=port, **overrides)
-        except ValidationError as exc:
-            problems = "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise NetpollError(f"poll: {problems}") from None
+        settings = snmp_settings({"credentials": credentials, "port": port}, overrides)
         out.setdefault(text, Device(name=text, address=host, snmp=settings))
     return list(out.values())
+
+
+# The command-line flag behind each SnmpSettings field it can set, for error messages.
+_FLAGS = {
+    "timeout_s": "--timeout",
+    "retries": "--retries",
+    "max_repetitions": "--max-repetitions",
+    "backend": "--backend",
+    "profile": "--profile",
+    "port": "--port",
+}
+
+
+def snmp_settings(fields: dict[str, Any], overrides: dict[str, Any]) -> SnmpSettings:
+    """``fields`` with the command line's ``overrides`` on top, held to the inventory's bounds.
+
+    Raises:
+        NetpollError: naming the offending flag, e.g. ``--retries: Input should be less than or equal to 10``.
+    """
+    try:
+        return SnmpSettings(**{**fields, **overrides})
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_FLAGS.get(str(e['loc'][0]), '--' + '.'.join(map(str, e['loc'])))}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise NetpollError(f"poll: {problems}") from None
 
 
 # --- polling ---------------------------------------------------------------------------------------

@@ -145,3 +145,47 @@ def test_user_mistakes_are_one_line(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["agent1", "--timeout", "-1"], "--timeout: Input should be greater than 0"),
+        (["agent1", "--retries", "50"], "--retries: Input should be less than or equal to 10"),
+        (
+            ["agent1", "--max-repetitions", "0"],
+            "--max-repetitions: Input should be greater than or equal to 1",
+        ),
+        (
+            ["agent11"],
+            "is not an inventory device; for an ad-hoc agent give --community or --user;"
+            " did you mean 'agent1'?",
+        ),
+    ],
+)
+def test_inventory_device_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    message: str,
+) -> None:
+    """Overrides of an inventory device's settings are held to the inventory's bounds, naming the flag."""
+    monkeypatch.setenv("NP_TEST_COMMUNITY", "not-used")
+    (tmp_path / "lab.yaml").write_text(
+        "credentials:\n"
+        "  lab:\n"
+        "    version: 2c\n"
+        "    community: ${NP_TEST_COMMUNITY}\n"
+        "devices:\n"
+        "  - name: agent1\n"
+        "    address: 127.0.0.1\n"
+        "    snmp:\n"
+        "      credentials: lab\n"
+    )
+    code, out, err = run(capsys, *argv, "--inventory", str(tmp_path))
+    assert code == 1
+    assert out == ""
+    assert message in err
+    assert len(err.strip().splitlines()) == 1
+    assert "not-used" not in err
