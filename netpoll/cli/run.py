@@ -18,6 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from netpoll.cli.argtypes import int_between, seconds_between
 from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
 from netpoll.logging_setup import setup_logging
@@ -43,12 +44,12 @@ def register(sub: Any) -> None:
     parser.add_argument("--shard", metavar="I/N", help="poll only shard I of N (I counted from 0)")
     parser.add_argument(
         "--cycles",
-        type=int,
+        type=int_between(1, 1_000_000_000),
         metavar="N",
         help="exit after every device was polled N times (tests, benchmarks)",
     )
     parser.add_argument(
-        "--interval", type=float, metavar="S", help=argparse.SUPPRESS
+        "--interval", type=seconds_between(0, 86_400), metavar="S", help=argparse.SUPPRESS
     )  # demo interval override
     parser.set_defaults(handler=handle)
 
