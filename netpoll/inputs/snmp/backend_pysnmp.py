@@ -345,10 +345,7 @@ class PysnmpClient(V3Rediscovery):
                         del pending[int(index) - 1]
                         continue
                     if code == _TOO_BIG and len(pending) > 1:
-                        half = len(pending) // 2
-                        first = await self._get_unlocked(pending[:half])
-                        second = await self._get_unlocked(pending[half:])
-                        return {**result, **first, **second}
+                        return await self._get_each(pending)  # the answer does not fit: one OID a request
                     raise self._status_error(status, index, pending)
                 for name, value in varbinds:
                     decoded = decode_value(value)
@@ -357,7 +354,8 @@ class PysnmpClient(V3Rediscovery):
                 break
         return result
 
-    async def _get_unlocked(self, oids: list[Oid]) -> dict[Oid, SnmpValue]:
+    async def _get_each(self, oids: list[Oid]) -> dict[Oid, SnmpValue]:
+        """One GET per OID (inside ``_get``'s in-flight slot); noSuchName leaves an OID out."""
         result: dict[Oid, SnmpValue] = {}
         for oid in oids:
             _, status, index, varbinds = await self._exchange(get_cmd, ObjectType(ObjectIdentity(oid)))
