@@ -1,10 +1,35 @@
-"""Argument types shared by the verbs: bounded counts and durations, rejected by argparse with one line."""
+"""Arguments shared by the verbs: the sub-command parser, ``--inventory``, bounded counts and durations."""
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from netpoll.inventory.models import Device
+
+
+def add_verb(sub: Any, name: str, summary: str, doc: str | None) -> argparse.ArgumentParser:
+    """Sub-command ``name``, ``summary`` in the verb list; ``--help`` shows the module docstring ``doc``."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    return parser
+
+
+def add_inventory_option(parser: argparse.ArgumentParser, description: str) -> None:
+    """``--inventory/-i PATH``, repeatable, collected into ``args.inventory`` (a list, empty by default)."""
+    parser.add_argument("--inventory", "-i", action="append", default=[], metavar="PATH", help=description)
+
+
+def inventory_devices(paths: Sequence[str | Path]) -> Mapping[str, Device]:
+    """The devices of the inventories at ``paths`` by name (raises ConfigError like ``load_inventory``)."""
+    from netpoll.inventory.loader import load_inventory  # only when an inventory is named
+
+    return load_inventory(paths).by_name()
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:

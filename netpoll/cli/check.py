@@ -20,6 +20,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from netpoll.cli.argtypes import add_verb
 from netpoll.config import DaemonConfig, load_config
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
@@ -30,12 +31,7 @@ from netpoll.sharding import parse_shard, shard_devices
 
 def register(sub: Any) -> None:
     """Add the ``check`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "check",
-        help="validate inventories and the daemon configuration",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_verb(sub, "check", "validate inventories and the daemon configuration", __doc__)
     parser.add_argument(
         "inventories",
         nargs="*",

@@ -15,7 +15,7 @@ import ipaddress
 import json
 import shutil
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from netpoll.cli.argtypes import int_between, seconds_between
+from netpoll.cli.argtypes import (
+    add_inventory_option,
+    add_verb,
+    int_between,
+    inventory_devices,
+    seconds_between,
+)
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
@@ -36,26 +42,14 @@ _RESULT_TEXT = {0: "[green]ok[/green]", 1: "[red]no reply[/red]", 2: "[yellow]er
 
 def register(sub: Any) -> None:
     """Add the ``ping`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "ping",
-        help="ICMP echo probe of inventory devices, addresses or CIDRs",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_verb(sub, "ping", "ICMP echo probe of inventory devices, addresses or CIDRs", __doc__)
     parser.add_argument(
         "targets",
         nargs="+",
         metavar="TARGET",
         help="inventory device name (with --inventory), IP address, DNS name or CIDR (e.g. 192.0.2.0/28)",
     )
-    parser.add_argument(
-        "--inventory",
-        "-i",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="inventory file or directory to look device names up in (repeatable)",
-    )
+    add_inventory_option(parser, "inventory file or directory to look device names up in (repeatable)")
     parser.add_argument(
         "--count", "-c", type=int_between(1, 100_000), help="echo requests per target (default 3)"
     )
@@ -95,7 +89,7 @@ class Target:
 
 
 def expand_targets(
-    texts: Sequence[str], devices: dict[str, Device], overrides: dict[str, Any], cidr_cap: int = CIDR_CAP
+    texts: Sequence[str], devices: Mapping[str, Device], overrides: dict[str, Any], cidr_cap: int = CIDR_CAP
 ) -> list[Target]:
     """Turn command-line targets into a de-duplicated, ordered list; raises NetpollError for a bad CIDR."""
     defaults = PingSettings().model_copy(update=overrides)
@@ -131,11 +125,7 @@ def expand_targets(
 
 def handle(args: argparse.Namespace) -> int:
     """Probe, print, and return fping's exit status (0 all answered, 1 some silent, 2 some errors)."""
-    devices: dict[str, Device] = {}
-    if args.inventory:
-        from netpoll.inventory.loader import load_inventory
-
-        devices = dict(load_inventory(args.inventory).by_name())
+    devices = inventory_devices(args.inventory) if args.inventory else {}
     overrides = {
         key: value
         for key, value in (

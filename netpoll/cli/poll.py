@@ -28,7 +28,13 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from netpoll.cli.argtypes import int_between, seconds_between
+from netpoll.cli.argtypes import (
+    add_inventory_option,
+    add_verb,
+    int_between,
+    inventory_devices,
+    seconds_between,
+)
 from netpoll.errors import NetpollError
 from netpoll.inventory.models import (
     CommunityCredentials,
@@ -51,20 +57,10 @@ PRIV_PROTOCOLS = ("DES", "AES128", "AES192", "AES256")
 
 def register(sub: Any) -> None:
     """Add the ``poll`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "poll",
-        help="one-shot SNMP poll of inventory devices or ad-hoc agents",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = add_verb(sub, "poll", "one-shot SNMP poll of inventory devices or ad-hoc agents", __doc__)
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory device name or host[:port]")
-    parser.add_argument(
-        "--inventory",
-        "-i",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help=f"inventory file or directory (repeatable; default {DEFAULT_INVENTORY}/ without credentials)",
+    add_inventory_option(
+        parser, f"inventory file or directory (repeatable; default {DEFAULT_INVENTORY}/ without credentials)"
     )
     creds = parser.add_argument_group("ad-hoc agents")
     creds.add_argument("--community", "-c", help=f"v1/v2c community (visible in ps: prefer ${ENV_COMMUNITY})")
@@ -180,17 +176,13 @@ def cli_credentials(
 def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> list[Device]:
     """Inventory devices and ad-hoc agents, with the command line's overrides applied."""
     credentials = cli_credentials(args, environ)
-    devices: dict[str, Device] = {}
     paths = args.inventory or ([] if credentials is not None else [DEFAULT_INVENTORY])
-    if paths:
-        from netpoll.inventory.loader import load_inventory
-
-        if not args.inventory and not Path(DEFAULT_INVENTORY).exists():
-            raise NetpollError(
-                f"poll: no credentials given and no {DEFAULT_INVENTORY}/ here: give --community or --user"
-                " for an ad-hoc agent, or --inventory PATH"
-            )
-        devices = dict(load_inventory(paths).by_name())
+    if paths and not args.inventory and not Path(DEFAULT_INVENTORY).exists():
+        raise NetpollError(
+            f"poll: no credentials given and no {DEFAULT_INVENTORY}/ here: give --community or --user"
+            " for an ad-hoc agent, or --inventory PATH"
+        )
+    devices = inventory_devices(paths) if paths else {}
     overrides: dict[str, Any] = {
         key: value
         for key, value in (

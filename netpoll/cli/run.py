@@ -18,7 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from netpoll.cli.argtypes import int_between, seconds_between
+from netpoll.cli.argtypes import add_verb, int_between, seconds_between
 from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
 from netpoll.logging_setup import setup_logging
@@ -32,11 +32,8 @@ DEMO_INTERVAL_S = 10.0
 
 def register(sub: Any) -> None:
     """Add the ``run`` sub-command."""
-    parser: argparse.ArgumentParser = sub.add_parser(
-        "run",
-        help="run the polling daemon (the demo lab when no configuration is given)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = add_verb(
+        sub, "run", "run the polling daemon (the demo lab when no configuration is given)", __doc__
     )
     parser.add_argument(
         "--config", metavar="FILE", help="daemon configuration file (default: embedded defaults)"
