@@ -127,6 +127,7 @@ class Daemon:
         )
         self._store = StateStore(settings.state_dir)
         self._console: Any = None
+        self._fast_stop = False
 
     # ---- devices ----
 
@@ -203,7 +204,10 @@ class Daemon:
             f", shard {s.shard[0]}/{s.shard[1]}" if s.shard else "",
         )
         async with AsyncExitStack() as stack:
-            # Entered first, so it is closed last: everything polled until the end gets flushed or spooled.
+            # Installed first, so removed last: a second SIGTERM/SIGINT while the output flushes or spools
+            # must reach _on_signal, not the default action that would kill the process with data in memory.
+            self._install_signals(stack)
+            # Entered next, so it is closed last: everything polled until the end gets flushed or spooled.
             self._sink = await stack.enter_async_context(self._make_sink())
             await self._open_alerts(stack)
             await self._open_probes(stack)
@@ -225,7 +229,6 @@ class Daemon:
             self._scheduler.start()
             stack.push_async_callback(self._stop_scheduler)
             self._monitor.running = True
-            self._install_signals(stack)
             await self._main_loop()
         return self.exit_code
 
@@ -290,6 +293,8 @@ class Daemon:
         if self.stop_event.is_set():
             log.warning("%s again: stopping without waiting for polls", sig.name)
             self._fast_stop = True
+            if self._scheduler is not None:  # cuts a grace period already running
+                self._scheduler.cancel_in_flight()
             return
         log.info("%s: stopping", sig.name)
         self.stop_event.set()
@@ -297,7 +302,7 @@ class Daemon:
     async def _stop_scheduler(self) -> None:
         assert self._scheduler is not None
         self._monitor.running = False
-        grace = 0.0 if getattr(self, "_fast_stop", False) else self.settings.shutdown_grace_s
+        grace = 0.0 if self._fast_stop else self.settings.shutdown_grace_s
         await self._scheduler.stop(grace)
         flush = getattr(self._sink, "flush", None)
         if callable(flush):  # the files output writes synchronously: count its last points in this cycle

@@ -200,6 +200,13 @@ class PollScheduler:
             self._scheduler.shutdown(wait=False)
             await asyncio.sleep(0)  # AsyncIOScheduler shuts down via call_soon
 
+    def cancel_in_flight(self) -> int:
+        """Cancel every poll running now (a second stop signal cuts the grace period); returns how many."""
+        pending = [task for task in self._in_flight if not task.done()]
+        for task in pending:
+            task.cancel()
+        return len(pending)
+
     def min_runs(self) -> int:
         """The fewest completed polls of any job (for ``--cycles``); 0 with no jobs."""
         return min(self._runs.values(), default=0)

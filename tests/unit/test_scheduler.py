@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -125,3 +128,31 @@ async def test_set_devices_diff_keeps_unchanged_jobs() -> None:
         assert jobs == {"snmp:a", "snmp:b", "snmp:d", "ping:d"}
     finally:
         await sched.stop(grace_s=0.0)
+
+
+async def test_second_stop_signal_cuts_the_grace_period(tmp_path: Path) -> None:
+    from netpoll.daemon.app import Daemon, RunSettings
+
+    rec = Recorder(delays={"hog": 3600.0})
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=0.9)
+    sched.set_devices([device("hog", interval=7200.0)])
+    sched.start()
+    for job in sched._scheduler.get_jobs():
+        job.modify(next_run_time=datetime.now(UTC))  # due now, not at its phase
+    for _ in range(200):
+        if rec._running.get("hog"):
+            break
+        await asyncio.sleep(0.05)
+    assert rec._running.get("hog") == 1
+    daemon = Daemon(RunSettings(inventories=(), data_dir=tmp_path, state_dir=tmp_path, http_port=None))
+    daemon._scheduler = sched
+    daemon._on_signal(signal.SIGTERM)
+    assert daemon.stop_event.is_set()
+    stopping = asyncio.create_task(sched.stop(grace_s=3600.0))  # a grace period that would never end
+    await asyncio.sleep(0)
+    daemon._on_signal(signal.SIGTERM)  # the second signal cancels the poll, so stop() returns
+    await asyncio.wait({stopping}, timeout=60.0)  # a bound against a hang, not a timing assertion
+    assert stopping.done()
+    await stopping
+    assert rec._running["hog"] == 0
+    assert sched.in_flight == 0
