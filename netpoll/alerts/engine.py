@@ -1,7 +1,7 @@
 """The alert engine: feeds samples to the rule state machines and returns the alerts to publish.
 
 ``evaluate`` is synchronous and does no network I/O. It writes the state file (JSON, atomic) right after
-any published transition, so that after a restart — even after SIGKILL — an alert already published is not
+any breach or clear, so that after a restart — even after SIGKILL — an alert already published is not
 published again, and its clear still comes when the condition ends. That file holds only the entities that
 are not ``ok`` and stays small; what event and flapping rules remember of every ``ok`` entity (one record
 per interface and rule) goes to a sibling ``*.edges.json`` written at most every 30 s and at ``save()``.
@@ -85,12 +85,13 @@ class AlertEngine:
                 if alert is not None:
                     alerts.append(alert)
         now = time.monotonic()
-        if alerts:
-            self.alerts_total += len(alerts)
-            for alert in alerts:
-                _log(alert)
-            self._save_active()
-        elif self._dirty and now - self._last_save >= IDLE_SAVE_INTERVAL_S:
+        self.alerts_total += len(alerts)
+        for alert in alerts:
+            _log(alert)
+        # A breach or clear is saved before it is published; an event changes nothing in the active file
+        # (event rules stay ``ok``), so a batch of events alone does not rewrite it.
+        published_change = any(alert.state != "event" for alert in alerts)
+        if self._dirty and (published_change or now - self._last_save >= IDLE_SAVE_INTERVAL_S):
             self._save_active()
         if self._edges_dirty and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S:
             self._save_edges()

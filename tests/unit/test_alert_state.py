@@ -298,6 +298,30 @@ def test_restore_keeps_event_edge_and_drops_unknown_rules(tmp_path: Path) -> Non
     assert restarted.active() == []
 
 
+def test_state_written_at_breach_and_clear_not_for_events(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netpoll.alerts.engine as engine_module
+
+    written: list[str] = []
+    real_write = engine_module.write_atomic
+
+    def counting_write(path: Path, document: dict[str, object]) -> None:
+        written.append(path.name)
+        real_write(path, document)
+
+    monkeypatch.setattr(engine_module, "write_atomic", counting_write)
+    link, cpu = rule(LINK_DOWN), rule(CPU)
+    engine = AlertEngine([link, cpu], state_path=tmp_path / "alerts.json")
+    engine.evaluate([iface("Gi0/1", 1, 1, 0)])
+    assert [a.state for a in engine.evaluate([iface("Gi0/1", 2, 1, 10)])] == ["event"]
+    assert written == []  # an event leaves the active file as it was
+    assert [a.state for a in engine.evaluate([sample_for(cpu, 95, 20)])] == ["breach"]
+    assert written == ["alerts.json"]
+    assert [a.state for a in engine.evaluate([sample_for(cpu, 50, 30)])] == ["clear"]
+    assert written == ["alerts.json", "alerts.json"]
+
+
 def test_corrupt_state_file_starts_afresh(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_text("{not json")
