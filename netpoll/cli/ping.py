@@ -33,6 +33,7 @@ from netpoll.cli.argtypes import (
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.inventory.problems import did_you_mean
 from netpoll.sample import Sample
 
 # A CIDR is expanded to its host addresses; beyond this many in one run it is more likely a typo (/8 for /24).
@@ -149,7 +150,10 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "table":
         for sample, error in outcomes:
             if error:
-                stderr.print(f"{sample.tags['device']}: {error}", markup=False, highlight=False)
+                name = sample.tags["device"]
+                # A typo of an inventory name was probed as a DNS name: point at the device meant.
+                hint = did_you_mean(name, devices) if devices and name not in devices else ""
+                stderr.print(f"{name}: {error}{hint}", markup=False, highlight=False, soft_wrap=True)
     codes = {int(sample.fields["result_code"]) for sample in samples}
     return 2 if 2 in codes else 1 if 1 in codes else 0
 

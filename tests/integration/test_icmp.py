@@ -350,6 +350,24 @@ def test_cli_ping_line_protocol_and_exit_codes(capsys: pytest.CaptureFixture[str
     assert "does not resolve" in captured.err
 
 
+def test_cli_ping_misspelt_inventory_name_gets_a_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _need_root()
+
+    def unknown(*args: Any, **kwargs: Any) -> Any:  # no query to the system's resolver
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", unknown)
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text(INVENTORY)
+    assert main(["ping", "lo-cor", "--inventory", str(inventory), "-c", "1", "-t", "0.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("lo-cor: ")
+    assert err[0].endswith("; did you mean 'lo-core'?")
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
