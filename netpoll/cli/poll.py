@@ -301,7 +301,7 @@ def handle(args: argparse.Namespace) -> int:
         if status is None or status.fields.get("poll_ok") != 1:
             failed += 1
             error = status.fields.get("error", "failed") if status is not None else "no result"
-            stderr.print(f"{device.name}: {error}", markup=False)
+            stderr.print(f"{device.name}: {error}", markup=False, soft_wrap=True)
     return 1 if failed else 0
 
 
