@@ -22,6 +22,7 @@ LogFormat = Literal["text", "json"]
 # Attributes every LogRecord has; anything else was passed through ``extra``.
 _STANDARD = frozenset(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 _NOISY = ("apscheduler", "influxdb_client", "urllib3", "pysnmp", "asyncio", "snmpsim")
+_PLAIN = logging.Formatter()
 
 
 class _RedactSecrets(logging.Filter):
@@ -29,14 +30,23 @@ class _RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
 
+    def _mask(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
             message = record.getMessage()
-            masked = message
-            for secret in self.secrets:
-                masked = masked.replace(secret, "***")
+            masked = self._mask(message)
             if masked != message:
                 record.msg, record.args = masked, None
+            # An exception's text (its message, a URL in it) is part of the record too: format it once here,
+            # masked; the formatters print exc_text when it is set.
+            if record.exc_info and not record.exc_text:
+                record.exc_text = _PLAIN.formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = self._mask(record.exc_text)
         return True
 
 
@@ -50,8 +60,8 @@ class TextFormatter(logging.Formatter):
         line = (
             f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {record.name}{where} {record.getMessage()}"
         )
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            line += "\n" + _exception_text(self, record)
         return line
 
 
@@ -71,9 +81,17 @@ class JsonFormatter(logging.Formatter):
                 data[key] = (
                     value if isinstance(value, str | int | float | bool) or value is None else str(value)
                 )
-        if record.exc_info:
-            data["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            data["exception"] = _exception_text(self, record)
         return json.dumps(data, ensure_ascii=False)
+
+
+def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """The record's traceback: ``exc_text`` when the secrets filter already formatted (and masked) it."""
+    if record.exc_text:
+        return record.exc_text
+    assert record.exc_info is not None
+    return formatter.formatException(record.exc_info)
 
 
 def setup_logging(level: str = "INFO", fmt: LogFormat = "text", secrets: Iterable[str] = ()) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,6 +124,19 @@ def test_log_formats_name_the_device_and_mask_secrets() -> None:
     record = _record("token is %s", "s3cr3t-token")
     _RedactSecrets(["s3cr3t-token"]).filter(record)
     assert record.getMessage() == "token is ***"
+
+
+@pytest.mark.parametrize("formatter", [TextFormatter(), JsonFormatter()])
+def test_secrets_are_masked_in_tracebacks(formatter: logging.Formatter) -> None:
+    try:
+        raise ValueError("login with s3cr3t-token refused")
+    except ValueError:
+        record = _record("write failed")
+        record.exc_info = sys.exc_info()
+    _RedactSecrets(["s3cr3t-token"]).filter(record)
+    text = formatter.format(record)
+    assert "s3cr3t-token" not in text
+    assert "login with *** refused" in text
 
 
 def test_shard_filter_splits_devices(tmp_path: Path) -> None:
