@@ -229,15 +229,22 @@ class PollScheduler:
 
     def _on_skipped(self, event: JobEvent) -> None:
         kind, _, name = event.job_id.partition(":")
-        for stats in (self.cycle, self.totals):
-            stats.polls_skipped += 1
-            stats.slow_devices.add(name)
+        self._count_slow(name, cut=False)
         log.debug(
             "%s poll of %s skipped: the previous one is still running",
             kind,
             name,
             extra={"device": name},
         )
+
+    def _count_slow(self, name: str, *, cut: bool) -> None:
+        """Count a poll cut at its deadline (``cut``) or skipped, in this cycle and in the totals."""
+        for stats in (self.cycle, self.totals):
+            if cut:
+                stats.polls_cut += 1
+            else:
+                stats.polls_skipped += 1
+            stats.slow_devices.add(name)
 
     # ---- the job ----
 
@@ -255,13 +262,11 @@ class PollScheduler:
         try:
             async with asyncio.timeout(interval * self._deadline_fraction):
                 async with self._sems[kind]:
-                    lag_ms = max(lag_ms, 0.0) + (time.monotonic() - started) * 1000.0
+                    lag_ms += (time.monotonic() - started) * 1000.0  # plus the wait for a slot
                     samples = await self._poll(kind, device)
         except TimeoutError:
             samples = [self._deadline_sample(kind, device, interval)]
-            for stats in (self.cycle, self.totals):
-                stats.polls_cut += 1
-                stats.slow_devices.add(name)
+            self._count_slow(name, cut=True)
             log.debug(
                 "%s poll of %s cut at its deadline (%.1f s)",
                 kind,
