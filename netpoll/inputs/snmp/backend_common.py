@@ -6,12 +6,12 @@ Kept free of any SNMP library import so the pool, both backends and the unit tes
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
 from netpoll.errors import SnmpTimeout
-from netpoll.inputs.snmp.types import Oid, format_oid
+from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import CommunityCredentials, SnmpSettings
 
 log = logging.getLogger("netpoll.snmp.client")
@@ -108,27 +108,53 @@ def timeout_message(target: Target) -> str:
     return text
 
 
-def record_warning(warnings: list[str], target: Target, text: str) -> None:
-    """Keep a walk warning for the poller (bounded) and log it once."""
-    if len(warnings) < 20:
-        warnings.append(text)
-    log.warning("%s: %s", target.label, text)
+class BackendClient:
+    """What both backends' clients share: the ``SnmpClient`` entry points, walk warnings and v3 rediscovery.
 
+    A backend implements ``_get``, ``_walk``, ``_rediscover`` and ``close``.
 
-class V3Rediscovery:
-    """SNMPv3 clients: when an agent that answered before goes silent, discover its engine again, once.
-
-    A replaced device (or an agent whose engine ID is not persistent) comes back with a new engine ID; the
-    cached one makes every request undecodable for it and net-snmp drops them silently. Both libraries
-    would keep using the stale engine ID (pysnmp for 300 s, gufo forever), so the first timeout after a
-    success forgets it and tries once more. A dead agent costs one extra timeout cycle, not one per poll.
+    SNMPv3: when an agent that answered before goes silent, its engine is discovered again, once. A replaced
+    device (or an agent whose engine ID is not persistent) comes back with a new engine ID; the cached one
+    makes every request undecodable for it and net-snmp drops them silently. Both libraries would keep using
+    the stale engine ID (pysnmp for 300 s, gufo forever), so the first timeout after a success forgets it and
+    tries once more. A dead agent costs one extra timeout cycle, not one per poll.
     """
 
     target: Target
+    warnings: list[str]  # walk warnings (bounded), for tests and diagnostics
     _answered = False
+
+    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
+        """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
+        return await self._v3_retry(self._get, oids)
+
+    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
+        return await self._v3_retry(self._walk, root)
+
+    async def aclose(self) -> None:
+        """Release the client (``close``)."""
+        self.close()
+
+    async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
+        raise NotImplementedError
+
+    async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        raise NotImplementedError
 
     def _rediscover(self) -> None:
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the client holds (synchronous; the pool calls it when settings change)."""
+        raise NotImplementedError
+
+    def _warn(self, guard: WalkGuard) -> None:
+        """Keep the walk's warning, if any (bounded), and log it."""
+        if guard.warning:
+            if len(self.warnings) < 20:
+                self.warnings.append(guard.warning)
+            log.warning("%s: %s", self.target.label, guard.warning)
 
     async def _v3_retry(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
         try:

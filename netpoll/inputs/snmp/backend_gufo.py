@@ -44,11 +44,10 @@ from gufo.snmp.aio.client import SnmpSession
 
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
+    BackendClient,
     Target,
-    V3Rediscovery,
     WalkGuard,
     community_of,
-    record_warning,
     timeout_message,
 )
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
@@ -179,7 +178,7 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-class GufoClient(V3Rediscovery):
+class GufoClient(BackendClient):
     """SnmpClient on gufo-snmp. Created by ``SnmpClientPool``; the session opens on the first request."""
 
     backend = "gufo"
@@ -288,14 +287,6 @@ class GufoClient(V3Rediscovery):
             return SnmpAuthError(label, "SNMPv3 authentication failed (wrong user, key or protocol)")
         return SnmpError(label, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
-    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
-        """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
-        return await self._v3_retry(self._get, oids)
-
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
-        return await self._v3_retry(self._walk, root)
-
     def _rediscover(self) -> None:
         self.close()  # the next request opens a new session, which starts with engine discovery
 
@@ -360,8 +351,7 @@ class GufoClient(V3Rediscovery):
                 raise self._translate(exc) from exc
             finally:
                 self._last_used = time.monotonic()
-        if guard.warning:
-            record_warning(self.warnings, self.target, guard.warning)
+        self._warn(guard)
         return rows
 
     async def _walk_bulk(
@@ -445,7 +435,3 @@ class GufoClient(V3Rediscovery):
             self._wire.detach()
         self._wire = None
         self._session = None
-
-    async def aclose(self) -> None:
-        """Release the session (``close``)."""
-        self.close()

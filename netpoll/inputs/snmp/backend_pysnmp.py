@@ -51,11 +51,10 @@ from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
 
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
+    BackendClient,
     Target,
-    V3Rediscovery,
     WalkGuard,
     community_of,
-    record_warning,
     timeout_message,
 )
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
@@ -239,7 +238,7 @@ def _auth_data(target: Target) -> CommunityData | UsmUserData:
     return CommunityData(index, community, mpModel=0 if credentials.version == "1" else 1)
 
 
-class PysnmpClient(V3Rediscovery):
+class PysnmpClient(BackendClient):
     """SnmpClient on pysnmp 7. Created by ``SnmpClientPool``; set up lazily on the first request."""
 
     backend = "pysnmp"
@@ -310,14 +309,6 @@ class PysnmpClient(V3Rediscovery):
         self._check(result[0])
         return result
 
-    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
-        """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
-        return await self._v3_retry(self._get, oids)
-
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
-        return await self._v3_retry(self._walk, root)
-
     def _rediscover(self) -> None:
         # pysnmp caches the peer's engine ID per transport address for 300 s (rfc3412 engineIdCache, private):
         # drop this agent's entry so the next request starts with discovery.
@@ -370,13 +361,16 @@ class PysnmpClient(V3Rediscovery):
         return result
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
+        guard = WalkGuard(root)
         async with self._limiter:
             if self.target.version == "1":
-                return await self._walk_next(root)
-            return await self._walk_bulk(root)
+                rows = await self._walk_next(guard)
+            else:
+                rows = await self._walk_bulk(guard)
+        self._warn(guard)
+        return rows
 
-    async def _walk_bulk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        guard = WalkGuard(root)
+    async def _walk_bulk(self, guard: WalkGuard) -> list[tuple[Oid, SnmpValue]]:
         out: list[tuple[Oid, SnmpValue]] = []
         append = out.append
         repetitions = self.target.max_repetitions
@@ -394,14 +388,13 @@ class PysnmpClient(V3Rediscovery):
             for name, value in varbinds:
                 oid = name._value
                 if _is_end(value) or not guard.accept(oid):
-                    return self._finish(guard, out)
+                    return out
                 decoded = decode_value(value)
                 if decoded is not None:
                     append((oid, decoded))
-        return self._finish(guard, out)
+        return out
 
-    async def _walk_next(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        guard = WalkGuard(root)
+    async def _walk_next(self, guard: WalkGuard) -> list[tuple[Oid, SnmpValue]]:
         out: list[tuple[Oid, SnmpValue]] = []
         while True:
             _, status, index, varbinds = await self._exchange(
@@ -420,18 +413,9 @@ class PysnmpClient(V3Rediscovery):
             decoded = decode_value(value)
             if decoded is not None:
                 out.append((oid, decoded))
-        return self._finish(guard, out)
-
-    def _finish(self, guard: WalkGuard, out: list[tuple[Oid, SnmpValue]]) -> list[tuple[Oid, SnmpValue]]:
-        if guard.warning:
-            record_warning(self.warnings, self.target, guard.warning)
         return out
 
     def close(self) -> None:
         """Nothing to release per client: the engines belong to the pool."""
         self._engine = None
         self._transport_target = None
-
-    async def aclose(self) -> None:
-        """Release the client (``close``)."""
-        self.close()
