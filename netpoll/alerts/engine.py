@@ -4,7 +4,8 @@
 any breach or clear, so that after a restart — even after SIGKILL — an alert already published is not
 published again, and its clear still comes when the condition ends. That file holds only the entities that
 are not ``ok`` and stays small; what event and flapping rules remember of every ``ok`` entity (one record
-per interface and rule) goes to a sibling ``*.edges.json`` written at most every 30 s and at ``save()``.
+per interface and rule) goes to a sibling ``*.edges.json``. Either file is rewritten only when it changed:
+the edges file at most every 30 s and at ``save()``.
 """
 
 from __future__ import annotations
@@ -118,11 +119,19 @@ class AlertEngine:
             if state is None:
                 state = self._states[key] = RuleState()
             memory = (state.last_value, len(state.changes))
-            value = flap_count(rule, state, value, now)
-            self._edges_dirty |= memory != (state.last_value, len(state.changes))
             before_phase = state.phase
+            value = flap_count(rule, state, value, now)
             transition = step_threshold(rule, state, value, now)
-            self._dirty |= before_phase != state.phase or state.phase in ("pending", "clearing")
+            remembered = memory != (state.last_value, len(state.changes))
+            # An ok entity's memory is in the edges file, any other's in the active file; a change of
+            # phase to or from ok moves it from one to the other.
+            moved = (before_phase == "ok") != (state.phase == "ok")
+            self._edges_dirty |= moved or (remembered and state.phase == "ok")
+            self._dirty |= (
+                before_phase != state.phase
+                or state.phase in ("pending", "clearing")
+                or (remembered and state.phase != "ok")
+            )
         else:
             if state is None:
                 if not rule.breaching(value):
@@ -191,9 +200,14 @@ class AlertEngine:
         self._dirty = self._edges_dirty = True
 
     def save(self) -> None:
-        """Write the state files now (no-op without ``state_path``); errors are logged, not raised."""
-        self._save_active()
-        self._save_edges()
+        """Write the state files that changed since their last write (no-op without ``state_path``).
+
+        Errors are logged, not raised (the file stays due for the next save).
+        """
+        if self._dirty:
+            self._save_active()
+        if self._edges_dirty:
+            self._save_edges()
 
     def _save_active(self) -> None:
         if self.state_path is not None and not self._write(
@@ -231,6 +245,7 @@ class AlertEngine:
                 dropped += 1
         if dropped:
             logger.warning("alert state: dropped %d record(s) of rules that no longer exist", dropped)
+            self._dirty = self._edges_dirty = True  # rewrite the files without them at the next save
         if records:
             logger.info(
                 "alert state restored from %s: %d record(s), %d active",

@@ -322,6 +322,36 @@ def test_state_written_at_breach_and_clear_not_for_events(
     assert written == ["alerts.json", "alerts.json"]
 
 
+def test_save_rewrites_only_what_changed_and_keeps_flapping_memory(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    edges = tmp_path / "alerts.edges.json"
+    flap = rule(FLAP)
+    engine = AlertEngine([flap], state_path=path)
+    engine.save()  # nothing remembered yet: nothing to write
+    assert not path.exists()
+    assert not edges.exists()
+    engine.evaluate([iface("Gi0/1", 1, 1, 0)])
+    engine.save()
+    assert json.loads(edges.read_text())["edges"] == [["flap", "sw1", "Gi0/1", None, 1, []]]
+    edges.unlink()
+    engine.save()  # unchanged since: not rewritten
+    assert not edges.exists()
+    alerts = []
+    for when, oper in [(5, 2), (10, 1), (15, 2), (20, 1)]:
+        alerts += engine.evaluate([iface("Gi0/1", oper, 1, when)])
+    assert [a.state for a in alerts] == ["breach"]
+    engine.save()  # the change at 20 s happened while breached: it is in the active file
+    (record,) = json.loads(path.read_text())["states"]
+    assert (record["phase"], record["changes"]) == ("breached", [T0 + t * S for t in (5, 10, 15, 20)])
+    restarted = AlertEngine([flap], state_path=path)
+    assert restarted._states[("flap", "sw1", "Gi0/1")].changes == record["changes"]
+    # Quiet for the window: the clear moves the memory back to the edges file.
+    assert [a.state for a in restarted.evaluate([iface("Gi0/1", 1, 1, 81)])] == ["clear"]
+    restarted.save()
+    assert json.loads(path.read_text())["states"] == []
+    assert json.loads(edges.read_text())["edges"] == [["flap", "sw1", "Gi0/1", None, 1, []]]
+
+
 def test_corrupt_state_file_starts_afresh(tmp_path: Path) -> None:
     path = tmp_path / "alerts.json"
     path.write_text("{not json")
