@@ -59,6 +59,12 @@ class Sink(Protocol):
     @property
     def spool_bytes(self) -> int: ...
 
+    @property
+    def points_written(self) -> int: ...
+
+    @property
+    def last_write_latency_ms(self) -> float: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
@@ -232,7 +238,7 @@ class Daemon:
             await self._main_loop()
         return self.exit_code
 
-    def _make_sink(self) -> Any:
+    def _make_sink(self) -> InfluxWriter | FileSink:
         s = self.settings
         if s.influx is not None:
             log.info(
@@ -370,8 +376,8 @@ class Daemon:
         figures = SinkFigures(
             queue_size=sink.queue_size,
             spool_bytes=sink.spool_bytes,
-            write_latency_ms=_stat(sink, "last_write_latency_ms"),
-            points_written=int(_stat(sink, "points_written")),
+            write_latency_ms=sink.last_write_latency_ms,
+            points_written=sink.points_written,
         )
         sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices))
         sink.write([sample])
@@ -411,14 +417,6 @@ class Daemon:
             self._console.print(text, style=style)
         else:
             print(text, flush=True)
-
-
-def _stat(sink: Any, name: str) -> float:
-    value = getattr(sink, name, None)
-    if value is None:
-        stats = getattr(sink, "stats", None)
-        value = getattr(stats, name, 0.0) if stats is not None else 0.0
-    return float(value)
 
 
 async def run_daemon(settings: RunSettings) -> int:

@@ -140,6 +140,16 @@ class InfluxWriter:
         return self._spool.dropped_points if self._spool else 0
 
     @property
+    def points_written(self) -> int:
+        """Points delivered since start (the same figure as the file output's)."""
+        return self.stats.points_written
+
+    @property
+    def last_write_latency_ms(self) -> float:
+        """How long the last successful write took."""
+        return self.stats.last_write_latency_ms
+
+    @property
     def healthy(self) -> bool:
         """True while the last delivery attempt succeeded."""
         return self._failures == 0
