@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 
@@ -127,6 +127,8 @@ _RULE_KEYS = (
     "clear_for", "severity", "scope", "entity", "when", "trigger", "window",
 )  # fmt: skip
 _SCOPE_KEYS = ("devices", "roles", "sites", "tags", "interfaces")
+
+_C = TypeVar("_C", bound=str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -397,6 +399,22 @@ def _parse_scope(raw: object, line: int, name: str, problems: _Problems) -> Scop
     )
 
 
+def _choice(
+    raw: _LineDict, key: str, choices: tuple[_C, ...], default: _C, name: str, problems: _Problems
+) -> _C:
+    """The rule's ``key``, one of ``choices`` (``default`` when absent, or after reporting a wrong one)."""
+    value = raw.get(key, default)
+    for choice in choices:
+        if value == choice:
+            return choice
+    problems.add(
+        _line_of(raw, key),
+        f"rule '{name}': {key} must be one of {', '.join(choices)}, not {value!r}"
+        f"{_did_you_mean(str(value), choices)}",
+    )
+    return default
+
+
 def _scalar(raw: object) -> bool:
     return isinstance(raw, bool | int | float | str) and not (isinstance(raw, float) and math.isnan(raw))
 
@@ -427,14 +445,7 @@ def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int
             return None
         return raw[key]
 
-    kind = raw.get("kind", "threshold")
-    if kind not in KINDS:
-        problems.add(
-            _line_of(raw, "kind"),
-            f"rule '{name}': kind must be one of {', '.join(KINDS)}, not {kind!r}"
-            f"{_did_you_mean(str(kind), KINDS)}",
-        )
-        kind = "threshold"
+    kind = _choice(raw, "kind", KINDS, "threshold", name, problems)
 
     measurement = need("measurement")
     if measurement is not None and not isinstance(measurement, str):
@@ -520,14 +531,7 @@ def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int
             if key in raw:
                 problems.add(_line_of(raw, key), f"rule '{name}': '{key}' does not apply to an event rule")
 
-    severity = raw.get("severity", "warning")
-    if severity not in SEVERITIES:
-        problems.add(
-            _line_of(raw, "severity"),
-            f"rule '{name}': severity must be one of {', '.join(SEVERITIES)}, not {severity!r}"
-            f"{_did_you_mean(str(severity), SEVERITIES)}",
-        )
-        severity = "warning"
+    severity = _choice(raw, "severity", SEVERITIES, "warning", name, problems)
 
     entity_tag: str | None = DEFAULT_ENTITY_TAGS.get(measurement) if isinstance(measurement, str) else None
     if "entity" in raw:
@@ -557,11 +561,8 @@ def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int
                 f"rule '{name}': when must map field names to values, e.g. {{admin_status: 1}}",
             )
 
-    trigger = raw.get("trigger", "match")
-    if trigger not in TRIGGERS:
-        problems.add(_line_of(raw, "trigger"), f"rule '{name}': trigger must be one of {', '.join(TRIGGERS)}")
-        trigger = "match"
-    elif "trigger" in raw and kind != "event":
+    trigger = _choice(raw, "trigger", TRIGGERS, "match", name, problems)
+    if "trigger" in raw and raw["trigger"] in TRIGGERS and kind != "event":
         problems.add(_line_of(raw, "trigger"), f"rule '{name}': 'trigger' only applies to an event rule")
 
     window_s: float | None = None

@@ -51,6 +51,16 @@ BAD_CASES = [
         GOOD + "    kind: treshold\n", ["7: rule 'cpu': kind must be", "did you mean 'threshold'"], id="kind"
     ),
     pytest.param(
+        GOOD + "    kind: event\n    trigger: chnage\n",
+        ["8: rule 'cpu': trigger must be one of match, change, not 'chnage' (did you mean 'change'?)"],
+        id="trigger",
+    ),
+    pytest.param(
+        GOOD + "    trigger: change\n",
+        ["7: rule 'cpu': 'trigger' only applies to an event rule"],
+        id="trigger-kind",
+    ),
+    pytest.param(
         GOOD + "    scope:\n      device: [r1]\n",
         ["8: unknown key 'device' in scope of rule 'cpu' (did you mean 'devices'?)"],
         id="scope-key",
