@@ -224,7 +224,9 @@ class DaemonConfig(_Frozen):
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
     shard: str | None = None  # "I/N": poll only shard I of N (see netpoll.sharding)
-    source: str | None = None  # the file this came from, for messages; None: embedded defaults
+    # The file this came from, for messages; None: embedded defaults. Set by load_config, never by the file
+    # (exclude: not offered among the keys a file may hold).
+    source: str | None = Field(default=None, exclude=True)
 
     @field_validator("inventories", mode="before")
     @classmethod

@@ -119,7 +119,7 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> str:
 
 
 def fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
-    """The keys the (nested) model at ``loc`` accepts, for did-you-mean hints."""
+    """The keys the (nested) model at ``loc`` accepts, for hints; not internal (excluded) ones."""
     current: Any = model
     for part in loc:
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
@@ -131,7 +131,7 @@ def fields_at(model: type[BaseModel], loc: tuple[str, ...]) -> list[str]:
         if current is None:
             return []
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        return [name for name, info in current.model_fields.items() if not info.exclude]
     return []
 
 

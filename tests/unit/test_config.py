@@ -215,6 +215,17 @@ def test_all_problems_reported(tmp_path: Path) -> None:
     assert lines == [2, 3, 4, 6]  # url, missing host (at mqtt:), unknown 'hots', level
 
 
+@pytest.mark.parametrize("key", ["bogus", "sourc", "source"])
+def test_internal_source_key_is_never_offered(tmp_path: Path, key: str) -> None:
+    """``source`` is set by load_config, so a file may not hold it and no hint proposes it."""
+    path = _write(tmp_path, f"{key}: x\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{path}:1: unknown key '{key}'"), problem
+    assert "source" not in problem.removeprefix(f"{path}:1: unknown key '{key}'"), problem
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(tmp_path / "absent.yaml", environ={})
