@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Protocol
 
 Oid = tuple[int, ...]
@@ -39,19 +38,3 @@ class SnmpClient(Protocol):
     async def aclose(self) -> None:
         """Release the session."""
         ...
-
-
-@dataclass(slots=True)
-class WalkResult:
-    """What one poll of one device returned, before metrics: raw scalars and table columns.
-
-    ``columns`` maps a column OID (e.g. ifHCInOctets, ``1.3.6.1.2.1.31.1.1.1.6``) to {row index: value}.
-    ``time_ns`` is when the last response arrived.
-    """
-
-    scalars: dict[Oid, SnmpValue] = field(default_factory=dict)
-    columns: dict[Oid, dict[Oid, SnmpValue]] = field(default_factory=dict)
-    time_ns: int = 0
-    varbinds: int = 0
-    duration_s: float = 0.0
-    warnings: list[str] = field(default_factory=list)
