@@ -284,7 +284,7 @@ class SnmpPoller:
         if not relabel and signature != st.signature:
             # New or renumbered interfaces: the labels we hold are stale, read them now.
             relabel = True
-            await self._walk(client, profile.walk_plan(profile.if_labels), columns, counter)
+            await self._walk(client, self._plan(profile, profile.if_labels), columns, counter)
         if relabel:
             st.rows = interface_rows({n: columns.get(n, {}) for n in profile.if_labels}, tags)
             st.base_tags = dict(tags)
@@ -294,7 +294,7 @@ class SnmpPoller:
             hc = columns.get("ifHCInOctets", {})
             want_fallback = any((row.index,) not in hc for row in st.rows) and bool(profile.if_fallback)
             if want_fallback and not st.fallback:
-                await self._walk(client, profile.walk_plan(profile.if_fallback), columns, counter)
+                await self._walk(client, self._plan(profile, profile.if_fallback), columns, counter)
                 time_ns = time.time_ns()
             st.fallback = want_fallback
         else:
