@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import dataclasses
 import json
+import logging
 import shutil
 import signal
 import socket
@@ -307,7 +308,10 @@ def _make_certs(directory: Path) -> None:
     passwords.chmod(0o600)
 
 
-async def test_tls_and_password(tmp_path: Path, mosquitto_factory: Callable[..., MqttBroker]) -> None:
+async def test_tls_and_password(
+    tmp_path: Path, mosquitto_factory: Callable[..., MqttBroker], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="netpoll")
     if shutil.which("openssl") is None or shutil.which("mosquitto_passwd") is None:
         pytest.skip("needs openssl and mosquitto_passwd (Debian packages openssl, mosquitto)")
     await asyncio.to_thread(_make_certs, tmp_path)
@@ -361,6 +365,9 @@ async def test_tls_and_password(tmp_path: Path, mosquitto_factory: Callable[...,
     # insecure skips the verification (tests and labs only).
     async with fast(dataclasses.replace(good, tls=MqttTls(insecure=True))) as publisher:
         await publisher.wait_connected(15)
+    # Connected, refused and failed alike: the password is in no log line and not in the options' repr.
+    assert "s3cret" not in caplog.text
+    assert "s3cret" not in repr(good)
 
 
 KILLED_PUBLISHER_SCRIPT = """

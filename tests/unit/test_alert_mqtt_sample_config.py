@@ -36,3 +36,4 @@ def test_publisher_reads_the_config_model() -> None:
     assert options.instance == "p1"
     assert options.queue_max == 10000
     assert "pw" not in repr(config)
+    assert "pw" not in repr(options)

@@ -23,7 +23,7 @@ import random
 import socket
 import ssl
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -58,7 +58,7 @@ class MqttOptions:
     port: int = 1883
     tls: MqttTls | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # never in a log line or traceback
     topic_prefix: str = "netpoll"
     client_id: str | None = None
     instance: str = ""
