@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.ports import free_ports
-from tests.harness.process import ServerProcess, http_ready, require_binary
+from tests.harness.process import ServerHandle, ServerProcess, http_ready, require_binary
 
 
 @dataclass
-class InfluxDB1:
+class InfluxDB1(ServerHandle):
     """A running InfluxDB 1.x (no ``/api/v2/write``: create a database, then write with ``/write?db=``)."""
 
     host: str
@@ -27,11 +27,6 @@ class InfluxDB1:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8086``."""
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """PID of influxd (0 when stopped)."""
-        return self.process.pid
 
     def _request(self, path: str, params: dict[str, str], body: bytes | None = None) -> bytes:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
@@ -55,14 +50,6 @@ class InfluxDB1:
         """Run InfluxQL ``q`` against ``db``; returns the decoded JSON answer (``{"results": [...]}``)."""
         result: dict[str, Any] = json.loads(self._request("/query", {"db": db, "q": q, "epoch": "ns"}))
         return result
-
-    def stop(self) -> None:
-        """Stop influxd (data stays in its directories)."""
-        self.process.stop()
-
-    def start(self) -> None:
-        """Start it again on the same ports and data."""
-        self.process.start()
 
 
 def start_influxdb1(workdir: Path) -> InfluxDB1:

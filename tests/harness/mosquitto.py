@@ -6,30 +6,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness.ports import free_port
-from tests.harness.process import ServerProcess, require_binary, tcp_ready
+from tests.harness.process import ServerHandle, ServerProcess, require_binary, tcp_ready
 
 
 @dataclass
-class MqttBroker:
-    """A running broker; ``stop()``/``start()`` restart it on the same port and persistence file."""
+class MqttBroker(ServerHandle):
+    """A running broker; ``stop()``/``start()`` restart it on the same port and persistence file.
+
+    SIGTERM makes mosquitto save its persistence file first, so persistent sessions and their queued QoS>0
+    messages survive the restart.
+    """
 
     host: str
     port: int
     workdir: Path
     process: ServerProcess
-
-    @property
-    def pid(self) -> int:
-        """PID of mosquitto (0 when stopped)."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        """Stop the broker (SIGTERM makes it save its persistence file first)."""
-        self.process.stop()
-
-    def start(self) -> None:
-        """Start it again on the same port; persistent sessions and their queued QoS>0 messages survive."""
-        self.process.start()
 
 
 def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = "") -> MqttBroker:

@@ -251,6 +251,29 @@ class ServerProcess:
         return shown + (f" ... (+{len(self.argv) - 12} args)" if len(self.argv) > 12 else "")
 
 
+class ServerHandle:
+    """What every server handle (``SnmpdAgent``, ``MqttBroker``, ...) does through its ``ServerProcess``.
+
+    A mixin for the dataclass handles, which declare the ``process`` field themselves. ``stop()`` then
+    ``start()`` restarts the server with the same command line: same ports, same data directories.
+    """
+
+    process: ServerProcess
+
+    @property
+    def pid(self) -> int:
+        """PID of the server (0 when stopped)."""
+        return self.process.pid
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL); its data stays."""
+        self.process.stop()
+
+    def start(self) -> None:
+        """Start it again on the same ports and data."""
+        self.process.start()
+
+
 def live_servers() -> list[ServerProcess]:
     """Servers currently running (for failure reports)."""
     return [proc for proc in _LIVE if proc.running]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.harness.ports import free_port
-from tests.harness.process import ServerProcess, log_ready, require_binary
+from tests.harness.process import ServerHandle, ServerProcess, log_ready, require_binary
 
 if TYPE_CHECKING:
     from tests.harness.netns import Netns
@@ -82,8 +82,11 @@ def _make_users() -> dict[str, V3User]:
 
 
 @dataclass
-class SnmpdAgent:
-    """A running snmpd. ``host``/``port`` is the first listening address; ``addresses`` has them all."""
+class SnmpdAgent(ServerHandle):
+    """A running snmpd. ``host``/``port`` is the first listening address; ``addresses`` has them all.
+
+    A restart keeps the engine boots and the users, in snmpd's own persistent directory.
+    """
 
     host: str
     port: int
@@ -98,19 +101,6 @@ class SnmpdAgent:
 
     def __post_init__(self) -> None:
         self.config_path = self.workdir / "snmpd.conf"
-
-    @property
-    def pid(self) -> int:
-        """PID of snmpd (0 when stopped)."""
-        return self.process.pid
-
-    def start(self) -> None:
-        """(Re)start on the same addresses; engine boots and users persist in its own persistent dir."""
-        self.process.start()
-
-    def stop(self) -> None:
-        """Stop snmpd (SIGTERM, then SIGKILL)."""
-        self.process.stop()
 
 
 def _endpoint(address: str, default_port: int) -> tuple[str, str, int]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness.ports import free_port
-from tests.harness.process import ServerProcess, require_binary, snmp_ready, unavailable
+from tests.harness.process import ServerHandle, ServerProcess, require_binary, snmp_ready, unavailable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def lab_snmprec_dir() -> Path:
 
 
 @dataclass
-class SnmpsimAgent:
+class SnmpsimAgent(ServerHandle):
     """A running snmpsim; every recording answers SNMP v1/v2c to the community named after its file stem."""
 
     host: str
@@ -35,19 +35,6 @@ class SnmpsimAgent:
     communities: list[str]
     data_dir: Path
     process: ServerProcess
-
-    @property
-    def pid(self) -> int:
-        """PID of the responder (0 when stopped)."""
-        return self.process.pid
-
-    def stop(self) -> None:
-        """Stop the responder."""
-        self.process.stop()
-
-    def start(self) -> None:
-        """Start it again on the same port."""
-        self.process.start()
 
 
 def _responder() -> str:

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.ports import free_port
-from tests.harness.process import ServerProcess, http_ready, require_binary
+from tests.harness.process import ServerHandle, ServerProcess, http_ready, require_binary
 
 
 @dataclass
-class VictoriaMetrics:
+class VictoriaMetrics(ServerHandle):
     """A running VictoriaMetrics; give ``url`` to influxdb-client as the InfluxDB URL (any token/org/bucket).
 
     Measurement and field become one metric name: ``interface,device=r1 in_bps=1`` exports as
@@ -30,11 +30,6 @@ class VictoriaMetrics:
     def url(self) -> str:
         """Base URL, e.g. ``http://127.0.0.1:8428``."""
         return f"http://{self.host}:{self.port}"
-
-    @property
-    def pid(self) -> int:
-        """PID of the server (0 when stopped)."""
-        return self.process.pid
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> bytes:
         query = f"?{urllib.parse.urlencode(params)}" if params else ""
@@ -58,14 +53,6 @@ class VictoriaMetrics:
         self.flush()
         result: dict[str, Any] = json.loads(self._get("/api/v1/query", {"query": promql}))
         return result
-
-    def stop(self) -> None:
-        """Stop the server (data stays in ``data_dir``)."""
-        self.process.stop()
-
-    def start(self) -> None:
-        """Start it again on the same port and data dir."""
-        self.process.start()
 
 
 def start_victoriametrics(workdir: Path, port: int | None = None) -> VictoriaMetrics:
