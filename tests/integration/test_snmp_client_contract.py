@@ -307,6 +307,30 @@ async def test_failing_device_does_not_stop_the_others(
     assert isinstance(results[1], SnmpError)
 
 
+def _open_sockets() -> int:
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue  # closed since the listing
+    return count
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent) -> None:
+    before = _open_sockets()
+    async with SnmpClientPool(backend=backend) as pool:  # type: ignore[arg-type]
+        for name in ("r1", "r2", "r3"):
+            client = pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+            assert SYS_NAME in await client.get([SYS_NAME])
+        assert _open_sockets() > before
+        await pool.forget("r1")
+    for _ in range(3):
+        await asyncio.sleep(0)  # asyncio closes a datagram transport's socket on the next loop iteration
+    assert _open_sockets() == before
+
+
 # --- snmpsim lab recordings ---------------------------------------------------------------------------------
 
 
