@@ -97,19 +97,34 @@ def inventory_files(paths: Sequence[str | Path], problems: Problems) -> list[Pat
     seen: set[Path] = set()
     for item in paths:
         path = Path(item)
-        if path.is_dir():
-            found = sorted(
-                child
-                for child in path.iterdir()
-                if child.suffix in (".yaml", ".yml") and not child.name.startswith(".") and child.is_file()
+        try:
+            if path.is_dir():
+                found = sorted(
+                    child
+                    for child in path.iterdir()
+                    if child.suffix in (".yaml", ".yml")
+                    and not child.name.startswith(".")
+                    and child.is_file()
+                )
+                if not found:
+                    problems.add(
+                        display_path(path),
+                        1,
+                        "no *.yaml or *.yml files in this directory: name the inventory files, or the"
+                        " directory that holds them",
+                    )
+            elif not path.exists():
+                problems.add(display_path(path), 1, "no such file or directory: fix the inventory path")
+                found = []
+            else:
+                found = [path]
+        except OSError as exc:  # e.g. a directory without read or search permission
+            problems.add(
+                display_path(path),
+                1,
+                f"cannot read it: {exc.strerror or exc}: fix the path or its permissions",
             )
-            if not found:
-                problems.add(display_path(path), 1, "no *.yaml or *.yml files in this directory")
-        elif not path.exists():
-            problems.add(display_path(path), 1, "no such file or directory: fix the inventory path")
-            found = []
-        else:
-            found = [path]
+            continue
         for file in found:
             if file.resolve() not in seen:
                 seen.add(file.resolve())

@@ -60,7 +60,7 @@ def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
         problems.add(name, 1, "the file is not UTF-8 text: save it as UTF-8")
         return None
     except OSError as exc:
-        problems.add(name, 1, f"cannot read the file: {exc.strerror or exc}")
+        problems.add(name, 1, f"cannot read the file: {exc.strerror or exc}: fix the path or its permissions")
         return None
     return parse_yaml(text, name, problems)
 
