@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -55,6 +56,8 @@ class FileSink:
         self._task: asyncio.Task[None] | None = None
         self.current_path: Path | None = None
         self._seq = 0
+        # The flusher writes in a worker thread; a synchronous flush() may run meanwhile on the loop.
+        self._lock = threading.Lock()
 
     def write(self, samples: list[Sample] | tuple[Sample, ...]) -> None:
         """Queue samples; they are written out within ``flush_interval_s``."""
@@ -82,32 +85,45 @@ class FileSink:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A write the flusher's thread still runs holds the lock: the last lines follow it, then the close.
         self.flush()
-        if self._handle is not None:
-            self._handle.close()
-            self._handle = None
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
     async def _flusher(self) -> None:
         while True:
             await asyncio.sleep(self.flush_interval_s)
+            # Lines are taken here, in the loop that appends them; only the disk work goes to a thread.
+            lines = self._take()
+            if not lines:
+                continue
             try:
-                self.flush()
+                await asyncio.to_thread(self._write_lines, lines)
             except OSError as exc:
                 log.error("files: cannot write to %s: %s", self.directory, exc)
 
-    def flush(self) -> None:
-        """Write buffered lines out now (small appends: cheap enough for the event loop)."""
-        if not self._buffer:
-            return
-        started = time.monotonic()
+    def _take(self) -> list[str]:
         lines, self._buffer = self._buffer, []
-        data = "\n".join(lines) + "\n"
-        handle = self._current()
-        handle.write(data)
-        handle.flush()
-        self._size += len(data)
-        self.points_written += len(lines)
-        self.last_write_latency_ms = (time.monotonic() - started) * 1000.0
+        return lines
+
+    def flush(self) -> None:
+        """Write buffered lines out now, synchronously (the flusher does it every ``flush_interval_s``)."""
+        lines = self._take()
+        if lines:
+            self._write_lines(lines)
+
+    def _write_lines(self, lines: list[str]) -> None:
+        with self._lock:
+            started = time.monotonic()
+            data = "\n".join(lines) + "\n"
+            handle = self._current()
+            handle.write(data)
+            handle.flush()
+            self._size += len(data)
+            self.points_written += len(lines)
+            self.last_write_latency_ms = (time.monotonic() - started) * 1000.0
 
     def _current(self) -> IO[str]:
         now = time.time()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from netpoll.outputs.files import FileSink
@@ -30,3 +31,18 @@ async def test_file_sink_rotates_by_size_and_prunes(tmp_path: Path) -> None:
     assert len(files) == 3
     lines = [line for f in files for line in f.read_text().splitlines()]
     assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [7, 8, 9]
+
+
+async def test_file_sink_flusher_writes_every_line_once(tmp_path: Path) -> None:
+    async with FileSink(tmp_path, flush_interval_s=0.01) as sink:
+        for n in range(50):
+            sink.write([Sample("m", {"device": "d"}, {"v": n}, n)])
+            if n % 10 == 0:
+                for _ in range(500):  # until the flusher (not the exit) has written this one
+                    if sink.points_written == n + 1:
+                        break
+                    await asyncio.sleep(0.01)
+                assert sink.points_written == n + 1
+    lines = [line for f in files_in(tmp_path) for line in f.read_text().splitlines()]
+    assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == list(range(50))
+    assert sink.points_written == 50
