@@ -247,7 +247,16 @@ class DaemonConfig(_Frozen):
     @field_validator("thresholds")
     @classmethod
     def _thresholds(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
+        if value is None:
+            return None
+        try:
+            found = value.is_file()
+        except OSError as exc:  # e.g. a directory on the way without search permission
+            raise ValueError(
+                f"thresholds file {value}: cannot read it ({exc.strerror or exc}): fix the path or its"
+                " permissions"
+            ) from None
+        if not found:
             raise ValueError(
                 f"thresholds file {value} not found: fix the path, or null for the shipped rules"
             )

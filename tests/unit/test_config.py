@@ -226,6 +226,23 @@ def test_internal_source_key_is_never_offered(tmp_path: Path, key: str) -> None:
     assert "source" not in problem.removeprefix(f"{path}:1: unknown key '{key}'"), problem
 
 
+def test_thresholds_behind_a_closed_directory_is_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tests run as root, so the refused stat is simulated."""
+
+    def refuse(self: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    path = _write(tmp_path, "thresholds: closed/rules.yaml\n")
+    monkeypatch.setattr(Path, "is_file", refuse)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    (problem,) = info.value.problems
+    assert problem.startswith(f"{path}:1: "), problem
+    assert "cannot read it (Permission denied): fix the path or its permissions" in problem
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(tmp_path / "absent.yaml", environ={})
