@@ -33,6 +33,7 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from netpoll.inputs.icmp.stats import ping_sample, summarize
 from netpoll.inventory.models import Device
 from netpoll.sample import Sample
 
@@ -314,10 +315,11 @@ class PollScheduler:
         message = error or f"deadline exceeded ({interval:.0f} s interval)"
         if kind == "snmp":
             return Sample("snmp", device.output_tags(), {"poll_ok": 0, "error": message}, now)
-        tags = device.output_tags()
-        tags.pop("agent_host", None)
-        tags["url"] = device.address
-        return Sample("ping", tags, {"result_code": 2, "packets_transmitted": 0}, now)
+        # The record of a probe that could not run (result code 2, not reachable), as the prober makes it.
+        stats = summarize(0, (), error=True)
+        return ping_sample(
+            stats, device=device.name, url=device.address, tags=device.output_tags(), time_ns=now
+        )
 
 
 def _poll_ok(kind: Kind, samples: list[Sample]) -> bool:

@@ -156,3 +156,18 @@ async def test_second_stop_signal_cuts_the_grace_period(tmp_path: Path) -> None:
     await stopping
     assert rec._running["hog"] == 0
     assert sched.in_flight == 0
+
+
+def test_ping_cut_at_deadline_is_an_unreachable_ping_record() -> None:
+    dev = Device(name="r1", address="127.0.0.9", site="lab", ping=PingSettings(interval_s=10.0))
+    sample = PollScheduler._deadline_sample("ping", dev, 10.0)
+    assert sample.measurement == "ping"
+    assert dict(sample.tags) == {"device": "r1", "url": "127.0.0.9", "site": "lab"}
+    # Like any probe that could not run: the device_unreachable rule (field reachable) sees it.
+    assert sample.fields == {
+        "packets_transmitted": 0,
+        "packets_received": 0,
+        "percent_packet_loss": 100.0,
+        "result_code": 2,
+        "reachable": 0,
+    }
