@@ -20,7 +20,7 @@ from tests.harness.influxdb1 import InfluxDB1, start_influxdb1
 from tests.harness.mosquitto import MqttBroker, start_mosquitto
 from tests.harness.netns import Netns, create_netns
 from tests.harness.ports import free_port as _free_port
-from tests.harness.process import ServerStartError
+from tests.harness.process import ServerHandle, ServerStartError
 from tests.harness.snmpd import SnmpdAgent, start_snmpd
 from tests.harness.snmpsim import SnmpsimAgent, cleanup_snmpsim, lab_snmprec_dir, start_snmpsim
 from tests.harness.victoriametrics import VictoriaMetrics, start_victoriametrics
@@ -52,6 +52,31 @@ def _started(start: Callable[[], T]) -> T:
         pytest.fail(str(exc), pytrace=False)
 
 
+S = TypeVar("S", bound=ServerHandle)
+
+
+def _serve_shared(start: Callable[[], S]) -> Iterator[S]:
+    """The body of a shared server fixture: start, hand out (restarted after a test that stops it), stop."""
+    server = _shared(_started(start))
+    yield server
+    _SHARED.remove(server)
+    server.stop()
+
+
+def _private_servers(start: Callable[..., S]) -> Iterator[Callable[..., S]]:
+    """The body of a ``*_factory`` fixture: ``make(...)`` starts a server; at the end all stop, last first."""
+    servers: list[S] = []
+
+    def make(*args: Any, **kwargs: Any) -> S:
+        server = _started(lambda: start(*args, **kwargs))
+        servers.append(server)
+        return server
+
+    yield make
+    for server in reversed(servers):
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def free_port() -> Callable[..., int]:
     """``free_port(kind="tcp"|"udp", host="127.0.0.1") -> int`` (also importable from tests.harness.ports)."""
@@ -68,10 +93,7 @@ def free_port() -> Callable[..., int]:
 @pytest.fixture(scope="session")
 def snmpd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpdAgent]:
     """net-snmp snmpd on 127.0.0.1:<free port> with v2c ro/rw communities and SNMPv3 users."""
-    agent = _shared(_started(lambda: start_snmpd(tmp_path_factory.mktemp("snmpd"))))
-    yield agent
-    _SHARED.remove(agent)
-    agent.stop()
+    yield from _serve_shared(lambda: start_snmpd(tmp_path_factory.mktemp("snmpd")))
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +104,16 @@ def snmpd_factory(
 
     Depends on ``netns_factory`` only so that agents inside a namespace stop before it is removed.
     """
-    agents: list[SnmpdAgent] = []
 
-    def make(
+    def start(
         addresses: Sequence[str] | None = None,
         netns: Netns | None = None,
         extra_config: str = "",
         port: int | None = None,
     ) -> SnmpdAgent:
-        workdir = tmp_path_factory.mktemp("snmpd")
-        agent = _started(lambda: start_snmpd(workdir, addresses, netns, extra_config, port))
-        agents.append(agent)
-        return agent
+        return start_snmpd(tmp_path_factory.mktemp("snmpd"), addresses, netns, extra_config, port)
 
-    yield make
-    for agent in reversed(agents):
-        agent.stop()
+    yield from _private_servers(start)
 
 
 # --- snmpsim -----------------------------------------------------------------------------------------------
@@ -110,10 +126,7 @@ def snmpsim_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpsimAge
     if not lab_snmprec_dir().is_dir():
         process.unavailable(f"lab recordings not found at {lab_snmprec_dir()} (set NETPOLL_LAB_DIR)")
     try:
-        agent = _shared(_started(lambda: start_snmpsim(workdir, lab_snmprec_dir())))
-        yield agent
-        _SHARED.remove(agent)
-        agent.stop()
+        yield from _serve_shared(lambda: start_snmpsim(workdir, lab_snmprec_dir()))
     finally:
         cleanup_snmpsim(workdir)
 
@@ -143,26 +156,17 @@ def snmpsim_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MqttBroker]:
     """Mosquitto on 127.0.0.1:<free port>, anonymous, persistence on (shared: restart it if you stop it)."""
-    broker = _shared(_started(lambda: start_mosquitto(tmp_path_factory.mktemp("mosquitto"))))
-    yield broker
-    _SHARED.remove(broker)
-    broker.stop()
+    yield from _serve_shared(lambda: start_mosquitto(tmp_path_factory.mktemp("mosquitto")))
 
 
 @pytest.fixture(scope="module")
 def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., MqttBroker]]:
     """``mosquitto_factory(port=None, extra_config="") -> MqttBroker``: a private broker."""
-    brokers: list[MqttBroker] = []
 
-    def make(port: int | None = None, extra_config: str = "") -> MqttBroker:
-        workdir = tmp_path_factory.mktemp("mosquitto")
-        broker = _started(lambda: start_mosquitto(workdir, port, extra_config))
-        brokers.append(broker)
-        return broker
+    def start(port: int | None = None, extra_config: str = "") -> MqttBroker:
+        return start_mosquitto(tmp_path_factory.mktemp("mosquitto"), port, extra_config)
 
-    yield make
-    for broker in reversed(brokers):
-        broker.stop()
+    yield from _private_servers(start)
 
 
 # --- VictoriaMetrics -------------------------------------------------------------------------------------
@@ -171,10 +175,7 @@ def mosquitto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call
 @pytest.fixture(scope="module")
 def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VictoriaMetrics]:
     """VictoriaMetrics on 127.0.0.1:<free port>, fresh for each test module."""
-    server = _shared(_started(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics"))))
-    yield server
-    _SHARED.remove(server)
-    server.stop()
+    yield from _serve_shared(lambda: start_victoriametrics(tmp_path_factory.mktemp("victoriametrics")))
 
 
 # --- InfluxDB 1.x -----------------------------------------------------------------------------------------
@@ -183,10 +184,7 @@ def victoriametrics(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Victor
 @pytest.fixture(scope="module")
 def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
     """InfluxDB 1.x on 127.0.0.1:<free port>, fresh for each test module."""
-    server = _shared(_started(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1"))))
-    yield server
-    _SHARED.remove(server)
-    server.stop()
+    yield from _serve_shared(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1")))
 
 
 # --- network namespaces ------------------------------------------------------------------------------------
