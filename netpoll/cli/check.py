@@ -96,10 +96,10 @@ def check_profiles(inventory: Inventory) -> None:
     ]
     if not named:
         return
-    from netpoll.inputs.snmp.profiles import DEFAULT_DIR, load_profiles  # only needed here
+    from netpoll.inputs.snmp.profiles import load_profiles  # only needed here
 
     profiles = load_profiles()
-    known = sorted(path.stem for path in Path(DEFAULT_DIR).glob("*.yaml"))
+    known = sorted(profiles.profiles)
     problems = Problems()
     for device, profile in named:
         if profile in profiles:
