@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import secrets
 import socket
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -219,6 +220,10 @@ def set_recv_buffer(sock: socket.socket, size: int) -> int:
 # Client
 
 
+# Keys the community index digest (see ``_auth_data``); new each process, never stored.
+_INDEX_KEY = secrets.token_bytes(32)
+
+
 def _auth_data(target: Target) -> CommunityData | UsmUserData:
     credentials = target.settings.credentials
     if isinstance(credentials, UsmCredentials):
@@ -232,9 +237,11 @@ def _auth_data(target: Target) -> CommunityData | UsmUserData:
             privProtocol=_PRIV[credentials.priv_protocol] if credentials.priv_protocol else None,
         )
     community = community_of(target)
-    # The community index names the LCD entry; a digest keeps the secret out of pysnmp's tables and
-    # gives every (version, community) its own entry.
-    index = "np" + hashlib.sha256(f"{credentials.version}/{community}".encode()).hexdigest()[:16]
+    # The community index names the LCD entry and is shown where pysnmp prints a CommunityData (its repr
+    # masks only the community). A digest gives every (version, community) its own entry; keyed with a
+    # per-process secret, because a plain hash of a guessable community ("public") gives it away.
+    digest = hashlib.blake2b(f"{credentials.version}/{community}".encode(), key=_INDEX_KEY, digest_size=8)
+    index = "np" + digest.hexdigest()
     return CommunityData(index, community, mpModel=0 if credentials.version == "1" else 1)
 
 
