@@ -101,9 +101,9 @@ def handle(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a clean stop."""
     config = load_config(args.config)
     setup_logging(config.log.level, config.log.format, _secrets(config))
-    shard_text = args.shard or config.shard
-    # Without --shard or shard:, a StatefulSet sets it through NETPOLL_SHARD or NETPOLL_SHARDS + pod ordinal.
-    shard = parse_shard(shard_text) if shard_text else shard_from_environment()
+    # --shard, else the configuration's shard: (validated there), else a StatefulSet's NETPOLL_SHARD or
+    # NETPOLL_SHARDS + pod ordinal.
+    shard = parse_shard(args.shard) if args.shard else config.shard_spec or shard_from_environment()
     if shard == (0, 1):
         shard = None
     settings = settings_from_config(config, shard=shard, cycles=args.cycles)
