@@ -30,6 +30,9 @@ SITE = '"site" =~ /^($site)$/'
 ROLE = '"role" =~ /^($role)$/'
 DEVICE = '"device" =~ /^($device)$/'
 INTERFACE = '"ifName" =~ /^($interface)$/'
+# Time series: one series per device, or per device and interface.
+PER_DEVICE = 'GROUP BY time($__interval), "device" fill(none)'
+PER_INTERFACE = 'GROUP BY time($__interval), "device", "ifName" fill(none)'
 SEVERITY = '"severity" =~ /^($severity)$/'
 RULE = '"rule" =~ /^($rule)$/'
 STATE = '"state" =~ /^($state)$/'
@@ -70,6 +73,7 @@ def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
 
 GREEN = thresholds((None, "green"))
 BAD_ABOVE_ZERO = thresholds((None, "green"), (1, "red"))
+GOOD_FROM_ONE = thresholds((None, "red"), (1, "green"))
 UTIL = thresholds((None, "green"), (70, "orange"), (90, "red"))
 LOSS = thresholds((None, "green"), (1, "orange"), (20, "red"))
 RTT = thresholds((None, "green"), (50, "orange"), (200, "red"))
@@ -489,8 +493,7 @@ def overview() -> Board:
             "Latency (average RTT)",
             [
                 target(
-                    f'SELECT mean("average_response_ms") FROM "ping" {where(*scope)} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("average_response_ms") FROM "ping" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
@@ -506,8 +509,7 @@ def overview() -> Board:
             "Packet loss",
             [
                 target(
-                    f'SELECT mean("percent_packet_loss") FROM "ping" {where(*scope)} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("percent_packet_loss") FROM "ping" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
@@ -540,8 +542,7 @@ def overview() -> Board:
             "Jitter",
             [
                 target(
-                    f'SELECT mean("jitter_ms") FROM "ping" {where(*scope)} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("jitter_ms") FROM "ping" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
@@ -598,8 +599,7 @@ def overview() -> Board:
             "Reboots",
             [
                 target(
-                    f'SELECT sum("rebooted") FROM "snmp" {where(*scope)} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT sum("rebooted") FROM "snmp" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
@@ -632,8 +632,7 @@ def overview() -> Board:
             "SNMP poll duration",
             [
                 target(
-                    f'SELECT mean("poll_duration_ms") FROM "snmp" {where(*scope)} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("poll_duration_ms") FROM "snmp" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
@@ -745,7 +744,7 @@ def device() -> Board:
             f'SELECT last("reachable") FROM "ping" {dev}',
             "none",
             "Latest ICMP probe.",
-            steps=thresholds((None, "red"), (1, "green")),
+            steps=GOOD_FROM_ONE,
             mapping=UP_DOWN,
         ),
         3,
@@ -779,7 +778,7 @@ def device() -> Board:
             f'SELECT last("poll_ok") FROM "snmp" {dev}',
             "none",
             "Latest SNMP poll.",
-            steps=thresholds((None, "red"), (1, "green")),
+            steps=GOOD_FROM_ONE,
             mapping=POLL_OK,
         ),
         3,
@@ -805,8 +804,8 @@ def device() -> Board:
             "Bandwidth in / out",
             [
                 target(
-                    f'SELECT mean("in_bps") AS "in", mean("out_bps") AS "out" FROM "interface" {ifs} '
-                    'GROUP BY time($__interval), "device", "ifName" fill(none)',
+                    'SELECT mean("in_bps") AS "in", mean("out_bps") AS "out" '
+                    f'FROM "interface" {ifs} {PER_INTERFACE}',
                     "$tag_ifName $col",
                 )
             ],
@@ -823,8 +822,7 @@ def device() -> Board:
             [
                 target(
                     'SELECT mean("in_util_pct") AS "in", mean("out_util_pct") AS "out" '
-                    f'FROM "interface" {ifs} '
-                    'GROUP BY time($__interval), "device", "ifName" fill(none)',
+                    f'FROM "interface" {ifs} {PER_INTERFACE}',
                     "$tag_ifName $col",
                 )
             ],
@@ -842,7 +840,7 @@ def device() -> Board:
                 target(
                     'SELECT mean("in_errors_ps") AS "in errors", mean("out_errors_ps") AS "out errors", '
                     'mean("in_discards_ps") AS "in discards", mean("out_discards_ps") AS "out discards" '
-                    f'FROM "interface" {ifs} GROUP BY time($__interval), "device", "ifName" fill(none)',
+                    f'FROM "interface" {ifs} {PER_INTERFACE}',
                     "$tag_ifName $col",
                 )
             ],
@@ -858,8 +856,8 @@ def device() -> Board:
             "Packets in / out",
             [
                 target(
-                    f'SELECT mean("in_pps") AS "in", mean("out_pps") AS "out" FROM "interface" {ifs} '
-                    'GROUP BY time($__interval), "device", "ifName" fill(none)',
+                    'SELECT mean("in_pps") AS "in", mean("out_pps") AS "out" '
+                    f'FROM "interface" {ifs} {PER_INTERFACE}',
                     "$tag_ifName $col",
                 )
             ],
@@ -910,8 +908,8 @@ def device() -> Board:
             "CPU and memory",
             [
                 target(
-                    f'SELECT mean("cpu_pct") AS "cpu", mean("mem_used_pct") AS "memory" FROM "snmp" {dev} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    'SELECT mean("cpu_pct") AS "cpu", mean("mem_used_pct") AS "memory" '
+                    f'FROM "snmp" {dev} {PER_DEVICE}',
                     "$col",
                 )
             ],
@@ -928,8 +926,7 @@ def device() -> Board:
             "Uptime",
             [
                 target(
-                    f'SELECT last("uptime_s") FROM "snmp" {dev} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT last("uptime_s") FROM "snmp" {dev} {PER_DEVICE}',
                     "$tag_device uptime",
                 )
             ],
@@ -946,12 +943,11 @@ def device() -> Board:
             [
                 target(
                     f'SELECT mean("average_response_ms") AS "rtt", max("maximum_response_ms") AS "max rtt" '
-                    f'FROM "ping" {dev} GROUP BY time($__interval), "device" fill(none)',
+                    f'FROM "ping" {dev} {PER_DEVICE}',
                     "$col",
                 ),
                 target(
-                    f'SELECT mean("percent_packet_loss") AS "loss" FROM "ping" {dev} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("percent_packet_loss") AS "loss" FROM "ping" {dev} {PER_DEVICE}',
                     "$col",
                     ref="B",
                 ),
@@ -979,8 +975,7 @@ def device() -> Board:
             "Temperature",
             [
                 target(
-                    f'SELECT mean("temperature_c") FROM "snmp" {dev} '
-                    'GROUP BY time($__interval), "device" fill(none)',
+                    f'SELECT mean("temperature_c") FROM "snmp" {dev} {PER_DEVICE}',
                     "$tag_device",
                 )
             ],
