@@ -396,7 +396,6 @@ def _apply_environment(
     data: dict[str, Any], env: Mapping[str, str], problems: Problems
 ) -> dict[PathKey, str]:
     """Apply ``NETPOLL_*`` overrides to ``data``; return which variable set which key path."""
-    sections = _SECTIONS
     origin: dict[PathKey, str] = {}
     for variable in sorted(env):
         if not variable.startswith(ENV_PREFIX) or variable == CONFIG_ENV:
@@ -407,8 +406,8 @@ def _apply_environment(
                 continue  # NETPOLL_SHARDS, secrets referenced as ${NETPOLL_...}: not ours to judge
             key_path: PathKey = (parts[0],)
         else:
-            if parts[0] not in sections:
-                hint = did_you_mean(parts[0], sections) or f"; sections: {', '.join(sections)}"
+            if parts[0] not in _SECTIONS:
+                hint = did_you_mean(parts[0], _SECTIONS) or f"; sections: {', '.join(_SECTIONS)}"
                 problems.add("environment", 0, f"{variable}: unknown section '{parts[0]}'{hint}")
                 continue
             key_path = tuple(parts)
