@@ -346,6 +346,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         problems.add(source.file, source.line(("source",)), "unknown key 'source': remove it")
     if base_dir is not None:
         _resolve_paths(data, base_dir)
+    in_file = set(data)
     env_origin = _apply_environment(data, env, problems)
     _resolve_secrets(data, source, env_origin, env, base_dir or Path.cwd(), problems)
     data["source"] = None if path is None else source.file
@@ -358,6 +359,9 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
             origin = next(
                 (env_origin[loc[:end]] for end in range(len(loc), 0, -1) if loc[:end] in env_origin), None
             )
+            if origin is None and loc and loc[0] not in in_file:
+                # A section only the environment created (NETPOLL_MQTT__PASSWORD alone): blame its variables.
+                origin = ", ".join(sorted(v for k, v in env_origin.items() if k[0] == loc[0])) or None
             message = describe(DaemonConfig, error)
             if origin is not None:
                 problems.add("environment", 0, f"{origin}: {message}")

@@ -197,6 +197,10 @@ ENV_ERRORS = [
     ({"NETPOLL_INFLUX__URL": "http://x"}, "environment: NETPOLL_INFLUX__URL: unknown section 'influx'"),
     ({"NETPOLL_LOG__LEVLE": "DEBUG"}, "environment: NETPOLL_LOG__LEVLE: unknown key 'log.levle'"),
     ({"NETPOLL_SHARD": "x"}, "environment: NETPOLL_SHARD: shard: shard 'x': expected INDEX/COUNT"),
+    (
+        {"NETPOLL_INFLUXDB__ORG": "noc", "NETPOLL_INFLUXDB__BUCKET": "b"},
+        "environment: NETPOLL_INFLUXDB__BUCKET, NETPOLL_INFLUXDB__ORG: missing required key 'influxdb.url'",
+    ),
 ]
 
 
