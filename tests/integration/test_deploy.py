@@ -290,6 +290,25 @@ def test_example_config_and_inventory_load() -> None:
     assert all(device.name for device in inventory)
 
 
+def test_env_example_sources_as_the_readme_check_does() -> None:
+    # README "Single host" runs `netpoll check` as the unit would: sh -c 'set -a && . netpoll.env && ...'.
+    # (`env $(cat netpoll.env)` would run the first comment word as a command.)
+    result = subprocess.run(
+        ["sh", "-c", 'set -a && . "$1" && exec env', "sh", str(DEPLOY / "config" / "netpoll.env.example")],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    environ = dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith("NETPOLL_"))
+    assert set(SECRETS) <= set(environ)
+    config = load_config(DEPLOY / "config" / "netpoll.yaml", environ=environ)
+    assert config.influxdb is not None
+    assert config.influxdb.token is not None
+    assert len(load_inventory(list(config.inventories), environ=environ)) >= 1
+
+
 def test_compose_overrides_load() -> None:
     compose = load_yaml_file(DEPLOY / "compose.yaml")
     env = {k: str(v) for k, v in compose["services"]["netpoll"]["environment"].items() if "${" not in str(v)}
