@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +130,30 @@ async def test_slow_resolver_is_result_code_2(monkeypatch: pytest.MonkeyPatch) -
     assert result.stats.result_code is ResultCode.ERROR
     assert result.error is not None
     assert "within 0.2 s" in result.error
+
+
+async def test_hanging_resolver_leaves_the_default_executor_free(monkeypatch: pytest.MonkeyPatch) -> None:
+    _need_root()
+    release = threading.Event()
+
+    def hanging(*args: Any, **kwargs: Any) -> Any:
+        release.wait(60.0)
+        raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "getaddrinfo", hanging)
+    try:
+        async with IcmpProber(resolve_timeout=0.1) as prober:
+            results = await asyncio.gather(
+                *(prober.probe_stats(f"n{i}.example", count=1, timeout=0.5) for i in range(20))
+            )
+            assert all(r.stats.result_code is ResultCode.ERROR for r in results)
+            # The outputs' worker-thread work (InfluxDB sends, spool files) still gets a thread at once.
+            done = asyncio.ensure_future(asyncio.to_thread(lambda: 42))
+            await asyncio.wait({done}, timeout=30.0)  # a bound against a hang, not a timing assertion
+            assert done.done()
+            assert done.result() == 42
+    finally:
+        release.set()
 
 
 async def test_localhost_name_resolves_once_per_probe(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import errno
+import functools
 import ipaddress
 import logging
 import os
@@ -23,6 +24,7 @@ import socket
 import sys
 import time
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal
@@ -40,6 +42,9 @@ logger = logging.getLogger("netpoll.icmp")
 
 SocketMode = Literal["auto", "dgram", "raw"]
 _HOST_DOWN = frozenset({errno.EHOSTUNREACH, errno.EHOSTDOWN})
+# Threads for name lookups. Their own pool, not the loop's default executor: a lookup that hangs in the
+# resolver holds its thread well past our timeout, and must not hold up the outputs' to_thread work.
+_DNS_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +117,7 @@ class IcmpProber:
         self._budget = burst
         self._refill_pending = False
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._dns: ThreadPoolExecutor | None = None  # made on the first name to resolve
 
     @property
     def socket_kinds(self) -> dict[str, str]:
@@ -183,6 +189,11 @@ class IcmpProber:
             channel.close()
         self._channels.clear()
         self._loop = None
+        if self._dns is not None:
+            # Not waited for: a lookup stuck in the resolver ends on its own. Queued ones still run, so a
+            # probe awaiting one ends as a result (no socket), not with a CancelledError.
+            self._dns.shutdown(wait=False)
+            self._dns = None
 
     # -- pacing: at most ``burst`` sends per loop iteration, FIFO for the rest ---------------------------
 
@@ -350,9 +361,12 @@ class IcmpProber:
                 return f"invalid address {address!r}: {exc.strerror}"
             infos = [(socket.AF_INET6, found[0][4])]
         else:
+            if self._dns is None:
+                self._dns = ThreadPoolExecutor(_DNS_THREADS, thread_name_prefix="netpoll-dns")
+            lookup = functools.partial(socket.getaddrinfo, host, None, 0, socket.SOCK_DGRAM)
             try:
                 async with asyncio.timeout(self._resolve_timeout):
-                    found = await self._loop.getaddrinfo(host, None, type=socket.SOCK_DGRAM)
+                    found = await self._loop.run_in_executor(self._dns, lookup)
             except TimeoutError:
                 return f"name {address!r} did not resolve within {self._resolve_timeout:g} s"
             except (socket.gaierror, UnicodeError) as exc:
