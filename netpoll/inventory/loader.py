@@ -69,6 +69,17 @@ PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = ("DES", "AES128", "AES192", "AES256")
 _PROTOCOL_ALIASES = {"SHA1": "SHA", "AES": "AES128"}
 # RFC 3414: USM passphrases are at least 8 characters; agents reject shorter ones.
 _MIN_V3_KEY = 8
+# Credential keys a v1/v2c profile must not hold, in the order their problems are reported.
+_V3_ONLY = (
+    "username",
+    "auth_protocol",
+    "auth_key",
+    "auth_key_file",
+    "priv_protocol",
+    "priv_key",
+    "priv_key_file",
+    "context_name",
+)
 
 
 @dataclass
@@ -314,11 +325,7 @@ class _Loader:
             return
         ok = True
         if version in ("1", "2c"):
-            for key in ("username", "auth_protocol", "auth_key", "auth_key_file", "priv_protocol"):
-                if getattr(raw, key) is not None:
-                    ok = False
-                    self.add(entry, entry.line_of(key), f"{label}: {key} is for version 3 only: remove it")
-            for key in ("priv_key", "priv_key_file", "context_name"):
+            for key in _V3_ONLY:
                 if getattr(raw, key) is not None:
                     ok = False
                     self.add(entry, entry.line_of(key), f"{label}: {key} is for version 3 only: remove it")
