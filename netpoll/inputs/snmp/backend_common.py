@@ -51,11 +51,6 @@ class Target:
         """GETBULK max-repetitions, capped at what agents answer anyway."""
         return min(self.settings.max_repetitions, MAX_REPETITIONS_CAP)
 
-    @property
-    def deadline_s(self) -> float:
-        """How long one request may take with all its retries."""
-        return self.settings.timeout_s * (self.settings.retries + 1)
-
 
 @dataclass(slots=True)
 class WalkGuard:

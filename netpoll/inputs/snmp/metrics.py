@@ -62,7 +62,6 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     *(name for pair in PKTS_IN + PKTS_OUT for name in pair),
     *(name for name, _ in ERROR_COUNTERS),
 )
-_HC = frozenset(name for name in COUNTER_COLUMNS if name.startswith("ifHC"))
 
 # State of one interface between polls: (time_ns, {counter column: raw value}).
 IfKey = tuple[int, str]
@@ -342,8 +341,3 @@ def if_state_from_json(data: Sequence[Sequence[Any]]) -> dict[IfKey, IfState]:
         except (TypeError, ValueError, AttributeError):
             continue
     return state
-
-
-def is_hc(column: str) -> bool:
-    """True for the 64-bit ifXTable counters."""
-    return column in _HC
