@@ -128,6 +128,11 @@ class InventoryWatcher:
             self.rejected += 1
             log.exception("inventory reload failed; the running inventory is kept")
             return False
+        try:
+            self.apply(inventory)
+        except Exception:  # a bug here must not end the watcher (no later reload) nor crash the exit
+            self.rejected += 1
+            log.exception("inventory reload could not be applied; polling goes on")
+            return False
         self.reloads += 1
-        self.apply(inventory)
         return True

@@ -107,6 +107,31 @@ async def test_reload_rejects_broken_inventory(tmp_path: Path, caplog: pytest.Lo
     assert applied == [good]
 
 
+async def test_watcher_survives_an_apply_that_fails(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    inventory = Inventory(devices=(Device(name="r1", address="127.0.0.1"),))
+    calls: list[Inventory] = []
+
+    def apply(new: Inventory) -> None:
+        calls.append(new)
+        if len(calls) == 1:
+            raise RuntimeError("bug in apply")
+
+    async with InventoryWatcher([tmp_path], lambda _: inventory, apply, poll_s=60) as watcher:
+        with caplog.at_level(logging.ERROR):
+            watcher.trigger()
+            for _ in range(500):
+                if watcher.rejected:
+                    break
+                await asyncio.sleep(0.01)
+        assert "could not be applied" in caplog.text
+        watcher.trigger()  # the watcher task is still alive: the next reload is applied
+        for _ in range(500):
+            if watcher.reloads:
+                break
+            await asyncio.sleep(0.01)
+    assert (watcher.rejected, watcher.reloads, len(calls)) == (1, 1, 2)
+
+
 def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
     record = logging.LogRecord("netpoll.daemon", logging.WARNING, __file__, 1, msg, args, None)
     for key, value in extra.items():
