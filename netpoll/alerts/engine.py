@@ -65,7 +65,6 @@ class AlertEngine:
         self._dirty = False  # active (not ok) states changed since the last write
         self._edges_dirty = False  # event/flapping memory of ok entities changed since the last write
         self._last_save = self._last_edges_save = time.monotonic()
-        self.alerts_total = 0
         if self.state_path is not None:
             self._restore(self.state_path)
 
@@ -86,7 +85,6 @@ class AlertEngine:
                 if alert is not None:
                     alerts.append(alert)
         now = time.monotonic()
-        self.alerts_total += len(alerts)
         for alert in alerts:
             _log(alert)
         # A breach or clear is saved before it is published; an event changes nothing in the active file
