@@ -22,7 +22,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
@@ -37,8 +37,10 @@ from netpoll.cli.argtypes import (
 )
 from netpoll.errors import NetpollError
 from netpoll.inventory.models import (
+    AuthProtocol,
     CommunityCredentials,
     Device,
+    PrivProtocol,
     SnmpBackendName,
     SnmpCredentials,
     SnmpSettings,
@@ -51,8 +53,8 @@ DEFAULT_INVENTORY = "inventories"
 ENV_COMMUNITY = "NETPOLL_SNMP_COMMUNITY"
 ENV_AUTH_KEY = "NETPOLL_SNMP_AUTH_KEY"
 ENV_PRIV_KEY = "NETPOLL_SNMP_PRIV_KEY"
-AUTH_PROTOCOLS = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
-PRIV_PROTOCOLS = ("DES", "AES128", "AES192", "AES256")
+AUTH_PROTOCOLS: tuple[AuthProtocol, ...] = get_args(AuthProtocol)
+PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = get_args(PrivProtocol)
 
 
 def register(sub: Any) -> None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -64,8 +64,8 @@ _REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")  # credential 
 _TAG_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 # Tags every record already carries; a free tag of the same name would be silently shadowed.
 _RESERVED_TAGS = {"device": "name", "agent_host": "address", "site": "site", "role": "role", "url": "address"}
-AUTH_PROTOCOLS: tuple[AuthProtocol, ...] = ("MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512")
-PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = ("DES", "AES128", "AES192", "AES256")
+AUTH_PROTOCOLS: tuple[AuthProtocol, ...] = get_args(AuthProtocol)
+PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = get_args(PrivProtocol)
 _PROTOCOL_ALIASES = {"SHA1": "SHA", "AES": "AES128"}
 # RFC 3414: USM passphrases are at least 8 characters; agents reject shorter ones.
 _MIN_V3_KEY = 8
