@@ -12,12 +12,7 @@ def free_port(kind: Literal["udp", "tcp"] = "tcp", host: str = "127.0.0.1") -> i
     The kernel picks it from the ephemeral range, so concurrent test runs rarely collide; a server that
     still loses the race fails to start and the fixture reports it with the server's log.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock_type = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
-    with socket.socket(family, sock_type) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_ports(1, kind, host)[0]
 
 
 def free_ports(count: int, kind: Literal["udp", "tcp"] = "tcp", host: str = "127.0.0.1") -> list[int]:
