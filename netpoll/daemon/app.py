@@ -310,10 +310,8 @@ class Daemon:
         self._monitor.running = False
         grace = 0.0 if self._fast_stop else self.settings.shutdown_grace_s
         await self._scheduler.stop(grace)
-        flush = getattr(self._sink, "flush", None)
-        if callable(flush):  # the files output writes synchronously: count its last points in this cycle
-            with contextlib.suppress(OSError):
-                flush()
+        if isinstance(self._sink, FileSink):  # write its last points now, so they count in this cycle
+            self._sink.flush()
         # The polls that finished during the grace period are in this last cycle.
         self._end_cycle(final=True)
 

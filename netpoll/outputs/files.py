@@ -89,7 +89,8 @@ class FileSink:
         self.flush()
         with self._lock:
             if self._handle is not None:
-                self._handle.close()
+                with contextlib.suppress(OSError):  # everything was flushed already
+                    self._handle.close()
                 self._handle = None
 
     async def _flusher(self) -> None:
@@ -97,19 +98,18 @@ class FileSink:
             await asyncio.sleep(self.flush_interval_s)
             # Lines are taken here, in the loop that appends them; only the disk work goes to a thread.
             lines = self._take()
-            if not lines:
-                continue
-            try:
+            if lines:
                 await asyncio.to_thread(self._write_lines, lines)
-            except OSError as exc:
-                log.error("files: cannot write to %s: %s", self.directory, exc)
 
     def _take(self) -> list[str]:
         lines, self._buffer = self._buffer, []
         return lines
 
     def flush(self) -> None:
-        """Write buffered lines out now, synchronously (the flusher does it every ``flush_interval_s``)."""
+        """Write buffered lines out now, synchronously (the flusher does it every ``flush_interval_s``).
+
+        A write error (disk full, directory gone) is logged with the number of points lost, never raised.
+        """
         lines = self._take()
         if lines:
             self._write_lines(lines)
@@ -118,9 +118,17 @@ class FileSink:
         with self._lock:
             started = time.monotonic()
             data = "\n".join(lines) + "\n"
-            handle = self._current()
-            handle.write(data)
-            handle.flush()
+            try:
+                handle = self._current()
+                handle.write(data)
+                handle.flush()
+            except OSError as exc:
+                log.error("files: cannot write to %s (%s); %d points lost", self.directory, exc, len(lines))
+                if self._handle is not None:  # never reused: the next write opens a new file
+                    with contextlib.suppress(OSError):
+                        self._handle.close()
+                    self._handle = None
+                return
             self._size += len(data)
             self.points_written += len(lines)
             self.last_write_latency_ms = (time.monotonic() - started) * 1000.0

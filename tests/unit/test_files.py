@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import shutil
 from pathlib import Path
+
+import pytest
 
 from netpoll.outputs.files import FileSink
 from netpoll.sample import Sample
@@ -46,3 +50,20 @@ async def test_file_sink_flusher_writes_every_line_once(tmp_path: Path) -> None:
     lines = [line for f in files_in(tmp_path) for line in f.read_text().splitlines()]
     assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == list(range(50))
     assert sink.points_written == 50
+
+
+async def test_file_sink_write_error_is_logged_not_raised(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "data"
+    async with FileSink(directory, max_bytes=10, flush_interval_s=60) as sink:
+        sink.write([Sample("m", {"device": "d"}, {"v": 1}, 1)])
+        sink.flush()
+        shutil.rmtree(directory)  # the next write rotates (size bound) into a directory that is gone
+        sink.write([Sample("m", {"device": "d"}, {"v": 2}, 2), Sample("m", {"device": "d"}, {"v": 3}, 3)])
+        with caplog.at_level(logging.ERROR):
+            sink.flush()
+        assert "2 points lost" in caplog.text
+        assert sink.points_written == 1
+        sink.write([Sample("m", {"device": "d"}, {"v": 4}, 4)])  # the exit's flush fails the same way
+    assert sink.points_written == 1
