@@ -47,6 +47,7 @@ from netpoll.inventory.models import (
     UsmCredentials,
 )
 from netpoll.inventory.problems import did_you_mean
+from netpoll.inventory.secrets import SecretError, resolve_secret
 from netpoll.sample import Sample
 
 DEFAULT_INVENTORY = "inventories"
@@ -123,17 +124,6 @@ def split_host_port(text: str, default_port: int) -> tuple[str, int]:
     return host, int(port_text)
 
 
-def _read_secret_file(path: str) -> str:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise NetpollError(f"poll: cannot read the community file {path}: {exc.strerror}") from None
-    value = text[:-1] if text.endswith("\n") else text
-    if not value:
-        raise NetpollError(f"poll: the community file {path} is empty")
-    return value
-
-
 def cli_credentials(
     args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]
 ) -> SnmpCredentials | None:
@@ -161,7 +151,13 @@ def cli_credentials(
         )
     community = args.community
     if community is None and args.community_file:
-        community = _read_secret_file(args.community_file)
+        # The inventory's community_file rules: one line, UTF-8, not empty, read relative to here.
+        try:
+            secret = resolve_secret("community", None, args.community_file, base_dir=Path.cwd())
+        except SecretError as exc:
+            raise NetpollError(f"poll: --{exc}".replace("community_file", "community-file", 1)) from None
+        assert secret is not None  # a file was given
+        community = secret.get_secret_value()
     if community is None:
         community = environ.get(ENV_COMMUNITY) or None
     if community is None:

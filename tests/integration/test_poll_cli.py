@@ -189,3 +189,26 @@ def test_inventory_device_mistakes_are_one_line(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert "not-used" not in err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "cannot read it (No such file or directory): fix the path"),
+        ("", "the file is empty: write the secret into it"),
+        ("s3cret\nmore\n", "holds more than one line; keep only the secret in it"),
+    ],
+)
+def test_community_file_mistakes_are_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, content: str | None, message: str
+) -> None:
+    """--community-file follows the inventory's community_file rules (shared secrets reader)."""
+    path = tmp_path / "community"
+    if content is not None:
+        path.write_text(content)
+    code, out, err = run(capsys, "127.0.0.1:9", "--community-file", str(path))
+    assert code == 1
+    assert out == ""
+    assert err.startswith(f"netpoll: poll: --community-file {path}: {message}"), err
+    assert len(err.strip().splitlines()) == 1
+    assert "s3cret" not in err
