@@ -47,7 +47,7 @@ from netpoll.inventory.models import (
     UsmCredentials,
 )
 from netpoll.inventory.problems import did_you_mean
-from netpoll.inventory.secrets import SecretError, resolve_secret
+from netpoll.inventory.secrets import MIN_V3_KEY, SecretError, resolve_secret
 from netpoll.sample import Sample
 
 DEFAULT_INVENTORY = "inventories"
@@ -140,6 +140,15 @@ def cli_credentials(
             raise NetpollError(f"poll: --priv-protocol needs --priv-key or ${ENV_PRIV_KEY}")
         if args.priv_protocol and not args.auth_protocol:
             raise NetpollError("poll: SNMPv3 privacy needs authentication too: add --auth-protocol")
+        for source, key, protocol in (
+            (f"--auth-key or ${ENV_AUTH_KEY}", auth_key, args.auth_protocol),
+            (f"--priv-key or ${ENV_PRIV_KEY}", priv_key, args.priv_protocol),
+        ):
+            if protocol and key is not None and len(key) < MIN_V3_KEY:
+                raise NetpollError(
+                    f"poll: the key of {source} is shorter than {MIN_V3_KEY} characters, which SNMPv3"
+                    " refuses: give the agent's full passphrase"
+                )
         return UsmCredentials(
             profile="command line",
             username=args.user,

@@ -49,7 +49,7 @@ from netpoll.inventory.schema import (
     RawLayer,
     RawRange,
 )
-from netpoll.inventory.secrets import SecretError, resolve_secret
+from netpoll.inventory.secrets import MIN_V3_KEY, SecretError, resolve_secret
 from netpoll.inventory.validation import describe, validate
 from netpoll.inventory.yamlsource import PathKey, YamlSource, display_path, load_yaml
 
@@ -67,8 +67,6 @@ _RESERVED_TAGS = {"device": "name", "agent_host": "address", "site": "site", "ro
 AUTH_PROTOCOLS: tuple[AuthProtocol, ...] = get_args(AuthProtocol)
 PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = get_args(PrivProtocol)
 _PROTOCOL_ALIASES = {"SHA1": "SHA", "AES": "AES128"}
-# RFC 3414: USM passphrases are at least 8 characters; agents reject shorter ones.
-_MIN_V3_KEY = 8
 # Credential keys a v1/v2c profile must not hold, in the order their problems are reported.
 _V3_ONLY = (
     "username",
@@ -410,9 +408,9 @@ class _Loader:
         except SecretError as exc:
             self.add(entry, where, f"{label}: {exc}")
             return None
-        if v3 and secret is not None and len(secret.get_secret_value()) < _MIN_V3_KEY:
+        if v3 and secret is not None and len(secret.get_secret_value()) < MIN_V3_KEY:
             self.add(
-                entry, where, f"{label}: {key} is shorter than {_MIN_V3_KEY} characters, which SNMPv3 refuses"
+                entry, where, f"{label}: {key} is shorter than {MIN_V3_KEY} characters, which SNMPv3 refuses"
             )
             return None
         return secret

@@ -19,6 +19,8 @@ ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _LOOKS_LIKE_REFERENCE = re.compile(r"^\$\{?[A-Za-z0-9_]*\}?$")
 # A secret file larger than this is the wrong file.
 _MAX_FILE_BYTES = 64 * 1024
+# RFC 3414: USM passphrases are at least 8 characters; agents (and pysnmp) reject shorter ones.
+MIN_V3_KEY = 8
 
 
 class SecretError(ValueError):

@@ -133,6 +133,14 @@ def test_inventory_target_and_samples(
         (["127.0.0.1:99999", "--community", "x"], "bad port"),
         (["127.0.0.1", "-v", "3"], "needs --user"),
         (["127.0.0.1", "--user", "u", "-a", "SHA"], "needs --auth-key"),
+        (
+            ["127.0.0.1", "--user", "u", "-a", "SHA", "-A", "short"],
+            "the key of --auth-key or $NETPOLL_SNMP_AUTH_KEY is shorter than 8 characters",
+        ),
+        (
+            ["127.0.0.1", "--user", "u", "-a", "SHA", "-A", "longenough", "-x", "AES128", "-X", "1234567"],
+            "the key of --priv-key or $NETPOLL_SNMP_PRIV_KEY is shorter than 8 characters",
+        ),
     ],
 )
 def test_user_mistakes_are_one_line(
