@@ -21,6 +21,7 @@ from typing import Any
 from netpoll.cli.argtypes import add_verb, int_between, seconds_between
 from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
+from netpoll.errors import NetpollError
 from netpoll.logging_setup import setup_logging
 from netpoll.outputs.influxdb.writer import InfluxSettings
 from netpoll.sharding import parse_shard, shard_from_environment
@@ -97,9 +98,33 @@ def _secrets(config: DaemonConfig) -> list[str]:
     return found
 
 
+def check_directories(config: DaemonConfig) -> None:
+    """Create ``data_dir`` and ``state_dir`` now, so a bad path is one line and not a traceback mid-start.
+
+    Raises:
+        NetpollError: naming the key, the path, the reason and the fix.
+    """
+    origin = config.source or "the embedded defaults"
+    for key, path in (("data_dir", config.data_dir), ("state_dir", config.state_dir)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            writable = os.access(path, os.W_OK | os.X_OK)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+        else:
+            if writable:
+                continue
+            reason = "not writable"
+        raise NetpollError(
+            f"run: {key} {path} (from {origin}): cannot create or write it ({reason}): fix the path or its"
+            " permissions"
+        )
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a clean stop."""
     config = load_config(args.config)
+    check_directories(config)
     setup_logging(config.log.level, config.log.format, _secrets(config))
     # --shard, else the configuration's shard: (validated there), else a StatefulSet's NETPOLL_SHARD or
     # NETPOLL_SHARDS + pod ordinal.
