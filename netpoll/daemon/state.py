@@ -36,11 +36,6 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` atomically."""
-    write_atomic(path, encode_json(data))
-
-
 def load_json(path: Path) -> Any:
     """The JSON content of ``path``, or None when it is missing or unreadable (logged)."""
     try:
@@ -67,13 +62,6 @@ class StateStore:
         """The saved counter state (``SnmpPoller.export_state()`` form), or an empty dict."""
         data = load_json(self.state_dir / COUNTERS_FILE)
         return data if isinstance(data, dict) else {}
-
-    def save_counters(self, state: dict[str, Any]) -> None:
-        """Save the counter state atomically (errors logged, never raised)."""
-        try:
-            self.write_counters(encode_json(state))
-        except (TypeError, ValueError) as exc:
-            log.error("state: cannot encode counter state: %s", exc)
 
     def write_counters(self, encoded: bytes) -> None:
         """Write already encoded counter state atomically (errors logged, never raised)."""

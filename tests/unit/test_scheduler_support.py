@@ -13,7 +13,7 @@ import pytest
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
-from netpoll.daemon.state import StateStore, load_json, save_json
+from netpoll.daemon.state import StateStore, encode_json, load_json, write_atomic
 from netpoll.errors import ConfigError
 from netpoll.inventory.models import Device, Inventory
 from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
@@ -22,12 +22,12 @@ from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
 def test_state_roundtrip_and_bad_files(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state")
     assert store.load_counters() == {}
-    store.save_counters({"version": 1, "devices": {"r1": {"uptime": 5}}})
+    store.write_counters(encode_json({"version": 1, "devices": {"r1": {"uptime": 5}}}))
     assert store.load_counters() == {"version": 1, "devices": {"r1": {"uptime": 5}}}
     assert not list((tmp_path / "state").glob(".*tmp"))
     (tmp_path / "state" / "counters.json").write_text("{broken")
     assert store.load_counters() == {}
-    save_json(tmp_path / "x.json", [1, 2])
+    write_atomic(tmp_path / "x.json", encode_json([1, 2]))
     assert load_json(tmp_path / "x.json") == [1, 2]
 
 
