@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from netpoll.alerts.alert import Alert, new_alert_id
-from netpoll.alerts.rules import Rule, usable_value
+from netpoll.alerts.rules import Hold, Rule, usable_value
 from netpoll.alerts.state import (
     RuleState,
     StateKey,
@@ -274,7 +274,7 @@ def _message(rule: Rule, device: str, entity: str, value: FieldValue, transition
         return f"{where}: {rule.name} cleared: {what}={value} (no longer {rule.comparison} {rule.clear})"
     if transition == "event":
         return f"{where}: {rule.name}: {what}={value} ({rule.comparison} {rule.breach})"
-    hold = f" for {rule.hold.describe()}" if rule.hold != rule.hold.__class__() else ""
+    hold = f" for {rule.hold.describe()}" if rule.hold != Hold() else ""
     return f"{where}: {rule.name} breached: {what}={value} {rule.comparison} {rule.breach}{hold}"
 
 
