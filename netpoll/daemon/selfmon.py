@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from netpoll.daemon.scheduler import CycleStats
+from netpoll.errors import NetpollError
 from netpoll.sample import Sample
 
 log = logging.getLogger("netpoll.daemon.selfmon")
@@ -128,7 +129,13 @@ class HttpEndpoint:
         self._server: asyncio.Server | None = None
 
     async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:  # port taken, address not local: the user's to fix, one line
+            raise NetpollError(
+                f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
+                "free that port or change http.listen in the configuration"
+            ) from exc
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("metrics on http://%s:%d/metrics, health on /healthz", self.host, self.port)
         return self

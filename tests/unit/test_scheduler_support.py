@@ -14,7 +14,7 @@ from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
 from netpoll.daemon.state import StateStore, encode_json, load_json, write_atomic
-from netpoll.errors import ConfigError
+from netpoll.errors import ConfigError, NetpollError
 from netpoll.inventory.models import Device, Inventory
 from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
 
@@ -73,6 +73,13 @@ async def test_http_endpoint() -> None:
         assert 'netpoll_polls_total{outcome="ok"} 3.0' in body
         status, _ = await _get(endpoint.port, "/nope")
         assert status.startswith("HTTP/1.1 404")
+
+
+async def test_http_endpoint_port_taken_is_one_line_error() -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    async with HttpEndpoint(monitor, "127.0.0.1", 0) as first:
+        with pytest.raises(NetpollError, match=r"cannot serve /metrics on 127\.0\.0\.1:\d+: .*http\.listen"):
+            await HttpEndpoint(monitor, "127.0.0.1", first.port).__aenter__()
 
 
 def test_file_signature_sees_edits_and_new_files(tmp_path: Path) -> None:
