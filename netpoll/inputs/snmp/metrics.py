@@ -86,7 +86,8 @@ class InterfaceRow:
     speed_bps: int | None
 
 
-def _text(value: SnmpValue | None) -> str:
+def text_of(value: SnmpValue | None) -> str:
+    """A value as label text: OCTET STRING decoded and trimmed (NULs too), OID dotted, None empty."""
     if value is None:
         return ""
     if isinstance(value, bytes):
@@ -128,13 +129,13 @@ def interface_rows(
     for idx in indexes:
         if len(idx) != 1:
             continue  # not an IF-MIB row index
-        if_descr = _text(descr.get(idx))
-        if_name = _text(names.get(idx)) or if_descr or str(idx[0])
+        if_descr = text_of(descr.get(idx))
+        if_name = text_of(names.get(idx)) or if_descr or str(idx[0])
         tags = dict(base_tags)
         tags["ifName"] = if_name
         tags["ifIndex"] = str(idx[0])
         tags["ifDescr"] = if_descr
-        tags["ifAlias"] = _text(alias.get(idx))
+        tags["ifAlias"] = text_of(alias.get(idx))
         rows.append(InterfaceRow(idx[0], if_name, tags, speed_bps(high.get(idx), speed.get(idx))))
     return rows
 

@@ -23,7 +23,7 @@ from typing import Any
 import yaml
 
 from netpoll.errors import ConfigError
-from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS
+from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.sample import FieldValue
 
@@ -96,11 +96,7 @@ class Source:
             if cell is None:
                 col = columns.get(name)
                 cell = next(iter(col.values()), None) if col else None
-            if cell is None:
-                return None
-            if isinstance(cell, bytes):
-                return cell.decode("utf-8", "replace").strip("\x00").strip()
-            return ".".join(map(str, cell)) if isinstance(cell, tuple) else str(cell)
+            return None if cell is None else text_of(cell)
         if self.op == "percent":
             used, free, total = (self._sum(n, scalars, columns) if n else None for n in self.names)
             if used is not None and total is not None:
