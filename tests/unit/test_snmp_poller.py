@@ -214,6 +214,30 @@ async def test_forced_profile_and_forget(pool: FakePool) -> None:
     assert poller.export_state()["devices"] == {}
 
 
+async def test_a_changed_forced_profile_gives_its_fields_at_once(pool: FakePool) -> None:
+    pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles(), label_every=100)
+    for _ in range(2):
+        assert "cpu_pct" not in snmp(await poller.poll(device("r1", profile="generic")))
+    fields = snmp(await poller.poll(device("r1", profile="linux-netsnmp")))
+    assert fields["profile"] == "linux-netsnmp"
+    assert fields["cpu_pct"] == 25.0  # 100 - ssCpuIdle
+
+
+async def test_a_saved_profile_that_no_longer_exists_is_picked_again(pool: FakePool) -> None:
+    pool.clients["r1"] = FakeSnmpClient(small_agent())
+    first = SnmpPoller(pool, load_profiles())
+    await first.poll(device("r1"))
+    state = first.export_state()
+    state["devices"]["r1"]["profile"] = "removed-vendor"
+    poller = SnmpPoller(pool, load_profiles())
+    poller.import_state(state)
+    for _ in range(2):
+        fields = snmp(await poller.poll(device("r1")))
+        assert fields["profile"] == "linux-netsnmp"
+        assert fields["cpu_pct"] == 25.0
+
+
 async def test_zero_interfaces(pool: FakePool) -> None:
     data = {
         k: v

@@ -190,7 +190,8 @@ class SnmpPoller:
             if device.snmp.profile:
                 known = ", ".join(sorted(self._profiles.profiles))
                 raise _PollError(f"unknown profile {name!r} (known: {known})")
-            return None  # a saved pick that no longer exists: pick again
+            st.profile = None  # a saved pick that no longer exists: pick again
+            return None
         return self._profiles[name]
 
     async def _poll(
@@ -237,6 +238,11 @@ class SnmpPoller:
                 scalars = {n: raw_scalars[o] for n, o in profile.scalars.items() if o in raw_scalars}
             log.debug("%s: profile %s", device.name, profile.name)
         elif device.snmp.profile:
+            if st.profile != profile.name:
+                # Another profile than the last poll's (inventory changed): the active field alternatives
+                # and the known counter cells belong to the old one; read every field and the labels now.
+                st.full_poll_due = True
+                st.rows = None
             st.profile = profile.name
 
         system = profile.system
