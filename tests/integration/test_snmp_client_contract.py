@@ -321,11 +321,16 @@ def _open_sockets() -> int:
 async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent) -> None:
     before = _open_sockets()
     async with SnmpClientPool(backend=backend) as pool:  # type: ignore[arg-type]
-        for name in ("r1", "r2", "r3"):
-            client = pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+        clients = [
+            pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+            for name in ("r1", "r2", "r3")
+        ]
+        for client in clients:
             assert SYS_NAME in await client.get([SYS_NAME])
         assert _open_sockets() > before
         await pool.forget("r1")
+        with pytest.raises(SnmpError, match="client closed"):  # a poll still holding it opens no new socket
+            await clients[0].get([SYS_NAME])
     for _ in range(3):
         await asyncio.sleep(0)  # asyncio closes a datagram transport's socket on the next loop iteration
     assert _open_sockets() == before

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from netpoll.errors import SnmpTimeout
+from netpoll.errors import SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import CommunityCredentials, SnmpSettings
 
@@ -118,6 +118,7 @@ class BackendClient:
     target: Target
     warnings: list[str]  # walk warnings (bounded), for tests and diagnostics
     _answered = False
+    _released = False
 
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
@@ -128,8 +129,22 @@ class BackendClient:
         return await self._v3_retry(self._walk, root)
 
     async def aclose(self) -> None:
-        """Release the client (``close``)."""
+        """Release the client for good (``release``)."""
+        self.release()
+
+    def release(self) -> None:
+        """Close for good: the client never opens a session again.
+
+        For a removed device, replaced settings or a closed pool: a poll still in flight then fails instead of
+        leaving a new socket behind.
+        """
+        self._released = True
         self.close()
+
+    def _check_open(self) -> None:
+        """Raise SnmpError if the client was released; called before a session is (re)opened."""
+        if self._released:
+            raise SnmpError(self.target.label, "client closed (device removed or settings changed)")
 
     async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         raise NotImplementedError
@@ -141,7 +156,7 @@ class BackendClient:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Release what the client holds (synchronous; the pool calls it when settings change)."""
+        """Release what the client holds; the next request opens a session again (see ``release``)."""
         raise NotImplementedError
 
     def _warn(self, guard: WalkGuard) -> None:

@@ -242,6 +242,7 @@ class GufoClient(BackendClient):
         if wire is None:
             async with self._lock:
                 if self._wire is None:
+                    self._check_open()
                     self._wire = await self._open()
                 wire = self._wire
         elif (

@@ -269,6 +269,7 @@ class PysnmpClient(BackendClient):
             return self._engine, self._transport_target
         async with self._setup_lock:
             if self._engine is None or self._transport_target is None:
+                self._check_open()
                 settings = self.target.settings
                 ipv6 = ":" in self.target.address
                 target_cls = Udp6TransportTarget if ipv6 else UdpTransportTarget

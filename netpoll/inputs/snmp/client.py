@@ -126,7 +126,7 @@ class SnmpClientPool:
         if cached is not None:
             if cached[0] == target:
                 return cached[2]
-            cached[2].close()  # settings changed: the old session's socket goes now, not at shutdown
+            cached[2].release()  # settings changed: the old session's socket goes now, not at shutdown
         backend, refused = self._choose(target.settings)
         if refused:
             log.warning("%s: gufo backend asked for, but %s: using pysnmp", target.label, refused)
