@@ -65,6 +65,9 @@ class Sink(Protocol):
     @property
     def last_write_latency_ms(self) -> float: ...
 
+    @property
+    def points_dropped(self) -> int: ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
@@ -376,6 +379,7 @@ class Daemon:
             spool_bytes=sink.spool_bytes,
             write_latency_ms=sink.last_write_latency_ms,
             points_written=sink.points_written,
+            points_dropped=sink.points_dropped,
         )
         sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices))
         sink.write([sample])

@@ -33,6 +33,7 @@ class SinkFigures:
     spool_bytes: int
     write_latency_ms: float
     points_written: int
+    points_dropped: int = 0  # since start: rejected by the server, pushed out of a full spool, unwritable
 
 
 class SelfMonitor:
@@ -51,6 +52,9 @@ class SelfMonitor:
         self._points = Counter(
             "netpoll_points_written", "Points written to the output", registry=self.registry
         )
+        self._dropped = Counter(
+            "netpoll_points_dropped", "Points the output had to drop", registry=self.registry
+        )
         self._lag = Gauge(
             "netpoll_poll_lag_seconds", "Largest poll start lag in the last cycle", registry=self.registry
         )
@@ -66,6 +70,7 @@ class SelfMonitor:
             "netpoll_last_cycle_timestamp_seconds", "When the last cycle ended", registry=self.registry
         )
         self._last_points_written = 0
+        self._last_points_dropped = 0
         self.last_cycle_at = 0.0
         self.cycle_interval_s = 60.0
         self.running = False
@@ -79,6 +84,8 @@ class SelfMonitor:
         self._polls.labels("skipped").inc(cycle.polls_skipped)
         self._polls.labels("late").inc(cycle.polls_late)
         self._points.inc(written)
+        self._dropped.inc(max(0, sink.points_dropped - self._last_points_dropped))
+        self._last_points_dropped = sink.points_dropped
         self._lag.set(cycle.poll_lag_ms_max / 1000.0)
         self._queue.set(sink.queue_size)
         self._spool.set(sink.spool_bytes)

@@ -48,6 +48,7 @@ class FileSink:
         self.keep_files = keep_files
         self.flush_interval_s = flush_interval_s
         self.points_written = 0
+        self.points_dropped = 0  # lost to write errors
         self.last_write_latency_ms = 0.0
         self._buffer: list[str] = []
         self._handle: IO[str] | None = None
@@ -123,6 +124,7 @@ class FileSink:
                 handle.write(data)
                 handle.flush()
             except OSError as exc:
+                self.points_dropped += len(lines)
                 log.error("files: cannot write to %s (%s); %d points lost", self.directory, exc, len(lines))
                 if self._handle is not None:  # never reused: the next write opens a new file
                     with contextlib.suppress(OSError):

@@ -65,5 +65,7 @@ async def test_file_sink_write_error_is_logged_not_raised(
             sink.flush()
         assert "2 points lost" in caplog.text
         assert sink.points_written == 1
+        assert sink.points_dropped == 2
         sink.write([Sample("m", {"device": "d"}, {"v": 4}, 4)])  # the exit's flush fails the same way
     assert sink.points_written == 1
+    assert sink.points_dropped == 3

@@ -68,9 +68,11 @@ async def test_http_endpoint() -> None:
         monitor.cycle_sample(CycleStats(polls_ok=3), SinkFigures(0, 0, 1.0, 10), devices=1)
         status, body = await _get(endpoint.port, "/healthz")
         assert (status, body) == ("HTTP/1.1 200 OK", "ok\n")
+        monitor.cycle_sample(CycleStats(), SinkFigures(0, 0, 1.0, 10, points_dropped=7), devices=1)
         status, body = await _get(endpoint.port, "/metrics")
         assert status == "HTTP/1.1 200 OK"
         assert 'netpoll_polls_total{outcome="ok"} 3.0' in body
+        assert "netpoll_points_dropped_total 7.0" in body
         status, _ = await _get(endpoint.port, "/nope")
         assert status.startswith("HTTP/1.1 404")
 

@@ -187,6 +187,7 @@ async def test_writer_drops_batch_on_400_and_moves_on(
         writer.write(samples(5, 5))
         await wait_for(lambda: len(server.lines()) == 5)
     assert server.calls == 2  # no retry of the rejected batch
+    assert writer.points_dropped == 5
     assert "First line of the batch: m,device=d v=0i 0" in caplog.text
     assert writer.spool_bytes == 0
 

@@ -135,9 +135,9 @@ class InfluxWriter:
         return self._spool.size_bytes if self._spool else 0
 
     @property
-    def spool_dropped_points(self) -> int:
-        """Points dropped because the spool was full (oldest first)."""
-        return self._spool.dropped_points if self._spool else 0
+    def points_dropped(self) -> int:
+        """Points dropped since start: rejected by the server, unspoolable, or pushed out of a full spool."""
+        return self.stats.points_dropped + (self._spool.dropped_points if self._spool else 0)
 
     @property
     def points_written(self) -> int:
