@@ -90,7 +90,7 @@ def decode_value(value: object) -> SnmpValue | None:
     if isinstance(value, str):
         if value.count(".") == 3:
             return value
-        return tuple(map(int, value.split(".")))
+        return parse_oid_str(value)
     if isinstance(value, float):  # Opaque-wrapped float (net-snmp extension): keep the integer part
         return int(value)
     return None
