@@ -71,12 +71,16 @@ def settings_from_config(
             spool_max_bytes=c.spool_max_bytes,
             gzip=c.gzip,
         )
+    instance = instance_name(config, shard)
+    mqtt = config.mqtt
+    if mqtt is not None and mqtt.instance != instance:
+        mqtt = mqtt.model_copy(update={"instance": instance})
     return RunSettings(
         inventories=tuple(Path(p) for p in config.inventories),
         data_dir=config.data_dir,
         state_dir=config.state_dir,
         influx=influx,
-        mqtt=config.mqtt,
+        mqtt=mqtt,
         alert_rules=config.thresholds,
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
         snmp_backend=config.scheduler.snmp_backend,
@@ -84,9 +88,21 @@ def settings_from_config(
         http_host=config.http.host or "127.0.0.1",
         http_port=config.http.port,
         shard=shard,
-        instance=socket.gethostname(),
+        instance=instance,
         cycles=cycles,
     )
+
+
+def instance_name(config: DaemonConfig, shard: tuple[int, int] | None) -> str:
+    """This poller's name in self-monitoring and in its MQTT status topic and client id.
+
+    ``mqtt.instance`` when the configuration sets it; else the host name, with ``-shard-I-of-N`` added when
+    sharded, so two shards on one host do not share an MQTT client id (the broker would keep dropping one).
+    """
+    if config.mqtt is not None and "instance" in config.mqtt.model_fields_set:
+        return config.mqtt.instance
+    host = socket.gethostname()
+    return f"{host}-shard-{shard[0]}-of-{shard[1]}" if shard is not None else host
 
 
 def _secrets(config: DaemonConfig) -> list[str]:

@@ -30,3 +30,29 @@ def test_bad_numbers_are_argparse_errors(argv: list[str], capsys: pytest.Capture
         main(["run", *argv])
     assert info.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("mqtt", "shard", "expected"),
+    [
+        ("mqtt: {host: 127.0.0.1}\n", None, "{host}"),
+        ("mqtt: {host: 127.0.0.1}\n", (1, 3), "{host}-shard-1-of-3"),
+        ("mqtt: {host: 127.0.0.1, instance: poller-a}\n", (1, 3), "poller-a"),
+        ("", (0, 2), "{host}-shard-0-of-2"),
+    ],
+)
+def test_instance_name_is_distinct_per_shard_unless_configured(
+    tmp_path: Path, mqtt: str, shard: tuple[int, int] | None, expected: str
+) -> None:
+    import socket
+
+    from netpoll.cli.run import settings_from_config
+    from netpoll.config import load_config
+
+    config_file = tmp_path / "netpoll.yaml"
+    config_file.write_text("inventories: [nowhere.yaml]\n" + mqtt)
+    settings = settings_from_config(load_config(config_file), shard=shard, cycles=None)
+    want = expected.format(host=socket.gethostname())
+    assert settings.instance == want
+    if settings.mqtt is not None:
+        assert settings.mqtt.instance == want
