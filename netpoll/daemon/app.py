@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never 
     from netpoll.alerts.engine import AlertEngine
     from netpoll.config import MqttConfig
     from netpoll.inputs.icmp.prober import IcmpProber
+    from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
     from netpoll.outputs.mqtt.publisher import MqttPublisher
 
@@ -130,6 +131,8 @@ class Daemon:
         self._publisher: MqttPublisher | None = None
         self._poller: SnmpPoller | None = None
         self._prober: IcmpProber | None = None
+        self._pool: SnmpClientPool | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._scheduler: PollScheduler | None = None
         self._monitor = SelfMonitor(
             settings.instance, f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else "0/1"
@@ -156,6 +159,7 @@ class Daemon:
         added, removed, changed = self._scheduler.set_devices(self._select(inventory))
         for name in removed:
             self._forget(name)
+            self._release_snmp_client(name)
         for name in changed:
             if _identity(before[name]) != _identity(self._scheduler.devices[name]):
                 self._forget(name)
@@ -179,6 +183,28 @@ class Daemon:
             self._poller.forget(name)
         if self._engine is not None:
             self._engine.forget(name)
+
+    def _release_snmp_client(self, name: str) -> None:
+        # The pool keeps a session (a UDP socket) per device: close a removed device's once its last poll
+        # is over (closing it under a running poll would turn that poll into a timeout).
+        if self._pool is None or self._scheduler is None:
+            return
+        pool, scheduler = self._pool, self._scheduler
+
+        async def release() -> None:
+            await scheduler.wait_idle("snmp", name)
+            if name not in scheduler.devices:  # not re-added meanwhile
+                await pool.forget(name)
+
+        task = asyncio.create_task(release(), name=f"release-snmp-{name}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _cancel_background(self) -> None:
+        for task in self._background:
+            task.cancel()
+        if self._background:
+            await asyncio.wait(self._background)
 
     # ---- pipeline ----
 
@@ -281,6 +307,8 @@ class Daemon:
         pool = await stack.enter_async_context(
             SnmpClientPool(max_in_flight=s.snmp_concurrency, backend=s.snmp_backend)
         )
+        self._pool = pool
+        stack.push_async_callback(self._cancel_background)  # before the pool closes
         self._poller = SnmpPoller(pool, profiles)
         saved = self._store.load_counters()
         if saved:

@@ -114,7 +114,7 @@ class PollScheduler:
         self._devices: dict[str, Device] = {}
         self._due: dict[str, float] = {}
         self._runs: dict[str, int] = {}
-        self._in_flight: set[asyncio.Task[Any]] = set()
+        self._in_flight: dict[str, asyncio.Task[Any]] = {}  # job id → its running poll
         self.cycle = CycleStats()
         self.totals = CycleStats()
 
@@ -188,7 +188,7 @@ class PollScheduler:
         """Stop scheduling, let in-flight polls finish for up to ``grace_s``, cancel the rest."""
         if self._scheduler.running:
             self._scheduler.pause()
-        pending = {task for task in self._in_flight if not task.done()}
+        pending = {task for task in self._in_flight.values() if not task.done()}
         if pending:
             log.info("waiting up to %.1f s for %d polls in flight", grace_s, len(pending))
             _, still = await asyncio.wait(pending, timeout=grace_s)
@@ -203,10 +203,16 @@ class PollScheduler:
 
     def cancel_in_flight(self) -> int:
         """Cancel every poll running now (a second stop signal cuts the grace period); returns how many."""
-        pending = [task for task in self._in_flight if not task.done()]
+        pending = [task for task in self._in_flight.values() if not task.done()]
         for task in pending:
             task.cancel()
         return len(pending)
+
+    async def wait_idle(self, kind: Kind, name: str) -> None:
+        """Return once no ``kind`` poll of device ``name`` is running."""
+        task = self._in_flight.get(f"{kind}:{name}")
+        if task is not None and not task.done():
+            await asyncio.wait({task})
 
     def min_runs(self) -> int:
         """The fewest completed polls of any job (for ``--cycles``); 0 with no jobs."""
@@ -220,7 +226,7 @@ class PollScheduler:
     @property
     def in_flight(self) -> int:
         """Polls running now."""
-        return sum(1 for task in self._in_flight if not task.done())
+        return sum(1 for task in self._in_flight.values() if not task.done())
 
     # ---- events ----
 
@@ -254,8 +260,8 @@ class PollScheduler:
         task = asyncio.current_task()
         if device is None or task is None:
             return
-        self._in_flight.add(task)
         job_id = f"{kind}:{name}"
+        self._in_flight[job_id] = task
         interval = interval_of(device, kind) or 60.0
         lag_ms = max(0.0, (time.time() - self._due.get(job_id, time.time())) * 1000.0)
         started = time.monotonic()
@@ -282,7 +288,7 @@ class PollScheduler:
             log.exception("%s poll of %s failed unexpectedly", kind, name, extra={"device": name})
             samples = [self._deadline_sample(kind, device, interval, "internal error")]
         finally:
-            self._in_flight.discard(task)
+            self._in_flight.pop(job_id, None)
         ok = _poll_ok(kind, samples)
         late = lag_ms > max(1000.0, interval * 50.0)
         for stats in (self.cycle, self.totals):

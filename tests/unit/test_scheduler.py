@@ -171,3 +171,18 @@ def test_ping_cut_at_deadline_is_an_unreachable_ping_record() -> None:
         "result_code": 2,
         "reachable": 0,
     }
+
+
+async def test_wait_idle_returns_when_the_running_poll_of_that_device_ends() -> None:
+    rec = Recorder(delays={"busy": 0.6})
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=3.0)
+    sched.set_devices([device("busy", interval=5.0)])
+    assert await asyncio.wait_for(sched.wait_idle("snmp", "busy"), 0.1) is None  # nothing running yet
+    poll = asyncio.create_task(sched._run("snmp", "busy"))
+    await asyncio.sleep(0.1)
+    assert sched.in_flight == 1
+    started = time.monotonic()
+    await asyncio.wait_for(sched.wait_idle("snmp", "busy"), 5.0)
+    assert poll.done()
+    assert time.monotonic() - started > 0.3  # it waited for the poll, not returned at once
+    assert sched.in_flight == 0
