@@ -409,7 +409,8 @@ class Daemon:
             points_written=sink.points_written,
             points_dropped=sink.points_dropped,
         )
-        sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices))
+        mqtt = self._publisher.stats() if self._publisher is not None else None
+        sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices), mqtt)
         sink.write([sample])
         if cycle.polls_cut or cycle.polls_skipped:
             # One line per cycle, not one per device: at thousands of devices a per-poll warning floods the

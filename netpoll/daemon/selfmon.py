@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -20,7 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
-from netpoll.sample import Sample
+from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.daemon.selfmon")
 
@@ -52,6 +53,9 @@ class SelfMonitor:
         self._points = Counter(
             "netpoll_points_written", "Points written to the output", registry=self.registry
         )
+        self._alerts_queued = Gauge(
+            "netpoll_alerts_queued", "Alerts waiting for the MQTT broker", registry=self.registry
+        )
         self._dropped = Counter(
             "netpoll_points_dropped", "Points the output had to drop", registry=self.registry
         )
@@ -75,8 +79,10 @@ class SelfMonitor:
         self.cycle_interval_s = 60.0
         self.running = False
 
-    def cycle_sample(self, cycle: CycleStats, sink: SinkFigures, devices: int) -> Sample:
-        """Record one cycle; returns its ``netpoll`` sample."""
+    def cycle_sample(
+        self, cycle: CycleStats, sink: SinkFigures, devices: int, mqtt: Mapping[str, int] | None = None
+    ) -> Sample:
+        """Record one cycle; returns its ``netpoll`` sample (with the MQTT publisher's counters if any)."""
         written = max(0, sink.points_written - self._last_points_written)
         self._last_points_written = sink.points_written
         self._polls.labels("ok").inc(cycle.polls_ok)
@@ -93,23 +99,26 @@ class SelfMonitor:
         self._devices.set(devices)
         self.last_cycle_at = time.time()
         self._cycle_time.set(self.last_cycle_at)
-        return Sample(
-            "netpoll",
-            {"instance": self.instance, "shard": self.shard},
-            {
-                "polls_ok": cycle.polls_ok,
-                "polls_failed": cycle.polls_failed,
-                "polls_skipped": cycle.polls_skipped,
-                "polls_late": cycle.polls_late,
-                "poll_lag_ms": round(cycle.poll_lag_ms_max, 3),
-                "queue_size": sink.queue_size,
-                "spool_bytes": sink.spool_bytes,
-                "write_latency_ms": round(sink.write_latency_ms, 3),
-                "points_written": written,
-                "devices": devices,
-            },
-            time.time_ns(),
-        )
+        fields: dict[str, FieldValue] = {
+            "polls_ok": cycle.polls_ok,
+            "polls_failed": cycle.polls_failed,
+            "polls_skipped": cycle.polls_skipped,
+            "polls_late": cycle.polls_late,
+            "poll_lag_ms": round(cycle.poll_lag_ms_max, 3),
+            "queue_size": sink.queue_size,
+            "spool_bytes": sink.spool_bytes,
+            "write_latency_ms": round(sink.write_latency_ms, 3),
+            "points_written": written,
+            "devices": devices,
+        }
+        if mqtt is not None:
+            # Since start; the queue is what waits for the broker now.
+            fields["alerts_queued"] = mqtt["queued"]
+            fields["alerts_published"] = mqtt["published"]
+            fields["alerts_dropped"] = mqtt["dropped"]
+            fields["mqtt_connected"] = mqtt["connected"]
+            self._alerts_queued.set(mqtt["queued"])
+        return Sample("netpoll", {"instance": self.instance, "shard": self.shard}, fields, time.time_ns())
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason)."""

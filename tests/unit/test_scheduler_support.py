@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
@@ -46,6 +47,19 @@ def test_cycle_sample_fields() -> None:
         "polls_ok", "polls_failed", "polls_skipped", "poll_lag_ms", "queue_size", "spool_bytes",
         "write_latency_ms", "points_written",
     }  # fmt: skip
+    assert "alerts_queued" not in first.fields  # no MQTT publisher, no MQTT fields
+
+
+def test_cycle_sample_carries_the_mqtt_publisher_counters() -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    mqtt = {"queued": 2, "published": 7, "dropped": 1, "enqueued": 10, "connects": 1,
+            "connect_failures": 3, "connected": 0}  # fmt: skip
+    sample = monitor.cycle_sample(CycleStats(), SinkFigures(0, 0, 1.0, 10), devices=1, mqtt=mqtt)
+    assert {k: sample.fields[k] for k in ("alerts_queued", "alerts_published", "alerts_dropped")} == {
+        "alerts_queued": 2, "alerts_published": 7, "alerts_dropped": 1,
+    }  # fmt: skip
+    assert sample.fields["mqtt_connected"] == 0
+    assert b"netpoll_alerts_queued 2.0" in generate_latest(monitor.registry)
 
 
 async def _get(port: int, path: str) -> tuple[str, str]:
