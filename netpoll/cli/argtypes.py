@@ -25,11 +25,14 @@ def add_inventory_option(parser: argparse.ArgumentParser, description: str) -> N
     parser.add_argument("--inventory", "-i", action="append", default=[], metavar="PATH", help=description)
 
 
-def inventory_devices(paths: Sequence[str | Path]) -> Mapping[str, Device]:
-    """The devices of the inventories at ``paths`` by name (raises ConfigError like ``load_inventory``)."""
+def inventory_devices(paths: Sequence[str | Path], *, snmp: bool = True) -> Mapping[str, Device]:
+    """The devices of the inventories at ``paths`` by name (raises ConfigError like ``load_inventory``).
+
+    ``snmp=False`` (ping) leaves the SNMP secrets unread, so they need not be exported to ping.
+    """
     from netpoll.inventory.loader import load_inventory  # only when an inventory is named
 
-    return load_inventory(paths).by_name()
+    return load_inventory(paths, resolve_secrets=snmp).by_name()
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:

@@ -126,7 +126,7 @@ def expand_targets(
 
 def handle(args: argparse.Namespace) -> int:
     """Probe, print, and return fping's exit status (0 all answered, 1 some silent, 2 some errors)."""
-    devices = inventory_devices(args.inventory) if args.inventory else {}
+    devices = inventory_devices(args.inventory, snmp=False) if args.inventory else {}
     overrides = {
         key: value
         for key, value in (

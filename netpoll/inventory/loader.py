@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from netpoll.inventory.addresses import (
     DEFAULT_RANGE_CAP,
@@ -146,6 +146,7 @@ def load_inventory(
     *,
     environ: Mapping[str, str] | None = None,
     range_cap: int = DEFAULT_RANGE_CAP,
+    resolve_secrets: bool = True,
 ) -> Inventory:
     """Load, merge and validate inventory files and directories.
 
@@ -153,18 +154,21 @@ def load_inventory(
         paths: inventory files, or directories whose ``*.yaml``/``*.yml`` files are read (sorted).
         environ: where ``${VAR}`` secrets come from (default: ``os.environ``).
         range_cap: how many devices one ``ranges:`` entry may expand to unless it sets ``max_devices``.
+        resolve_secrets: False for callers that never use SNMP credentials (``netpoll ping``): secrets are
+            then neither read nor checked, and every one is an empty placeholder.
 
     Raises:
         ConfigError: with every problem found, each ``file:line: message``.
     """
-    loader = _Loader(os.environ if environ is None else environ, range_cap)
+    loader = _Loader(os.environ if environ is None else environ, range_cap, resolve_secrets)
     return loader.load(paths)
 
 
 class _Loader:
-    def __init__(self, environ: Mapping[str, str], range_cap: int) -> None:
+    def __init__(self, environ: Mapping[str, str], range_cap: int, resolve_secrets: bool = True) -> None:
         self.environ = environ
         self.range_cap = range_cap
+        self.resolve_secrets = resolve_secrets
         self.problems = Problems()
         self.defaults: _Entry | None = None
         self.groups: dict[str, _Entry] = {}
@@ -400,6 +404,8 @@ class _Loader:
     def _secret(
         self, entry: _Entry, label: str, key: str, value: str | None, file: str | None, v3: bool = False
     ) -> Any:
+        if not self.resolve_secrets and (value is not None or file is not None):
+            return SecretStr("")  # written where it belongs; what it holds is not this caller's business
         where = entry.line_of(f"{key}_file") if value is None and file is not None else entry.line_of(key)
         if value is None and file is None:
             where = entry.line

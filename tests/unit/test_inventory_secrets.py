@@ -162,3 +162,23 @@ def test_auth_protocol_spellings(tmp_path: Path, written: str, normal: str) -> N
     assert device.snmp is not None
     assert device.snmp.credentials.auth_protocol == normal  # type: ignore[union-attr]
     assert device.snmp.credentials.priv_protocol == "AES256"  # type: ignore[union-attr]
+
+
+def test_secrets_left_unread_for_callers_without_snmp(tmp_path: Path) -> None:
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "credentials:\n"
+        "  v2: {version: 2c, community: '${UNSET_COMMUNITY}'}\n"
+        "  v3: {version: '3', username: u, auth_protocol: SHA256, auth_key_file: missing-file,\n"
+        "       priv_protocol: AES128, priv_key: '${UNSET_PRIV}'}\n"
+        "devices:\n"
+        "  - {name: a, address: 127.0.0.1, snmp: {credentials: v2}}\n"
+        "  - {name: b, address: 127.0.0.2, snmp: {credentials: v3}}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_inventory([inventory], environ={})
+    assert len(info.value.problems) == 3  # two unset variables and one unreadable file
+    devices = load_inventory([inventory], environ={}, resolve_secrets=False).by_name()
+    assert sorted(devices) == ["a", "b"]
+    assert devices["b"].snmp is not None
+    assert devices["b"].snmp.credentials.security_level == "authPriv"  # type: ignore[union-attr]
