@@ -31,7 +31,7 @@ from netpoll.alerts.state import (
     read_state_file,
     step_event,
     step_threshold,
-    write_atomic,
+    write_state_file,
 )
 from netpoll.sample import FieldValue, Sample
 
@@ -224,7 +224,7 @@ class AlertEngine:
     @staticmethod
     def _write(path: Path, document: dict[str, object]) -> bool:
         try:
-            write_atomic(path, document)
+            write_state_file(path, document)
         except OSError as exc:
             logger.error("cannot write alert state %s: %s", path, exc)
             return False

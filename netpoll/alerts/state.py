@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from netpoll.alerts.rules import Rule
+from netpoll.atomic_file import write_atomic
 from netpoll.sample import FieldValue
 
 logger = logging.getLogger("netpoll.alerts")
@@ -203,25 +202,9 @@ def parse_edges(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
             logger.warning("alert state: skipping malformed edge %r: %s", record, exc)
 
 
-def write_atomic(path: Path, document: dict[str, Any]) -> None:
-    """Write JSON so that a crash (even SIGKILL) leaves either the old or the new file, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, separators=(",", ":"))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory is synced.
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+def write_state_file(path: Path, document: dict[str, Any]) -> None:
+    """Write a state file as compact JSON, atomically (a crash leaves the old or the new file, never half)."""
+    write_atomic(path, json.dumps(document, separators=(",", ":")).encode("utf-8"))
 
 
 def read_state_file(path: Path) -> Any:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
+
+from netpoll.atomic_file import write_atomic
 
 log = logging.getLogger("netpoll.daemon.state")
 
@@ -23,17 +24,6 @@ ALERTS_FILE = "alerts.json"
 def encode_json(data: Any) -> bytes:
     """Compact JSON bytes of ``data``."""
     return json.dumps(data, separators=(",", ":")).encode()
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically (temporary file, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def load_json(path: Path) -> Any:

@@ -304,13 +304,13 @@ def test_state_written_at_breach_and_clear_not_for_events(
     import netpoll.alerts.engine as engine_module
 
     written: list[str] = []
-    real_write = engine_module.write_atomic
+    real_write = engine_module.write_state_file
 
     def counting_write(path: Path, document: dict[str, object]) -> None:
         written.append(path.name)
         real_write(path, document)
 
-    monkeypatch.setattr(engine_module, "write_atomic", counting_write)
+    monkeypatch.setattr(engine_module, "write_state_file", counting_write)
     link, cpu = rule(LINK_DOWN), rule(CPU)
     engine = AlertEngine([link, cpu], state_path=tmp_path / "alerts.json")
     engine.evaluate([iface("Gi0/1", 1, 1, 0)])

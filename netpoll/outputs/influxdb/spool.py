@@ -10,9 +10,10 @@ counted and logged.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from netpoll.atomic_file import write_atomic
 
 log = logging.getLogger("netpoll.outputs.influxdb.spool")
 
@@ -99,13 +100,8 @@ class Spool:
             self._drop_oldest()
         path = self.directory / f"{self._next_seq:016d}{_SUFFIX}"
         self._next_seq += 1
-        tmp = path.with_suffix(".tmp")
         # Write then rename, so a crash never leaves a half batch that would be replayed.
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data)
         self._batches.append(SpooledBatch(path, size, data.count(b"\n")))
         self._bytes += size
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+
+from netpoll.atomic_file import write_atomic
 
 logger = logging.getLogger("netpoll.outputs.mqtt")
 
@@ -52,13 +53,7 @@ class QueueJournal:
         """Read back what is still pending, rewrite the file with only that, and keep it open to append."""
         pending = self._read()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_name(self.path.name + ".tmp")
-            with open(tmp, "w", encoding="utf-8") as handle:
-                handle.writelines(item.to_line() for item in pending)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, self.path)
+            write_atomic(self.path, "".join(item.to_line() for item in pending).encode("utf-8"))
             self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             logger.error(
