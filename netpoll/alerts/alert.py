@@ -79,7 +79,7 @@ class Alert:
         return alert_topic(prefix, self.device, self.rule, self.entity)
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON object published over MQTT (schema in README "Alerts over MQTT")."""
+        """The JSON object published over MQTT (schema in docs/alerts.md)."""
         payload: dict[str, Any] = {
             "id": self.id,
             "state": self.state,

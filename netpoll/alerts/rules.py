@@ -3,7 +3,7 @@
 A rules file is validated like an inventory: every problem is reported as ``file:line: message``
 (unknown keys with a did-you-mean), all at once, in one :class:`netpoll.errors.ConfigError`.
 
-Semantics of one rule (see README "Alerts over MQTT"):
+Semantics of one rule (see docs/alerts.md):
 
 - ``threshold``: the condition is ``value <comparison> breach``. It breaches after ``for`` consecutive
   samples (or seconds) meet it, and clears after ``clear_for`` consecutive samples (or seconds) no longer

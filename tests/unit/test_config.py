@@ -261,7 +261,7 @@ def test_empty_file_gives_defaults(tmp_path: Path) -> None:
 
 def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
     """The README's configuration reference is a valid file whose values are the defaults it claims."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "docs" / "configuration.md").read_text()
     section = readme.split("<!-- section: config (owner: inventory) -->")[1].split(
         "<!-- /section: config -->"
     )[0]
