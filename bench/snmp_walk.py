@@ -138,7 +138,7 @@ def _measure_backend(fleet: Fleet, backend: str, rounds: int) -> Result:
                 varbinds += got
                 errors += failed
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            requests = sum(getattr(pool.client(d), "requests", 0) for d in devices)
+            requests = pool.requests
         polls = len(devices) * (rounds + 1)
         note = f"{len(devices)} agents at once; {requests / polls:.1f} requests/poll"
         return Result(f"netpoll {backend}", cpu, wall, varbinds, errors, note)
@@ -168,7 +168,7 @@ def measure_netpoll_e2e(fleet: Fleet, backend: str = "gufo") -> Result:
         async with SnmpClientPool(backend=backend) as pool:  # type: ignore[arg-type]
             poller = SnmpPoller(pool, profiles)
             await asyncio.gather(*(poller.poll(d) for d in devices))  # warm-up: profile pick, labels
-            requests0 = sum(getattr(pool.client(d), "requests", 0) for d in devices)
+            requests0 = pool.requests
             cpu0, wall0 = time.process_time(), time.perf_counter()
             varbinds = errors = records = 0
             for _ in range(fleet.rounds):
@@ -179,7 +179,7 @@ def measure_netpoll_e2e(fleet: Fleet, backend: str = "gufo") -> Result:
                             varbinds += int(sample.fields.get("varbinds", 0))
                             errors += 0 if sample.fields.get("poll_ok") == 1 else 1
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
-            requests = sum(getattr(pool.client(d), "requests", 0) for d in devices) - requests0
+            requests = pool.requests - requests0
         polls = len(devices) * fleet.rounds
         note = f"walk + rates + {records} records; {requests / polls:.1f} requests/poll (steady state)"
         return Result(f"netpoll e2e ({backend})", cpu, wall, varbinds, errors, note)

@@ -36,11 +36,3 @@ class SnmpAuthError(SnmpError):
 
 class IcmpError(NetpollError):
     """ICMP probing cannot run at all (no privileges, no socket)."""
-
-
-class SinkUnavailable(NetpollError):
-    """An output server (InfluxDB, MQTT broker) cannot be reached."""
-
-    def __init__(self, endpoint: str, message: str) -> None:
-        self.endpoint = endpoint
-        super().__init__(f"{endpoint}: {message}")

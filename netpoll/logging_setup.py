@@ -2,7 +2,7 @@
 
 Two formats: ``text`` (one human line: time, level, component, ``[device]`` where there is one, message)
 and ``json`` (one object per line: ``time``, ``level``, ``logger``, ``message``, ``device`` and any other
-``extra`` keys). Library code names the device through ``extra={"device": name}``.
+``extra`` keys). Library code names the device with ``netpoll.devicelog.device_log`` (the ``device`` extra).
 
 Secrets are never passed to the log by netpoll code (credentials are ``SecretStr``); as a second line of
 defence a filter masks the values of registered secrets in every record.

@@ -10,7 +10,6 @@ from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from netpoll.outputs.mqtt.topics import alert_topic
 from netpoll.sample import FieldValue, Sample
 
 AlertState = Literal["breach", "clear", "event"]
@@ -73,10 +72,6 @@ class Alert:
     message: str = ""
     breach_id: str = ""
     tags: Mapping[str, str] = dc_field(default_factory=dict)
-
-    def topic(self, prefix: str = "netpoll") -> str:
-        """``<prefix>/alerts/<device>/<rule>[/<entity>]`` with escaped levels."""
-        return alert_topic(prefix, self.device, self.rule, self.entity)
 
     def to_payload(self) -> dict[str, Any]:
         """The JSON object published over MQTT (schema in docs/alerts.md)."""

@@ -32,6 +32,7 @@ from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
 from netpoll.daemon.state import StateStore, encode_json
+from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
@@ -72,7 +73,7 @@ class Sink(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class RunSettings:
-    """Everything ``run_daemon`` needs, already resolved from the configuration and the command line."""
+    """Everything a ``Daemon`` needs, already resolved from the configuration and the command line."""
 
     inventories: tuple[Path, ...]
     data_dir: Path
@@ -172,11 +173,11 @@ class Daemon:
                 len(changed),
             )
             for name in added:
-                log.info("inventory: added %s", name, extra={"device": name})
+                device_log(log, name).info("inventory: added")
             for name in removed:
-                log.info("inventory: removed %s", name, extra={"device": name})
+                device_log(log, name).info("inventory: removed")
             for name in changed:
-                log.info("inventory: changed %s", name, extra={"device": name})
+                device_log(log, name).info("inventory: changed")
 
     def _forget(self, name: str) -> None:
         if self._poller is not None:
@@ -448,8 +449,3 @@ class Daemon:
             self._console.print(text, style=style)
         else:
             print(text, flush=True)
-
-
-async def run_daemon(settings: RunSettings) -> int:
-    """Run the daemon with these settings; returns the exit code."""
-    return await Daemon(settings).run()

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from netpoll.devicelog import device_log
 from netpoll.errors import SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import CommunityCredentials, SnmpSettings
@@ -50,6 +51,13 @@ class Target:
     def max_repetitions(self) -> int:
         """GETBULK max-repetitions, capped at what agents answer anyway."""
         return min(self.settings.max_repetitions, MAX_REPETITIONS_CAP)
+
+
+@dataclass(slots=True)
+class Tally:
+    """What a pool's clients sent, summed over all of them (``SnmpClientPool.requests``)."""
+
+    requests: int = 0  # PDUs sent; gufo counts its retries, pysnmp retries inside the library uncounted
 
 
 @dataclass(slots=True)
@@ -164,7 +172,7 @@ class BackendClient:
         if guard.warning:
             if len(self.warnings) < 20:
                 self.warnings.append(guard.warning)
-            log.warning("%s: %s", self.target.label, guard.warning)
+            device_log(log, self.target.label).warning("%s", guard.warning)
 
     async def _v3_retry(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
         try:
@@ -173,7 +181,9 @@ class BackendClient:
             if self.target.version != "3" or not self._answered:
                 raise
             self._answered = False
-            log.info("%s: SNMPv3 agent went silent: discovering its engine ID again", self.target.label)
+            device_log(log, self.target.label).info(
+                "SNMPv3 agent went silent: discovering its engine ID again"
+            )
             self._rediscover()
             result = await operation(argument)
         self._answered = True

@@ -45,6 +45,7 @@ from gufo.snmp.aio.client import SnmpSession
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     BackendClient,
+    Tally,
     Target,
     WalkGuard,
     community_of,
@@ -183,10 +184,12 @@ class GufoClient(BackendClient):
 
     backend = "gufo"
 
-    def __init__(self, target: Target, limiter: asyncio.Semaphore, recv_buffer: int = 0) -> None:
+    def __init__(
+        self, target: Target, limiter: asyncio.Semaphore, tally: Tally, recv_buffer: int = 0
+    ) -> None:
         self.target = target
         self.warnings: list[str] = []
-        self.requests = 0  # PDUs sent, retries included, for self-monitoring and benches
+        self._tally = tally
         self._limiter = limiter
         self._recv_buffer = recv_buffer
         self._session: SnmpSession | None = None
@@ -275,7 +278,7 @@ class GufoClient(BackendClient):
         return await self._retrying(self._exchange, wire, send, receive)
 
     async def _exchange(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
-        self.requests += 1
+        self._tally.requests += 1
         return await wire.exchange(send, receive, self.target.settings.timeout_s)
 
     def _translate(self, exc: BaseException) -> SnmpError:

@@ -53,6 +53,7 @@ from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     BackendClient,
+    Tally,
     Target,
     WalkGuard,
     community_of,
@@ -250,10 +251,12 @@ class PysnmpClient(BackendClient):
 
     backend = "pysnmp"
 
-    def __init__(self, target: Target, engines: PysnmpEngines, limiter: asyncio.Semaphore) -> None:
+    def __init__(
+        self, target: Target, engines: PysnmpEngines, limiter: asyncio.Semaphore, tally: Tally
+    ) -> None:
         self.target = target
         self.warnings: list[str] = []
-        self.requests = 0  # PDUs sent (retries inside pysnmp not counted), for self-monitoring and benches
+        self._tally = tally
         self._engines = engines
         self._limiter = limiter
         self._engine: SnmpEngine | None = None
@@ -305,7 +308,7 @@ class PysnmpClient(BackendClient):
 
     async def _exchange(self, command: Callable[..., Any], *args: Any) -> tuple[Any, Any, Any, Any]:
         engine, transport_target = await self._ready()
-        self.requests += 1
+        self._tally.requests += 1
         try:
             result: tuple[Any, Any, Any, Any] = await command(
                 engine, self._auth, transport_target, self._context, *args, lookupMib=False

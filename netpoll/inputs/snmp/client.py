@@ -21,8 +21,9 @@ import logging
 from types import TracebackType
 from typing import Literal
 
+from netpoll.devicelog import device_log
 from netpoll.inputs.snmp import backend_gufo
-from netpoll.inputs.snmp.backend_common import Target
+from netpoll.inputs.snmp.backend_common import Tally, Target
 from netpoll.inputs.snmp.backend_gufo import GufoClient
 from netpoll.inputs.snmp.backend_pysnmp import DEFAULT_RECV_BUFFER, PysnmpClient, PysnmpEngines
 from netpoll.inputs.snmp.types import SnmpClient
@@ -67,7 +68,13 @@ class SnmpClientPool:
         }
         self._engines = PysnmpEngines(pysnmp_engines, recv_buffer)
         self._clients: dict[str, tuple[Target, ConcreteBackend, AnyClient]] = {}
+        self._tally = Tally()
         self._closed = False
+
+    @property
+    def requests(self) -> int:
+        """SNMP PDUs the pool's clients have sent (gufo counts retries; pysnmp retries inside the library)."""
+        return self._tally.requests
 
     async def __aenter__(self) -> SnmpClientPool:
         return self
@@ -129,12 +136,12 @@ class SnmpClientPool:
             cached[2].release()  # settings changed: the old session's socket goes now, not at shutdown
         backend, refused = self._choose(target.settings)
         if refused:
-            log.warning("%s: gufo backend asked for, but %s: using pysnmp", target.label, refused)
+            device_log(log, target.label).warning("gufo backend asked for, but %s: using pysnmp", refused)
         client: AnyClient
         if backend == "gufo":
-            client = GufoClient(target, self._limits["gufo"])
+            client = GufoClient(target, self._limits["gufo"], self._tally)
         else:
-            client = PysnmpClient(target, self._engines, self._limits["pysnmp"])
+            client = PysnmpClient(target, self._engines, self._limits["pysnmp"], self._tally)
         self._clients[key] = (target, backend, client)
         return client
 

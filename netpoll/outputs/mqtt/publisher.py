@@ -32,7 +32,7 @@ import aiomqtt
 
 from netpoll.alerts.alert import Alert
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
-from netpoll.outputs.mqtt.topics import status_topic
+from netpoll.outputs.mqtt.topics import alert_topic, status_topic
 
 logger = logging.getLogger("netpoll.outputs.mqtt")
 
@@ -104,7 +104,7 @@ def _secret(value: Any) -> str | None:
 
 def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
     """The messages that publish one alert (see the module docstring for retained handling)."""
-    topic = alert.topic(prefix)
+    topic = alert_topic(prefix, alert.device, alert.rule, alert.entity)
     payload = json.dumps(alert.to_payload(), separators=(",", ":")).encode()
     if alert.state == "breach":
         return ((topic, payload, True),)

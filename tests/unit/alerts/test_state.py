@@ -10,7 +10,6 @@ import pytest
 
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import Rule, parse_rules
-from netpoll.outputs.mqtt.topics import alert_topic, escape_level, unescape_level
 from netpoll.sample import Sample
 
 T0 = 1_700_000_000_000_000_000
@@ -194,7 +193,6 @@ def test_entities_are_independent_and_payload_names_them() -> None:
     assert payload["value"] == 95.0
     assert payload["since"] == "2023-11-14T22:13:20.000Z"
     assert payload["time"] == payload["since"]
-    assert alerts[0].topic("netpoll") == "netpoll/alerts/sw1/cpu/Gi0%2F1"
     assert alerts[0].id != alerts[1].id
     assert len(alerts[0].id) == 26
     json.dumps(payload)  # JSON-able
@@ -384,28 +382,3 @@ def test_default_rules_end_to_end() -> None:
         }
         states += [(a.rule, a.state) for a in engine.evaluate([Sample("ping", tags, fields, T0 + step * S)])]
     assert states == [("device_unreachable", "breach"), ("device_unreachable", "clear")]
-
-
-TOPIC_CASES = [
-    ("r1", "r1"),
-    ("Gi0/1", "Gi0%2F1"),
-    ("a+b#c", "a%2Bb%23c"),
-    ("$SYS", "%24SYS"),
-    ("x$y", "x$y"),
-    ("100%", "100%25"),
-    ("nul\x00", "nul%00"),
-    ("", "%"),
-    ("é/ü", "é%2Fü"),
-]
-
-
-@pytest.mark.parametrize(("name", "level"), TOPIC_CASES)
-def test_topic_level_escaping(name: str, level: str) -> None:
-    assert escape_level(name) == level
-    assert unescape_level(level) == name
-    assert not set(level) & {"/", "+", "#", "\x00"}
-
-
-def test_topic_shape() -> None:
-    assert alert_topic("netpoll", "r1", "cpu") == "netpoll/alerts/r1/cpu"
-    assert alert_topic("site1/np/", "r/1", "util", "xe-0/0/1") == "site1/np/alerts/r%2F1/util/xe-0%2F0%2F1"
