@@ -30,12 +30,14 @@ from pydantic import (
     model_validator,
 )
 
+from netpoll.configkit.files import unreadable
+from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.secrets import SecretError, resolve_secret
+from netpoll.configkit.units import ByteSize
+from netpoll.configkit.validation import describe
+from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inventory.addresses import AddressError, parse_address
 from netpoll.inventory.models import SnmpBackendName
-from netpoll.inventory.problems import Problems, did_you_mean
-from netpoll.inventory.secrets import SecretError, resolve_secret
-from netpoll.inventory.validation import describe
-from netpoll.inventory.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.sharding import ShardError, parse_shard
 
 __all__ = [
@@ -58,8 +60,6 @@ DEFAULT_HTTP_LISTEN: str | None = None
 CONFIG_ENV = "NETPOLL_CONFIG"
 ENV_PREFIX = "NETPOLL_"
 
-_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3}
-_UNITS |= {"kib": 1024, "mib": 1024**2, "gib": 1024**3}
 # (section, key) of every secret: read from ${VAR} or KEY_file.
 _SECRETS = (("influxdb", "token"), ("mqtt", "password"))
 # Keys holding paths, resolved against the configuration file's directory.
@@ -109,7 +109,7 @@ class InfluxConfig(_Frozen):
     flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
     gzip: bool = True
-    spool_max_bytes: int = Field(default=256 * 1024**2, ge=0)
+    spool_max_bytes: ByteSize = Field(default=256 * 1024**2, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -117,11 +117,6 @@ class InfluxConfig(_Frozen):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"url '{value}' must start with http:// or https://, e.g. http://127.0.0.1:8086")
         return value.rstrip("/")
-
-    @field_validator("spool_max_bytes", mode="before")
-    @classmethod
-    def _bytes(cls, value: Any) -> Any:
-        return parse_bytes(value)
 
 
 class MqttConfig(_Frozen):
@@ -252,10 +247,7 @@ class DaemonConfig(_Frozen):
         try:
             found = value.is_file()
         except OSError as exc:  # e.g. a directory on the way without search permission
-            raise ValueError(
-                f"thresholds file {value}: cannot read it ({exc.strerror or exc}): fix the path or its"
-                " permissions"
-            ) from None
+            raise ValueError(f"thresholds file {value}: {unreadable(exc)}") from None
         if not found:
             raise ValueError(
                 f"thresholds file {value} not found: fix the path, or null for the shipped rules"
@@ -301,18 +293,6 @@ class DaemonConfig(_Frozen):
         lines["log"] = f"{self.log.level} {self.log.format}"
         lines["shard"] = self.shard or "(all devices)"
         return lines
-
-
-def parse_bytes(value: Any) -> Any:
-    """``268435456``, ``"256MiB"``, ``"1GB"`` → bytes; anything else is left for validation to reject."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip().lower().replace(" ", "")
-    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
-    unit = text[len(number) :]
-    if not number or unit not in _UNITS:
-        raise ValueError(f"'{value}' is not a size: write bytes or e.g. 256MiB, 1GB")
-    return int(float(number) * _UNITS[unit])
 
 
 def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | None = None) -> DaemonConfig:

@@ -22,10 +22,10 @@ from rich.table import Table
 
 from netpoll.cli.argtypes import add_verb
 from netpoll.config import DaemonConfig, load_config
+from netpoll.configkit.problems import problem_dict
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
-from netpoll.inventory.models import Device, Inventory, SourceLocation
-from netpoll.inventory.problems import Problems, did_you_mean, problem_dict
+from netpoll.inventory.models import Device, Inventory
 from netpoll.sharding import parse_shard, shard_devices
 
 
@@ -60,7 +60,6 @@ def handle(args: argparse.Namespace) -> int:
                 ]
             )
         inventory = load_inventory(paths)
-        check_profiles(inventory)
         if config is not None and args.config:
             check_rules(config)
     except ConfigError as exc:
@@ -81,35 +80,6 @@ def handle(args: argparse.Namespace) -> int:
         # `netpoll check --json | head`: the reader left; not an error, and no traceback at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
-
-
-def check_profiles(inventory: Inventory) -> None:
-    """Devices naming an SNMP profile must name one that ``mibs/`` ships (loaded only when one is named).
-
-    Raises:
-        ConfigError: one problem per device naming an unknown profile, at the device's location.
-    """
-    named = [
-        (device, device.snmp.profile)
-        for device in inventory
-        if device.snmp is not None and device.snmp.profile is not None
-    ]
-    if not named:
-        return
-    from netpoll.inputs.snmp.profiles import load_profiles  # only needed here
-
-    profiles = load_profiles()
-    known = sorted(profiles.profiles)
-    problems = Problems()
-    for device, profile in named:
-        if profile in profiles:
-            continue
-        hint = did_you_mean(profile, known) or f"; known profiles: {', '.join(known)}"
-        location = device.source or SourceLocation(file="inventory", line=0)
-        problems.add(
-            location.file, location.line, f"device '{device.name}': unknown SNMP profile '{profile}'{hint}"
-        )
-    problems.raise_if_any()
 
 
 def check_rules(config: DaemonConfig) -> None:

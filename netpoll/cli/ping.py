@@ -30,10 +30,10 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
+from netpoll.configkit.problems import did_you_mean
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
-from netpoll.inventory.problems import did_you_mean
 from netpoll.sample import Sample
 
 # A CIDR is expanded to its host addresses; beyond this many in one run it is more likely a typo (/8 for /24).

@@ -35,8 +35,11 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
+from netpoll.configkit.problems import did_you_mean
+from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.errors import NetpollError
 from netpoll.inventory.models import (
+    MIN_V3_KEY,
     AuthProtocol,
     CommunityCredentials,
     Device,
@@ -46,8 +49,6 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
-from netpoll.inventory.problems import did_you_mean
-from netpoll.inventory.secrets import MIN_V3_KEY, SecretError, resolve_secret
 from netpoll.sample import Sample
 
 DEFAULT_INVENTORY = "inventories"

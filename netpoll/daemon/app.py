@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import socket
@@ -45,6 +46,7 @@ if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never 
     from netpoll.inputs.icmp.prober import IcmpProber
     from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
+    from netpoll.inputs.snmp.profiles import ProfileSet
     from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 log = logging.getLogger("netpoll.daemon")
@@ -112,17 +114,14 @@ class Daemon:
 
     Args:
         settings: resolved settings.
-        loader: the inventory loader (``load_inventory``), injectable for tests.
+        loader: the inventory loader, injectable for tests; None: ``load_inventory`` checking profile
+            references against the profiles this daemon loaded, at start and on every reload alike.
     """
 
     def __init__(
         self, settings: RunSettings, loader: Callable[[Sequence[Path]], Inventory] | None = None
     ) -> None:
         self.settings = settings
-        if loader is None:
-            from netpoll.inventory.loader import load_inventory
-
-            loader = load_inventory
         self.loader = loader
         self.stop_event = asyncio.Event()
         self.cycle_no = 0
@@ -231,7 +230,15 @@ class Daemon:
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or ``cycles`` cycles); returns the exit code."""
         s = self.settings
-        inventory = await asyncio.to_thread(self.loader, s.inventories)
+        from netpoll.inputs.snmp.profiles import load_profiles
+
+        profiles = await asyncio.to_thread(load_profiles, s.profiles_dir)
+        if self.loader is None:
+            from netpoll.inventory.loader import load_inventory
+
+            self.loader = functools.partial(load_inventory, profiles=profiles)
+        loader = self.loader
+        inventory = await asyncio.to_thread(loader, s.inventories)
         devices = self._select(inventory)
         log.info(
             "netpoll starting: %d devices from %s%s",
@@ -246,7 +253,7 @@ class Daemon:
             # Entered next, so it is closed last: everything polled until the end gets flushed or spooled.
             self._sink = await stack.enter_async_context(self._make_sink())
             await self._open_alerts(stack)
-            await self._open_probes(stack)
+            await self._open_probes(stack, profiles)
             self._scheduler = PollScheduler(
                 self.emit,
                 snmp_poll=self._poller.poll if self._poller is not None else None,
@@ -258,7 +265,7 @@ class Daemon:
             stack.push_async_callback(self._save_state)
             if s.http_port is not None:
                 await stack.enter_async_context(HttpEndpoint(self._monitor, s.http_host, s.http_port))
-            watcher = InventoryWatcher(s.inventories, self.loader, self.apply_inventory, s.reload_poll_s)
+            watcher = InventoryWatcher(s.inventories, loader, self.apply_inventory, s.reload_poll_s)
             watcher.watch_files(inventory.files)
             await stack.enter_async_context(watcher)
             self._scheduler.set_devices(devices)
@@ -297,14 +304,12 @@ class Daemon:
         else:
             log.info("alerts: no MQTT broker configured; alerts go to the log")
 
-    async def _open_probes(self, stack: AsyncExitStack) -> None:
+    async def _open_probes(self, stack: AsyncExitStack, profiles: ProfileSet) -> None:
         from netpoll.inputs.icmp.prober import IcmpProber
         from netpoll.inputs.snmp.client import SnmpClientPool
         from netpoll.inputs.snmp.poller import SnmpPoller
-        from netpoll.inputs.snmp.profiles import load_profiles
 
         s = self.settings
-        profiles = await asyncio.to_thread(load_profiles, s.profiles_dir)
         pool = await stack.enter_async_context(
             SnmpClientPool(max_in_flight=s.snmp_concurrency, backend=s.snmp_backend)
         )

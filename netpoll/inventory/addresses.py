@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import netaddr
 
-from netpoll.inventory.problems import did_you_mean
+from netpoll.configkit.problems import did_you_mean
 
 DEFAULT_RANGE_CAP = 4096
 # ``max_devices`` may raise the cap of one range up to this, no further.

@@ -12,13 +12,19 @@ from __future__ import annotations
 import logging
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
+from netpoll.configkit.files import unreadable
+from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.secrets import SecretError, resolve_secret
+from netpoll.configkit.validation import describe, validate
+from netpoll.configkit.yamlsource import PathKey, YamlSource, display_path, load_yaml
+from netpoll.errors import ConfigError
 from netpoll.inventory.addresses import (
     DEFAULT_RANGE_CAP,
     AddressError,
@@ -28,6 +34,7 @@ from netpoll.inventory.addresses import (
     render_name,
 )
 from netpoll.inventory.models import (
+    MIN_V3_KEY,
     AuthProtocol,
     CommunityCredentials,
     Device,
@@ -39,7 +46,6 @@ from netpoll.inventory.models import (
     SourceLocation,
     UsmCredentials,
 )
-from netpoll.inventory.problems import Problems, did_you_mean
 from netpoll.inventory.schema import (
     TOP_LEVEL_KEYS,
     RawCredentials,
@@ -49,9 +55,6 @@ from netpoll.inventory.schema import (
     RawLayer,
     RawRange,
 )
-from netpoll.inventory.secrets import MIN_V3_KEY, SecretError, resolve_secret
-from netpoll.inventory.validation import describe, validate
-from netpoll.inventory.yamlsource import PathKey, YamlSource, display_path, load_yaml
 
 __all__ = ["DEFAULT_RANGE_CAP", "inventory_files", "load_inventory"]
 
@@ -128,11 +131,7 @@ def inventory_files(paths: Sequence[str | Path], problems: Problems) -> list[Pat
             else:
                 found = [path]
         except OSError as exc:  # e.g. a directory without read or search permission
-            problems.add(
-                display_path(path),
-                1,
-                f"cannot read it: {exc.strerror or exc}: fix the path or its permissions",
-            )
+            problems.add(display_path(path), 1, unreadable(exc))
             continue
         for file in found:
             if file.resolve() not in seen:
@@ -147,6 +146,7 @@ def load_inventory(
     environ: Mapping[str, str] | None = None,
     range_cap: int = DEFAULT_RANGE_CAP,
     resolve_secrets: bool = True,
+    profiles: Collection[str] | None = None,
 ) -> Inventory:
     """Load, merge and validate inventory files and directories.
 
@@ -156,19 +156,38 @@ def load_inventory(
         range_cap: how many devices one ``ranges:`` entry may expand to unless it sets ``max_devices``.
         resolve_secrets: False for callers that never use SNMP credentials (``netpoll ping``): secrets are
             then neither read nor checked, and every one is an empty placeholder.
+        profiles: the SNMP profile names an ``snmp.profile`` may name (the daemon passes the ones it
+            loaded); None: the shipped profiles, loaded only when some layer names one.
 
     Raises:
         ConfigError: with every problem found, each ``file:line: message``.
     """
-    loader = _Loader(os.environ if environ is None else environ, range_cap, resolve_secrets)
+    loader = _Loader(os.environ if environ is None else environ, range_cap, resolve_secrets, profiles)
     return loader.load(paths)
 
 
+def _shipped_profiles(problems: Problems) -> Collection[str]:
+    from netpoll.inputs.snmp.profiles import load_profiles  # only when a layer names a profile
+
+    try:
+        return load_profiles().profiles
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return {}
+
+
 class _Loader:
-    def __init__(self, environ: Mapping[str, str], range_cap: int, resolve_secrets: bool = True) -> None:
+    def __init__(
+        self,
+        environ: Mapping[str, str],
+        range_cap: int,
+        resolve_secrets: bool = True,
+        profiles: Collection[str] | None = None,
+    ) -> None:
         self.environ = environ
         self.range_cap = range_cap
         self.resolve_secrets = resolve_secrets
+        self.profiles = profiles
         self.problems = Problems()
         self.defaults: _Entry | None = None
         self.groups: dict[str, _Entry] = {}
@@ -427,36 +446,41 @@ class _Loader:
         """Check a layer's references and tags where they are written; False if the layer is unusable."""
         raw: RawLayer = entry.raw
         ok = self._layer_tags(entry, label) is not None
-        if raw.snmp is not None and raw.snmp.credentials is not None:
-            name = raw.snmp.credentials
-            if ("credentials", name) in self.broken:
-                ok = False
-            elif name not in self.credential_entries:
-                ok = False
-                hint = did_you_mean(name, self.credential_entries) or self._known(
-                    "credentials", self.credential_entries
-                )
-                self.add(
-                    entry,
-                    entry.line_of("snmp", "credentials"),
-                    f"{label}: unknown credential profile '{name}'{hint}",
-                )
-        groups = getattr(raw, "groups", None) or []
-        for index, group in enumerate(groups):
-            if ("groups", group) in self.broken:
-                ok = False
-            elif group not in self.groups:
-                ok = False
-                hint = did_you_mean(group, self.groups) or self._known("groups", self.groups)
-                self.add(entry, entry.line_of("groups", index), f"{label}: unknown group '{group}'{hint}")
+        snmp = raw.snmp
+        if snmp is not None and snmp.credentials is not None:
+            ok = (
+                self._reference(entry, ("snmp", "credentials"), label, "credentials", snmp.credentials) and ok
+            )
+        if snmp is not None and snmp.profile is not None:
+            if self.profiles is None:
+                self.profiles = _shipped_profiles(self.problems)
+            ok = self._reference(entry, ("snmp", "profile"), label, "profiles", snmp.profile) and ok
+        for index, group in enumerate(getattr(raw, "groups", None) or []):
+            ok = self._reference(entry, ("groups", index), label, "groups", group) and ok
         return ok
 
-    @staticmethod
-    def _known(section: str, names: Iterable[str]) -> str:
-        listed = sorted(names)
-        if not listed:
-            return f"; no {section} are defined: add a {section}: section"
-        return f"; defined: {', '.join(listed[:10])}"
+    def _reference(self, entry: _Entry, at: PathKey, label: str, section: str, name: str) -> bool:
+        """Whether ``name`` (written at ``at``) names a usable credential profile, SNMP profile or group."""
+        if (section, name) in self.broken:
+            return False  # defined, but broken: its own problem is reported where it is defined
+        known: Collection[str] = {
+            "credentials": self.credential_entries,
+            "groups": self.groups,
+            "profiles": self.profiles or (),
+        }[section]
+        if name in known:
+            return True
+        what = {"credentials": "credential profile", "groups": "group", "profiles": "SNMP profile"}[section]
+        listed = sorted(known)
+        if section == "profiles":
+            listing = f"; known profiles: {', '.join(listed)}" if listed else ""
+        elif listed:
+            listing = f"; defined: {', '.join(listed[:10])}"
+        else:
+            listing = f"; no {section} are defined: add a {section}: section"
+        hint = did_you_mean(name, known) or listing
+        self.add(entry, entry.line_of(*at), f"{label}: unknown {what} '{name}'{hint}")
+        return False
 
     def _layer_tags(self, entry: _Entry, label: str) -> dict[str, str] | None:
         key = id(entry)

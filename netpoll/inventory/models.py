@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
 PrivProtocol = Literal["DES", "AES128", "AES192", "AES256"]
 SnmpBackendName = Literal["auto", "pysnmp", "gufo"]
+# RFC 3414: USM passphrases are at least 8 characters; agents (and pysnmp) reject shorter ones.
+MIN_V3_KEY = 8
 
 
 class _Frozen(BaseModel):

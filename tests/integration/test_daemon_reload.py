@@ -1,6 +1,7 @@
 """Inventory reload while `netpoll run` polls: devices added, removed and changed within one interval,
-counter state of unchanged devices kept (rates on the very next poll), a broken edit rejected and logged
-with the `netpoll check` message while polling goes on, SIGHUP reloads too."""
+counter state of unchanged devices kept (rates on the very next poll), a broken edit (a typo'd key, an
+unknown SNMP profile) rejected and logged with the `netpoll check` message while polling goes on, SIGHUP
+reloads too."""
 
 from __future__ import annotations
 
@@ -136,6 +137,13 @@ def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> 
         assert wait_for(lambda: "inventory rejected" in log_path.read_text(), 6)
         assert re.search(r"inventory rejected: .*inventory\.yaml:\d+: ", log_path.read_text())
         assert wait_for(lambda: device_points(read_points(data), "dev-d", "ping", broken_at + 3), 8)
+        # a profile name only `netpoll check` used to verify: rejected on reload as well
+        inv.write_text(inv.read_text().replace("credentials: sim}", "credentials: sim, profile: ciscoo}"))
+        assert wait_for(lambda: "unknown SNMP profile 'ciscoo'" in log_path.read_text(), 6)
+        assert re.search(
+            r"inventory rejected: .*inventory\.yaml:7: device 'dev-a': unknown SNMP profile",
+            log_path.read_text(),
+        )
 
         # fixed again, and SIGHUP reloads as well
         inv.write_text(inventory(sim.port, {"dev-b": "127.0.0.53", "dev-e": "127.0.0.56"}))

@@ -248,7 +248,7 @@ def test_thresholds_behind_a_closed_directory_is_a_problem(
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the file"):
+    with pytest.raises(ConfigError, match="cannot read it"):
         load_config(tmp_path / "absent.yaml", environ={})
 
 

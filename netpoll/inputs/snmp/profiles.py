@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,6 +221,9 @@ class ProfileSet:
 
     def __len__(self) -> int:
         return len(self.profiles)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.profiles)
 
     def pick(self, sys_object_id: Oid | None, sys_descr: str = "") -> Profile:
         """The profile for a device: longest matching sysObjectID prefix, else the default profile."""

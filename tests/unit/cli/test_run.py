@@ -56,3 +56,18 @@ def test_instance_name_is_distinct_per_shard_unless_configured(
     assert settings.instance == want
     if settings.mqtt is not None:
         assert settings.mqtt.instance == want
+
+
+def test_unknown_profile_is_refused_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "community").write_text("c0mmunity\n")
+    (tmp_path / "inventory.yaml").write_text(
+        "credentials:\n  lab: {version: 2c, community_file: community}\n"
+        "devices:\n  - name: r1\n    address: 127.0.0.1\n    snmp: {credentials: lab, profile: ciscoo}\n"
+    )
+    config = tmp_path / "netpoll.yaml"
+    config.write_text("inventories: [inventory.yaml]\ndata_dir: data\nstate_dir: state\n")
+    assert main(["run", "--config", str(config), "--cycles", "1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"{tmp_path}/inventory.yaml:6: device 'r1': unknown SNMP profile 'ciscoo'; did you mean 'cisco'?"
+    )

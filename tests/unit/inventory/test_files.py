@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from netpoll.configkit.problems import Problems
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import inventory_files, load_inventory
-from netpoll.inventory.problems import Problems
 
 DEVICE = "devices:\n  - name: r1\n    address: 127.0.0.1\n"
 
@@ -50,4 +50,4 @@ def test_unreadable_directory_is_a_problem_not_a_traceback(
     problems = Problems()
     assert inventory_files([tmp_path], problems) == []
     (problem,) = problems.items()
-    assert str(problem).endswith(":1: cannot read it: Permission denied: fix the path or its permissions")
+    assert str(problem).endswith(":1: cannot read it (Permission denied): fix the path or its permissions")

@@ -55,10 +55,10 @@ class Problems:
         problem = Problem(file, line, message)
         self._items.setdefault(str(problem), problem)
 
-    def extend(self, problems: Iterable[Problem]) -> None:
-        """Record several problems."""
+    def extend(self, problems: Iterable[str]) -> None:
+        """Record several problems (plain strings, e.g. from another loader's ConfigError, are kept as is)."""
         for problem in problems:
-            self._items.setdefault(str(problem), problem)
+            self._items.setdefault(str(problem), problem if isinstance(problem, Problem) else _plain(problem))
 
     def __bool__(self) -> bool:
         return bool(self._items)
@@ -79,7 +79,28 @@ class Problems:
             raise ConfigError(list(self.items()))
 
 
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``."""
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+def _plain(text: str) -> Problem:
+    # "file:line: message" split back into its parts (a file name may itself hold colons); the text is kept.
+    head, _, message = text.partition(": ")
+    file, _, number = head.rpartition(":")
+    problem = str.__new__(Problem, text)
+    if file and number.isdigit():
+        problem.file, problem.line, problem.message = file, int(number), message
+    else:
+        problem.file, problem.line, problem.message = head, 0, message or text
+    return problem
+
+
+def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``.
+
+    ``cutoff`` (0..1) is how close it must be: raise it where unknown words are legitimate (open sets).
+    """
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
     return f"; did you mean '{matches[0]}'?" if matches else ""
+
+
+def hint(word: str, choices: Iterable[str], what: str = "allowed") -> str:
+    """A did-you-mean when one is close, else the choices listed: ``"; allowed: a, b, c"``."""
+    listed = list(choices)
+    return did_you_mean(word, listed) or (f"; {what}: {', '.join(listed)}" if listed else "")

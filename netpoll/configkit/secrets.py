@@ -15,12 +15,10 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from netpoll.configkit.files import MAX_SECRET_BYTES, ReadError, read_text, resolve_path
+
 ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _LOOKS_LIKE_REFERENCE = re.compile(r"^\$\{?[A-Za-z0-9_]*\}?$")
-# A secret file larger than this is the wrong file.
-_MAX_FILE_BYTES = 64 * 1024
-# RFC 3414: USM passphrases are at least 8 characters; agents (and pysnmp) reject shorter ones.
-MIN_V3_KEY = 8
 
 
 class SecretError(ValueError):
@@ -79,23 +77,11 @@ def _from_environment(key: str, value: str, env: Mapping[str, str]) -> str:
 
 
 def _from_file(key: str, file: str, base_dir: Path) -> str:
-    path = Path(file).expanduser()
-    if not path.is_absolute():
-        path = base_dir / path
+    path = resolve_path(file, base_dir)
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise SecretError(
-            f"{key}_file {path}: cannot read it ({exc.strerror or type(exc).__name__}): fix the path or"
-            " its permissions"
-        ) from None
-    if len(raw) > _MAX_FILE_BYTES:
-        raise SecretError(f"{key}_file {path}: larger than {_MAX_FILE_BYTES} bytes; is it the right file?")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SecretError(f"{key}_file {path}: not UTF-8 text") from None
+        text = read_text(path, max_bytes=MAX_SECRET_BYTES)
+    except ReadError as exc:
+        raise SecretError(f"{key}_file {path}: {exc}") from None
     if text.endswith("\n"):
         text = text[:-1]
     if text.endswith("\r"):

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from netpoll.inventory.problems import Problems, did_you_mean
-from netpoll.inventory.yamlsource import PathKey, YamlSource
+from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.yamlsource import PathKey, YamlSource
 
 M = TypeVar("M", bound=BaseModel)
 

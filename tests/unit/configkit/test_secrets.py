@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
-from netpoll.inventory.secrets import SecretError, resolve_secret
 
 SECRET = "s3cret-value-xyz"
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from netpoll.inventory.problems import Problems
+from netpoll.configkit.files import ReadError, read_text
+from netpoll.configkit.problems import Problems
 
 PathKey = tuple[str | int, ...]
 
@@ -55,12 +56,9 @@ def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
     """Read ``path``; on a read or syntax error, record the problem and return None."""
     name = display_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        problems.add(name, 1, "the file is not UTF-8 text: save it as UTF-8")
-        return None
-    except OSError as exc:
-        problems.add(name, 1, f"cannot read the file: {exc.strerror or exc}: fix the path or its permissions")
+        text = read_text(path)
+    except ReadError as exc:
+        problems.add(name, 1, str(exc))
         return None
     return parse_yaml(text, name, problems)
 
