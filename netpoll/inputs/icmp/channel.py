@@ -16,8 +16,7 @@ import struct
 import time
 from typing import Any, Literal
 
-from icmplib import ICMPv4Socket, ICMPv6Socket
-
+from netpoll.compat.icmplib import IcmpSocket, echo_request, echo_request_type, reply_parser
 from netpoll.inputs.icmp.packets import (
     SO_RCVBUFFORCE,
     SO_TIMESTAMPNS,
@@ -93,7 +92,7 @@ class ProbeState:
 class Channel:
     """One shared ICMP socket of one address family, read on the event loop."""
 
-    def __init__(self, family: int, kind: SocketKind, icmp: ICMPv4Socket | ICMPv6Socket) -> None:
+    def __init__(self, family: int, kind: SocketKind, icmp: IcmpSocket) -> None:
         self.family = family
         self.kind = kind
         self.icmp = icmp
@@ -102,7 +101,7 @@ class Channel:
         # has its identifier rewritten by the kernel, which then delivers only that identifier's replies.
         self.ident = random.randrange(1, _SEQ_SPACE) if kind == "raw" else 0
         self.expected_id: int | None = self.ident if kind == "raw" else None
-        self.echo_type = icmp._ICMP_ECHO_REQUEST
+        self.echo_type = echo_request_type(icmp)
         self.table: dict[int, tuple[ProbeState, int]] = {}
         self._next_seq = random.randrange(_SEQ_SPACE)
         self._templates: dict[int, tuple[bytes, int]] = {}
@@ -133,7 +132,7 @@ class Channel:
         if template is None:
             payload = (_PAYLOAD_BYTES * (payload_size // 256 + 1))[:payload_size]
             # icmplib lays out the header and computes the checksum, once per payload size, with sequence 0.
-            packet = self.icmp._create_packet(id=self.ident, sequence=0, payload=payload)
+            packet = echo_request(self.icmp, self.ident, 0, payload)
             template = (packet[8:], int.from_bytes(packet[2:4], "big"))
             self._templates[payload_size] = template
         payload, checksum = template
@@ -167,7 +166,7 @@ class Channel:
     def on_readable(self) -> None:
         """Drain the socket: match every packet to its request and settle it."""
         sock, table, family, expected_id = self.sock, self.table, self.family, self.expected_id
-        parse = self.icmp._parse_reply
+        parse = reply_parser(self.icmp)
         for _ in range(_DRAIN_LIMIT):
             try:
                 data, ancdata, _flags, address = sock.recvmsg(_RECV_SIZE, TIMESTAMP_ANCBUFSIZE)

@@ -39,9 +39,10 @@ from gufo.snmp import (
 from gufo.snmp import NoSuchInstance as GufoNoSuchInstance
 from gufo.snmp import SnmpAuthError as GufoAuthError
 from gufo.snmp import SnmpError as GufoError
-from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession
+from gufo.snmp.typing import ValueType
 
+from netpoll.compat.gufo_snmp import GetIter, session_socket
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     BackendClient,
@@ -117,12 +118,12 @@ class _Wire:
 
     gufo's own asyncio wrapper adds and removes an event-loop reader (two epoll_ctl calls) and runs a
     ``wait_for`` for every request; with many small column walks per poll that per-request cost dominates the
-    client's CPU. This drives gufo's compiled socket (``SnmpSession._sock``: encode/send, receive/decode) with
-    one persistent reader and a plain timer instead. gufo is pinned to 0.13 in pyproject for this reason.
+    client's CPU. This drives gufo's compiled socket (``netpoll.compat.gufo_snmp``: encode/send,
+    receive/decode) with one persistent reader and a plain timer instead.
     """
 
     def __init__(self, session: SnmpSession) -> None:
-        self.sock: Any = session._sock
+        self.sock = session_socket(session)
         self._fd: int = self.sock.get_fd()
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
@@ -302,7 +303,7 @@ class GufoClient(BackendClient):
             wire = await self._ready()
             sock = wire.sock
             try:
-                raw: dict[str, object] = await self._request(
+                raw: dict[str, ValueType] = await self._request(
                     wire, lambda: sock.send_get_many(names), sock.recv_get_many
                 )
                 if self.target.version == "1" and len(raw) < len(names) and len(names) > 1:
@@ -388,7 +389,7 @@ class GufoClient(BackendClient):
         receive = functools.partial(sock.recv_get_bulk, ctx)
         while True:
             try:
-                batch: list[tuple[str, object] | None] = await self._request(wire, send, receive)
+                batch: list[tuple[str, ValueType] | None] = await self._request(wire, send, receive)
             except StopAsyncIteration as exc:
                 return out, guard, exc.args == ("stop",)
             if not batch:

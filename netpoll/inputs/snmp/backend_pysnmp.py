@@ -50,6 +50,7 @@ from pysnmp.hlapi.v3arch.asyncio import (
 )
 from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
 
+from netpoll.compat.pysnmp import forget_engine_id, payload, wait_open
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     BackendClient,
@@ -129,18 +130,18 @@ def _kind_of(cls: type) -> int:
 def decode_value(value: Any) -> SnmpValue | None:
     """A pyasn1/pysnmp value → int, bytes, Oid tuple or dotted-quad str; None for NULL and the exceptions.
 
-    Reads the payload pyasn1 already decoded (``_value``: int for INTEGER-likes, bytes for OCTET STRINGs,
-    int tuple for OIDs) instead of going through ``int()``/``asOctets()``/``asTuple()`` per varbind.
+    Reads the payload pyasn1 already decoded (``netpoll.compat.pysnmp.payload``: int for INTEGER-likes,
+    bytes for OCTET STRINGs, int tuple for OIDs): no ``int()``/``asOctets()``/``asTuple()`` per varbind.
     """
     cls = type(value)
     kind = _kinds.get(cls)
     if kind is None:
         kind = _kind_of(cls)
     if kind == _RAW:
-        raw: SnmpValue = value._value
+        raw: SnmpValue = payload(value)
         return raw
     if kind == _IPADDR:
-        return socket.inet_ntoa(value._value)
+        return socket.inet_ntoa(payload(value))
     return None
 
 
@@ -186,7 +187,7 @@ class PysnmpEngines:
         transport_cls = udp6.Udp6AsyncioTransport if ipv6 else udp.UdpAsyncioTransport
         transport = transport_cls().open_client_mode()
         pysnmp_config.add_transport(engine, module.DOMAIN_NAME, transport)
-        await transport._lport  # the datagram endpoint is created in a task; wait for the socket
+        await wait_open(transport)  # the datagram endpoint is created in a task; wait for the socket
         sock = transport.transport.get_extra_info("socket")
         if sock is not None:
             set_recv_buffer(sock, self._recv_buffer)
@@ -321,17 +322,10 @@ class PysnmpClient(BackendClient):
         return result
 
     def _rediscover(self) -> None:
-        # pysnmp caches the peer's engine ID per transport address for 300 s (rfc3412 engineIdCache, private):
-        # drop this agent's entry so the next request starts with discovery.
-        engine = self._engine
-        if engine is None:
-            return
-        peer = (self.target.address, self.target.port)
-        for model in engine.message_processing_subsystems.values():
-            cache = getattr(model, "_SnmpV3MessageProcessingModel__engineIdCache", None)
-            if isinstance(cache, dict):
-                for key in [k for k in cache if tuple(k[1])[:2] == peer]:
-                    del cache[key]
+        # pysnmp caches the peer's engine ID per transport address for 300 s: drop this agent's entry so the
+        # next request starts with discovery.
+        if self._engine is not None:
+            forget_engine_id(self._engine, self.target.address, self.target.port)
 
     async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         pending = list(oids)
@@ -352,7 +346,7 @@ class PysnmpClient(BackendClient):
                 for name, value in varbinds:
                     decoded = decode_value(value)
                     if decoded is not None:
-                        result[name._value] = decoded
+                        result[payload(name)] = decoded
                 break
         return result
 
@@ -368,7 +362,7 @@ class PysnmpClient(BackendClient):
             for name, value in varbinds:
                 decoded = decode_value(value)
                 if decoded is not None:
-                    result[name._value] = decoded
+                    result[payload(name)] = decoded
         return result
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
@@ -397,7 +391,7 @@ class PysnmpClient(BackendClient):
             if not varbinds:
                 break
             for name, value in varbinds:
-                oid = name._value
+                oid = payload(name)
                 if _is_end(value) or not guard.accept(oid):
                     return out
                 decoded = decode_value(value)
@@ -418,7 +412,7 @@ class PysnmpClient(BackendClient):
             if not varbinds:
                 break
             name, value = varbinds[0]
-            oid = name._value
+            oid = payload(name)
             if _is_end(value) or not guard.accept(oid):
                 break
             decoded = decode_value(value)
