@@ -1,4 +1,4 @@
-"""The per-device logger adapter: the device travels as the ``device`` extra, with the caller's extras kept."""
+"""The per-device logger adapter: the device goes as the ``device`` extra, the caller's extras kept."""
 
 from __future__ import annotations
 
