@@ -10,6 +10,7 @@ from dataclasses import field as dc_field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from netpoll.measurements import ALERT
 from netpoll.sample import FieldValue, Sample
 
 AlertState = Literal["breach", "clear", "event"]
@@ -106,7 +107,7 @@ class Alert:
         if threshold is not None:
             fields["threshold"] = threshold
         return Sample(
-            measurement="alert",
+            measurement=ALERT.name,
             tags={
                 "device": self.device,
                 "rule": self.rule,

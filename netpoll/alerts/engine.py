@@ -33,6 +33,7 @@ from netpoll.alerts.state import (
     step_threshold,
     write_state_file,
 )
+from netpoll.measurements import MODEL
 from netpoll.sample import FieldValue, Sample
 
 __all__ = ["Alert", "AlertEngine"]
@@ -55,9 +56,12 @@ class AlertEngine:
     def __init__(self, rules: Sequence[Rule], state_path: str | Path | None = None) -> None:
         self.rules = tuple(rules)
         self.state_path = Path(state_path) if state_path is not None else None
-        self._by_measurement: dict[str, list[Rule]] = {}
+        # Per measurement: the tag naming what a record is about (``device``; ``instance`` for the
+        # poller's own ``netpoll`` records) and the rules watching it.
+        self._by_measurement: dict[str, tuple[str, list[Rule]]] = {}
         for rule in self.rules:
-            self._by_measurement.setdefault(rule.measurement, []).append(rule)
+            subject = MODEL.subject_tag(rule.measurement)
+            self._by_measurement.setdefault(rule.measurement, (subject, []))[1].append(rule)
         self._states: dict[StateKey, RuleState] = {}
         self.edges_path = (
             self.state_path.with_name(self.state_path.stem + ".edges.json") if self.state_path else None
@@ -74,10 +78,11 @@ class AlertEngine:
         """Feed samples (any measurements, in time order) and return the alerts to publish, in order."""
         alerts: list[Alert] = []
         for sample in samples:
-            rules = self._by_measurement.get(sample.measurement)
-            if not rules:
+            watched = self._by_measurement.get(sample.measurement)
+            if watched is None:
                 continue
-            device = sample.tags.get("device", "")
+            subject, rules = watched
+            device = sample.tags.get(subject, "")
             if not device:
                 continue
             for rule in rules:
@@ -101,7 +106,7 @@ class AlertEngine:
         if value is None or not usable_value(value):
             return None  # a missing value is no sample: never a clear
         entity = rule.entity_of(sample.tags)
-        if not rule.scope.matches(sample.tags, entity) or not rule.applies(sample.fields):
+        if not rule.scope.matches(sample.tags, entity, device) or not rule.applies(sample.fields):
             return None
         key = (rule.name, device, entity)
         state = self._states.get(key)

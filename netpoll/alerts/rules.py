@@ -29,6 +29,7 @@ from typing import Any, Literal, TypeVar
 import yaml
 
 from netpoll.errors import ConfigError
+from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue
 
 RuleKind = Literal["threshold", "event", "flapping"]
@@ -41,81 +42,6 @@ SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
 TRIGGERS: tuple[Trigger, ...] = ("match", "change")
 
 DEFAULT_RULES_FILE = "default_rules.yaml"
-
-# What netpoll writes (the README schema). ping and netpoll are closed sets; interface and snmp grow with
-# device profiles (raw counters under MIB names, profile scalars), so an unknown field there is only an
-# error when it looks like a typo of a known one.
-KNOWN_FIELDS: dict[str, frozenset[str]] = {
-    "interface": frozenset(
-        {
-            "in_bps",
-            "out_bps",
-            "in_util_pct",
-            "out_util_pct",
-            "in_errors_ps",
-            "out_errors_ps",
-            "in_discards_ps",
-            "out_discards_ps",
-            "in_pps",
-            "out_pps",
-            "in_error_pct",
-            "out_error_pct",
-            "oper_status",
-            "admin_status",
-            "speed_bps",
-            "ifHCInOctets",
-            "ifHCOutOctets",
-            "ifInErrors",
-            "ifOutErrors",
-            "ifInDiscards",
-            "ifOutDiscards",
-            "ifInOctets",
-            "ifOutOctets",
-        }
-    ),
-    "snmp": frozenset(
-        {
-            "uptime_s",
-            "poll_ok",
-            "poll_duration_ms",
-            "varbinds",
-            "rebooted",
-            "cpu_pct",
-            "mem_used_pct",
-            "temperature_c",
-            "sessions",
-        }
-    ),
-    "ping": frozenset(
-        {
-            "packets_transmitted",
-            "packets_received",
-            "percent_packet_loss",
-            "minimum_response_ms",
-            "average_response_ms",
-            "maximum_response_ms",
-            "standard_deviation_ms",
-            "jitter_ms",
-            "result_code",
-            "reachable",
-        }
-    ),
-    "netpoll": frozenset(
-        {
-            "polls_ok",
-            "polls_failed",
-            "polls_skipped",
-            "poll_lag_ms",
-            "queue_size",
-            "spool_bytes",
-            "write_latency_ms",
-            "points_written",
-        }
-    ),
-}
-CLOSED_MEASUREMENTS = frozenset({"ping", "netpoll"})
-# The tag that names the entity inside a device, per measurement; rules may override it with ``entity``.
-DEFAULT_ENTITY_TAGS: dict[str, str] = {"interface": "ifName"}
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -161,10 +87,14 @@ class Scope:
     tags: tuple[tuple[str, str], ...] = ()
     interfaces: tuple[str, ...] = ()
 
-    def matches(self, tags: Mapping[str, str], entity: str) -> bool:
-        """Whether a sample with these tags (and entity, e.g. ifName) is in scope."""
+    def matches(self, tags: Mapping[str, str], entity: str, device: str | None = None) -> bool:
+        """Whether a sample with these tags (and entity, e.g. ifName) is in scope.
+
+        ``device`` is what the record is about when it is not its ``device`` tag (a ``netpoll`` record's
+        ``instance``).
+        """
         return (
-            _any_glob(self.devices, tags.get("device", ""))
+            _any_glob(self.devices, tags.get("device", "") if device is None else device)
             and _any_glob(self.roles, tags.get("role", ""))
             and _any_glob(self.sites, tags.get("site", ""))
             and _any_glob(self.interfaces, entity)
@@ -419,7 +349,29 @@ def _scalar(raw: object) -> bool:
     return isinstance(raw, bool | int | float | str) and not (isinstance(raw, float) and math.isnan(raw))
 
 
-def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int]) -> Rule | None:
+def _check_field(
+    model: Model, raw: _LineDict, name: str, measurement: str, field_name: str | None, problems: _Problems
+) -> None:
+    """The rule's measurement and field must be declared (``netpoll.measurements`` + loaded profiles)."""
+    declared = model.measurements.get(measurement)
+    if declared is None or not declared.rules:
+        watched = [m for m in model if model[m].rules]
+        hint = _did_you_mean(measurement, watched) or f"; rules watch {', '.join(watched)}"
+        problems.add(
+            _line_of(raw, "measurement"), f"rule '{name}': unknown measurement '{measurement}'{hint}"
+        )
+    elif field_name is not None and field_name not in declared.field_names:
+        known = sorted(declared.field_names)
+        hint = _did_you_mean(field_name, known) or f"; its fields: {', '.join(known)}"
+        problems.add(
+            _line_of(raw, "field"),
+            f"rule '{name}': measurement '{measurement}' has no field '{field_name}'{hint}",
+        )
+
+
+def _parse_rule(
+    raw: object, line: int, problems: _Problems, seen: dict[str, int], model: Model = MODEL
+) -> Rule | None:
     if not isinstance(raw, _LineDict):
         problems.add(line, "each rule must be a mapping (name, measurement, field, comparison, breach, ...)")
         return None
@@ -451,27 +403,12 @@ def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int
     if measurement is not None and not isinstance(measurement, str):
         problems.add(_line_of(raw, "measurement"), f"rule '{name}': measurement must be a name")
         measurement = None
-    if isinstance(measurement, str) and measurement not in KNOWN_FIELDS:
-        hint = _did_you_mean(measurement, KNOWN_FIELDS, cutoff=0.75)
-        if hint:
-            problems.add(
-                _line_of(raw, "measurement"), f"rule '{name}': unknown measurement '{measurement}'{hint}"
-            )
-
     field_name = need("field")
     if field_name is not None and not isinstance(field_name, str):
         problems.add(_line_of(raw, "field"), f"rule '{name}': field must be a name")
         field_name = None
-    if isinstance(measurement, str) and isinstance(field_name, str) and measurement in KNOWN_FIELDS:
-        known = KNOWN_FIELDS[measurement]
-        if field_name not in known:
-            closed = measurement in CLOSED_MEASUREMENTS
-            hint = _did_you_mean(field_name, known, cutoff=0.6 if closed else 0.8)
-            if closed or hint:
-                problems.add(
-                    _line_of(raw, "field"),
-                    f"rule '{name}': measurement '{measurement}' has no field '{field_name}'{hint}",
-                )
+    if isinstance(measurement, str):
+        _check_field(model, raw, name, measurement, field_name, problems)
 
     comparison: Comparison
     raw_comparison = raw.get("comparison", ">=" if kind == "flapping" else None)
@@ -533,7 +470,7 @@ def _parse_rule(raw: object, line: int, problems: _Problems, seen: dict[str, int
 
     severity = _choice(raw, "severity", SEVERITIES, "warning", name, problems)
 
-    entity_tag: str | None = DEFAULT_ENTITY_TAGS.get(measurement) if isinstance(measurement, str) else None
+    entity_tag = model[measurement].entity_tag if measurement in model else None
     if "entity" in raw:
         entity_raw = raw["entity"]
         if entity_raw is None or entity_raw == "":
@@ -616,7 +553,7 @@ class _Parsed:
     disable: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _parse_document(text: str, file: str) -> _Parsed:
+def _parse_document(text: str, file: str, model: Model = MODEL) -> _Parsed:
     problems = _Problems(file)
     parsed = _Parsed()
     try:
@@ -653,7 +590,7 @@ def _parse_document(text: str, file: str) -> _Parsed:
         raw_rules = _LineList()
     seen: dict[str, int] = {}
     for raw, line in zip(raw_rules, getattr(raw_rules, "item_lines", []), strict=False):
-        rule = _parse_rule(raw, line, problems, seen)
+        rule = _parse_rule(raw, line, problems, seen, model)
         if rule is not None:
             parsed.rules.append(rule)
     if problems.items:
@@ -669,9 +606,12 @@ def _problem_line(problem: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
-def parse_rules(text: str, file: str = "<rules>") -> tuple[Rule, ...]:
-    """Validate rules YAML text (without ``include_defaults`` processing); raises ConfigError."""
-    return tuple(_parse_document(text, file).rules)
+def parse_rules(text: str, file: str = "<rules>", model: Model = MODEL) -> tuple[Rule, ...]:
+    """Validate rules YAML text (without ``include_defaults`` processing); raises ConfigError.
+
+    ``model`` declares the measurements and fields a rule may watch (add the loaded profiles' fields).
+    """
+    return tuple(_parse_document(text, file, model).rules)
 
 
 def default_rules() -> tuple[Rule, ...]:
@@ -680,8 +620,11 @@ def default_rules() -> tuple[Rule, ...]:
     return parse_rules(resource.read_text(encoding="utf-8"), f"<netpoll>/alerts/{DEFAULT_RULES_FILE}")
 
 
-def load_rules(path: str | Path | None = None) -> tuple[Rule, ...]:
+def load_rules(path: str | Path | None = None, model: Model = MODEL) -> tuple[Rule, ...]:
     """Load and validate a rules file; ``None`` gives the shipped defaults.
+
+    ``model`` declares the measurements and fields a rule may watch: ``netpoll.measurements.MODEL``, plus
+    the fields of the loaded device profiles where they add any (``ProfileSet.model()``).
 
     With ``include_defaults: true`` the file's rules come on top of the defaults (same name replaces the
     default) and ``disable`` drops defaults by name.
@@ -696,7 +639,7 @@ def load_rules(path: str | Path | None = None) -> tuple[Rule, ...]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{file}:0: cannot read rules file: {exc.strerror or exc}"]) from None
-    parsed = _parse_document(text, file)
+    parsed = _parse_document(text, file, model)
     if not parsed.include_defaults:
         if parsed.disable:
             raise ConfigError([f"{file}:{parsed.disable[0][1]}: 'disable' needs include_defaults: true"])

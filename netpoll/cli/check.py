@@ -89,8 +89,10 @@ def check_rules(config: DaemonConfig) -> None:
         ConfigError: one ``file:line: message`` per problem in the rules file.
     """
     from netpoll.alerts.rules import load_rules  # only needed with --config
+    from netpoll.inputs.snmp.profiles import load_profiles
 
-    load_rules(config.thresholds)
+    # A rule may watch any field a profile computes, not only those netpoll.measurements declares.
+    load_rules(config.thresholds, load_profiles().model())
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -252,7 +252,7 @@ class Daemon:
             self._install_signals(stack)
             # Entered next, so it is closed last: everything polled until the end gets flushed or spooled.
             self._sink = await stack.enter_async_context(self._make_sink())
-            await self._open_alerts(stack)
+            await self._open_alerts(stack, profiles)
             await self._open_probes(stack, profiles)
             self._scheduler = PollScheduler(
                 self.emit,
@@ -285,14 +285,15 @@ class Daemon:
         log.info("output: line-protocol files in %s", s.data_dir)
         return FileSink(s.data_dir, max_bytes=s.file_max_bytes, rotate_s=s.file_rotate_s)
 
-    async def _open_alerts(self, stack: AsyncExitStack) -> None:
+    async def _open_alerts(self, stack: AsyncExitStack, profiles: ProfileSet) -> None:
         s = self.settings
         if not s.alerts:
             return
         from netpoll.alerts.engine import AlertEngine
         from netpoll.alerts.rules import load_rules
 
-        rules = load_rules(s.alert_rules)
+        # A rule may watch any field the loaded profiles compute, beyond those netpoll.measurements declares.
+        rules = load_rules(s.alert_rules, profiles.model())
         self._engine = AlertEngine(rules, state_path=self._store.alerts_path)
         if s.mqtt is not None:
             from netpoll.outputs.mqtt.publisher import MqttPublisher
@@ -417,7 +418,8 @@ class Daemon:
         )
         mqtt = self._publisher.stats() if self._publisher is not None else None
         sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices), mqtt)
-        sink.write([sample])
+        # Through the same pipeline as every other sample: the output, and the alert engine (netpoll rules).
+        self.emit([sample])
         if cycle.polls_cut or cycle.polls_skipped:
             # One line per cycle, not one per device: at thousands of devices a per-poll warning floods the
             # log and costs CPU when it is least affordable (the per-device detail is in the data).

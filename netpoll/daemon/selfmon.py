@@ -21,6 +21,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
+from netpoll.measurements import NETPOLL
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.daemon.selfmon")
@@ -90,7 +91,8 @@ class SelfMonitor:
         self._polls.labels("skipped").inc(cycle.polls_skipped)
         self._polls.labels("late").inc(cycle.polls_late)
         self._points.inc(written)
-        self._dropped.inc(max(0, sink.points_dropped - self._last_points_dropped))
+        dropped = max(0, sink.points_dropped - self._last_points_dropped)
+        self._dropped.inc(dropped)
         self._last_points_dropped = sink.points_dropped
         self._lag.set(cycle.poll_lag_ms_max / 1000.0)
         self._queue.set(sink.queue_size)
@@ -109,6 +111,7 @@ class SelfMonitor:
             "spool_bytes": sink.spool_bytes,
             "write_latency_ms": round(sink.write_latency_ms, 3),
             "points_written": written,
+            "points_dropped": dropped,
             "devices": devices,
         }
         if mqtt is not None:
@@ -118,7 +121,8 @@ class SelfMonitor:
             fields["alerts_dropped"] = mqtt["dropped"]
             fields["mqtt_connected"] = mqtt["connected"]
             self._alerts_queued.set(mqtt["queued"])
-        return Sample("netpoll", {"instance": self.instance, "shard": self.shard}, fields, time.time_ns())
+        tags = {"instance": self.instance, "shard": self.shard}
+        return Sample(NETPOLL.name, tags, fields, time.time_ns())
 
     def health(self) -> tuple[bool, str]:
         """(healthy, reason)."""

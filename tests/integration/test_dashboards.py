@@ -1,5 +1,6 @@
-"""The shipped Grafana dashboards: valid provisioning JSON, names from the README schema, and every query
-runs against a real InfluxDB 1.x loaded with line protocol netpoll wrote."""
+"""The shipped Grafana dashboards: valid provisioning JSON, names and types declared in netpoll.measurements,
+and every query runs against a real InfluxDB 1.x loaded with line protocol netpoll wrote (checked against the
+model too)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import pytest
 
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import load_rules
+from netpoll.measurements import MODEL, NUMERIC
 from netpoll.sample import Sample
+from tests.harness.lineprotocol import parse_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "deploy" / "grafana"
@@ -190,75 +193,77 @@ def test_alert_annotations_everywhere() -> None:
         assert any('FROM "alert"' in a["query"] for a in anns), path.name
 
 
-# ---- names: every measurement and field is in the README schema ------------------------------------------
+# ---- names: every measurement, tag and field a query uses is declared in netpoll.measurements ------------
+
+# InfluxQL functions that need a number: on a string field they fail or return nothing.
+_NUMERIC_FUNCTIONS = {
+    "mean", "median", "sum", "max", "min", "spread", "stddev", "percentile", "integral", "derivative",
+    "non_negative_derivative", "difference", "moving_average",
+}  # fmt: skip
+# GROUP BY up to its end: time(...) allowed inside, a subquery's closing parenthesis ends it.
+_GROUP_BY = re.compile(r"GROUP BY ((?:time\([^)]*\)|[^()])*)")
 
 
-# The measurements of the schema contract (team brief); the README documents each in its schema section.
-CONTRACT_MEASUREMENTS = ("interface", "snmp", "ping", "alert", "netpoll")
+def query_problems(query: str) -> list[str]:
+    """What a query uses that the model does not declare, or declares with an unfit type or kind.
 
-
-def readme_schema() -> dict[str, set[str]]:
-    """Measurement → names (tags and fields) written in backticks in the README's schema section."""
-    readme = (ROOT / "docs" / "schema.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- section: schema\b.*?-->(.*?)<!-- /section: schema -->", readme, re.S)
-    assert match, "docs/schema.md has no schema section"
-    section = match.group(1)
-    if "`" not in section:
-        pytest.skip(
-            "the README schema section (owned by the snmp/icmp/daemon/alerts engineers) is not written yet"
-        )
-    schema: dict[str, set[str]] = {}
-    # A measurement's names are those between its heading (or first mention in a table row / list item) and
-    # the next measurement's.
-    starts = []
-    for name in CONTRACT_MEASUREMENTS:
-        found = re.search(rf"^#+.*?`{name}`", section, re.M) or re.search(
-            rf"^(?:\||[-*]).*?`{name}`", section, re.M
-        )
-        if found:
-            starts.append((found.start(), name))
-    starts.sort()
-    for i, (start, name) in enumerate(starts):
-        end = starts[i + 1][0] if i + 1 < len(starts) else len(section)
-        schema[name] = set(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", section[start:end]))
-    return schema
-
-
-def names_used(query: str) -> tuple[str | None, set[str]]:
-    """(measurement, identifiers other than aliases) of a query; the innermost FROM wins for subqueries."""
+    The innermost ``FROM`` names the measurement (the outer query of a subquery reads its aliases); a query
+    without one (``SHOW TAG VALUES WITH KEY``) must use tags some measurement declares.
+    """
     measurements = re.findall(r'FROM "(\w+)"', query)
     aliases = set(re.findall(r'AS "([^"]+)"', query))
-    quoted = set(re.findall(r'"([^"]+)"', query))
-    return (measurements[-1] if measurements else None), quoted - aliases - set(measurements)
+    used = set(re.findall(r'"([^"]+)"', query)) - aliases - set(measurements)
+    tags = set(re.findall(r'"([^"]+)"\s*=~', query)) | set(re.findall(r'WITH KEY = "([^"]+)"', query))
+    for group in _GROUP_BY.findall(query):
+        tags |= set(re.findall(r'"([^"]+)"', group)) - aliases
+    if not measurements:
+        every_tag = {tag for m in MODEL.measurements.values() for tag in m.tag_names}
+        return [f"{name} is not a tag of any measurement" for name in sorted(used - every_tag)]
+    measurement = MODEL.measurements.get(measurements[-1])
+    if measurement is None:
+        return [f"measurement {measurements[-1]} is not declared"]
+    problems = [f"{measurement.name}: {name} is not a tag" for name in sorted(tags - measurement.tag_names)]
+    declared = measurement.tag_names | measurement.field_names
+    reported = set()
+    for function, name in re.findall(r'(\w+)\("([^"]+)"\)', query):
+        field = measurement.field(name)
+        if name in aliases:
+            continue
+        if field is None:
+            reported.add(name)
+            problems.append(f"{measurement.name}: {function}({name}) reads no declared field")
+        elif function in _NUMERIC_FUNCTIONS and field.type not in NUMERIC:
+            problems.append(
+                f"{measurement.name}: {function}({name}) needs a number, {name} is a {field.type}"
+            )
+    problems += [f"{measurement.name}: {name} is not declared" for name in sorted(used - declared - reported)]
+    return problems
 
 
-def test_measurements_and_fields_are_in_readme_schema() -> None:
-    schema = readme_schema()
-    problems = []
-    undocumented: set[str] = set()
-    for path in DASHBOARD_FILES:
-        for query in extract_queries(path):
-            measurement, names = names_used(query.text)
-            if measurement is None:
-                # SHOW TAG VALUES WITH KEY = "site" across measurements: the key must be in some measurement.
-                everywhere = set().union(*schema.values()) if schema else set()
-                problems += [f"{query.where}: {n}" for n in names if n not in everywhere]
-                continue
-            if measurement not in CONTRACT_MEASUREMENTS:
-                problems.append(
-                    f"{query.dashboard} {query.where}: measurement {measurement} is not in the schema"
-                )
-                continue
-            if measurement not in schema:
-                undocumented.add(measurement)
-                continue
-            missing = sorted(n for n in names if n not in schema[measurement])
-            if missing:
-                problems.append(f"{query.dashboard} {query.where}: {measurement} lacks {missing}")
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('SELECT mean("in_bps") FROM "interface" WHERE "ifName" =~ /x/ GROUP BY time(1m), "device"', []),
+        ('SELECT mean("in_bsp") FROM "interface"', ["interface: mean(in_bsp) reads no declared field"]),
+        ('SELECT mean("error") FROM "snmp"', ["snmp: mean(error) needs a number, error is a string"]),
+        ('SELECT last("in_bps") FROM "interface" GROUP BY "in_bps"', ["interface: in_bps is not a tag"]),
+        ('SELECT last("x") FROM "bgp"', ["measurement bgp is not declared"]),
+        ('SHOW TAG VALUES WITH KEY = "sight"', ["sight is not a tag of any measurement"]),
+        ('SELECT count("ok") AS "n" FROM (SELECT last("poll_ok") AS "ok" FROM "snmp" GROUP BY "device")', []),
+    ],
+)
+def test_query_problems(query: str, expected: list[str]) -> None:
+    assert query_problems(query) == expected
+
+
+def test_dashboards_use_declared_measurements_tags_and_fields() -> None:
+    problems = [
+        f"{query.dashboard} {query.where}: {problem}"
+        for path in DASHBOARD_FILES
+        for query in extract_queries(path)
+        for problem in query_problems(query.text)
+    ]
     assert not problems, "\n".join(problems)
-    if undocumented:
-        # Names of these were not checked: their owners have not written their part of the README yet.
-        pytest.skip(f"README schema section lacks measurement(s) {sorted(undocumented)}; the others match")
 
 
 # ---- queries: run every one against InfluxDB 1.x ---------------------------------------------------------
@@ -391,9 +396,11 @@ def loaded(influxdb1: Any, lab_line_protocol: str) -> tuple[Any, int, int]:
 
 
 @pytest.mark.network
-def test_lab_data_covers_every_measurement(lab_line_protocol: str) -> None:
-    measurements = {line.split(",", 1)[0] for line in lab_line_protocol.splitlines() if line}
-    assert measurements >= {"interface", "snmp", "ping", "alert", "netpoll"}
+def test_lab_data_covers_every_measurement_and_fits_the_model(lab_line_protocol: str) -> None:
+    samples = parse_lines(lab_line_protocol)
+    assert {sample.measurement for sample in samples} == set(MODEL)
+    problems = sorted({problem for sample in samples for problem in MODEL.problems(sample)})
+    assert not problems, "\n".join(problems)
 
 
 def run(server: Any, query: str) -> tuple[str | None, list[dict[str, Any]]]:

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 
+from netpoll.measurements import PING
 from netpoll.sample import FieldValue, Sample
 
 
@@ -112,4 +113,4 @@ def ping_sample(stats: EchoStats, *, device: str, url: str, tags: Mapping[str, s
     out = {key: value for key, value in tags.items() if key != "agent_host"}
     out["device"] = device
     out["url"] = url
-    return Sample(measurement="ping", tags=out, fields=stats.fields(), time_ns=time_ns)
+    return Sample(measurement=PING.name, tags=out, fields=stats.fields(), time_ns=time_ns)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from netpoll.inputs.snmp.types import Oid, SnmpValue
+from netpoll.measurements import INTERFACE
 from netpoll.sample import FieldValue, Sample
 
 MAX32 = 1 << 32
@@ -216,7 +217,7 @@ def interface_samples(
             before = prev.get(key) if rates else None
             if before is not None and time_ns > before[0]:
                 _add_rates(fields, before[1], raw, (time_ns - before[0]) / 1e9, row.speed_bps)
-        samples.append(Sample("interface", row.tags, fields, time_ns))
+        samples.append(Sample(INTERFACE.name, row.tags, fields, time_ns))
     return samples, state
 
 

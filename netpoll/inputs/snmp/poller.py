@@ -34,6 +34,7 @@ from netpoll.inputs.snmp.metrics import (
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid, parse_oid
 from netpoll.inventory.models import Device
+from netpoll.measurements import SNMP
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.snmp.poller")
@@ -179,7 +180,7 @@ class SnmpPoller:
             "varbinds": counter[0],
             "error": error,
         }
-        return [Sample("snmp", tags, fields, time.time_ns())]
+        return [Sample(SNMP.name, tags, fields, time.time_ns())]
 
     def _profile(self, device: Device, st: _DeviceState) -> Profile | None:
         assert device.snmp is not None
@@ -325,7 +326,7 @@ class SnmpPoller:
         fields["profile"] = profile.name
         fields.update(_evaluate_fields(profile, st, scalars, columns, full))
         st.full_poll_due = False if full else st.full_poll_due
-        return [*if_samples, Sample("snmp", tags, fields, time_ns)]
+        return [*if_samples, Sample(SNMP.name, tags, fields, time_ns)]
 
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         # Walk plans are a pure function of the profile and the column set: compute each once.

@@ -25,6 +25,7 @@ import yaml
 from netpoll.errors import ConfigError
 from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
+from netpoll.measurements import MODEL, SNMP, Field, FieldType, Model
 from netpoll.sample import FieldValue
 
 log = logging.getLogger("netpoll.snmp.profiles")
@@ -151,6 +152,13 @@ class Source:
         values = self._values(name, scalars, columns)
         return sum(values) if values else None
 
+    @property
+    def field_type(self) -> FieldType:
+        """How the value is written: text as a string, ``type: int`` as an integer, else a float."""
+        if self.op == "text":
+            return "string"
+        return "integer" if self.as_int else "float"
+
     def objects(self) -> set[str]:
         """Every object name this source reads."""
         return {n for n in self.names if n} | {w.column for w in self.where if w.column}
@@ -224,6 +232,20 @@ class ProfileSet:
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.profiles)
+
+    def model(self, base: Model = MODEL) -> Model:
+        """The data model with the ``snmp`` fields these profiles compute (user profiles may add some).
+
+        The alert rules parser takes its known fields from it; a field the model already declares keeps
+        its declaration (a test checks that the shipped profiles agree with it).
+        """
+        fields: dict[str, Field] = {}
+        for profile in self.profiles.values():
+            for name, sources in profile.fields.items():
+                if name not in fields:
+                    meaning = f"from the {profile.name} profile ({profile.file})"
+                    fields[name] = Field(name, sources[0].field_type, "", meaning, profile=True)
+        return base.with_fields({SNMP.name: fields.values()})
 
     def pick(self, sys_object_id: Oid | None, sys_descr: str = "") -> Profile:
         """The profile for a device: longest matching sysObjectID prefix, else the default profile."""

@@ -9,6 +9,7 @@ import pytest
 
 from netpoll.alerts.rules import load_rules, parse_rules
 from netpoll.errors import ConfigError
+from netpoll.measurements import MODEL, NETPOLL, Field
 
 GOOD = """\
 rules:
@@ -146,11 +147,32 @@ def test_durations_and_interface_entity() -> None:
     assert rule.entity_tag == "ifName"
 
 
-def test_open_measurements_accept_profile_fields() -> None:
-    text = GOOD.replace("cpu_pct", "fan_rpm").replace("measurement: snmp", "measurement: snmp")
-    assert parse_rules(text)[0].field == "fan_rpm"
+def test_profile_fields_are_known_once_added_to_the_model() -> None:
+    text = GOOD.replace("cpu_pct", "fan_rpm")
+    with pytest.raises(
+        ConfigError, match="measurement 'snmp' has no field 'fan_rpm'; its fields: cpu_1min_pct"
+    ):
+        parse_rules(text)
+    model = MODEL.with_fields({"snmp": [Field("fan_rpm", "float", "", "a user profile's", profile=True)]})
+    assert parse_rules(text, model=model)[0].field == "fan_rpm"
+
+
+def test_unknown_and_unwatched_measurements_are_refused() -> None:
     custom = GOOD.replace("measurement: snmp", "measurement: bgp_peer").replace("cpu_pct", "state")
-    assert parse_rules(custom)[0].measurement == "bgp_peer"
+    with pytest.raises(
+        ConfigError, match="unknown measurement 'bgp_peer'; rules watch interface, snmp, ping"
+    ):
+        parse_rules(custom)
+    alert = GOOD.replace("measurement: snmp", "measurement: alert").replace("cpu_pct", "value")
+    with pytest.raises(ConfigError, match="unknown measurement 'alert'"):
+        parse_rules(alert)
+
+
+@pytest.mark.parametrize("field", sorted(NETPOLL.field_names))
+def test_a_rule_on_each_netpoll_field_validates(field: str) -> None:
+    text = GOOD.replace("measurement: snmp", "measurement: netpoll").replace("cpu_pct", field)
+    rule = parse_rules(text)[0]
+    assert (rule.measurement, rule.field, rule.entity_tag) == ("netpoll", field, None)
 
 
 def test_defaults_load() -> None:

@@ -1,0 +1,498 @@
+"""The data model: every measurement netpoll writes, declared once.
+
+Each :class:`Measurement` names its tags and its fields (type, unit, one-line meaning) and the module that
+writes it. Producers take the measurement name from here, the alert rules parser takes its known fields from
+here (plus the fields of the loaded device profiles), the schema tables in ``docs/`` are generated from here
+and the Grafana dashboards and every producer's output are checked against it by tests.
+
+Adding a measurement: declare it below and add it to ``MEASUREMENTS``; write its samples with
+``MY_MEASUREMENT.name``; put a ``<!-- generated: measurement NAME -->`` / ``<!-- /generated -->`` pair
+where its table belongs in a Markdown file and run ``python -m netpoll.measurements --update FILE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import re
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from netpoll.sample import Sample
+
+FieldType = Literal["float", "integer", "string", "boolean"]
+FIELD_TYPES: tuple[FieldType, ...] = ("float", "integer", "string", "boolean")
+NUMERIC: frozenset[FieldType] = frozenset({"float", "integer"})
+
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """One tag key: its name and what it holds."""
+
+    name: str
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field key.
+
+    Attributes:
+        name: the field key.
+        type: how it is written to line protocol (``float``, ``integer`` ``i``, ``string``, ``boolean``).
+        unit: e.g. ``bit/s``, ``%``, ``ms``; ``""`` for text, enumerations and flags.
+        meaning: one line: what the value is.
+        profile: computed by the device profiles (``mibs/``): present only where the device's profile has it.
+    """
+
+    name: str
+    type: FieldType
+    unit: str
+    meaning: str
+    profile: bool = False
+
+    def accepts(self, value: object) -> bool:
+        """Whether ``value`` has this field's line-protocol type (a bool is never an integer or a float)."""
+        if self.type == "boolean":
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if self.type == "integer":
+            return isinstance(value, int)
+        if self.type == "float":
+            return isinstance(value, float)
+        return isinstance(value, str)
+
+
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """One measurement: its tags, its fields and who writes it.
+
+    Attributes:
+        name: the InfluxDB measurement.
+        producer: the module that builds its samples.
+        summary: one line: when a point is written.
+        tags: the tag keys it always may carry.
+        fields: the field keys it may carry (a field is absent when it has no value).
+        subject_tag: the tag that names what a record is about: the alert engine keys its state on it and
+            it becomes an alert's ``device``.
+        entity_tag: the tag a rule on this measurement watches per entity by default (e.g. ifName); None:
+            rules are device-level unless they say ``entity``.
+        inventory_tags: records also carry the device's inventory tags (site, role and the free tags).
+        rules: whether alert rules may watch it (not the ``alert`` records the rules themselves make).
+    """
+
+    name: str
+    producer: str
+    summary: str
+    tags: tuple[Tag, ...]
+    fields: tuple[Field, ...]
+    subject_tag: str = "device"
+    entity_tag: str | None = None
+    inventory_tags: bool = False
+    rules: bool = True
+
+    def field(self, name: str) -> Field | None:
+        """The declared field ``name``, or None."""
+        for declared in self.fields:
+            if declared.name == name:
+                return declared
+        return None
+
+    @property
+    def field_names(self) -> frozenset[str]:
+        """Every declared field key."""
+        return frozenset(f.name for f in self.fields)
+
+    @property
+    def tag_names(self) -> frozenset[str]:
+        """Every declared tag key (inventory tags not included)."""
+        return frozenset(t.name for t in self.tags)
+
+    def with_fields(self, extra: Iterable[Field]) -> Measurement:
+        """This measurement with more fields (those already declared keep their declaration)."""
+        known = self.field_names
+        added = tuple(f for f in extra if f.name not in known)
+        return dataclasses.replace(self, fields=self.fields + added) if added else self
+
+    def problems(self, sample: Sample) -> list[str]:
+        """What in ``sample`` does not fit this declaration: undeclared tags or fields, wrong types."""
+        found = []
+        for key, tag_value in sample.tags.items():
+            if not isinstance(tag_value, str):
+                found.append(f"{self.name}: tag {key}={tag_value!r} is not a string")
+            if key not in self.tag_names and not (self.inventory_tags and key not in self.field_names):
+                found.append(f"{self.name}: undeclared tag {key!r}")
+        for key, value in sample.fields.items():
+            declared = self.field(key)
+            if declared is None:
+                found.append(f"{self.name}: undeclared field {key!r}={value!r}")
+            elif not declared.accepts(value):
+                found.append(
+                    f"{self.name}: field {key}={value!r} is {type(value).__name__}, declared {declared.type}"
+                )
+        if self.subject_tag not in sample.tags:
+            found.append(f"{self.name}: no {self.subject_tag!r} tag")
+        return found
+
+
+# --- the declarations ---------------------------------------------------------------------------------
+
+_DEVICE = Tag("device", "inventory name of the device")
+_AGENT_HOST = Tag("agent_host", "the address polled")
+_SITE = Tag("site", "the device's site in the inventory (absent when not set)")
+_ROLE = Tag("role", "the device's role in the inventory (absent when not set)")
+
+
+def _raw_counters() -> tuple[Field, ...]:
+    """The IF-MIB counters, written raw under their MIB names next to the rates computed from them."""
+    pairs = (
+        ("InOctets", "octets received"),
+        ("OutOctets", "octets sent"),
+        ("InUcastPkts", "unicast packets received"),
+        ("OutUcastPkts", "unicast packets sent"),
+        ("InMulticastPkts", "multicast packets received"),
+        ("OutMulticastPkts", "multicast packets sent"),
+        ("InBroadcastPkts", "broadcast packets received"),
+        ("OutBroadcastPkts", "broadcast packets sent"),
+    )
+    fields = []
+    for suffix, what in pairs:
+        fields.append(Field(f"ifHC{suffix}", "integer", "count", f"raw 64-bit counter: {what}"))
+        fields.append(
+            Field(
+                f"if{suffix}",
+                "integer",
+                "count",
+                f"raw 32-bit counter: {what}, where the 64-bit one is missing",
+            )
+        )
+    for name, what in (
+        ("ifInErrors", "inbound errors"),
+        ("ifOutErrors", "outbound errors"),
+        ("ifInDiscards", "inbound discards"),
+        ("ifOutDiscards", "outbound discards"),
+    ):
+        fields.append(Field(name, "integer", "count", f"raw 32-bit counter: {what}"))
+    return tuple(fields)
+
+
+INTERFACE = Measurement(
+    name="interface",
+    producer="netpoll.inputs.snmp.metrics",
+    summary="SNMP, one point per interface per poll",
+    tags=(
+        _DEVICE,
+        _AGENT_HOST,
+        Tag("ifName", "ifName, else ifDescr, else the ifIndex"),
+        Tag("ifIndex", "the IF-MIB row index"),
+        Tag("ifDescr", "ifDescr (absent when empty)"),
+        Tag("ifAlias", "ifAlias, the interface description (absent when empty)"),
+        _SITE,
+        _ROLE,
+    ),
+    fields=(
+        Field("in_bps", "float", "bit/s", "received, from the 64-bit octet counters (32-bit fallback)"),
+        Field("out_bps", "float", "bit/s", "sent, from the 64-bit octet counters (32-bit fallback)"),
+        Field(
+            "in_util_pct", "float", "%", "in_bps as 0-100 of speed_bps; absent when the speed is 0 or unknown"
+        ),
+        Field(
+            "out_util_pct",
+            "float",
+            "%",
+            "out_bps as 0-100 of speed_bps; absent when the speed is 0 or unknown",
+        ),
+        Field("in_pps", "float", "packets/s", "unicast + multicast + broadcast packets received"),
+        Field("out_pps", "float", "packets/s", "unicast + multicast + broadcast packets sent"),
+        Field("in_errors_ps", "float", "1/s", "inbound errors per second"),
+        Field("out_errors_ps", "float", "1/s", "outbound errors per second"),
+        Field("in_discards_ps", "float", "1/s", "inbound discards per second"),
+        Field("out_discards_ps", "float", "1/s", "outbound discards per second"),
+        Field("in_error_pct", "float", "%", "inbound errors x 100 / (packets + errors) over the interval"),
+        Field("out_error_pct", "float", "%", "outbound errors x 100 / (packets + errors) over the interval"),
+        Field("oper_status", "integer", "", "ifOperStatus: 1 up, 2 down, 3 testing, ... (IF-MIB values)"),
+        Field("admin_status", "integer", "", "ifAdminStatus: 1 up, 2 down, 3 testing"),
+        Field(
+            "speed_bps",
+            "integer",
+            "bit/s",
+            "ifHighSpeed (Mbit/s) x 1,000,000, else ifSpeed; 0 when the agent says 0",
+        ),
+        *_raw_counters(),
+    ),
+    entity_tag="ifName",
+    inventory_tags=True,
+)
+
+SNMP = Measurement(
+    name="snmp",
+    producer="netpoll.inputs.snmp.poller",
+    summary="SNMP, one point per device per poll",
+    tags=(_DEVICE, _AGENT_HOST, _SITE, _ROLE),
+    fields=(
+        Field(
+            "poll_ok",
+            "integer",
+            "",
+            "1 the poll succeeded, 0 it failed (then only poll_duration_ms, varbinds, error)",
+        ),
+        Field(
+            "error",
+            "string",
+            "",
+            "why the poll failed (timeout, SNMPv3 authentication, deadline, unknown profile)",
+        ),
+        Field(
+            "uptime_s",
+            "float",
+            "s",
+            "agent uptime (sysUpTime, wrap-corrected; snmpEngineTime beyond 497 days)",
+        ),
+        Field("rebooted", "integer", "", "1 on the poll where a reboot was detected, else 0"),
+        Field("poll_duration_ms", "float", "ms", "wall time of the whole poll"),
+        Field("varbinds", "integer", "count", "variable bindings received"),
+        Field("profile", "string", "", "the device profile used"),
+        Field("sys_name", "string", "", "sysName", profile=True),
+        Field("cpu_pct", "float", "%", "CPU load 0-100", profile=True),
+        Field("cpu_1min_pct", "float", "%", "Cisco 1-minute CPU load 0-100", profile=True),
+        Field("mem_used_pct", "float", "%", "memory in use 0-100", profile=True),
+        Field(
+            "temperature_c", "float", "°C", "highest temperature sensor, where the MIB has one", profile=True
+        ),
+        Field("sessions", "integer", "count", "firewall sessions (ASA, FortiGate, PAN-OS)", profile=True),
+        Field("sessions_util_pct", "float", "%", "PAN-OS session table use 0-100", profile=True),
+    ),
+    inventory_tags=True,
+)
+
+PING = Measurement(
+    name="ping",
+    producer="netpoll.inputs.icmp.stats",
+    summary="ICMP, one point per target per probe (Telegraf-compatible)",
+    tags=(
+        Tag("device", "inventory name (ad-hoc targets: the address as given)"),
+        Tag("url", "the address probed as configured (IP or DNS name), as Telegraf's url"),
+        _SITE,
+        _ROLE,
+    ),
+    fields=(
+        Field("packets_transmitted", "integer", "count", "echo requests the kernel accepted"),
+        Field("packets_received", "integer", "count", "replies within the timeout"),
+        Field("percent_packet_loss", "float", "%", "0-100; 100 when nothing could be sent"),
+        Field("minimum_response_ms", "float", "ms", "fastest reply; absent when nothing came back"),
+        Field("average_response_ms", "float", "ms", "mean round trip; absent when nothing came back"),
+        Field("maximum_response_ms", "float", "ms", "slowest reply; absent when nothing came back"),
+        Field("standard_deviation_ms", "float", "ms", "population standard deviation (ping's mdev)"),
+        Field("jitter_ms", "float", "ms", "mean absolute difference of consecutive RTTs; needs two replies"),
+        Field(
+            "result_code", "integer", "", "0 ok, 1 no reply, 2 error (unresolvable name, no route, no socket)"
+        ),
+        Field("reachable", "integer", "", "1 when at least one reply came back, else 0"),
+    ),
+    inventory_tags=True,
+)
+
+NETPOLL = Measurement(
+    name="netpoll",
+    producer="netpoll.daemon.selfmon",
+    summary="self-monitoring, one point per daemon per cycle; counts are for that cycle",
+    tags=(
+        Tag("instance", "mqtt.instance, else the host name (+ -shard-I-of-N when sharded)"),
+        Tag("shard", "I/N from --shard or shard:, 0/1 when not sharded"),
+    ),
+    fields=(
+        Field("polls_ok", "integer", "count", "SNMP polls with poll_ok=1 and ping probes with result_code 0"),
+        Field(
+            "polls_failed",
+            "integer",
+            "count",
+            "the other polls and probes (unreachable agent, deadline, error)",
+        ),
+        Field("polls_skipped", "integer", "count", "polls not started: the device's previous poll still ran"),
+        Field("polls_late", "integer", "count", "polls started more than max(1 s, 5 % of the interval) late"),
+        Field("poll_lag_ms", "float", "ms", "largest delay between a poll's due time and its start"),
+        Field("queue_size", "integer", "points", "points waiting in memory for the output"),
+        Field(
+            "spool_bytes",
+            "integer",
+            "bytes",
+            "bytes in the on-disk spool (InfluxDB unreachable); 0 for files",
+        ),
+        Field("write_latency_ms", "float", "ms", "duration of the last successful write"),
+        Field("points_written", "integer", "points", "points the output delivered during the cycle"),
+        Field(
+            "points_dropped",
+            "integer",
+            "points",
+            "points the output dropped during the cycle (rejected, spool full, unwritable)",
+        ),
+        Field("devices", "integer", "count", "devices scheduled"),
+        Field("alerts_queued", "integer", "count", "with MQTT: alerts waiting for the broker now"),
+        Field(
+            "alerts_published", "integer", "count", "with MQTT: alerts the broker acknowledged since start"
+        ),
+        Field(
+            "alerts_dropped", "integer", "count", "with MQTT: alerts pushed out of the full queue since start"
+        ),
+        Field("mqtt_connected", "integer", "", "with MQTT: 1 while connected to the broker, else 0"),
+    ),
+    subject_tag="instance",
+)
+
+ALERT = Measurement(
+    name="alert",
+    producer="netpoll.alerts.alert",
+    summary="one point per published alert transition, at the time of the sample that made it",
+    tags=(
+        Tag("device", "device name (for a netpoll rule: the poller instance)"),
+        Tag("rule", "rule name"),
+        Tag("severity", "critical, major, minor, warning or info"),
+        Tag("entity", "e.g. the ifName for per-interface rules; absent for device-level rules"),
+        Tag("state", "breach, clear or event"),
+    ),
+    fields=(
+        Field("value", "float", "", "the value that made the transition (bools as 1.0/0.0; absent for text)"),
+        Field("threshold", "float", "", "the rule's breach value (absent for text)"),
+        Field("id", "string", "", "the MQTT payload's id (unique per transition)"),
+        Field("message", "string", "", "the one-line description"),
+    ),
+    rules=False,
+)
+
+MEASUREMENTS: Mapping[str, Measurement] = {m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, ALERT)}
+
+
+class Model:
+    """A set of measurements: the declared ones, plus what loaded device profiles add.
+
+    Args:
+        measurements: by name; the declared ``MEASUREMENTS`` by default.
+    """
+
+    def __init__(self, measurements: Mapping[str, Measurement] | None = None) -> None:
+        self.measurements: Mapping[str, Measurement] = dict(measurements or MEASUREMENTS)
+
+    def __getitem__(self, name: str) -> Measurement:
+        return self.measurements[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.measurements
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.measurements)
+
+    def with_fields(self, extra: Mapping[str, Iterable[Field]]) -> Model:
+        """This model with more fields (e.g. a user profile's ``snmp`` fields), by measurement."""
+        out = dict(self.measurements)
+        for name, fields in extra.items():
+            if name in out:
+                out[name] = out[name].with_fields(fields)
+        return Model(out)
+
+    def problems(self, sample: Sample) -> list[str]:
+        """What in ``sample`` does not fit the model (empty when it fits)."""
+        measurement = self.measurements.get(sample.measurement)
+        if measurement is None:
+            return [f"undeclared measurement {sample.measurement!r}"]
+        return measurement.problems(sample)
+
+    def subject_tag(self, name: str) -> str:
+        """The tag naming what a record of ``name`` is about (``device`` for anything undeclared)."""
+        measurement = self.measurements.get(name)
+        return measurement.subject_tag if measurement is not None else "device"
+
+
+MODEL = Model()
+
+
+# --- Markdown ------------------------------------------------------------------------------------------
+
+_BLOCK = re.compile(
+    r"(<!-- generated: measurement (?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /generated -->)", re.S
+)
+
+
+def markdown_table(measurement: Measurement) -> str:
+    """The Markdown table of one measurement: its tags, then its fields with type, unit and meaning."""
+    rows = [_row("", "name", "type", "unit", "meaning"), "|---|---|---|---|---|"]
+    for tag in measurement.tags:
+        rows.append(_row("tag", f"`{tag.name}`", "", "", tag.meaning))
+    if measurement.inventory_tags:
+        rows.append(
+            "| tags | free inventory tags | | | the device's own tags, as on every record of the device |"
+        )
+    for field in measurement.fields:
+        meaning = field.meaning + (" (from the device profile)" if field.profile else "")
+        rows.append(_row("field", f"`{field.name}`", field.type, field.unit, meaning))
+    return "\n".join(rows) + "\n"
+
+
+def _row(*cells: str) -> str:
+    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+
+
+def update_markdown(text: str, model: Model = MODEL) -> str:
+    """``text`` with every ``<!-- generated: measurement NAME -->`` block regenerated from the model.
+
+    Raises:
+        KeyError: a block names a measurement the model does not declare.
+    """
+    return _BLOCK.sub(lambda m: m.group(1) + markdown_table(model[m.group("name")]) + m.group(4), text)
+
+
+def generated_blocks(text: str) -> list[str]:
+    """The measurement names of the generated blocks in ``text``, in order."""
+    return [match.group("name") for match in _BLOCK.finditer(text)]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m netpoll.measurements``: print tables, or update/check the blocks in Markdown files."""
+    parser = argparse.ArgumentParser(
+        prog="python -m netpoll.measurements", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("names", nargs="*", help="measurements to print (default: all)")
+    parser.add_argument("--markdown", action="store_true", help="print the Markdown tables (the default)")
+    parser.add_argument(
+        "--update", nargs="+", metavar="FILE", type=Path, help="regenerate the blocks in FILE"
+    )
+    parser.add_argument("--check", nargs="+", metavar="FILE", type=Path, help="exit 1 when a block is stale")
+    args = parser.parse_args(argv)
+    files: list[Path] = args.update or args.check or []
+    stale = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        try:
+            new = update_markdown(text)
+        except KeyError as exc:
+            print(f"{path}: no measurement {exc} is declared in netpoll.measurements", file=sys.stderr)
+            return 2
+        if new != text:
+            stale.append(path)
+            if args.update:
+                path.write_text(new, encoding="utf-8")
+    if args.check:
+        for path in stale:
+            print(
+                f"{path}: measurement tables differ from netpoll.measurements; run --update", file=sys.stderr
+            )
+        return 1 if stale else 0
+    if args.update:
+        for path in stale:
+            print(f"{path}: updated")
+        return 0
+    unknown = [name for name in args.names if name not in MODEL]
+    if unknown:
+        print(f"unknown measurement(s) {', '.join(unknown)}; declared: {', '.join(MODEL)}", file=sys.stderr)
+        return 2
+    for name in args.names or list(MODEL):
+        m = MODEL[name]
+        print(f"### `{m.name}` ({m.summary})\n\n{markdown_table(m)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The alert engine on the poller's own ``netpoll`` records: keyed on the instance, not a device tag."""
+
+from __future__ import annotations
+
+from netpoll.alerts.engine import AlertEngine
+from netpoll.alerts.rules import parse_rules
+from netpoll.daemon.scheduler import CycleStats
+from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
+from netpoll.measurements import MODEL
+
+RULES = """\
+rules:
+  - {name: queue_high, measurement: netpoll, field: queue_size, comparison: ">", breach: 100, for: 2,
+     scope: {devices: ["poller*"]}}
+  - {name: broker_lost, measurement: netpoll, field: mqtt_connected, comparison: "==", breach: 0,
+     kind: event, trigger: change}
+"""
+MQTT = {"queued": 0, "published": 0, "dropped": 0, "connected": 1}
+
+
+def test_netpoll_rules_fire_on_the_instance() -> None:
+    engine = AlertEngine(parse_rules(RULES))
+    monitor = SelfMonitor("poller1", "0/1")
+    alerts = []
+    for queue, connected in ((5, 1), (500, 1), (900, 0), (0, 0), (0, 0)):
+        record = monitor.cycle_sample(
+            CycleStats(), SinkFigures(queue, 0, 1.0, 0), 3, {**MQTT, "connected": connected}
+        )
+        alerts += engine.evaluate([record])
+    assert [(a.rule, a.state, a.device, a.entity) for a in alerts] == [
+        ("queue_high", "breach", "poller1", ""),
+        ("broker_lost", "event", "poller1", ""),
+        ("queue_high", "clear", "poller1", ""),
+    ]
+    assert alerts[0].topic() == "netpoll/alerts/poller1/queue_high"
+    assert alerts[0].tags == {"instance": "poller1", "shard": "0/1"}
+    assert all(MODEL.problems(alert.to_sample()) == [] for alert in alerts)
+
+
+def test_scope_devices_matches_the_instance() -> None:
+    engine = AlertEngine(parse_rules(RULES.replace("poller*", "other*")))
+    monitor = SelfMonitor("poller1", "0/1")
+    records = [monitor.cycle_sample(CycleStats(), SinkFigures(500, 0, 1.0, 0), 3) for _ in range(3)]
+    assert engine.evaluate(records) == []
