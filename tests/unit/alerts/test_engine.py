@@ -7,6 +7,7 @@ from netpoll.alerts.rules import parse_rules
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.measurements import MODEL
+from netpoll.outputs.mqtt.topics import alert_topic
 
 RULES = """\
 rules:
@@ -32,7 +33,7 @@ def test_netpoll_rules_fire_on_the_instance() -> None:
         ("broker_lost", "event", "poller1", ""),
         ("queue_high", "clear", "poller1", ""),
     ]
-    assert alerts[0].topic() == "netpoll/alerts/poller1/queue_high"
+    assert alert_topic("netpoll", alerts[0].device, alerts[0].rule) == "netpoll/alerts/poller1/queue_high"
     assert alerts[0].tags == {"instance": "poller1", "shard": "0/1"}
     assert all(MODEL.problems(alert.to_sample()) == [] for alert in alerts)
 
