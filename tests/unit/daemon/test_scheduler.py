@@ -1,19 +1,42 @@
-"""The poll scheduler: phases, no overlap (skips counted), deadlines, isolation, job-set diffs."""
+"""The poll scheduler: phases, no overlap (skips counted), deadlines, isolation, job-set diffs.
+
+APScheduler, the scheduler's deadlines and the fake polls all run on virtual time (``tests.fakeclock``): the
+seconds below pass without any wall-clock wait, and the counts they give are exact.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
+import apscheduler.executors.base
+import apscheduler.schedulers.base
+import apscheduler.triggers.interval
 import pytest
 from pydantic import SecretStr
 
+import netpoll.daemon.scheduler
 from netpoll.daemon.scheduler import PollScheduler, phase_offset
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
 from netpoll.sample import Sample
+from tests.fakeclock import VirtualClock
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """Virtual time for the event loop, APScheduler and the scheduler module."""
+    virtual = VirtualClock()
+    virtual.patch(
+        monkeypatch,
+        netpoll.daemon.scheduler,
+        apscheduler.schedulers.base,
+        apscheduler.triggers.interval,
+        apscheduler.executors.base,
+    )
+    return virtual
 
 
 def device(name: str, interval: float = 0.5, ping: bool = False, address: str = "127.0.0.1") -> Device:
@@ -37,7 +60,8 @@ def test_phase_is_deterministic_and_within_interval(interval: float) -> None:
 
 
 class Recorder:
-    def __init__(self, delays: dict[str, float] | None = None) -> None:
+    def __init__(self, clock: VirtualClock, delays: dict[str, float] | None = None) -> None:
+        self.clock = clock
         self.delays = delays or {}
         self.calls: dict[str, list[float]] = {}
         self.emitted: list[Sample] = []
@@ -46,7 +70,7 @@ class Recorder:
         self._running: dict[str, int] = {}
 
     async def poll(self, dev: Device) -> list[Sample]:
-        self.calls.setdefault(dev.name, []).append(time.monotonic())
+        self.calls.setdefault(dev.name, []).append(self.clock.monotonic())
         self._running[dev.name] = self._running.get(dev.name, 0) + 1
         self.max_running[dev.name] = max(self.max_running.get(dev.name, 0), self._running[dev.name])
         try:
@@ -62,8 +86,12 @@ class Recorder:
         self.emitted.extend(samples)
 
 
-async def test_slow_device_is_cut_at_deadline_and_never_delays_others() -> None:
-    rec = Recorder(delays={"slow": 10.0})
+def test_slow_device_is_cut_at_deadline_and_never_delays_others(clock: VirtualClock) -> None:
+    clock.run(_slow_device_is_cut_at_deadline(clock))
+
+
+async def _slow_device_is_cut_at_deadline(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"slow": 10.0})
     sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=rec.probe, deadline_fraction=0.8)
     sched.set_devices([device("fast1"), device("fast2", ping=True), device("slow")])
     sched.start()
@@ -84,8 +112,12 @@ async def test_slow_device_is_cut_at_deadline_and_never_delays_others() -> None:
     assert any(s.measurement == "ping" for s in rec.emitted)
 
 
-async def test_overlapping_poll_is_skipped_and_counted() -> None:
-    rec = Recorder(delays={"hog": 0.8})
+def test_overlapping_poll_is_skipped_and_counted(clock: VirtualClock) -> None:
+    clock.run(_overlapping_poll_is_skipped(clock))
+
+
+async def _overlapping_poll_is_skipped(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"hog": 0.8})
     # deadline beyond the interval on purpose, so the next run comes due while one still runs
     sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=3.0)
     sched.set_devices([device("hog")])
@@ -96,8 +128,12 @@ async def test_overlapping_poll_is_skipped_and_counted() -> None:
     assert sched.totals.polls_skipped >= 1
 
 
-async def test_concurrency_limit() -> None:
-    rec = Recorder(delays={f"d{i}": 0.2 for i in range(10)})
+def test_concurrency_limit(clock: VirtualClock) -> None:
+    clock.run(_concurrency_limit(clock))
+
+
+async def _concurrency_limit(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={f"d{i}": 0.2 for i in range(10)})
     in_flight: list[int] = []
 
     async def poll(dev: Device) -> list[Sample]:
@@ -113,8 +149,12 @@ async def test_concurrency_limit() -> None:
     assert len(rec.calls) == 10
 
 
-async def test_set_devices_diff_keeps_unchanged_jobs() -> None:
-    rec = Recorder()
+def test_set_devices_diff_keeps_unchanged_jobs(clock: VirtualClock) -> None:
+    clock.run(_set_devices_diff(clock))
+
+
+async def _set_devices_diff(clock: VirtualClock) -> None:
+    rec = Recorder(clock)
     sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=rec.probe)
     sched.start()
     try:
@@ -130,15 +170,19 @@ async def test_set_devices_diff_keeps_unchanged_jobs() -> None:
         await sched.stop(grace_s=0.0)
 
 
-async def test_second_stop_signal_cuts_the_grace_period(tmp_path: Path) -> None:
+def test_second_stop_signal_cuts_the_grace_period(clock: VirtualClock, tmp_path: Path) -> None:
+    clock.run(_second_stop_signal(clock, tmp_path))
+
+
+async def _second_stop_signal(clock: VirtualClock, tmp_path: Path) -> None:
     from netpoll.daemon.app import Daemon, RunSettings
 
-    rec = Recorder(delays={"hog": 3600.0})
+    rec = Recorder(clock, delays={"hog": 3600.0})
     sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=0.9)
     sched.set_devices([device("hog", interval=7200.0)])
     sched.start()
     for job in sched._scheduler.get_jobs():
-        job.modify(next_run_time=datetime.now(UTC))  # due now, not at its phase
+        job.modify(next_run_time=clock.now(UTC))  # due now, not at its phase
     for _ in range(200):
         if rec._running.get("hog"):
             break
@@ -173,16 +217,20 @@ def test_ping_cut_at_deadline_is_an_unreachable_ping_record() -> None:
     }
 
 
-async def test_wait_idle_returns_when_the_running_poll_of_that_device_ends() -> None:
-    rec = Recorder(delays={"busy": 0.6})
+def test_wait_idle_returns_when_the_running_poll_of_that_device_ends(clock: VirtualClock) -> None:
+    clock.run(_wait_idle(clock))
+
+
+async def _wait_idle(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"busy": 0.6})
     sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=3.0)
     sched.set_devices([device("busy", interval=5.0)])
     assert await asyncio.wait_for(sched.wait_idle("snmp", "busy"), 0.1) is None  # nothing running yet
     poll = asyncio.create_task(sched._run("snmp", "busy"))
     await asyncio.sleep(0.1)
     assert sched.in_flight == 1
-    started = time.monotonic()
+    started = clock.monotonic()
     await asyncio.wait_for(sched.wait_idle("snmp", "busy"), 5.0)
     assert poll.done()
-    assert time.monotonic() - started > 0.3  # it waited for the poll, not returned at once
+    assert clock.monotonic() - started == pytest.approx(0.5)  # it waited for the poll, not returned at once
     assert sched.in_flight == 0

@@ -134,24 +134,23 @@ async def test_watcher_survives_an_apply_that_fails(tmp_path: Path, caplog: pyte
     inventory = Inventory(devices=(Device(name="r1", address="127.0.0.1"),))
     calls: list[Inventory] = []
 
+    applied = asyncio.Event()
+
     def apply(new: Inventory) -> None:
         calls.append(new)
+        applied.set()  # the watcher counts the outcome before it next yields to the loop
         if len(calls) == 1:
             raise RuntimeError("bug in apply")
 
     async with InventoryWatcher([tmp_path], lambda _: inventory, apply, poll_s=60) as watcher:
         with caplog.at_level(logging.ERROR):
             watcher.trigger()
-            for _ in range(500):
-                if watcher.rejected:
-                    break
-                await asyncio.sleep(0.01)
+            await asyncio.wait_for(applied.wait(), 30)  # a bound against a hang, not a timing
+        assert watcher.rejected == 1
         assert "could not be applied" in caplog.text
+        applied.clear()
         watcher.trigger()  # the watcher task is still alive: the next reload is applied
-        for _ in range(500):
-            if watcher.reloads:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(applied.wait(), 30)
     assert (watcher.rejected, watcher.reloads, len(calls)) == (1, 1, 2)
 
 

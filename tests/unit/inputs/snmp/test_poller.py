@@ -82,6 +82,7 @@ def iface(samples: list[Sample], name: str) -> dict[str, Any]:
     return next(dict(s.fields) for s in by(samples, "interface") if s.tags["ifName"] == name)
 
 
+@pytest.mark.lab
 @pytest.mark.skipif(not RECORDINGS, reason=f"lab recordings not found in {LAB}")
 @pytest.mark.parametrize("path", RECORDINGS, ids=lambda p: p.stem)
 async def test_every_recording_polls(pool: FakePool, path: Path) -> None:

@@ -1,0 +1,72 @@
+"""docs/cli.md against the parsers: every option of every verb is in its table, nothing else is, and a default
+the table states in code is the parser's."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+import yaml
+
+from netpoll.cli import poll
+from netpoll.cli.main import build_parser
+from netpoll.inventory.models import PingSettings, SnmpSettings
+from tests.doctext import code_spans, marked_table, read
+
+VERBS = ("check", "poll", "ping", "run")
+# Options whose parser default is None because the inventory's value applies when there is one: the default
+# the table states is the model's.
+MODEL_DEFAULTS: dict[tuple[str, str], object] = {
+    ("poll", "--timeout"): SnmpSettings.model_fields["timeout_s"].default,
+    ("poll", "--retries"): SnmpSettings.model_fields["retries"].default,
+    ("poll", "--max-repetitions"): SnmpSettings.model_fields["max_repetitions"].default,
+    ("poll", "--backend"): SnmpSettings.model_fields["backend"].default,
+    ("poll", "--inventory"): f"{poll.DEFAULT_INVENTORY}/",
+    ("ping", "--count"): PingSettings().count,
+    ("ping", "--interval"): PingSettings().packet_interval_s,
+    ("ping", "--timeout"): PingSettings().timeout_s,
+    ("ping", "--size"): PingSettings().payload_size,
+}
+
+
+def subparsers() -> dict[str, argparse.ArgumentParser]:
+    action = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(action.choices)
+
+
+def options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
+    """First option string (or the positional's metavar) → action, without --help and hidden options."""
+    found = {}
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction) or action.help == argparse.SUPPRESS:
+            continue
+        name = action.option_strings[0] if action.option_strings else str(action.metavar or action.dest)
+        found[name] = action
+    return found
+
+
+def test_every_verb_has_a_table() -> None:
+    assert set(subparsers()) == set(VERBS)
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_options_table_matches_parser(verb: str) -> None:
+    rows = marked_table(read("docs/cli.md"), "options", verb)
+    actions = options(subparsers()[verb])
+    documented = {}
+    for row in rows:
+        spans = code_spans(row["option"])
+        documented[spans[0].split()[0]] = (row, {s.split()[0] for s in spans})
+    assert set(documented) == set(actions), f"netpoll {verb}: docs/cli.md and the parser list other options"
+    for name, (row, spellings) in documented.items():
+        action = actions[name]
+        assert spellings == set(action.option_strings or [name]), f"{verb} {name}: short and long forms"
+        stated = code_spans(row["default"])
+        default = action.default
+        if (verb, name) in MODEL_DEFAULTS:
+            assert stated, f"{verb} {name}: the table states no default"
+            assert yaml.safe_load(stated[0]) == MODEL_DEFAULTS[verb, name], (
+                f"{verb} {name}: documented default"
+            )
+        elif stated and default not in (None, [], False):
+            assert yaml.safe_load(stated[0]) == default, f"{verb} {name}: documented default"
