@@ -63,29 +63,25 @@ def settings(snmpd: SnmpdAgent, victoriametrics: VictoriaMetrics, mosquitto: Mqt
     return block
 
 
-def bash(script: str, cwd: Path, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
-    return subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        **kwargs,  # type: ignore[arg-type]
-    )
+def bash_argv(script: str) -> list[str]:
+    """bash running ``script`` strictly (stop at the first failing command)."""
+    return ["bash", "-euo", "pipefail", "-c", script]
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment without NETPOLL_* variables: the README's settings alone configure netpoll."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
+
+
+def bash(script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    run = subprocess.run
+    return run(bash_argv(script), cwd=cwd, env=clean_env(), capture_output=True, text=True, timeout=120)
 
 
 def background(script: str, cwd: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
+    out = subprocess.PIPE
     return subprocess.Popen(
-        ["bash", "-euo", "pipefail", "-c", script],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
+        bash_argv(script), cwd=cwd, env=clean_env(), stdout=out, stderr=subprocess.STDOUT, text=True
     )
 
 
