@@ -8,6 +8,8 @@ One test walks the whole story, because each step needs the state the previous o
    ``offline``; started again, the daemon publishes no second breach;
 3. the agent answers again → exactly one clear, which removes the retained breach;
 4. the ``alert`` records (breach, clear) are in the daemon's line-protocol output too.
+
+Another test has a rule on the poller's own ``netpoll`` record fire over MQTT.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from pathlib import Path
 import aiomqtt
 import pytest
 
+from netpoll.measurements import MODEL
+from tests.harness.lineprotocol import parse_lines
 from tests.harness.mosquitto import MqttBroker
 from tests.harness.ports import free_port
 from tests.harness.snmpd import SnmpdAgent
@@ -37,7 +41,7 @@ DEVICE = "dev-1"
 RULE = "snmp_unreachable"
 
 
-def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -> Path:
+def write_inventory_and_rules(tmp: Path, agent: SnmpdAgent) -> None:
     (tmp / "community").write_text(agent.community + "\n")
     (tmp / "inventory.yaml").write_text(
         "\n".join(
@@ -68,6 +72,10 @@ def write_setup(tmp: Path, agent: SnmpdAgent, broker: MqttBroker, prefix: str) -
         )
         + "\n"
     )
+
+
+def write_setup(tmp: Path, broker: MqttBroker, prefix: str) -> Path:
+    """The daemon configuration: inventory.yaml, rules.yaml, MQTT on ``broker`` as instance np-test."""
     config = tmp / "netpoll.yaml"
     config.write_text(
         "\n".join(
@@ -180,7 +188,8 @@ async def test_unreachable_breach_sigkill_restart_clear(
 ) -> None:
     agent = snmpd_factory()
     prefix = f"np-{uuid.uuid4().hex[:8]}"
-    config = write_setup(tmp_path, agent, mosquitto, prefix)
+    write_inventory_and_rules(tmp_path, agent)
+    config = write_setup(tmp_path, mosquitto, prefix)
     topic = f"{prefix}/alerts/{DEVICE}/{RULE}"
     status = f"{prefix}/status/np-test"
     daemon = Daemon(config)
@@ -244,3 +253,53 @@ async def test_unreachable_breach_sigkill_restart_clear(
     ]
     assert any("state=breach" in line and breach["id"] in line for line in lines), lines
     assert any("state=clear" in line and clear["id"] in line for line in lines), lines
+
+
+async def test_netpoll_rule_fires_over_mqtt(tmp_path: Path, mosquitto: MqttBroker) -> None:
+    """The poller's own ``netpoll`` record goes through the alert engine: rules on it publish over MQTT,
+    keyed on the instance, and every record the daemon wrote fits the data model."""
+    prefix = f"np-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "community").write_text("public\n")
+    (tmp_path / "inventory.yaml").write_text(
+        "credentials:\n  lab: {version: 2c, community_file: community}\n"
+        "devices:\n"
+        # Nothing listens on that port: every poll times out and counts as failed in the cycle.
+        "  - {name: silent, address: 127.0.0.1, ping: {enabled: false},\n"
+        f"     snmp: {{credentials: lab, port: {free_port('udp')},\n"
+        "             interval_s: 1, timeout_s: 0.3, retries: 0}}\n"
+    )
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n"
+        "  - {name: poller_failing, measurement: netpoll, field: polls_failed, comparison: '>', breach: 0,\n"
+        "     severity: major}\n"
+        "  - {name: broker_connected, measurement: netpoll, field: mqtt_connected, comparison: '==',\n"
+        "     breach: 1, kind: event, severity: info}\n"
+    )
+    config = write_setup(tmp_path, mosquitto, prefix)
+    daemon = Daemon(config)
+    failing, connected = (
+        f"{prefix}/alerts/np-test/poller_failing",
+        f"{prefix}/alerts/np-test/broker_connected",
+    )
+    try:
+        async with Subscriber(mosquitto, prefix) as sub:
+            await sub.wait(lambda: bool(sub.on(failing) and sub.on(connected)), 30, "netpoll alerts", daemon)
+        assert daemon.stop() == 0
+    finally:
+        daemon.stop(signal.SIGKILL)
+    breach = json.loads(sub.on(failing)[0])
+    assert (breach["state"], breach["device"], breach["measurement"], breach["field"]) == (
+        "breach", "np-test", "netpoll", "polls_failed"
+    )  # fmt: skip
+    assert breach["value"] >= 1
+    assert breach["tags"]["instance"] == "np-test"
+    assert json.loads(sub.on(connected)[0])["state"] == "event"
+
+    written = parse_lines("".join(path.read_text() for path in sorted((tmp_path / "data").rglob("*.lp"))))
+    problems = sorted({problem for sample in written for problem in MODEL.problems(sample)})
+    assert not problems, "\n".join(problems)
+    netpoll = [s for s in written if s.measurement == "netpoll"]
+    assert netpoll, "no netpoll records written"
+    assert {"alerts_queued", "mqtt_connected", "points_dropped"} <= set(netpoll[-1].fields)
+    alerts = {(s.tags["device"], s.tags["rule"]) for s in written if s.measurement == "alert"}
+    assert {("np-test", "poller_failing"), ("np-test", "broker_connected")} <= alerts

@@ -1,0 +1,136 @@
+"""Every producer, run for real, writes only what ``netpoll.measurements`` declares, with the declared types.
+
+Producers: the SNMP poller on every lab recording (snmpsim) and on the generated demo devices, ping on
+loopback, the self-monitoring record, and the alert records the default rules make of all of it. (The daemon
+end to end, MQTT counters included, is checked the same way in test_alerts_daemon.py and, through the
+dashboards' lab data, in test_dashboards.py.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from netpoll.alerts.engine import AlertEngine
+from netpoll.alerts.rules import load_rules
+from netpoll.daemon.scheduler import CycleStats
+from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
+from netpoll.demo.lab import write_lab
+from netpoll.demo.simulator import Simulator
+from netpoll.inputs.icmp import IcmpProber
+from netpoll.inputs.snmp.client import SnmpClientPool
+from netpoll.inputs.snmp.poller import SnmpPoller
+from netpoll.inputs.snmp.profiles import load_profiles
+from netpoll.inventory.loader import load_inventory
+from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
+from netpoll.measurements import MODEL
+from netpoll.sample import Sample
+from tests.harness.ports import free_port
+
+pytestmark = pytest.mark.network
+
+
+def problems(samples: Iterable[Sample]) -> list[str]:
+    """Each distinct problem once, with the device it was first seen on."""
+    found: dict[str, str] = {}
+    for sample in samples:
+        for problem in MODEL.problems(sample):
+            found.setdefault(problem, sample.tags.get("device", sample.tags.get("instance", "?")))
+    return [f"{device}: {problem}" for problem, device in sorted(found.items())]
+
+
+async def poll_twice(devices: list[Device]) -> list[Sample]:
+    """Two polls of every device (the second gives the rates)."""
+    samples: list[Sample] = []
+    async with SnmpClientPool(max_in_flight=16) as pool:
+        poller = SnmpPoller(pool, load_profiles(), deadline_s=120)
+        for _ in range(2):
+            for result in await asyncio.gather(*(poller.poll(device) for device in devices)):
+                samples += result
+            await asyncio.sleep(1.0)
+    return samples
+
+
+def alerts_of(samples: list[Sample]) -> list[Sample]:
+    """The ``alert`` records the default rules make of these samples."""
+    return [alert.to_sample() for alert in AlertEngine(load_rules(None)).evaluate(samples)]
+
+
+async def test_lab_recordings(snmpsim_lab: Any) -> None:
+    devices = [
+        Device(
+            name=community,
+            address=snmpsim_lab.host,
+            site="lab",
+            tags={"rack": "r1"},
+            snmp=SnmpSettings(
+                credentials=CommunityCredentials(profile="lab", version="2c", community=SecretStr(community)),
+                port=snmpsim_lab.port,
+                timeout_s=5,
+                retries=2,
+            ),
+        )
+        for community in snmpsim_lab.communities
+    ]
+    samples = await poll_twice(devices)
+    assert {s.measurement for s in samples} == {"interface", "snmp"}
+    assert sum(1 for s in samples if s.measurement == "snmp" and s.fields.get("poll_ok") == 1) == 2 * len(
+        devices
+    )
+    assert any("in_bps" in s.fields for s in samples), "no rates: the second poll did not count"
+    found = problems([*samples, *alerts_of(samples)])
+    assert not found, "\n".join(found)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, int]:
+    """The generated demo lab: (recordings, inventory file, SNMP port)."""
+    port = free_port("udp")
+    recordings, inventory_file = write_lab(tmp_path_factory.mktemp("demo"), port, 1.0)
+    return recordings, inventory_file, port
+
+
+async def test_demo_devices(demo: tuple[Path, Path, int], tmp_path: Path) -> None:
+    recordings, inventory_file, port = demo
+    devices = [device for device in load_inventory([inventory_file]).devices if device.snmp is not None]
+    assert devices
+    addresses = sorted({device.address for device in devices})
+    community = next(recordings.glob("*.snmprec")).stem  # snmpsim: the community is the file stem
+    async with Simulator(recordings, addresses, port, tmp_path, community):
+        samples = await poll_twice(devices)
+    failed = [s.fields.get("error") for s in samples if s.measurement == "snmp" and s.fields["poll_ok"] != 1]
+    assert not failed, failed
+    found = problems([*samples, *alerts_of(samples)])
+    assert not found, "\n".join(found)
+
+
+async def test_ping_on_loopback(demo: tuple[Path, Path, int]) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root: raw ICMP sockets (ping_group_range is '1 0' outside a test's namespace)")
+    quick = PingSettings(count=2, packet_interval_s=0.01, timeout_s=1.0)
+    targets = [device.model_copy(update={"ping": quick}) for device in load_inventory([demo[1]]).devices]
+    async with IcmpProber() as prober:
+        samples = list(await asyncio.gather(*(prober.probe(device) for device in targets)))
+        samples.append(await prober.probe_target("::1", count=2, interval=0.01, timeout=1.0))
+    assert all(sample.fields["reachable"] == 1 for sample in samples), samples
+    found = problems([*samples, *alerts_of(samples)])
+    assert not found, "\n".join(found)
+
+
+def test_self_monitoring_records() -> None:
+    monitor = SelfMonitor("poller1", "1/2")
+    cycle = CycleStats(polls_ok=5, polls_failed=1, polls_skipped=2, polls_late=1, poll_lag_ms_max=12.5)
+    mqtt = {"queued": 2, "published": 7, "dropped": 1, "enqueued": 10, "connected": 1}
+    samples = [
+        monitor.cycle_sample(cycle, SinkFigures(3, 100, 4.5, 1000, 2), devices=4),
+        monitor.cycle_sample(CycleStats(), SinkFigures(0, 0, 0.0, 1000, 2), devices=4, mqtt=mqtt),
+    ]
+    assert set(samples[1].fields) == MODEL["netpoll"].field_names
+    found = problems(samples)
+    assert not found, "\n".join(found)
