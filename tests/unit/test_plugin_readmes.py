@@ -1,7 +1,7 @@
-"""The configuration tables of the plugin READMEs (netpoll/inputs/*, netpoll/outputs/*) state the built-in
-defaults: each key the model has, and the default of each, as the model gives it.
-
-A key whose default is stated in words (``(required)``, ``the host name``) is not compared.
+"""The plugin READMEs (netpoll/inputs/*, netpoll/outputs/*): their configuration tables state the built-in
+defaults (each key the model has, and the default of each, as the model gives it; a default stated in words,
+``(required)`` or ``the host name``, is not compared), and each input's README has the measurement tables of
+what it writes.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import pytest
 
 from netpoll.config import DaemonConfig, MqttConfig
 from netpoll.inventory.models import PingSettings, SnmpSettings
+from netpoll.measurements import MODEL, generated_blocks
 from tests.doctext import code_spans, documented_defaults, marked_table, read
 
 
@@ -45,3 +46,16 @@ def test_config_table_states_the_defaults(readme: str, table: str) -> None:
     rows = marked_table(read(readme), "config", table)
     assert {code_spans(row["key"])[0] for row in rows} == keys
     assert documented_defaults(rows) == defaults
+
+
+def test_each_input_readme_shows_what_its_producers_write() -> None:
+    """Every measurement an input writes has its table, generated from the data model, in the input's README
+    (whether the table is current is tests/unit/test_measurements.py's check)."""
+    by_folder: dict[str, set[str]] = {}
+    for name in MODEL:
+        parts = MODEL[name].producer.split(".")
+        if parts[:2] == ["netpoll", "inputs"]:
+            by_folder.setdefault("/".join(parts[:3]), set()).add(name)
+    assert by_folder, "no input produces a declared measurement"
+    for folder, names in by_folder.items():
+        assert set(generated_blocks(read(f"{folder}/README.md"))) == names, folder

@@ -1,9 +1,11 @@
 """docs/cli.md against the parsers: every option of every verb is in its table, nothing else is, and a default
-the table states in code is the parser's."""
+the table states in code is the parser's; every example command in the docs parses."""
 
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 
 import pytest
 import yaml
@@ -11,7 +13,7 @@ import yaml
 from netpoll.cli import poll
 from netpoll.cli.main import build_parser
 from netpoll.inventory.models import PingSettings, SnmpSettings
-from tests.doctext import code_spans, marked_table, read
+from tests.doctext import ROOT, code_spans, marked_table, read
 
 VERBS = ("check", "poll", "ping", "run")
 # Options whose parser default is None because the inventory's value applies when there is one: the default
@@ -70,3 +72,40 @@ def test_options_table_matches_parser(verb: str) -> None:
             )
         elif stated and default not in (None, [], False):
             assert yaml.safe_load(stated[0]) == default, f"{verb} {name}: documented default"
+
+
+def example_commands() -> list[tuple[str, str]]:
+    """(file, command) of every ``netpoll VERB ...`` line of the docs' shell blocks (continuations joined,
+    comments and what comes before ``netpoll`` dropped)."""
+    files = [
+        ROOT / "README.md",
+        *sorted((ROOT / "docs").glob("*.md")),
+        *sorted(ROOT.glob("netpoll/*/*/README.md")),
+    ]
+    found = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        lines = []
+        for block in re.findall(r"^```(?:sh|bash|console)\n(.*?)^```", text, re.S | re.M):
+            lines += block.replace("\\\n", " ").splitlines()
+        for line in lines:
+            match = re.search(r"(?:^|[\s/'&;])netpoll ((?:check|poll|ping|run)\b[^#'&;|]*)", line)
+            if match:
+                found.append((str(path.relative_to(ROOT)), match.group(1).strip()))
+    return found
+
+
+EXAMPLES = example_commands()
+
+
+def test_docs_give_examples() -> None:
+    assert len(EXAMPLES) >= 10
+
+
+@pytest.mark.parametrize(("where", "command"), EXAMPLES, ids=[f"{w}: {c}" for w, c in EXAMPLES])
+def test_example_command_parses(where: str, command: str) -> None:
+    """Every example is valid for the parser: verb, options, option values and their choices."""
+    try:
+        build_parser().parse_args(shlex.split(command))
+    except SystemExit as exc:
+        pytest.fail(f"{where}: `netpoll {command}` is refused by the parser (exit {exc.code})")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+import netpoll.inputs.snmp.poller
 from netpoll.errors import SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.fake import FakeSnmpClient
 from netpoll.inputs.snmp.poller import SnmpPoller
@@ -16,6 +17,7 @@ from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
 from netpoll.sample import Sample
+from tests.fakeclock import VirtualClock
 from tests.harness.snmpsim import lab_snmprec_dir
 
 LAB = lab_snmprec_dir()
@@ -65,6 +67,14 @@ def small_agent() -> dict[Oid, SnmpValue]:
 
 
 @pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> VirtualClock:
+    """The poller's clock, moved by the test: rates over exact intervals, deadlines without waiting."""
+    virtual = VirtualClock()
+    virtual.patch(monkeypatch, netpoll.inputs.snmp.poller)
+    return virtual
+
+
+@pytest.fixture
 def pool() -> FakePool:
     return FakePool()
 
@@ -111,7 +121,7 @@ async def test_every_recording_polls(pool: FakePool, path: Path) -> None:
     assert all(s.fields["in_bps"] == 0.0 for s in with_hc)
 
 
-async def test_rates_reboot_and_state_round_trip(pool: FakePool) -> None:
+async def test_rates_reboot_and_state_round_trip(pool: FakePool, clock: VirtualClock) -> None:
     fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles())
     dev = device("r1")
@@ -120,7 +130,7 @@ async def test_rates_reboot_and_state_round_trip(pool: FakePool) -> None:
     assert snmp(first)["cpu_pct"] == 25.0
     assert "in_bps" not in iface(first, "eth0")
 
-    await asyncio.sleep(0.05)
+    clock.advance(0.05)
     fake.set(IF_HC_IN + "2", 1_000 + 125_000)
     fake.set(SYS_UPTIME, 100_010)
     second = await poller.poll(dev)
@@ -135,16 +145,19 @@ async def test_rates_reboot_and_state_round_trip(pool: FakePool) -> None:
     poller2.import_state(state)
     fake.set(IF_HC_IN + "2", 1_000 + 250_000)
     fake.set(SYS_UPTIME, 100_020)
+    clock.advance(0.1)
     third = await poller2.poll(dev)
     assert iface(third, "eth0")["in_bps"] > 0
 
     # Reboot: uptime went down, counters restarted: no rates, rebooted=1.
     fake.set(SYS_UPTIME, 500)
     fake.set(IF_HC_IN + "2", 10)
+    clock.advance(0.1)
     fourth = await poller2.poll(dev)
     assert snmp(fourth)["rebooted"] == 1
     assert "in_bps" not in iface(fourth, "eth0")
     fake.set(IF_HC_IN + "2", 20)
+    clock.advance(0.1)
     fifth = await poller2.poll(dev)
     assert snmp(fifth)["rebooted"] == 0
     assert iface(fifth, "eth0")["in_bps"] > 0
@@ -187,7 +200,11 @@ async def test_failure_is_a_sample_not_an_exception(pool: FakePool) -> None:
     assert samples[0].tags["device"] == "r1"
 
 
-async def test_unknown_profile_and_deadline(pool: FakePool) -> None:
+def test_unknown_profile_and_deadline(pool: FakePool, clock: VirtualClock) -> None:
+    clock.run(_unknown_profile_and_deadline(pool))
+
+
+async def _unknown_profile_and_deadline(pool: FakePool) -> None:
     fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles())
     fields = snmp(await poller.poll(device("r1", profile="nope")))
@@ -255,14 +272,14 @@ IF_NUMBER = "1.3.6.1.2.1.2.1.0"
 IF_OPER = "1.3.6.1.2.1.2.2.1.8."
 
 
-async def test_counters_are_read_by_get_between_walks(pool: FakePool) -> None:
+async def test_counters_are_read_by_get_between_walks(pool: FakePool, clock: VirtualClock) -> None:
     # ifNumber matches the interfaces found: between label polls the known counter cells are GET, not walked.
     fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 2})
     poller = SnmpPoller(pool, load_profiles(), label_every=5)
     dev = device("r1")
     await poller.poll(dev)
     walks = fake.calls["walk"]
-    await asyncio.sleep(0.01)
+    clock.advance(0.01)
     fake.set(IF_HC_IN + "2", 1_000 + 125_000)
     second = await poller.poll(dev)
     assert fake.calls["walk"] == walks  # no walk at all: scalars and counters by GET
@@ -281,6 +298,7 @@ async def test_counters_are_read_by_get_between_walks(pool: FakePool) -> None:
     fake.set(IF_OPER + "3", 1)
     fake.set(IF_NAME + "3", b"eth1")
     fake.set(IF_HC_IN + "3", 7)
+    clock.advance(0.01)
     third = await poller.poll(dev)
     assert fake.calls["walk"] > walks
     assert {s.tags["ifName"] for s in by(third, "interface")} == {"eth0", "eth1"}

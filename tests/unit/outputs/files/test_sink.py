@@ -37,16 +37,25 @@ async def test_file_sink_rotates_by_size_and_prunes(tmp_path: Path) -> None:
     assert [int(line.rsplit(" ", 1)[1]) for line in lines] == [7, 8, 9]
 
 
-async def test_file_sink_flusher_writes_every_line_once(tmp_path: Path) -> None:
+async def test_file_sink_flusher_writes_every_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = asyncio.get_running_loop()
+    written = asyncio.Event()
     async with FileSink(tmp_path, flush_interval_s=0.01) as sink:
+        write_lines = sink._write_lines
+
+        def signalling_write(lines: list[str]) -> None:  # in the flusher's worker thread
+            write_lines(lines)
+            loop.call_soon_threadsafe(written.set)
+
+        monkeypatch.setattr(sink, "_write_lines", signalling_write)
         for n in range(50):
             sink.write([Sample("m", {"device": "d"}, {"v": n}, n)])
             if n % 10 == 0:
-                for _ in range(500):  # until the flusher (not the exit) has written this one
-                    if sink.points_written == n + 1:
-                        break
-                    await asyncio.sleep(0.01)
-                assert sink.points_written == n + 1
+                while sink.points_written != n + 1:  # until the flusher (not the exit) has written this one
+                    written.clear()
+                    await asyncio.wait_for(written.wait(), 30)  # a bound against a hang, not a timing
     lines = [line for f in files_in(tmp_path) for line in f.read_text().splitlines()]
     assert sorted(int(line.rsplit(" ", 1)[1]) for line in lines) == list(range(50))
     assert sink.points_written == 50
