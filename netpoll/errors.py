@@ -30,6 +30,10 @@ class SnmpTimeout(SnmpError):
     """No answer from the agent within the timeout and retries."""
 
 
+class SnmpDecodeError(SnmpError):
+    """The agent's reply could not be decoded (malformed BER, a value the SNMP types do not allow)."""
+
+
 class SnmpAuthError(SnmpError):
     """SNMPv3 authentication or privacy failed (wrong user, key or protocol): distinct from a timeout."""
 

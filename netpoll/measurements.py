@@ -339,6 +339,18 @@ NETPOLL = Measurement(
             "alerts_dropped", "integer", "count", "with MQTT: alerts pushed out of the full queue since start"
         ),
         Field("mqtt_connected", "integer", "", "with MQTT: 1 while connected to the broker, else 0"),
+        Field(
+            "snmp_decoder_faults",
+            "integer",
+            "count",
+            "SNMP replies a backend could not decode since start (each failed its device's poll)",
+        ),
+        Field(
+            "snmp_replies_dropped",
+            "integer",
+            "count",
+            "SNMP datagrams dropped unread since start: they answered no request sent to their source",
+        ),
     ),
     subject_tag="instance",
 )

@@ -273,7 +273,8 @@ async def poll_rounds(
         known = ", ".join(sorted(profiles.profiles))
         raise NetpollError(f"poll: unknown --profile {profile!r} (known: {known})")
     rounds: list[list[list[Sample]]] = []
-    async with SnmpClientPool(backend=backend or "auto") as pool:
+    # Every gufo reply checked before decoding: a one-shot command never shows a gufo decoder panic.
+    async with SnmpClientPool(backend=backend or "auto", check_replies=True) as pool:
         poller = SnmpPoller(pool, profiles, deadline_s=deadline)
         start = time.monotonic()
         for i in range(samples):

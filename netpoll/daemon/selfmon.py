@@ -11,17 +11,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
 from netpoll.measurements import NETPOLL
+from netpoll.inputs.snmp.replies import STATS, ReplyStats
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.daemon.selfmon")
@@ -36,6 +39,29 @@ class SinkFigures:
     write_latency_ms: float
     points_written: int
     points_dropped: int = 0  # since start: rejected by the server, pushed out of a full spool, unwritable
+
+
+class _ReplyCollector(Collector):
+    """SNMP replies refused, from ``netpoll.inputs.snmp.replies.STATS`` (process-wide counters)."""
+
+    def __init__(self, stats: ReplyStats) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        faults = CounterMetricFamily(
+            "netpoll_snmp_decoder_faults", "SNMP replies a backend could not decode", labels=["backend"]
+        )
+        for backend, count in sorted(self._stats.decoder_faults.items()):
+            faults.add_metric([backend], count)
+        yield faults
+        dropped = CounterMetricFamily(
+            "netpoll_snmp_replies_dropped",
+            "SNMP datagrams dropped unread: no request of theirs was sent to their source",
+            labels=["source"],
+        )
+        for source, count in sorted(self._stats.dropped.items()):
+            dropped.add_metric([source], count)
+        yield dropped
 
 
 class SelfMonitor:
@@ -74,6 +100,7 @@ class SelfMonitor:
         self._cycle_time = Gauge(
             "netpoll_last_cycle_timestamp_seconds", "When the last cycle ended", registry=self.registry
         )
+        self.registry.register(_ReplyCollector(STATS))
         self._last_points_written = 0
         self._last_points_dropped = 0
         self.last_cycle_at = 0.0
@@ -113,6 +140,9 @@ class SelfMonitor:
             "points_written": written,
             "points_dropped": dropped,
             "devices": devices,
+            # since start, all devices: see netpoll_snmp_decoder_faults/replies_dropped on /metrics per label
+            "snmp_decoder_faults": sum(STATS.decoder_faults.values()),
+            "snmp_replies_dropped": sum(STATS.dropped.values()),
         }
         if mqtt is not None:
             # Since start; the queue is what waits for the broker now.

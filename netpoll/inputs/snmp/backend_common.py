@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from netpoll.devicelog import device_log
-from netpoll.errors import SnmpError, SnmpTimeout
+from netpoll.errors import NetpollError, SnmpDecodeError, SnmpError, SnmpTimeout
+from netpoll.inputs.snmp.replies import STATS, is_fatal
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import CommunityCredentials, SnmpSettings
 
@@ -123,6 +124,7 @@ class BackendClient:
     tries once more. A dead agent costs one extra timeout cycle, not one per poll.
     """
 
+    backend: str
     target: Target
     warnings: list[str]  # walk warnings (bounded), for tests and diagnostics
     _answered = False
@@ -130,11 +132,35 @@ class BackendClient:
 
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
-        return await self._v3_retry(self._get, oids)
+        return await self._guarded(self._get, oids)
 
     async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
-        return await self._v3_retry(self._walk, root)
+        return await self._guarded(self._walk, root)
+
+    async def _guarded(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
+        """Run a request; whatever a backend raises for a reply ends as an ``SnmpError``, never escapes.
+
+        A device's reply must not crash a poll (or ``netpoll poll``) with a library exception: gufo-snmp's
+        decoder panics on some malformed replies (``PanicException`` derives from ``BaseException``), pysnmp
+        and pyasn1 raise their own errors. Each such failure is counted as a decoder fault.
+        """
+        try:
+            return await self._v3_retry(operation, argument)
+        except NetpollError:
+            raise
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
+            raise self.decode_error(exc) from exc
+
+    def decode_error(self, exc: BaseException) -> SnmpDecodeError:
+        """Count a decoder fault and describe it (one line, the library's message cut short)."""
+        STATS.note_fault(self.backend)
+        detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+        if not isinstance(exc, Exception):  # pyo3's PanicException: a BaseException
+            detail = f"decoder panic: {detail}"
+        return SnmpDecodeError(self.target.label, f"undecodable reply ({self.backend}: {detail})")
 
     async def aclose(self) -> None:
         """Release the client for good (``release``)."""

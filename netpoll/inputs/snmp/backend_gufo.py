@@ -38,6 +38,7 @@ from gufo.snmp import (
 )
 from gufo.snmp import NoSuchInstance as GufoNoSuchInstance
 from gufo.snmp import SnmpAuthError as GufoAuthError
+from gufo.snmp import SnmpDecodeError as GufoDecodeError
 from gufo.snmp import SnmpError as GufoError
 from gufo.snmp.aio.client import SnmpSession
 from gufo.snmp.typing import ValueType
@@ -52,6 +53,7 @@ from netpoll.inputs.snmp.backend_common import (
     community_of,
     timeout_message,
 )
+from netpoll.inputs.snmp.replies import is_fatal, well_formed
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import SnmpSettings, UsmCredentials
 
@@ -120,6 +122,12 @@ class _Wire:
     ``wait_for`` for every request; with many small column walks per poll that per-request cost dominates the
     client's CPU. This drives gufo's compiled socket (``netpoll.compat.gufo_snmp``: encode/send,
     receive/decode) with one persistent reader and a plain timer instead.
+
+    gufo's socket is connected to the agent, so the kernel already drops datagrams from any other address or
+    port, and gufo's request-ids are random. What the agent itself sends may still be malformed: once a reply
+    failed to decode (``suspect``), every later datagram is peeked at and checked with ``well_formed`` before
+    gufo's decoder sees it, because gufo 0.13 panics on some malformed replies (and its panic hook writes to
+    stderr each time). Healthy devices never pay for the check.
     """
 
     def __init__(self, session: SnmpSession) -> None:
@@ -128,7 +136,18 @@ class _Wire:
         self._loop = asyncio.get_running_loop()
         self._waiter: asyncio.Future[None] | None = None
         self._attached = False
+        self._peek: socket.socket | None = None  # a view of gufo's socket for MSG_PEEK, once suspect
         self.attach()
+
+    @property
+    def suspect(self) -> bool:
+        """True once the agent sent an undecodable reply: later replies are checked before decoding."""
+        return self._peek is not None
+
+    def distrust(self) -> None:
+        """Check every later reply with ``well_formed`` before gufo decodes it."""
+        if self._peek is None:
+            self._peek = socket.socket(fileno=self._fd)  # not owned: detached in ``detach``
 
     def attach(self) -> None:
         if not self._attached:
@@ -139,17 +158,45 @@ class _Wire:
         if self._attached:
             self._loop.remove_reader(self._fd)
             self._attached = False
+        if self._peek is not None:
+            self._peek.detach()  # the descriptor belongs to gufo's socket
+            self._peek = None
+
+    def _malformed(self) -> bool:
+        """Suspect agent only: True (and the datagram read away) if the next datagram is malformed BER."""
+        peek = self._peek
+        if peek is None:
+            return False
+        try:
+            data = peek.recv(65535, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except OSError:
+            return False
+        if well_formed(data):
+            return False
+        with contextlib.suppress(OSError):
+            peek.recv(1, socket.MSG_DONTWAIT)  # a datagram socket discards the rest of the datagram
+        return True
 
     def _readable(self) -> None:
         waiter = self._waiter
         if waiter is not None:
             if not waiter.done():
-                waiter.set_result(None)
+                if self._malformed():
+                    waiter.set_exception(GufoDecodeError("malformed BER"))
+                else:
+                    waiter.set_result(None)
             return
         # A late reply to a request already given up on: read it away, or the (level-triggered) reader fires
-        # on every loop iteration.
-        with contextlib.suppress(Exception):
+        # on every loop iteration. A malformed one must not reach the decoder (or the loop's error log).
+        if self._malformed():
+            return
+        try:
             self.sock.recv_get_many()
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
+            if _undecodable(exc):
+                self.distrust()
 
     async def exchange(self, send: Callable[[], None], receive: Callable[[], T], timeout: float) -> T:
         """Send one request and return its decoded reply; TimeoutError after ``timeout`` seconds."""
@@ -173,6 +220,15 @@ class _Wire:
                 return receive()
             except BlockingIOError:
                 continue  # not the reply to this request (a late one to an earlier try): keep waiting
+            except BaseException as exc:
+                if _undecodable(exc):
+                    self.distrust()  # check this agent's replies before gufo decodes them, from now on
+                raise
+
+
+def _undecodable(exc: BaseException) -> bool:
+    """True for gufo's decode errors and its decoder panics (a ``BaseException`` that is no ``Exception``)."""
+    return isinstance(exc, GufoDecodeError) or not (isinstance(exc, Exception) or is_fatal(exc))
 
 
 def _expire(waiter: asyncio.Future[None]) -> None:
@@ -186,9 +242,15 @@ class GufoClient(BackendClient):
     backend = "gufo"
 
     def __init__(
-        self, target: Target, limiter: asyncio.Semaphore, tally: Tally, recv_buffer: int = 0
+        self,
+        target: Target,
+        limiter: asyncio.Semaphore,
+        tally: Tally,
+        recv_buffer: int = 0,
+        check_replies: bool = False,
     ) -> None:
         self.target = target
+        self._check_replies = check_replies
         self.warnings: list[str] = []
         self._tally = tally
         self._limiter = limiter
@@ -239,7 +301,10 @@ class GufoClient(BackendClient):
         except (SnmpError, GufoError, OSError, ValueError) as exc:
             raise self._translate(exc) from exc
         self._session = session
-        return _Wire(session)
+        wire = _Wire(session)
+        if self._check_replies:
+            wire.distrust()
+        return wire
 
     async def _ready(self) -> _Wire:
         wire = self._wire
@@ -286,6 +351,8 @@ class GufoClient(BackendClient):
         label = self.target.label
         if isinstance(exc, SnmpError):
             return exc
+        if isinstance(exc, GufoDecodeError):
+            return self.decode_error(exc)
         if isinstance(exc, TimeoutError):
             return SnmpTimeout(label, timeout_message(self.target))
         if isinstance(exc, GufoAuthError):

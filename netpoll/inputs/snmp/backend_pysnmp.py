@@ -60,6 +60,13 @@ from netpoll.inputs.snmp.backend_common import (
     community_of,
     timeout_message,
 )
+from netpoll.inputs.snmp.pysnmp_wire import (
+    BoundTransport,
+    BoundUdp6Transport,
+    BoundUdpTransport,
+    Peer,
+    randomise_ids,
+)
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import UsmCredentials
 
@@ -164,28 +171,37 @@ class PysnmpEngines:
         self._count = max(1, count)
         self._recv_buffer = recv_buffer
         self._engines: list[SnmpEngine] = []
-        self._transports: dict[tuple[int, bool], Any] = {}
+        self._transports: dict[tuple[int, bool], BoundTransport] = {}
         self._next = 0
         self._lock = asyncio.Lock()
 
-    async def assign(self, ipv6: bool) -> SnmpEngine:
-        """The engine the next client uses, with an open, tuned transport for its address family."""
+    async def assign(self, ipv6: bool, ttl: float) -> tuple[SnmpEngine, BoundTransport]:
+        """The engine the next client uses, with its open, tuned transport for the address family.
+
+        ``ttl``: how long the client waits for a reply at most (timeout x tries); the transport keeps a
+        request's id that long.
+        """
         async with self._lock:
             index = self._next % self._count
             self._next += 1
             while len(self._engines) <= index:
+                randomise_ids()
                 self._engines.append(SnmpEngine())
             engine = self._engines[index]
-            if (index, ipv6) not in self._transports:
-                self._transports[index, ipv6] = await self._open_transport(engine, ipv6)
-            return engine
+            transport = self._transports.get((index, ipv6))
+            if transport is None:
+                transport = self._transports[index, ipv6] = await self._open_transport(engine, ipv6)
+            transport.binding.ttl = max(transport.binding.ttl, ttl)
+            return engine, transport
 
-    async def _open_transport(self, engine: SnmpEngine, ipv6: bool) -> Any:
+    async def _open_transport(self, engine: SnmpEngine, ipv6: bool) -> BoundTransport:
         # Registering the transport ourselves (instead of letting hlapi's LCD open one) is what lets us size
-        # its socket buffer: hlapi reuses a transport already registered for the domain.
+        # its socket buffer and bind replies to requests: hlapi reuses a transport already registered for the
+        # domain.
         module = udp6 if ipv6 else udp
-        transport_cls = udp6.Udp6AsyncioTransport if ipv6 else udp.UdpAsyncioTransport
-        transport = transport_cls().open_client_mode()
+        transport_cls = BoundUdp6Transport if ipv6 else BoundUdpTransport
+        transport: BoundUdpTransport | BoundUdp6Transport = transport_cls()
+        transport.open_client_mode()
         pysnmp_config.add_transport(engine, module.DOMAIN_NAME, transport)
         await wait_open(transport)  # the datagram endpoint is created in a task; wait for the socket
         sock = transport.transport.get_extra_info("socket")
@@ -261,6 +277,8 @@ class PysnmpClient(BackendClient):
         self._engines = engines
         self._limiter = limiter
         self._engine: SnmpEngine | None = None
+        self._wire: BoundTransport | None = None
+        self._peer: Peer = (target.address, target.port)
         self._auth = _auth_data(target)
         self._transport_target: UdpTransportTarget | Udp6TransportTarget | None = None
         credentials = target.settings.credentials
@@ -288,7 +306,10 @@ class PysnmpClient(BackendClient):
                     raise SnmpError(
                         self.target.label, f"cannot resolve {self.target.address}: {reason}"
                     ) from exc
-                self._engine = await self._engines.assign(ipv6)
+                tries = settings.retries + 1
+                self._engine, self._wire = await self._engines.assign(ipv6, settings.timeout_s * tries + 5.0)
+                address = self._transport_target.transport_address
+                self._peer = (str(address[0]), int(address[1]))
             return self._engine, self._transport_target
 
     def _check(self, indication: Any) -> None:
@@ -310,14 +331,30 @@ class PysnmpClient(BackendClient):
     async def _exchange(self, command: Callable[..., Any], *args: Any) -> tuple[Any, Any, Any, Any]:
         engine, transport_target = await self._ready()
         self._tally.requests += 1
+        assert self._wire is not None
+        waiters = self._wire.binding.waiters.setdefault(self._peer, set())
+        fault: asyncio.Future[BaseException] = asyncio.get_running_loop().create_future()
+        waiters.add(fault)
+        request = asyncio.ensure_future(
+            command(engine, self._auth, transport_target, self._context, *args, lookupMib=False)
+        )
         try:
-            result: tuple[Any, Any, Any, Any] = await command(
-                engine, self._auth, transport_target, self._context, *args, lookupMib=False
-            )
+            await asyncio.wait((request, fault), return_when=asyncio.FIRST_COMPLETED)
+            if not request.done():
+                # The peer answered something pysnmp could not decode: fail now, not at the timeout.
+                request.cancel()
+                raise self.decode_error(fault.result())
+            result: tuple[Any, Any, Any, Any] = request.result()
         except SnmpError:
             raise
         except Exception as exc:  # pysnmp raises its own errors for local failures (encoding, ciphers)
             raise SnmpError(self.target.label, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if not request.done():
+                request.cancel()
+            waiters.discard(fault)
+            if not waiters:
+                self._wire.binding.waiters.pop(self._peer, None)
         self._check(result[0])
         return result
 
@@ -423,4 +460,5 @@ class PysnmpClient(BackendClient):
     def close(self) -> None:
         """Nothing to release per client: the engines belong to the pool."""
         self._engine = None
+        self._wire = None
         self._transport_target = None

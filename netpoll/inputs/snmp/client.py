@@ -48,6 +48,9 @@ class SnmpClientPool:
             ``auto`` device (a device that names a backend keeps it).
         pysnmp_engines: how many SnmpEngines (each one UDP socket) pysnmp devices are spread over.
         recv_buffer: UDP receive buffer, bytes, for each pysnmp engine socket (shared by its devices).
+        check_replies: check every gufo reply's BER before gufo decodes it, from the first one (one-shot
+            commands: no gufo panic message at all); otherwise only a device that once sent an undecodable
+            reply is checked (the daemon: healthy devices pay nothing, a hostile one causes one panic).
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class SnmpClientPool:
         backend: SnmpBackendName = "auto",
         pysnmp_engines: int = 2,
         recv_buffer: int = DEFAULT_RECV_BUFFER,
+        check_replies: bool = False,
     ) -> None:
         if max_in_flight < 1 or pysnmp_max_in_flight < 1:
             raise ValueError("max_in_flight must be at least 1")
@@ -70,6 +74,7 @@ class SnmpClientPool:
         self._clients: dict[str, tuple[Target, ConcreteBackend, AnyClient]] = {}
         self._tally = Tally()
         self._closed = False
+        self._check_replies = check_replies
 
     @property
     def requests(self) -> int:
@@ -139,7 +144,7 @@ class SnmpClientPool:
             device_log(log, target.label).warning("gufo backend asked for, but %s: using pysnmp", refused)
         client: AnyClient
         if backend == "gufo":
-            client = GufoClient(target, self._limits["gufo"], self._tally)
+            client = GufoClient(target, self._limits["gufo"], self._tally, check_replies=self._check_replies)
         else:
             client = PysnmpClient(target, self._engines, self._limits["pysnmp"], self._tally)
         self._clients[key] = (target, backend, client)

@@ -32,6 +32,7 @@ from netpoll.inputs.snmp.metrics import (
     interface_samples,
 )
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
+from netpoll.inputs.snmp.replies import is_fatal
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid, parse_oid
 from netpoll.inventory.models import Device
 from netpoll.measurements import SNMP
@@ -170,7 +171,9 @@ class SnmpPoller:
             error = str(exc).removeprefix(f"{exc.agent}: ")
         except _PollError as exc:
             error = str(exc)
-        except Exception as exc:  # a bug must not stop the other devices
+        except BaseException as exc:  # a bug (or a library panic, a BaseException) must not stop the others
+            if is_fatal(exc):
+                raise
             log.exception("%s: SNMP poll failed", device.name)
             error = f"internal error: {type(exc).__name__}: {exc}"
         log.debug("%s: SNMP poll failed: %s", device.name, error)
