@@ -10,6 +10,13 @@
   keeps for 300 s per transport address, with no public way to drop one. ``forget_engine_id`` drops an
   agent's entry so the next request discovers its engine again (a replaced device), and its expiry-queue
   entry with it, or pysnmp's timer would later delete a key that is no longer there (KeyError).
+- ``Cache.__message_id`` (class attribute of ``pysnmp.proto.mpmod.cache.Cache``) and the module attributes
+  ``getNextRequestID`` of ``pysnmp.proto.api.v1``/``v2c``: the counters pysnmp draws msgIDs (which are also
+  the v1/v2c request-ids on the wire) and PDU request-ids from, looked up on every message.
+  ``use_request_ids`` replaces them, so ids are unpredictable (``netpoll.inputs.snmp.pysnmp_wire``).
+- ``AbstractTransport._callback_function``: the dispatcher callback a transport hands a received datagram
+  to (set by the public ``register_callback``); ``receive_callback`` reads it, so a transport subclass can
+  call it itself and catch what decoding a hostile datagram raises.
 
 Contract: ``tests/unit/compat/test_pysnmp.py``; pinned ``pysnmp>=7.1,<7.2`` and ``pyasn1>=0.6.1,<0.7``.
 """
@@ -20,7 +27,7 @@ import operator
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["forget_engine_id", "payload", "wait_open"]
+__all__ = ["forget_engine_id", "payload", "receive_callback", "use_request_ids", "wait_open"]
 
 payload: Callable[[Any], Any] = operator.attrgetter("_value")
 """``payload(value)``: the decoded payload of a pyasn1 value object (C-speed attribute read, per varbind)."""
@@ -58,3 +65,19 @@ def forget_engine_id(engine: Any, address: str, port: int) -> int:
                 else:
                     del expiry[due]
     return dropped
+
+
+def use_request_ids(generator: Callable[[], int]) -> None:
+    """Draw every msgID and PDU request-id of every pysnmp engine in this process from ``generator``."""
+    from pysnmp.proto.api import v1, v2c
+    from pysnmp.proto.mpmod import cache
+
+    cache.Cache._Cache__message_id = staticmethod(generator)
+    v1.getNextRequestID = generator
+    v2c.getNextRequestID = generator
+
+
+def receive_callback(transport: Any) -> Callable[[Any, Any, bytes], None] | None:
+    """The dispatcher callback of ``transport`` (called with transport, address, datagram), None if unset."""
+    callback: Callable[[Any, Any, bytes], None] | None = transport._callback_function
+    return callback

@@ -23,8 +23,8 @@ from prometheus_client.registry import Collector
 
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
-from netpoll.measurements import NETPOLL
 from netpoll.inputs.snmp.replies import STATS, ReplyStats
+from netpoll.measurements import NETPOLL
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.daemon.selfmon")

@@ -20,10 +20,8 @@ import secrets
 from typing import Any
 
 from pysnmp.carrier.asyncio.dgram import udp, udp6
-from pysnmp.proto.api import v1 as api_v1
-from pysnmp.proto.api import v2c as api_v2c
-from pysnmp.proto.mpmod import cache as mp_cache
 
+from netpoll.compat.pysnmp import receive_callback, use_request_ids
 from netpoll.inputs.snmp.replies import STATS, is_fatal, message_key
 
 Peer = tuple[str, int]
@@ -42,12 +40,9 @@ def _random_id() -> int:
 def randomise_ids() -> None:
     """Make pysnmp's msgIDs (v1/v2c request-ids on the wire too) and PDU request-ids unpredictable.
 
-    pysnmp draws them from counters (``nextid.Integer``); these are module and class attributes it looks up
-    on every message, so replacing them takes effect for every engine. Idempotent.
+    pysnmp draws them from process-wide counters (``nextid.Integer``). Idempotent.
     """
-    mp_cache.Cache._Cache__message_id = staticmethod(_random_id)
-    api_v1.getNextRequestID = _random_id
-    api_v2c.getNextRequestID = _random_id
+    use_request_ids(_random_id)
 
 
 def _peer(address: Any) -> Peer:
@@ -98,7 +93,6 @@ class BoundTransport:
 
     binding: _Binding
     loop: asyncio.AbstractEventLoop
-    _callback_function: Any
 
     def send_message(self, outgoingMessage: Any, transportAddress: Any) -> None:  # noqa: N803 (pysnmp's names)
         self.binding.booked(bytes(outgoingMessage), _peer(transportAddress), self.loop.time())
@@ -110,7 +104,7 @@ class BoundTransport:
             self.loop.call_soon(self._deliver, transportAddress, datagram, peer)
 
     def _deliver(self, address: Any, datagram: bytes, peer: Peer) -> None:
-        callback = self._callback_function
+        callback = receive_callback(self)
         if callback is None:
             return
         try:

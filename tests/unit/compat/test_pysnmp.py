@@ -15,7 +15,7 @@ from pysnmp.hlapi.v3arch.asyncio import SnmpEngine
 from pysnmp.proto import rfc1902
 from pysnmp.proto.mpmod.rfc3412 import SnmpV3MessageProcessingModel
 
-from netpoll.compat.pysnmp import forget_engine_id, payload, wait_open
+from netpoll.compat.pysnmp import forget_engine_id, payload, receive_callback, use_request_ids, wait_open
 
 CACHE = "_SnmpV3MessageProcessingModel__engineIdCache"
 EXPIRY = "_SnmpV3MessageProcessingModel__engineIdCacheExpQueue"
@@ -86,3 +86,34 @@ def test_forget_engine_id_drops_the_agent_and_its_expiry() -> None:
         assert model.get_peer_engine_info(udp.DOMAIN_NAME, other) == (None, None, None)
     finally:
         engine.close_dispatcher()
+
+
+def test_use_request_ids_feeds_msg_ids_and_pdu_request_ids() -> None:
+    from pysnmp.proto.api import v2c
+    from pysnmp.proto.mpmod.cache import Cache
+
+    from netpoll.inputs.snmp.pysnmp_wire import randomise_ids
+
+    issued = iter(range(1000, 2000))
+    use_request_ids(lambda: next(issued))
+    try:
+        assert Cache().new_message_id() == 1000
+        pdu = v2c.GetRequestPDU()
+        v2c.apiPDU.set_defaults(pdu)
+        assert int(v2c.apiPDU.get_request_id(pdu)) == 1001
+    finally:
+        randomise_ids()
+    ids = {Cache().new_message_id() for _ in range(100)}
+    assert len(ids) == 100
+    assert max(ids) - min(ids) > 1000  # not a run of consecutive numbers
+
+
+async def test_receive_callback_is_what_register_callback_set() -> None:
+    transport = udp.UdpAsyncioTransport()
+    assert receive_callback(transport) is None
+
+    def callback(*args: Any) -> None:
+        pass
+
+    transport.register_callback(callback)
+    assert receive_callback(transport) is callback
