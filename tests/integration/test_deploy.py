@@ -9,11 +9,14 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from netpoll.config import load_config
 from netpoll.inventory.loader import load_inventory
@@ -213,6 +216,45 @@ def test_compose_mounts_grafana_provisioning_where_it_looks() -> None:
     assert used <= set(grafana["environment"]), used - set(grafana["environment"])
 
 
+def test_compose_broker_requires_the_generated_password() -> None:
+    services = load_yaml_file(DEPLOY / "compose.yaml")["services"]
+    conf = dict(
+        line.split(None, 1)
+        for line in (DEPLOY / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert conf["allow_anonymous"] == "false"
+    # mosquitto reads the password file from the volume mqtt-auth writes, and starts only after it did.
+    auth_dir = next(v.split(":")[1] for v in services["mosquitto"]["volumes"] if v.startswith("mqtt-auth:"))
+    assert conf["password_file"] == f"{auth_dir}/passwd"
+    for name in ("mosquitto", "netpoll"):
+        assert services[name]["depends_on"]["mqtt-auth"]["condition"] == "service_completed_successfully"
+    # netpoll reads its password from the same volume, mounted read-only.
+    password_file = services["netpoll"]["environment"]["NETPOLL_MQTT__PASSWORD_FILE"]
+    netpoll_dir = next(v.split(":")[1] for v in services["netpoll"]["volumes"] if v.startswith("mqtt-auth:"))
+    assert f"mqtt-auth:{netpoll_dir}:ro" in services["netpoll"]["volumes"]
+    assert password_file == f"{netpoll_dir}/netpoll.password"
+    assert not any("MQTT__PASSWORD" in key for key in services["netpoll"]["environment"] if "FILE" not in key)
+    # The generator is valid shell once compose has turned $$ into $, and writes both files.
+    auth = services["mqtt-auth"]
+    assert auth["entrypoint"] == ["/bin/sh", "-ec"]
+    script = auth["command"][0].replace("$$", "$")
+    subprocess.run(["sh", "-n", "-c", script], check=True, timeout=10)
+    assert 'mosquitto_passwd -b passwd netpoll "$(cat netpoll.password)"' in script
+    assert "netpoll.password" in script
+
+
+def test_compose_images_are_pinned() -> None:
+    # An exact release (x.y.z) or a digest, never a moving tag like :2 or :latest.
+    for name, service in load_yaml_file(DEPLOY / "compose.yaml")["services"].items():
+        if "build" in service:
+            continue
+        image = service["image"]
+        assert re.search(r":\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?$|@sha256:[0-9a-f]{64}$", image), (
+            f"{name}: {image}"
+        )
+
+
 def test_influxdb_init_script_is_valid_shell() -> None:
     script = DEPLOY / "influxdb" / "init-dbrp.sh"
     subprocess.run(["sh", "-n", str(script)], check=True, timeout=10)
@@ -220,6 +262,61 @@ def test_influxdb_init_script_is_valid_shell() -> None:
 
 
 # ---- container image ---------------------------------------------------------------------------------------
+
+
+def test_containerfile_base_is_pinned_by_digest() -> None:
+    froms = [
+        line
+        for line in (DEPLOY / "Containerfile").read_text(encoding="utf-8").splitlines()
+        if line.startswith("FROM ")
+    ]
+    assert froms
+    for line in froms:
+        assert re.fullmatch(r"FROM \S+:\S+@sha256:[0-9a-f]{64}( AS \w+)?", line), line
+
+
+def locked_requirements() -> dict[str, tuple[str, list[str]]]:
+    """deploy/requirements.txt: name -> (pinned version, sha256 hashes)."""
+    text = (DEPLOY / "requirements.txt").read_text(encoding="utf-8").replace("\\\n", " ")
+    locked = {}
+    for line in text.splitlines():
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        requirement, *options = line.split()
+        name, version = requirement.split("==")
+        hashes = [option.removeprefix("--hash=sha256:") for option in options]
+        locked[canonicalize_name(name)] = (version, hashes)
+    return locked
+
+
+def test_requirements_lock_is_hashed_and_covers_pyproject() -> None:
+    locked = locked_requirements()
+    for name, (version, hashes) in locked.items():
+        assert hashes, f"{name}=={version}: no --hash"
+        assert all(re.fullmatch(r"[0-9a-f]{64}", digest) for digest in hashes), name
+    # Every runtime dependency and the build backend is locked at a version pyproject.toml accepts:
+    # the lock is regenerated whenever the ranges move (docs/deployment.md, "Supply chain").
+    with (ROOT / "pyproject.toml").open("rb") as file:
+        pyproject = tomllib.load(file)
+    wanted = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
+    for spec in map(Requirement, wanted):
+        name = canonicalize_name(spec.name)
+        assert name in locked, f"{spec} is not in deploy/requirements.txt"
+        assert spec.specifier.contains(locked[name][0], prereleases=True), f"{spec}: locked {locked[name][0]}"
+
+
+def test_containerfile_installs_only_hashed_wheels() -> None:
+    text = (DEPLOY / "Containerfile").read_text(encoding="utf-8").replace("\\\n", " ")
+    pip_lines = [line for line in text.splitlines() if "pip install" in line]
+    assert pip_lines
+    hashed = [line for line in pip_lines if "-r deploy/requirements.txt" in line]
+    assert len(hashed) == 1
+    assert {"--require-hashes", "--no-deps", "--only-binary"} <= set(hashed[0].split())
+    # The project itself: no index, so nothing unhashed can come in; the locked backend builds it.
+    (project,) = [line for line in pip_lines if line not in hashed]
+    assert {"--no-index", "--no-deps", "--no-build-isolation"} <= set(project.split())
+    assert "COPY deploy/requirements.txt ./deploy/requirements.txt" in text
 
 
 def test_containerfile_copies_existing_paths_and_runs_unprivileged() -> None:
@@ -336,14 +433,22 @@ def test_env_example_sources_as_the_readme_check_does() -> None:
     assert len(load_inventory(list(config.inventories), environ=environ)) >= 1
 
 
-def test_compose_overrides_load() -> None:
+def test_compose_overrides_load(tmp_path: Path) -> None:
     compose = load_yaml_file(DEPLOY / "compose.yaml")
     env = {k: str(v) for k, v in compose["services"]["netpoll"]["environment"].items() if "${" not in str(v)}
+    # The password file mqtt-auth generates, where the volume holds it in the container.
+    mounted = env["NETPOLL_MQTT__PASSWORD_FILE"]
+    assert mounted.startswith("/run/secrets/mqtt/")
+    env["NETPOLL_MQTT__PASSWORD_FILE"] = str(tmp_path / Path(mounted).name)
+    (tmp_path / Path(mounted).name).write_text("generated-password\n", encoding="utf-8")
     config = load_config(DEPLOY / "config" / "netpoll.yaml", environ={**env, **SECRETS})
     assert config.influxdb is not None
     assert config.influxdb.url == "http://influxdb:8086"
     assert config.mqtt is not None
     assert config.mqtt.host == "mosquitto"
+    assert config.mqtt.username == "netpoll"
+    assert config.mqtt.password is not None
+    assert config.mqtt.password.get_secret_value() == "generated-password"
     assert config.http.listen == "0.0.0.0:9108"
 
 
