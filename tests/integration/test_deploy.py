@@ -20,7 +20,7 @@ from packaging.utils import canonicalize_name
 
 from netpoll.config import load_config
 from netpoll.inventory.loader import load_inventory
-from tests.harness.process import require_binary
+from tests.harness.process import require_binary, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -334,34 +334,111 @@ def test_containerfile_copies_existing_paths_and_runs_unprivileged() -> None:
 
 # ---- Kubernetes --------------------------------------------------------------------------------------------
 
+K8S = DEPLOY / "k8s"
+SECRET_DIR = "/run/secrets/netpoll"
+# The oldest Kubernetes the manifests support (the pod-index label) and the newest schema bundled.
+KUBE_VERSIONS = ("1.28.0", "latest")
+
 
 def k8s_objects() -> list[dict[str, Any]]:
-    kustomization = load_yaml_file(DEPLOY / "k8s" / "kustomization.yaml")
+    kustomization = load_yaml_file(K8S / "kustomization.yaml")
     objects = []
     for resource in kustomization["resources"]:
-        path = DEPLOY / "k8s" / resource
+        path = K8S / resource
         assert path.is_file(), f"kustomization resource {resource} missing"
         objects += [doc for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")) if doc]
     return objects
 
 
-def test_k8s_manifests_parse_and_reference_existing_things() -> None:
-    kustomization = load_yaml_file(DEPLOY / "k8s" / "kustomization.yaml")
-    generated = set()
+def generated_configmaps() -> list[dict[str, Any]]:
+    """The ConfigMaps of configMapGenerator as kustomize makes them (less the hash suffix of the name)."""
+    kustomization = load_yaml_file(K8S / "kustomization.yaml")
+    configmaps = []
     for generator in kustomization.get("configMapGenerator", []):
-        generated.add(generator["name"])
-        for file in generator.get("files", []):
-            source = file.split("=", 1)[-1]
-            assert (DEPLOY / "k8s" / source).is_file(), f"configMapGenerator {generator['name']}: {source}"
-    objects = k8s_objects()
+        data = {}
+        for entry in generator.get("files", []):
+            key, _, source = entry.rpartition("=")
+            path = K8S / source
+            assert path.is_file(), f"configMapGenerator {generator['name']}: {source}"
+            data[key or path.name] = path.read_text(encoding="utf-8")
+        configmap = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": generator["name"]},
+            "data": data,
+        }
+        if generator.get("options", {}).get("immutable"):
+            configmap["immutable"] = True
+        configmaps.append(configmap)
+    return configmaps
+
+
+def by_kind(objects: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    kinds: dict[str, list[dict[str, Any]]] = {}
     for obj in objects:
-        assert {"apiVersion", "kind", "metadata"} <= set(obj), obj
-    by_kind: dict[str, list[dict[str, Any]]] = {}
-    for obj in objects:
-        by_kind.setdefault(obj["kind"], []).append(obj)
-    secrets = {obj["metadata"]["name"] for obj in by_kind.get("Secret", [])}
-    services = {obj["metadata"]["name"]: obj for obj in by_kind.get("Service", [])}
-    (sts,) = by_kind["StatefulSet"]
+        kinds.setdefault(obj["kind"], []).append(obj)
+    return kinds
+
+
+def statefulset() -> dict[str, Any]:
+    (sts,) = by_kind(k8s_objects())["StatefulSet"]
+    return sts
+
+
+def validate_schemas(objects: list[dict[str, Any]]) -> list[str]:
+    """Validate every object against the Kubernetes API schemas bundled with kubernetes-validate (offline)."""
+    try:
+        import kubernetes_validate
+    except ImportError:
+        unavailable("kubernetes-validate not installed: pip install -e '.[test]'")
+    validated = []
+    for version in KUBE_VERSIONS:
+        wanted = kubernetes_validate.latest_version() if version == "latest" else version
+        for obj in objects:
+            # strict: unknown fields are errors too (a misspelt key would otherwise be dropped silently).
+            kubernetes_validate.validate(obj, wanted, strict=True)
+            validated.append(f"{obj['kind']}/{obj['metadata']['name']}@{wanted}")
+    return validated
+
+
+def test_k8s_manifests_validate_against_the_api_schemas() -> None:
+    objects = k8s_objects() + generated_configmaps()
+    kinds = {obj["kind"] for obj in objects}
+    assert kinds >= {"Namespace", "Secret", "Service", "StatefulSet", "NetworkPolicy", "ConfigMap"}
+    assert len(validate_schemas(objects)) == len(objects) * len(KUBE_VERSIONS)
+
+
+def test_k8s_manifests_validate_after_a_kustomize_build() -> None:
+    # What `kubectl apply -k` sends: hashed ConfigMap names, namespace and labels added. kubectl (kustomize
+    # built in) is part of this machine image but no Debian package, so its absence skips even under CI:
+    # the schema test above covers the files.
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl not installed (kustomize build not checked)")
+    result = subprocess.run(
+        [kubectl, "kustomize", str(K8S)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    objects = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    validate_schemas(objects)
+    kinds = by_kind(objects)
+    assert all(obj["metadata"].get("namespace") == "netpoll" for obj in objects if obj["kind"] != "Namespace")
+    # Every ConfigMap is immutable and versioned, and the pods mount exactly those versions.
+    configmaps = {obj["metadata"]["name"] for obj in kinds["ConfigMap"]}
+    assert all(obj.get("immutable") is True for obj in kinds["ConfigMap"])
+    (sts,) = kinds["StatefulSet"]
+    mounted = {v["configMap"]["name"] for v in sts["spec"]["template"]["spec"]["volumes"] if "configMap" in v}
+    assert mounted == configmaps
+    for name in ("netpoll-config", "netpoll-inventory", "netpoll-ca"):
+        assert any(re.fullmatch(rf"{name}-[a-z0-9]{{10}}", found) for found in mounted), (name, mounted)
+
+
+def test_k8s_manifests_reference_existing_things() -> None:
+    generated = {configmap["metadata"]["name"] for configmap in generated_configmaps()}
+    kinds = by_kind(k8s_objects())
+    secrets = {obj["metadata"]["name"] for obj in kinds.get("Secret", [])}
+    services = {obj["metadata"]["name"]: obj for obj in kinds.get("Service", [])}
+    sts = statefulset()
     spec = sts["spec"]
     pod = spec["template"]["spec"]
     labels = spec["template"]["metadata"]["labels"]
@@ -384,9 +461,6 @@ def test_k8s_manifests_parse_and_reference_existing_things() -> None:
             assert volume["configMap"]["name"] in generated, volume
         if "secret" in volume:
             assert volume["secret"]["secretName"] in secrets, volume
-    for source in container.get("envFrom", []):
-        if "secretRef" in source:
-            assert source["secretRef"]["name"] in secrets
 
     # The shard comes from the pod ordinal and the shard count matches the replica count.
     env = {item["name"]: item for item in container["env"]}
@@ -398,8 +472,116 @@ def test_k8s_manifests_parse_and_reference_existing_things() -> None:
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
     assert container["securityContext"]["allowPrivilegeEscalation"] is False
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
     sysctls = {item["name"]: item["value"] for item in pod["securityContext"]["sysctls"]}
     assert "net.ipv4.ping_group_range" in sysctls
+
+
+def test_k8s_pod_is_bounded() -> None:
+    pod = statefulset()["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory", "ephemeral-storage"} <= set(container["resources"][bound]), bound
+    for volume in pod["volumes"]:
+        if "emptyDir" in volume:
+            assert volume["emptyDir"].get("sizeLimit"), volume
+
+
+def test_k8s_secrets_are_files_not_environment() -> None:
+    (secret,) = by_kind(k8s_objects())["Secret"]
+    pod = statefulset()["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert "envFrom" not in container
+    assert not [item for item in container["env"] if "secretKeyRef" in item.get("valueFrom", {})]
+    (volume,) = [volume for volume in pod["volumes"] if "secret" in volume]
+    assert volume["secret"]["defaultMode"] == 0o440  # group 10001 (fsGroup) only
+    (mount,) = [mount for mount in container["volumeMounts"] if mount["name"] == volume["name"]]
+    assert (mount["mountPath"], mount["readOnly"]) == (SECRET_DIR, True)
+    # Every *_file of the configuration and the inventories names a key of the Secret, and nothing reads a
+    # secret from the environment any more.
+    texts = [
+        configmap["data"]
+        for configmap in generated_configmaps()
+        if configmap["metadata"]["name"] != "netpoll-ca"
+    ]
+    named = set()
+    for data in texts:
+        for text in data.values():
+            assert "${" not in text
+            named |= set(re.findall(rf"_file: {re.escape(SECRET_DIR)}/(\S+)", text))
+    assert named
+    assert named <= set(secret["stringData"]), named - set(secret["stringData"])
+
+
+def test_k8s_inventory_reaches_pods_only_by_rollout() -> None:
+    kustomization = load_yaml_file(K8S / "kustomization.yaml")
+    for generator in kustomization["configMapGenerator"]:
+        options = generator.get("options", {})
+        assert options.get("immutable") is True, generator["name"]
+        assert not options.get("disableNameSuffixHash"), generator["name"]
+    assert not kustomization.get("generatorOptions", {}).get("disableNameSuffixHash")
+
+
+def test_k8s_network_policy() -> None:
+    (policy,) = by_kind(k8s_objects())["NetworkPolicy"]
+    spec = policy["spec"]
+    template = statefulset()["spec"]["template"]
+    (container,) = template["spec"]["containers"]
+    assert spec["podSelector"]["matchLabels"].items() <= template["metadata"]["labels"].items()
+    assert sorted(spec["policyTypes"]) == ["Egress", "Ingress"]
+
+    # Ingress: /metrics only, from pods of the monitoring namespace with Prometheus's label. Namespace and pod
+    # selector in ONE peer (two peers would allow either: every pod there, or such pods anywhere).
+    (rule,) = spec["ingress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": "metrics"}]
+    assert "metrics" in {port["name"] for port in container["ports"]}
+    (peer,) = rule["from"]
+    assert peer["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    assert peer["podSelector"]["matchLabels"]
+
+    # Egress: every rule names its destinations, never the whole world or whole namespaces.
+    ports: dict[str, set[tuple[str, int]]] = {}
+    for rule in spec["egress"]:
+        assert rule.get("to"), rule
+        for peer in rule["to"]:
+            if "ipBlock" in peer:
+                assert peer["ipBlock"]["cidr"] not in ("0.0.0.0/0", "::/0"), peer
+            else:
+                assert peer["podSelector"]["matchLabels"], peer
+                target = peer["podSelector"]["matchLabels"].get("app.kubernetes.io/name") or peer[
+                    "podSelector"
+                ]["matchLabels"].get("k8s-app")
+                ports.setdefault(target, set()).update((p["protocol"], p["port"]) for p in rule["ports"])
+        if "ports" not in rule:  # ICMP: NetworkPolicy cannot name it, so only address blocks, no selectors
+            assert all("ipBlock" in peer for peer in rule["to"]), rule
+    config = yaml.safe_load(
+        next(c for c in generated_configmaps() if c["metadata"]["name"] == "netpoll-config")["data"][
+            "netpoll.yaml"
+        ]
+    )
+    influx_port = int(config["influxdb"]["url"].rsplit(":", 1)[1])
+    assert ports == {
+        "kube-dns": {("UDP", 53), ("TCP", 53)},
+        "influxdb": {("TCP", influx_port)},
+        "mosquitto": {("TCP", config["mqtt"]["port"])},
+    }
+    snmp = [rule for rule in spec["egress"] if rule.get("ports") == [{"protocol": "UDP", "port": 161}]]
+    assert snmp
+    assert all("ipBlock" in peer for peer in snmp[0]["to"])
+
+
+def test_k8s_example_uses_tls_and_authentication() -> None:
+    config = yaml.safe_load((K8S / "config" / "netpoll.yaml").read_text(encoding="utf-8"))
+    assert config["influxdb"]["url"].startswith("https://")
+    assert config["influxdb"]["token_file"].startswith(SECRET_DIR)
+    mqtt = config["mqtt"]
+    assert (mqtt["port"], bool(mqtt["tls"]), bool(mqtt["username"])) == (8883, True, True)
+    assert mqtt["password_file"].startswith(SECRET_DIR)
+    assert not mqtt["tls"].get("insecure", False)
+    # The InfluxDB client verifies against the same CA file as MQTT.
+    (container,) = statefulset()["spec"]["template"]["spec"]["containers"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["SSL_CERT_FILE"] == mqtt["tls"]["ca_file"]
 
 
 # ---- the example configurations load -------------------------------------------------------------------
@@ -452,20 +634,60 @@ def test_compose_overrides_load(tmp_path: Path) -> None:
     assert config.http.listen == "0.0.0.0:9108"
 
 
-@pytest.mark.parametrize("ordinal", [0, 2])
-def test_k8s_config_loads_with_the_statefulset_environment(ordinal: int) -> None:
-    # Kubernetes expands $(NETPOLL_SHARD_INDEX)/$(NETPOLL_SHARDS) before the process starts.
-    environ = {
-        **SECRETS,
-        "NETPOLL_SHARD_INDEX": str(ordinal),
-        "NETPOLL_SHARDS": "3",
-        "NETPOLL_SHARD": f"{ordinal}/3",
-        "NETPOLL_INVENTORIES": str(DEPLOY / "k8s" / "config" / "inventories"),
+def lay_out_pod_files(root: Path) -> Path:
+    """Write what a pod sees (ConfigMaps and the Secret at their mount paths) under ``root``.
+
+    Paths inside the files are moved under ``root`` too; returns the configuration file.
+    """
+    kinds = by_kind(k8s_objects())
+    (secret,) = kinds["Secret"]
+    sources = {cm["metadata"]["name"]: cm["data"] for cm in generated_configmaps()}
+    sources[secret["metadata"]["name"]] = secret["stringData"]
+    pod = statefulset()["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    volumes = {
+        v["name"]: (v.get("configMap") or {}).get("name") or (v.get("secret") or {}).get("secretName")
+        for v in pod["volumes"]
     }
-    config = load_config(DEPLOY / "k8s" / "config" / "netpoll.yaml", environ=environ)
+    mounts = [m for m in container["volumeMounts"] if volumes.get(m["name"])]
+    prefixes = sorted((m["mountPath"] for m in mounts), key=len, reverse=True)
+
+    def moved(text: str) -> str:
+        for prefix in prefixes:
+            text = text.replace(prefix, f"{root}{prefix}")
+        return text
+
+    for mount in mounts:
+        data = sources[volumes[mount["name"]]]
+        target = Path(f"{root}{mount['mountPath']}")
+        files = (
+            {target: data[mount["subPath"]]}
+            if "subPath" in mount
+            else {target / k: v for k, v in data.items()}
+        )
+        for path, text in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(moved(text), encoding="utf-8")
+    return Path(f"{root}/etc/netpoll/netpoll.yaml")
+
+
+@pytest.mark.parametrize("ordinal", [0, 2])
+def test_k8s_config_loads_from_the_pod_mounts(ordinal: int, tmp_path: Path) -> None:
+    # Kubernetes expands $(NETPOLL_SHARD_INDEX)/$(NETPOLL_SHARDS) before the process starts. No secret in the
+    # environment: the token, the MQTT password and the community come from the Secret's files.
+    environ = {"NETPOLL_SHARD_INDEX": str(ordinal), "NETPOLL_SHARDS": "3", "NETPOLL_SHARD": f"{ordinal}/3"}
+    config = load_config(lay_out_pod_files(tmp_path), environ=environ)
     assert config.shard == f"{ordinal}/3"
     assert config.http.listen == "0.0.0.0:9108"
-    assert len(load_inventory(list(config.inventories), environ=SECRETS)) >= 1
+    assert config.influxdb is not None
+    assert config.influxdb.token is not None
+    assert config.mqtt is not None
+    assert config.mqtt.password is not None
+    assert config.mqtt.tls is not None
+    assert config.mqtt.tls.ca_file is not None
+    assert config.mqtt.tls.ca_file.is_file()
+    inventory = load_inventory(list(config.inventories), environ={})
+    assert len(inventory) >= 1
 
 
 def test_every_shipped_command_line_parses() -> None:
