@@ -7,12 +7,15 @@ import json
 import re
 import shlex
 import shutil
+import stat
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiomqtt
 import pytest
 import yaml
 from packaging.requirements import Requirement
@@ -20,7 +23,8 @@ from packaging.utils import canonicalize_name
 
 from netpoll.config import load_config
 from netpoll.inventory.loader import load_inventory
-from tests.harness.process import require_binary, unavailable
+from tests.harness.mosquitto import MqttBroker
+from tests.harness.process import require_binary, require_root, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -242,6 +246,51 @@ def test_compose_broker_requires_the_generated_password() -> None:
     subprocess.run(["sh", "-n", "-c", script], check=True, timeout=10)
     assert 'mosquitto_passwd -b passwd netpoll "$(cat netpoll.password)"' in script
     assert "netpoll.password" in script
+
+
+def run_mqtt_auth(auth_dir: Path) -> None:
+    """Run compose's mqtt-auth script (as compose would, $$ unescaped) on ``auth_dir`` instead of /auth."""
+    require_binary("mosquitto_passwd", "Debian package mosquitto")
+    require_root("chown to the broker's and netpoll's users")
+    command = load_yaml_file(DEPLOY / "compose.yaml")["services"]["mqtt-auth"]["command"][0]
+    script = command.replace("$$", "$").replace("/auth", str(auth_dir))
+    subprocess.run(["sh", "-ec", script], check=True, timeout=30, capture_output=True)
+
+
+def generated_mqtt_auth(auth: Path) -> str:
+    """Run mqtt-auth twice on ``auth``, a user added by hand in between; check the files; the password."""
+    auth.mkdir()
+    run_mqtt_auth(auth)
+    password = (auth / "netpoll.password").read_text(encoding="utf-8")
+    assert len(password) >= 32
+    assert stat.S_IMODE((auth / "netpoll.password").stat().st_mode) == 0o440
+    assert (auth / "netpoll.password").stat().st_gid == 10001
+    assert stat.S_IMODE((auth / "passwd").stat().st_mode) == 0o600
+    # A second start keeps the password and the users added by hand.
+    add_user = ["mosquitto_passwd", "-b", str(auth / "passwd"), "grafana", "x" * 12]
+    subprocess.run(add_user, check=True, timeout=10)
+    run_mqtt_auth(auth)
+    assert (auth / "netpoll.password").read_text(encoding="utf-8") == password
+    users = [line.split(":")[0] for line in (auth / "passwd").read_text(encoding="utf-8").splitlines()]
+    assert sorted(users) == ["grafana", "netpoll"]
+    return password
+
+
+@pytest.mark.network
+async def test_compose_mqtt_auth_makes_a_broker_that_refuses_anonymous_clients(
+    tmp_path: Path, mosquitto_factory: Callable[..., MqttBroker]
+) -> None:
+    auth = tmp_path / "auth"
+    password = generated_mqtt_auth(auth)
+    conf = (DEPLOY / "mosquitto" / "mosquitto.conf").read_text(encoding="utf-8")
+    assert "allow_anonymous false" in conf.splitlines()
+    broker = mosquitto_factory(extra_config=f"allow_anonymous false\npassword_file {auth}/passwd")
+    async with aiomqtt.Client(broker.host, broker.port, username="netpoll", password=password) as client:
+        await client.publish("netpoll/test", b"ok", qos=1)
+    for username, secret in ((None, None), ("netpoll", "wrong-password")):
+        with pytest.raises(aiomqtt.MqttError):
+            async with aiomqtt.Client(broker.host, broker.port, username=username, password=secret):
+                pass
 
 
 def test_compose_images_are_pinned() -> None:
