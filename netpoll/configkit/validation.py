@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -57,6 +57,27 @@ def validate(
         return None
 
 
+def check_keys(
+    source: YamlSource, path: PathKey, mapping: Mapping[Any, Any], allowed: Sequence[str], context: str = ""
+) -> bool:
+    """Report each key of ``mapping`` (found at ``path``) not in ``allowed``; True when there is none.
+
+    For the loaders that check mappings by hand: the same message pydantic's unknown keys get.
+    """
+    ok = True
+    for key in mapping:
+        if key not in allowed:
+            ok = False
+            source.report((*path, key), context + unknown_key(str(key), str(key), allowed))
+    return ok
+
+
+def unknown_key(shown: str, key: str, allowed: Sequence[str]) -> str:
+    """``unknown key 'shown'; did you mean 'x'?``, else with the keys allowed there listed."""
+    hint = did_you_mean(key, allowed) or (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
+    return f"unknown key '{shown}'{hint}"
+
+
 def _without_explained_missing(model: type[BaseModel], errors: list[ErrorDetails]) -> list[ErrorDetails]:
     """Drop "missing 'address'" when an unknown key 'adress' next to it already says what to fix."""
     suggested = set()
@@ -81,11 +102,7 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> str:
     value = "" if secret else _shown(error.get("input"))
     ctx = error.get("ctx") or {}
     if kind == "extra_forbidden":
-        allowed = fields_at(model, loc[:-1])
-        hint = did_you_mean(loc[-1], allowed)
-        if not hint:
-            hint = f"; allowed keys here: {', '.join(allowed)}" if allowed else ""
-        return f"unknown key '{where}'{hint}"
+        return unknown_key(where, loc[-1], fields_at(model, loc[:-1]))
     if kind == "missing":
         return f"missing required key '{where}': add it"
     prefix = f"{where}: " if where else ""

@@ -24,11 +24,16 @@ _MAX_DEPTH = 40
 
 @dataclass
 class YamlSource:
-    """One parsed YAML file: the data, and the line (1-based) of each key path in it."""
+    """One parsed YAML file: the data, the line (1-based) of each key path in it, where its problems go."""
 
     file: str
     data: Any
     lines: dict[PathKey, int] = field(default_factory=dict)
+    problems: Problems = field(default_factory=Problems)
+
+    def report(self, path: PathKey, message: str) -> None:
+        """Record a problem at the line of ``path`` (or of its nearest enclosing key or item)."""
+        self.problems.add(self.file, self.line(path), message)
 
     def line(self, path: PathKey) -> int:
         """The line of ``path``, or of its nearest enclosing key or item when it has none itself."""
@@ -65,7 +70,7 @@ def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
 
 def parse_yaml(text: str, name: str, problems: Problems) -> YamlSource | None:
     """Parse YAML ``text`` (from file ``name``) into a :class:`YamlSource`."""
-    source = YamlSource(file=name, data=None)
+    source = YamlSource(file=name, data=None, problems=problems)
     try:
         loader = yaml.SafeLoader(text)
     except yaml.reader.ReaderError as exc:

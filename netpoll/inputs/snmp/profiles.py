@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from netpoll.errors import ConfigError
+from netpoll.configkit.problems import Problems
+from netpoll.configkit.validation import check_keys
+from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.measurements import MODEL, SNMP, Field, FieldType, Model
@@ -50,9 +50,7 @@ IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
 IF_KNOWN = IF_LABELS | IF_STATUS | frozenset(COUNTER_COLUMNS)
 _OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_TOP_KEYS = frozenset(
-    {"description", "extends", "match", "scalars", "columns", "interfaces", "fields", "system"}
-)
+_TOP_KEYS = ("description", "extends", "match", "scalars", "columns", "interfaces", "fields", "system")
 
 
 # --- compiled records ------------------------------------------------------------------------------
@@ -258,51 +256,6 @@ class ProfileSet:
         return self.profiles[self.default]
 
 
-# --- YAML with line numbers ------------------------------------------------------------------------
-
-Path_ = tuple[str | int, ...]
-
-
-class _Doc:
-    """A parsed YAML file that remembers the line of every key and value, for error messages."""
-
-    def __init__(self, path: Path) -> None:
-        self.file = str(path)
-        self.lines: dict[Path_, int] = {}
-        self.problems: list[str] = []
-        text = path.read_text(encoding="utf-8")
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else 1
-            raise ConfigError([f"{self.file}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from exc
-        self._loader = yaml.SafeLoader("")
-        self.data: Any = self._convert(node, ()) if node is not None else {}
-
-    def _convert(self, node: yaml.Node, path: Path_) -> Any:
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                key = str(self._loader.construct_object(key_node))
-                line = key_node.start_mark.line + 1
-                if key in out:
-                    self.problems.append(f"{self.file}:{line}: duplicate key {key!r}")
-                self.lines[(*path, key)] = line
-                out[key] = self._convert(value_node, (*path, key))
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self._convert(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._loader.construct_object(node)
-
-    def error(self, path: Path_, message: str) -> None:
-        """Record a problem at the line of ``path`` (or its nearest parent)."""
-        while path and path not in self.lines:
-            path = path[:-1]
-        self.problems.append(f"{self.file}:{self.lines.get(path, 1)}: {message}")
-
-
 # --- loading ---------------------------------------------------------------------------------------
 
 
@@ -311,7 +264,7 @@ class _Raw:
     """One profile file after parsing, before ``extends`` is merged."""
 
     name: str
-    doc: _Doc
+    doc: YamlSource
     extends: str | None
     description: str
     match: list[tuple[Oid, re.Pattern[str] | None]]
@@ -322,23 +275,23 @@ class _Raw:
     system: dict[str, str]
 
 
-def _oid(doc: _Doc, path: Path_, value: Any) -> Oid | None:
+def _oid(doc: YamlSource, path: PathKey, value: Any) -> Oid | None:
     if isinstance(value, str) and _OID_RE.match(value.strip()):
         return parse_oid(value)
-    doc.error(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.2.1.1.3'")
+    doc.report(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.2.1.1.3'")
     return None
 
 
-def _names_map(doc: _Doc, section: str, data: Any) -> dict[str, Oid]:
+def _names_map(doc: YamlSource, section: str, data: Any) -> dict[str, Oid]:
     out: dict[str, Oid] = {}
     if data is None:
         return out
     if not isinstance(data, dict):
-        doc.error((section,), f"'{section}' must map MIB object names to numeric OIDs")
+        doc.report((section,), f"'{section}' must map MIB object names to numeric OIDs")
         return out
     for name, value in data.items():
-        if not _NAME_RE.match(name):
-            doc.error((section, name), f"bad name {name!r}: use the MIB's object name")
+        if not isinstance(name, str) or not _NAME_RE.match(name):
+            doc.report((section, name), f"bad name {name!r}: use the MIB's object name")
             continue
         oid = _oid(doc, (section, name), value)
         if oid is not None:
@@ -346,69 +299,95 @@ def _names_map(doc: _Doc, section: str, data: Any) -> dict[str, Oid]:
     return out
 
 
-def _parse_file(path: Path) -> _Raw:
-    doc = _Doc(path)
-    data = doc.data
+def _section(doc: YamlSource, data: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
+    """``data[key]`` when it is a ``kind`` (absent: an empty one); else reported, and an empty one."""
+    value = data.get(key)
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        doc.report((key,), f"'{key}' must be {what}")
+        return kind()
+    return value
+
+
+def _parse_file(path: Path, problems: Problems) -> _Raw | None:
+    doc = load_yaml(path, problems)
+    if doc is None:
+        return None
+    data = {} if doc.data is None else doc.data
     if not isinstance(data, dict):
-        doc.error((), "a profile is a mapping (description, extends, match, scalars, columns, fields, ...)")
+        doc.report((), "a profile is a mapping (description, extends, match, scalars, columns, fields, ...)")
         data = {}
-    for key in data:
-        if key not in _TOP_KEYS:
-            doc.error((key,), f"unknown key {key!r} (allowed: {', '.join(sorted(_TOP_KEYS))})")
-    match: list[tuple[Oid, re.Pattern[str] | None]] = []
-    for i, entry in enumerate(data.get("match") or []):
-        mpath: Path_ = ("match", i)
-        descr: re.Pattern[str] | None = None
-        if isinstance(entry, dict):
-            unknown = set(entry) - {"sys_object_id", "sys_descr"}
-            if unknown:
-                doc.error(
-                    mpath, f"unknown key(s) {sorted(unknown)} in match (allowed: sys_object_id, sys_descr)"
-                )
-            if "sys_descr" in entry:
-                try:
-                    descr = re.compile(str(entry["sys_descr"]))
-                except re.error as exc:
-                    doc.error((*mpath, "sys_descr"), f"bad regular expression: {exc}")
-            entry = entry.get("sys_object_id")
-            mpath = (*mpath, "sys_object_id")
-        oid = _oid(doc, mpath, entry)
-        if oid is not None:
-            match.append((oid, descr))
-    interfaces = data.get("interfaces")
-    if interfaces is not None:
-        if not isinstance(interfaces, dict) or set(interfaces) - {"labels", "counters", "fallback"}:
-            doc.error(("interfaces",), "'interfaces' has the lists labels, counters and fallback")
-            interfaces = None
-        else:
-            interfaces = {k: list(v or []) for k, v in interfaces.items()}
-    fields: dict[str, list[dict[str, Any]]] = {}
-    for fname, alts in (data.get("fields") or {}).items():
-        if isinstance(alts, dict):
-            alts = [alts]
-        if not isinstance(alts, list) or not all(isinstance(a, dict) for a in alts):
-            doc.error(("fields", fname), f"field {fname!r}: give a list of alternatives (mappings)")
-            continue
-        fields[fname] = alts
-    system = data.get("system") or {}
+    check_keys(doc, (), data, _TOP_KEYS)
+    system = _section(doc, data, "system", dict, "a mapping of roles to scalar names")
     extends = data.get("extends")
     return _Raw(
         name=path.stem,
         doc=doc,
         extends=str(extends) if extends is not None else None,
         description=str(data.get("description") or ""),
-        match=match,
+        match=_parse_match(doc, _section(doc, data, "match", list, "a list of sysObjectID prefixes")),
         scalars=_names_map(doc, "scalars", data.get("scalars")),
         columns=_names_map(doc, "columns", data.get("columns")),
-        interfaces=interfaces,
-        fields=fields,
-        system={str(k): str(v) for k, v in system.items()} if isinstance(system, dict) else {},
+        interfaces=_parse_interfaces(doc, data.get("interfaces")),
+        fields=_parse_fields(doc, _section(doc, data, "fields", dict, "a mapping of field names")),
+        system={str(k): str(v) for k, v in system.items()},
     )
 
 
-def _where_value(doc: _Doc, path: Path_, value: Any) -> int | str | Oid:
+def _parse_match(doc: YamlSource, entries: list[Any]) -> list[tuple[Oid, re.Pattern[str] | None]]:
+    match: list[tuple[Oid, re.Pattern[str] | None]] = []
+    for i, entry in enumerate(entries):
+        path: PathKey = ("match", i)
+        descr: re.Pattern[str] | None = None
+        if isinstance(entry, dict):
+            check_keys(doc, path, entry, ("sys_object_id", "sys_descr"), "match: ")
+            if "sys_descr" in entry:
+                try:
+                    descr = re.compile(str(entry["sys_descr"]))
+                except re.error as exc:
+                    doc.report((*path, "sys_descr"), f"bad regular expression: {exc}")
+            entry = entry.get("sys_object_id")
+            path = (*path, "sys_object_id")
+        oid = _oid(doc, path, entry)
+        if oid is not None:
+            match.append((oid, descr))
+    return match
+
+
+def _parse_interfaces(doc: YamlSource, value: Any) -> dict[str, list[str]] | None:
+    if value is None:
+        return None
+    parts = ("labels", "counters", "fallback")
+    if not isinstance(value, dict):
+        doc.report(("interfaces",), "'interfaces' has the lists labels, counters and fallback")
+        return None
+    if not check_keys(doc, ("interfaces",), value, parts, "interfaces: "):
+        return None
+    out: dict[str, list[str]] = {}
+    for part, names in value.items():
+        if names is not None and not isinstance(names, list):
+            doc.report(("interfaces", part), f"interfaces.{part} must be a list of IF-MIB column names")
+            return None
+        out[part] = [str(name) for name in names or []]
+    return out
+
+
+def _parse_fields(doc: YamlSource, value: dict[Any, Any]) -> dict[str, list[dict[str, Any]]]:
+    fields: dict[str, list[dict[str, Any]]] = {}
+    for fname, alts in value.items():
+        if isinstance(alts, dict):
+            alts = [alts]
+        if not isinstance(alts, list) or not all(isinstance(a, dict) for a in alts):
+            doc.report(("fields", fname), f"field {fname!r}: give a list of alternatives (mappings)")
+            continue
+        fields[str(fname)] = alts
+    return fields
+
+
+def _where_value(doc: YamlSource, path: PathKey, value: Any) -> int | str | Oid:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        doc.error(path, f"bad value {value!r} in where: use an integer, a string or a dotted OID")
+        doc.report(path, f"bad value {value!r} in where: use an integer, a string or a dotted OID")
         return ""
     if isinstance(value, str) and _OID_RE.match(value) and value.count(".") >= 2:
         return parse_oid(value)
@@ -416,36 +395,53 @@ def _where_value(doc: _Doc, path: Path_, value: Any) -> int | str | Oid:
 
 
 def _compile_source(
-    doc: _Doc, path: Path_, spec: dict[str, Any], scalars: Mapping[str, Oid], columns: Mapping[str, Oid]
+    doc: YamlSource,
+    path: PathKey,
+    spec: dict[str, Any],
+    scalars: Mapping[str, Oid],
+    columns: Mapping[str, Oid],
 ) -> Source | None:
-    known = set(AGGREGATES) | {"percent", "where", "scale", "offset", "type"}
-    for key in spec:
-        if key not in known:
-            doc.error((*path, key), f"unknown key {key!r} (allowed: {', '.join(sorted(known))})")
-            return None
+    if not check_keys(doc, path, spec, (*AGGREGATES, "percent", "where", "scale", "offset", "type")):
+        return None
     ops = [k for k in (*AGGREGATES, "percent") if k in spec]
     if len(ops) != 1:
-        doc.error(path, f"give exactly one of {', '.join((*AGGREGATES, 'percent'))}")
+        doc.report(path, f"give exactly one of {', '.join((*AGGREGATES, 'percent'))}")
         return None
     op = ops[0]
 
-    def check(name: Any, at: Path_) -> str:
+    def check(name: Any, at: PathKey) -> str:
         if not isinstance(name, str) or (name not in scalars and name not in columns):
-            doc.error(at, f"bad name {name!r}: not in this profile's scalars or columns")
+            doc.report(at, f"bad name {name!r}: not in this profile's scalars or columns")
             return ""
         return name
 
     if op == "percent":
         parts = spec["percent"]
         if not isinstance(parts, dict) or len(parts) != 2 or set(parts) - set(PERCENT_PARTS):
-            doc.error((*path, "percent"), "percent takes two of used, free, total")
+            doc.report((*path, "percent"), "percent takes two of used, free, total")
             return None
         names = tuple(check(parts[p], (*path, "percent", p)) if p in parts else "" for p in PERCENT_PARTS)
     else:
         names = (check(spec[op], (*path, op)),)
+    where = _compile_where(doc, (*path, "where"), spec.get("where") or {}, columns)
+    scale, offset = spec.get("scale", 1.0), spec.get("offset", 0.0)
+    if not isinstance(scale, int | float) or not isinstance(offset, int | float):
+        doc.report(path, "scale and offset are numbers")
+        return None
+    kind = spec.get("type", "float")
+    if kind not in ("int", "float"):
+        doc.report((*path, "type"), f"bad type {kind!r} (allowed: int, float)")
+    if "" in names and op != "percent":
+        return None
+    return Source(op, names, where, float(scale), float(offset), kind == "int")
+
+
+def _compile_where(
+    doc: YamlSource, path: PathKey, spec: Mapping[str, Any], columns: Mapping[str, Oid]
+) -> tuple[Where, ...]:
     where: list[Where] = []
-    for column, cond in (spec.get("where") or {}).items():
-        wpath = (*path, "where", column)
+    for column, cond in spec.items():
+        wpath = (*path, column)
         if column == "index":
             # The row index itself, e.g. "40.6" (CISCO-FIREWALL-MIB: protocolIp, currentInUse).
             idx = [
@@ -453,31 +449,20 @@ def _compile_source(
                 for v in (cond if isinstance(cond, list) else [cond])
             ]
             if None in idx:
-                doc.error(wpath, f"bad index {cond!r}: give row indexes such as 1 or '40.6'")
+                doc.report(wpath, f"bad index {cond!r}: give row indexes such as 1 or '40.6'")
                 continue
             where.append(Where("", frozenset(i for i in idx if i is not None)))
-            continue
-        if column not in columns:
-            doc.error(wpath, f"bad name {column!r}: where filters on columns of this profile")
-            continue
-        if isinstance(cond, dict) and set(cond) == {"match"}:
+        elif column not in columns:
+            doc.report(wpath, f"bad name {column!r}: where filters on columns of this profile")
+        elif isinstance(cond, dict) and set(cond) == {"match"}:
             try:
                 where.append(Where(column, pattern=re.compile(str(cond["match"]))))
             except re.error as exc:
-                doc.error(wpath, f"bad regular expression: {exc}")
-            continue
-        values = cond if isinstance(cond, list) else [cond]
-        where.append(Where(column, frozenset(_where_value(doc, wpath, v) for v in values)))
-    scale, offset = spec.get("scale", 1.0), spec.get("offset", 0.0)
-    if not isinstance(scale, int | float) or not isinstance(offset, int | float):
-        doc.error(path, "scale and offset are numbers")
-        return None
-    kind = spec.get("type", "float")
-    if kind not in ("int", "float"):
-        doc.error((*path, "type"), f"bad type {kind!r} (allowed: int, float)")
-    if "" in names and op != "percent":
-        return None
-    return Source(op, names, tuple(where), float(scale), float(offset), kind == "int")
+                doc.report(wpath, f"bad regular expression: {exc}")
+        else:
+            values = cond if isinstance(cond, list) else [cond]
+            where.append(Where(column, frozenset(_where_value(doc, wpath, v) for v in values)))
+    return tuple(where)
 
 
 _SYSTEM_ROLES = (
@@ -496,12 +481,27 @@ def _resolve(name: str, raws: Mapping[str, _Raw], chain: tuple[str, ...] = ()) -
     if raw.extends is None:
         return [raw]
     if raw.extends in chain or raw.extends == name:
-        raw.doc.error(("extends",), f"extends cycle: {' → '.join((*chain, name, raw.extends))}")
+        raw.doc.report(("extends",), f"extends cycle: {' → '.join((*chain, name, raw.extends))}")
         return [raw]
     if raw.extends not in raws:
-        raw.doc.error(("extends",), f"bad name {raw.extends!r}: no profile {raw.extends}.yaml")
+        raw.doc.report(("extends",), f"bad name {raw.extends!r}: no profile {raw.extends}.yaml")
         return [raw]
     return [*_resolve(raw.extends, raws, (*chain, name)), raw]
+
+
+def _check_references(owner: _Raw, scalars: Mapping[str, Oid], columns: Mapping[str, Oid]) -> None:
+    """The system roles and interface columns ``owner`` names exist in the merged profile."""
+    check_keys(owner.doc, ("system",), owner.system, _SYSTEM_ROLES, "system: ")
+    for role, sname in owner.system.items():
+        if role in _SYSTEM_ROLES and sname not in scalars:
+            owner.doc.report(("system", role), f"bad name {sname!r}: not in this profile's scalars")
+    for part, names in (owner.interfaces or {}).items():
+        for i, n in enumerate(names):
+            if n not in columns or n not in IF_KNOWN:
+                owner.doc.report(
+                    ("interfaces", part, i),
+                    f"bad name {n!r}: interface columns are IF-MIB columns declared under columns",
+                )
 
 
 def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
@@ -522,25 +522,11 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
         for fname, alts in raw.fields.items():
             raw_fields[fname] = (raw, alts)
     for owner in chain:
-        for role, sname in owner.system.items():
-            if role not in _SYSTEM_ROLES:
-                owner.doc.error(
-                    ("system", role), f"unknown role {role!r} (allowed: {', '.join(_SYSTEM_ROLES)})"
-                )
-            elif sname not in scalars:
-                owner.doc.error(("system", role), f"bad name {sname!r}: not in this profile's scalars")
-        if owner.interfaces is not None:
-            for part, names in owner.interfaces.items():
-                for i, n in enumerate(names):
-                    if n not in columns or n not in IF_KNOWN:
-                        owner.doc.error(
-                            ("interfaces", part, i),
-                            f"bad name {n!r}: interface columns are IF-MIB columns declared under columns",
-                        )
+        _check_references(owner, scalars, columns)
     fields: dict[str, tuple[Source, ...]] = {}
     for fname, (owner, alts) in raw_fields.items():
         if not _NAME_RE.match(fname):
-            owner.doc.error(("fields", fname), f"bad field name {fname!r}")
+            owner.doc.report(("fields", fname), f"bad field name {fname!r}")
             continue
         compiled = []
         for i, spec in enumerate(alts):
@@ -571,26 +557,22 @@ def load_profiles(dir: str | Path | None = None) -> ProfileSet:
     """
     directory = Path(dir) if dir is not None else DEFAULT_DIR
     files = sorted(directory.glob("*.yaml"))
+    problems = Problems()
     if not files:
-        raise ConfigError([f"{directory}: no profiles (*.yaml) found"])
+        problems.add(directory, 0, "no profiles (*.yaml) found: name a directory of profiles")
     raws: dict[str, _Raw] = {}
-    problems: list[str] = []
     for path in files:
-        try:
-            raws[path.stem] = _parse_file(path)
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+        raw = _parse_file(path, problems)
+        if raw is not None:
+            raws[path.stem] = raw
     if DEFAULT_PROFILE not in raws and not problems:
-        problems.append(f"{directory}: the default profile {DEFAULT_PROFILE}.yaml is missing")
+        problems.add(directory, 0, f"the default profile {DEFAULT_PROFILE}.yaml is missing")
     profiles: dict[str, Profile] = {}
     matches: list[_Match] = []
     for name, raw in raws.items():
+        # A parent's problem is found again while compiling each child: Problems keeps it once.
         profiles[name] = _compile(name, raws)
         matches.extend(_Match(prefix, descr, name) for prefix, descr in raw.match)
-    for raw in raws.values():
-        # A parent's problem is found again while compiling each child: report it once.
-        problems.extend(p for p in dict.fromkeys(raw.doc.problems) if p not in problems)
-    if problems:
-        raise ConfigError(problems)
+    problems.raise_if_any()
     log.debug("loaded %d SNMP profiles from %s", len(profiles), directory)
     return ProfileSet(profiles, matches, DEFAULT_PROFILE)

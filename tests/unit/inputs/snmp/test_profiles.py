@@ -217,7 +217,25 @@ def test_field_evaluation(
             "vendor.yaml:8: give exactly one of",
             id="two operations",
         ),
-        pytest.param({"vendor": "a: [1\n"}, "vendor.yaml:2: invalid YAML", id="YAML syntax"),
+        pytest.param({"vendor": "a: [1\n"}, "vendor.yaml:2: YAML syntax error", id="YAML syntax"),
+        pytest.param(
+            {"vendor": "fields: [cpu]\n"}, "vendor.yaml:1: 'fields' must be a mapping", id="fields list"
+        ),
+        pytest.param(
+            {"generic": GENERIC.replace("  sys_uptime:", "  sys_uptme:")},
+            "generic.yaml:7: system: unknown key 'sys_uptme'; did you mean 'sys_uptime'?",
+            id="system role typo",
+        ),
+        pytest.param(
+            {"generic": GENERIC.replace("labels: [ifDescr]", "labels: ifDescr")},
+            "generic.yaml:16: interfaces.labels must be a list",
+            id="interfaces not a list",
+        ),
+        pytest.param(
+            {"vendor": VENDOR.replace("extends: generic", "extends: generic\nextends: generic")},
+            "vendor.yaml:2: key 'extends' appears twice in this mapping (first at line 1)",
+            id="duplicate key",
+        ),
         pytest.param(
             {"generic": GENERIC.replace("labels: [ifDescr]", "labels: [ifDescription]")},
             "generic.yaml:16: bad name 'ifDescription'",
