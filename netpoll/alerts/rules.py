@@ -16,19 +16,20 @@ Semantics of one rule (see docs/alerts.md):
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import fnmatch
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-import yaml
-
-from netpoll.errors import ConfigError
+from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.units import has_unit, parse_duration
+from netpoll.configkit.validation import check_keys
+from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml, parse_yaml
 from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue
 
@@ -44,8 +45,6 @@ TRIGGERS: tuple[Trigger, ...] = ("match", "change")
 DEFAULT_RULES_FILE = "default_rules.yaml"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 _TOP_KEYS = ("rules", "include_defaults", "disable")
 _RULE_KEYS = (
@@ -183,427 +182,327 @@ def usable_value(value: object) -> bool:
 
 
 # --------------------------------------------------------------------------------------------------
-# YAML with line numbers
+# Parsing: a rules file read by netpoll.configkit (YAML with lines, one Problems collector, did-you-mean)
 
 
-class _LineDict(dict[Any, Any]):
-    line: int = 0
-    key_lines: dict[Any, int]
-    duplicates: list[tuple[Any, int]]
+@dataclass
+class _RuleYaml:
+    """One rule's mapping in the file, and where its problems go (each prefixed ``rule 'NAME': ``)."""
+
+    source: YamlSource
+    path: PathKey
+    raw: dict[str, Any]
+    name: str = "?"
+    ok: bool = True
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.raw
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.raw.get(key, default)
+
+    def line(self, *at: str) -> int:
+        return self.source.line((*self.path, *at))
+
+    def report(self, message: str, *at: str) -> None:
+        """A problem at the line of the key path ``at`` inside the rule (none: the rule's first line)."""
+        self.ok = False
+        self.source.report((*self.path, *at), f"rule '{self.name}': {message}")
+
+    def need(self, key: str) -> Any:
+        value = self.raw.get(key)
+        if value is None:
+            self.report(f"'{key}' is required")
+        return value
+
+    def choice(self, key: str, choices: tuple[_C, ...], default: _C) -> _C:
+        """The rule's ``key``: one of ``choices``; ``default`` when absent (or wrong, after reporting it)."""
+        value = self.raw.get(key, default)
+        for choice in choices:
+            if value == choice:
+                return choice
+        hint = did_you_mean(str(value), choices)
+        self.report(f"{key} must be one of {', '.join(choices)}, not {value!r}{hint}", key)
+        return default
 
 
-class _LineList(list[Any]):
-    line: int = 0
-    item_lines: list[int]
+def _rule_name(rule: _RuleYaml, seen: dict[str, int]) -> None:
+    name = rule.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        rule.ok = False
+        rule.source.report(
+            (*rule.path, "name"),
+            "rule 'name' is required: letters, digits, '_', '.', '-' (at most 64), e.g. 'cpu_high'",
+        )
+        rule.name = str(name) if name is not None else "?"
+        return
+    rule.name = name
+    if name in seen:
+        rule.ok = False
+        rule.source.report(
+            (*rule.path, "name"), f"duplicate rule name '{name}' (first defined on line {seen[name]})"
+        )
+    else:
+        seen[name] = rule.line("name")
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping, key and list item."""
-
-
-def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict:
-    loader.flatten_mapping(node)
-    result = _LineDict()
-    result.line = node.start_mark.line + 1
-    result.key_lines = {}
-    result.duplicates = []
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if key in result.key_lines:
-            # YAML silently keeps the last of two equal keys; a rules file says it once.
-            result.duplicates.append((key, key_node.start_mark.line + 1))
-        else:
-            result.key_lines[key] = key_node.start_mark.line + 1
-        result[key] = loader.construct_object(value_node, deep=True)
-    return result
-
-
-def _construct_sequence(loader: _LineLoader, node: yaml.SequenceNode) -> _LineList:
-    result = _LineList(loader.construct_object(child, deep=True) for child in node.value)
-    result.line = node.start_mark.line + 1
-    result.item_lines = [child.start_mark.line + 1 for child in node.value]
-    return result
-
-
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _construct_sequence)
-
-
-def _did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-class _Problems:
-    """Collects ``file:line: message`` strings."""
-
-    def __init__(self, file: str) -> None:
-        self.file = file
-        self.items: list[str] = []
-
-    def add(self, line: int, message: str) -> None:
-        self.items.append(f"{self.file}:{line}: {message}")
-
-
-def _line_of(mapping: Any, key: str) -> int:
-    if isinstance(mapping, _LineDict):
-        return mapping.key_lines.get(key, mapping.line)
-    return 1
-
-
-def _check_keys(mapping: _LineDict, allowed: tuple[str, ...], where: str, problems: _Problems) -> None:
-    for key, line in getattr(mapping, "duplicates", ()):
-        problems.add(line, f"'{key}' given twice in {where} (first on line {mapping.key_lines[key]})")
-    for key in mapping:
-        if key not in allowed:
-            problems.add(
-                _line_of(mapping, key),
-                f"unknown key '{key}' in {where}{_did_you_mean(str(key), allowed)}; "
-                f"allowed: {', '.join(allowed)}",
-            )
-
-
-def parse_duration(value: object) -> float | None:
-    """``90``, ``"90s"``, ``"5m"``, ``"1h"`` → seconds; None if it is not a duration."""
-    if isinstance(value, bool):
+def _name_of(rule: _RuleYaml, key: str) -> str | None:
+    """A required name (``measurement``, ``field``)."""
+    value = rule.need(key)
+    if value is not None and not isinstance(value, str):
+        rule.report(f"{key} must be a name", key)
         return None
-    if isinstance(value, int | float):
-        return float(value) if value >= 0 else None
-    if isinstance(value, str):
-        match = _DURATION_RE.match(value)
-        if match:
-            return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-    return None
+    return value
 
 
-def _parse_hold(raw: object, line: int, key: str, name: str, problems: _Problems) -> Hold:
-    # An integer is a count of consecutive samples; a string with a unit is a duration.
-    if isinstance(raw, int) and not isinstance(raw, bool):
-        if raw >= 1:
-            return Hold(samples=raw)
-    elif isinstance(raw, str):
-        seconds = parse_duration(raw)
-        if seconds is not None and re.search(r"[a-z]$", raw.strip()):
-            return Hold(seconds=seconds)
-    problems.add(
-        line,
-        f"rule '{name}': '{key}' must be a count of consecutive samples (1, 3, ...) "
-        f"or a duration with a unit ('90s', '5m'), not {raw!r}",
-    )
-    return Hold()
+def _check_field(rule: _RuleYaml, model: Model, measurement: str, field_name: str | None) -> None:
+    """The rule's measurement and field must be declared (``netpoll.measurements`` + loaded profiles)."""
+    declared = model.measurements.get(measurement)
+    if declared is None or not declared.rules:
+        watched = [m for m in model if model[m].rules]
+        hint = did_you_mean(measurement, watched) or f"; rules watch {', '.join(watched)}"
+        rule.report(f"unknown measurement '{measurement}'{hint}", "measurement")
+    elif field_name is not None and field_name not in declared.field_names:
+        known = sorted(declared.field_names)
+        hint = did_you_mean(field_name, known) or f"; its fields: {', '.join(known)}"
+        rule.report(f"measurement '{measurement}' has no field '{field_name}'{hint}", "field")
 
 
-def _parse_globs(raw: object, line: int, where: str, problems: _Problems) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        return (raw,)
-    if isinstance(raw, list) and all(isinstance(item, str | int) for item in raw):
-        return tuple(str(item) for item in raw)
-    problems.add(line, f"{where} must be a name or a list of names (globs like 'core-*' allowed)")
-    return ()
-
-
-def _parse_scope(raw: object, line: int, name: str, problems: _Problems) -> Scope:
+def _comparison(rule: _RuleYaml, kind: RuleKind) -> Comparison:
+    raw = rule.get("comparison", ">=" if kind == "flapping" else None)
     if raw is None:
-        return Scope()
-    if not isinstance(raw, _LineDict):
-        problems.add(line, f"rule '{name}': 'scope' must be a mapping with keys {', '.join(_SCOPE_KEYS)}")
-        return Scope()
-    _check_keys(raw, _SCOPE_KEYS, f"scope of rule '{name}'", problems)
-    lists: dict[str, tuple[str, ...]] = {}
-    for key in ("devices", "roles", "sites", "interfaces"):
-        if key in raw:
-            lists[key] = _parse_globs(raw[key], _line_of(raw, key), f"rule '{name}': scope.{key}", problems)
-    tags: tuple[tuple[str, str], ...] = ()
-    if "tags" in raw:
-        raw_tags = raw["tags"]
-        if isinstance(raw_tags, dict) and all(isinstance(v, str | int | float) for v in raw_tags.values()):
-            tags = tuple((str(k), str(v)) for k, v in raw_tags.items())
-        else:
-            problems.add(_line_of(raw, "tags"), f"rule '{name}': scope.tags must map tag names to values")
-    return Scope(
-        devices=lists.get("devices", ()),
-        roles=lists.get("roles", ()),
-        sites=lists.get("sites", ()),
-        interfaces=lists.get("interfaces", ()),
-        tags=tags,
+        rule.report(f"'comparison' is required: one of {' '.join(COMPARISONS)}")
+        return "=="
+    for comparison in COMPARISONS:
+        if raw == comparison:
+            return comparison
+    rule.report(
+        f"comparison must be one of {' '.join(COMPARISONS)} (quote it in YAML), not {raw!r}", "comparison"
     )
-
-
-def _choice(
-    raw: _LineDict, key: str, choices: tuple[_C, ...], default: _C, name: str, problems: _Problems
-) -> _C:
-    """The rule's ``key``, one of ``choices`` (``default`` when absent, or after reporting a wrong one)."""
-    value = raw.get(key, default)
-    for choice in choices:
-        if value == choice:
-            return choice
-    problems.add(
-        _line_of(raw, key),
-        f"rule '{name}': {key} must be one of {', '.join(choices)}, not {value!r}"
-        f"{_did_you_mean(str(value), choices)}",
-    )
-    return default
+    return "=="
 
 
 def _scalar(raw: object) -> bool:
     return isinstance(raw, bool | int | float | str) and not (isinstance(raw, float) and math.isnan(raw))
 
 
-def _check_field(
-    model: Model, raw: _LineDict, name: str, measurement: str, field_name: str | None, problems: _Problems
-) -> None:
-    """The rule's measurement and field must be declared (``netpoll.measurements`` + loaded profiles)."""
-    declared = model.measurements.get(measurement)
-    if declared is None or not declared.rules:
-        watched = [m for m in model if model[m].rules]
-        hint = _did_you_mean(measurement, watched) or f"; rules watch {', '.join(watched)}"
-        problems.add(
-            _line_of(raw, "measurement"), f"rule '{name}': unknown measurement '{measurement}'{hint}"
-        )
-    elif field_name is not None and field_name not in declared.field_names:
-        known = sorted(declared.field_names)
-        hint = _did_you_mean(field_name, known) or f"; its fields: {', '.join(known)}"
-        problems.add(
-            _line_of(raw, "field"),
-            f"rule '{name}': measurement '{measurement}' has no field '{field_name}'{hint}",
-        )
-
-
-def _parse_rule(
-    raw: object, line: int, problems: _Problems, seen: dict[str, int], model: Model = MODEL
-) -> Rule | None:
-    if not isinstance(raw, _LineDict):
-        problems.add(line, "each rule must be a mapping (name, measurement, field, comparison, breach, ...)")
-        return None
-    before = len(problems.items)
-    _check_keys(raw, _RULE_KEYS, "a rule", problems)
-    name = raw.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        problems.add(
-            _line_of(raw, "name"),
-            "rule 'name' is required: letters, digits, '_', '.', '-' (at most 64), e.g. 'cpu_high'",
-        )
-        name = str(name) if name is not None else "?"
-    elif name in seen:
-        problems.add(
-            _line_of(raw, "name"), f"duplicate rule name '{name}' (first defined on line {seen[name]})"
-        )
-    else:
-        seen[name] = _line_of(raw, "name")
-
-    def need(key: str) -> Any:
-        if key not in raw or raw[key] is None:
-            problems.add(raw.line, f"rule '{name}': '{key}' is required")
-            return None
-        return raw[key]
-
-    kind = _choice(raw, "kind", KINDS, "threshold", name, problems)
-
-    measurement = need("measurement")
-    if measurement is not None and not isinstance(measurement, str):
-        problems.add(_line_of(raw, "measurement"), f"rule '{name}': measurement must be a name")
-        measurement = None
-    field_name = need("field")
-    if field_name is not None and not isinstance(field_name, str):
-        problems.add(_line_of(raw, "field"), f"rule '{name}': field must be a name")
-        field_name = None
-    if isinstance(measurement, str):
-        _check_field(model, raw, name, measurement, field_name, problems)
-
-    comparison: Comparison
-    raw_comparison = raw.get("comparison", ">=" if kind == "flapping" else None)
-    if raw_comparison is None:
-        problems.add(raw.line, f"rule '{name}': 'comparison' is required: one of {' '.join(COMPARISONS)}")
-        comparison = "=="
-    elif raw_comparison not in COMPARISONS:
-        problems.add(
-            _line_of(raw, "comparison"),
-            f"rule '{name}': comparison must be one of {' '.join(COMPARISONS)} (quote it in YAML), "
-            f"not {raw_comparison!r}",
-        )
-        comparison = "=="
-    else:
-        comparison = raw_comparison
-
-    breach = need("breach")
-    if breach is not None and not _scalar(breach):
-        problems.add(
-            _line_of(raw, "breach"), f"rule '{name}': breach must be a number, true/false or a string"
-        )
-        breach = None
-    clear = raw.get("clear", breach)
-    if clear is not None and not _scalar(clear):
-        problems.add(_line_of(raw, "clear"), f"rule '{name}': clear must be a number, true/false or a string")
-        clear = breach
-    ordering = comparison in (">", ">=", "<", "<=")
-    if ordering:
-        for key, value in (("breach", breach), ("clear", clear)):
-            if value is not None and (isinstance(value, str | bool)):
-                problems.add(
-                    _line_of(raw, key), f"rule '{name}': {key} must be a number for comparison '{comparison}'"
-                )
-        if _number(breach) and _number(clear):
-            # Hysteresis only makes sense on the safe side of the breach value.
-            assert isinstance(breach, int | float)
-            assert isinstance(clear, int | float)
-            if comparison in (">", ">=") and clear > breach:
-                problems.add(
-                    _line_of(raw, "clear"),
-                    f"rule '{name}': clear ({clear}) must not be above breach ({breach}) for '{comparison}'",
-                )
-            if comparison in ("<", "<=") and clear < breach:
-                problems.add(
-                    _line_of(raw, "clear"),
-                    f"rule '{name}': clear ({clear}) must not be below breach ({breach}) for '{comparison}'",
-                )
-
-    hold = _parse_hold(raw["for"], _line_of(raw, "for"), "for", name, problems) if "for" in raw else Hold()
-    clear_hold = (
-        _parse_hold(raw["clear_for"], _line_of(raw, "clear_for"), "clear_for", name, problems)
-        if "clear_for" in raw
-        else hold
-    )
-    if kind == "event":
-        for key in ("clear", "for", "clear_for"):
-            if key in raw:
-                problems.add(_line_of(raw, key), f"rule '{name}': '{key}' does not apply to an event rule")
-
-    severity = _choice(raw, "severity", SEVERITIES, "warning", name, problems)
-
-    entity_tag = model[measurement].entity_tag if measurement in model else None
-    if "entity" in raw:
-        entity_raw = raw["entity"]
-        if entity_raw is None or entity_raw == "":
-            entity_tag = None
-        elif isinstance(entity_raw, str):
-            entity_tag = entity_raw
-        else:
-            problems.add(_line_of(raw, "entity"), f"rule '{name}': entity must be a tag name such as ifName")
-
-    scope = _parse_scope(raw.get("scope"), _line_of(raw, "scope"), name, problems)
-    if scope.interfaces and entity_tag is None:
-        problems.add(
-            _line_of(raw, "scope"),
-            f"rule '{name}': scope.interfaces needs a per-interface rule (measurement interface or 'entity')",
-        )
-
-    when: tuple[tuple[str, FieldValue], ...] = ()
-    if "when" in raw:
-        raw_when = raw["when"]
-        if isinstance(raw_when, dict) and all(isinstance(k, str) and _scalar(v) for k, v in raw_when.items()):
-            when = tuple(raw_when.items())
-        else:
-            problems.add(
-                _line_of(raw, "when"),
-                f"rule '{name}': when must map field names to values, e.g. {{admin_status: 1}}",
-            )
-
-    trigger = _choice(raw, "trigger", TRIGGERS, "match", name, problems)
-    if "trigger" in raw and raw["trigger"] in TRIGGERS and kind != "event":
-        problems.add(_line_of(raw, "trigger"), f"rule '{name}': 'trigger' only applies to an event rule")
-
-    window_s: float | None = None
-    if kind == "flapping":
-        window_s = parse_duration(raw.get("window"))
-        if window_s is None or window_s <= 0:
-            problems.add(
-                _line_of(raw, "window"),
-                f"rule '{name}': a flapping rule needs 'window', a duration such as '10m'",
-            )
-    elif "window" in raw:
-        problems.add(_line_of(raw, "window"), f"rule '{name}': 'window' only applies to a flapping rule")
-
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        problems.add(_line_of(raw, "description"), f"rule '{name}': description must be text")
-        description = ""
-
-    if len(problems.items) > before or measurement is None or field_name is None or breach is None:
-        return None
-    assert clear is not None
-    return Rule(
-        name=name,
-        kind=kind,
-        measurement=measurement,
-        field=field_name,
-        comparison=comparison,
-        breach=breach,
-        clear=clear,
-        hold=hold,
-        clear_hold=clear_hold,
-        severity=severity,
-        scope=scope,
-        entity_tag=entity_tag,
-        when=when,
-        trigger=trigger,
-        window_s=window_s,
-        description=description,
-        source=f"{problems.file}:{raw.line}",
-    )
-
-
 def _number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _levels(rule: _RuleYaml, comparison: Comparison) -> tuple[FieldValue | None, FieldValue | None]:
+    """``breach`` and ``clear`` (``clear`` defaults to ``breach``), checked against the comparison."""
+    breach = rule.need("breach")
+    if breach is not None and not _scalar(breach):
+        rule.report("breach must be a number, true/false or a string", "breach")
+        breach = None
+    clear = rule.get("clear", breach)
+    if clear is not None and not _scalar(clear):
+        rule.report("clear must be a number, true/false or a string", "clear")
+        clear = breach
+    if comparison in ("==", "!="):
+        return breach, clear
+    for key, value in (("breach", breach), ("clear", clear)):
+        if isinstance(value, str | bool):
+            rule.report(f"{key} must be a number for comparison '{comparison}'", key)
+    if _number(breach) and _number(clear):
+        # Hysteresis only makes sense on the safe side of the breach value.
+        assert isinstance(breach, int | float)
+        assert isinstance(clear, int | float)
+        if comparison in (">", ">=") and clear > breach:
+            rule.report(f"clear ({clear}) must not be above breach ({breach}) for '{comparison}'", "clear")
+        if comparison in ("<", "<=") and clear < breach:
+            rule.report(f"clear ({clear}) must not be below breach ({breach}) for '{comparison}'", "clear")
+    return breach, clear
+
+
+def _hold(rule: _RuleYaml, key: str) -> Hold:
+    # An integer is a count of consecutive samples; a string with a unit is a duration.
+    raw = rule.get(key)
+    if isinstance(raw, int) and not isinstance(raw, bool) and raw >= 1:
+        return Hold(samples=raw)
+    if has_unit(raw):
+        with contextlib.suppress(ValueError):
+            return Hold(seconds=parse_duration(raw))
+    rule.report(
+        f"'{key}' must be a count of consecutive samples (1, 3, ...) or a duration with a unit ('90s', '5m'),"
+        f" not {raw!r}",
+        key,
+    )
+    return Hold()
+
+
+def _holds(rule: _RuleYaml, kind: RuleKind) -> tuple[Hold, Hold]:
+    """``for`` and ``clear_for`` (``clear_for`` defaults to ``for``)."""
+    if kind == "event":
+        for key in ("clear", "for", "clear_for"):
+            if key in rule:
+                rule.report(f"'{key}' does not apply to an event rule", key)
+    hold = _hold(rule, "for") if "for" in rule else Hold()
+    return hold, _hold(rule, "clear_for") if "clear_for" in rule else hold
+
+
+def _entity(rule: _RuleYaml, model: Model, measurement: str | None) -> str | None:
+    if "entity" not in rule:
+        return model[measurement].entity_tag if measurement is not None and measurement in model else None
+    raw = rule.get("entity")
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, str):
+        return raw
+    rule.report("entity must be a tag name such as ifName", "entity")
+    return None
+
+
+def _scope(rule: _RuleYaml, entity_tag: str | None) -> Scope:
+    raw = rule.get("scope")
+    if raw is None:
+        return Scope()
+    if not isinstance(raw, dict):
+        rule.report(f"'scope' must be a mapping with keys {', '.join(_SCOPE_KEYS)}", "scope")
+        return Scope()
+    if not check_keys(rule.source, (*rule.path, "scope"), raw, _SCOPE_KEYS, f"rule '{rule.name}': scope: "):
+        rule.ok = False
+    globs: dict[str, tuple[str, ...]] = {}
+    for key in ("devices", "roles", "sites", "interfaces"):
+        value = raw.get(key)
+        if isinstance(value, str):
+            globs[key] = (value,)
+        elif isinstance(value, list) and all(isinstance(item, str | int) for item in value):
+            globs[key] = tuple(str(item) for item in value)
+        elif key in raw:
+            rule.report(
+                f"scope.{key} must be a name or a list of names (globs like 'core-*' allowed)", "scope", key
+            )
+    tags = raw.get("tags", {})
+    if not isinstance(tags, dict) or not all(isinstance(v, str | int | float) for v in tags.values()):
+        rule.report("scope.tags must map tag names to values", "scope", "tags")
+        tags = {}
+    if globs.get("interfaces") and entity_tag is None:
+        rule.report(
+            "scope.interfaces needs a per-interface rule (measurement interface or 'entity')", "scope"
+        )
+    return Scope(**globs, tags=tuple((str(k), str(v)) for k, v in tags.items()))
+
+
+def _when(rule: _RuleYaml) -> tuple[tuple[str, FieldValue], ...]:
+    raw = rule.get("when", {})
+    if isinstance(raw, dict) and all(isinstance(k, str) and _scalar(v) for k, v in raw.items()):
+        return tuple(raw.items())
+    rule.report("when must map field names to values, e.g. {admin_status: 1}", "when")
+    return ()
+
+
+def _trigger(rule: _RuleYaml, kind: RuleKind) -> Trigger:
+    trigger = rule.choice("trigger", TRIGGERS, "match")
+    if "trigger" in rule and rule.get("trigger") in TRIGGERS and kind != "event":
+        rule.report("'trigger' only applies to an event rule", "trigger")
+    return trigger
+
+
+def _window(rule: _RuleYaml, kind: RuleKind) -> float | None:
+    if kind != "flapping":
+        if "window" in rule:
+            rule.report("'window' only applies to a flapping rule", "window")
+        return None
+    with contextlib.suppress(ValueError):
+        window = parse_duration(rule.get("window"))
+        if window > 0:
+            return window
+    rule.report("a flapping rule needs 'window', a duration such as '10m'", "window")
+    return None
+
+
+def _description(rule: _RuleYaml) -> str:
+    description = rule.get("description", "")
+    if isinstance(description, str):
+        return description
+    rule.report("description must be text", "description")
+    return ""
+
+
+def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: Model) -> Rule | None:
+    raw = source.data
+    for key in path:
+        raw = raw[key]
+    if not isinstance(raw, dict):
+        source.report(path, "each rule must be a mapping (name, measurement, field, comparison, breach, ...)")
+        return None
+    rule = _RuleYaml(source, path, raw)
+    _rule_name(rule, seen)
+    if not check_keys(source, path, raw, _RULE_KEYS, f"rule '{rule.name}': "):
+        rule.ok = False
+    kind = rule.choice("kind", KINDS, "threshold")
+    measurement = _name_of(rule, "measurement")
+    field_name = _name_of(rule, "field")
+    if measurement is not None:
+        _check_field(rule, model, measurement, field_name)
+    comparison = _comparison(rule, kind)
+    breach, clear = _levels(rule, comparison)
+    hold, clear_hold = _holds(rule, kind)
+    entity_tag = _entity(rule, model, measurement)
+    parsed = Rule(
+        name=rule.name,
+        kind=kind,
+        measurement=measurement or "",
+        field=field_name or "",
+        comparison=comparison,
+        breach=breach if breach is not None else 0,
+        clear=clear if clear is not None else 0,
+        hold=hold,
+        clear_hold=clear_hold,
+        severity=rule.choice("severity", SEVERITIES, "warning"),
+        scope=_scope(rule, entity_tag),
+        entity_tag=entity_tag,
+        when=_when(rule),
+        trigger=_trigger(rule, kind),
+        window_s=_window(rule, kind),
+        description=_description(rule),
+        source=f"{source.file}:{rule.line()}",
+    )
+    return parsed if rule.ok else None
+
+
 @dataclass
 class _Parsed:
+    source: YamlSource
     rules: list[Rule] = field(default_factory=list)
     include_defaults: bool = False
     disable: list[tuple[str, int]] = field(default_factory=list)
 
 
-def _parse_document(text: str, file: str, model: Model = MODEL) -> _Parsed:
-    problems = _Problems(file)
-    parsed = _Parsed()
-    try:
-        document = yaml.load(text, Loader=_LineLoader)  # a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError([f"{file}:{line}: invalid YAML: {reason}"]) from None
-    if document is None:
-        document = _LineDict()
-        document.line, document.key_lines, document.duplicates = 1, {}, []
-    if not isinstance(document, _LineDict):
-        raise ConfigError([f"{file}:1: a rules file is a mapping with a 'rules' list"])
-    _check_keys(document, _TOP_KEYS, "the rules file", problems)
-    include = document.get("include_defaults", False)
+def _parse_document(source: YamlSource | None, problems: Problems, model: Model) -> _Parsed:
+    """The rules of a parsed file; raises ConfigError with every problem found."""
+    if source is None:
+        problems.raise_if_any()
+    assert source is not None
+    data = {} if source.data is None else source.data
+    if not isinstance(data, dict):
+        source.report((), "a rules file is a mapping with a 'rules' list")
+        problems.raise_if_any()
+    source.data = data
+    check_keys(source, (), data, _TOP_KEYS)
+    parsed = _Parsed(source)
+    include = data.get("include_defaults", False)
     if not isinstance(include, bool):
-        problems.add(_line_of(document, "include_defaults"), "include_defaults must be true or false")
-        include = False
-    parsed.include_defaults = include
-    disable = document.get("disable")
-    if disable is None:
-        pass
-    elif isinstance(disable, _LineList) and all(isinstance(item, str) for item in disable):
-        parsed.disable = list(zip(disable, disable.item_lines, strict=True))
+        source.report(("include_defaults",), "include_defaults must be true or false")
+    parsed.include_defaults = include is True
+    disable = data.get("disable") or []
+    if isinstance(disable, list) and all(isinstance(item, str) for item in disable):
+        parsed.disable = [(name, source.line(("disable", i))) for i, name in enumerate(disable)]
     else:
-        problems.add(_line_of(document, "disable"), "disable must be a list of rule names")
-    raw_rules = document.get("rules")
-    if raw_rules is None:
-        raw_rules = _LineList()
-        raw_rules.item_lines = []
-    if not isinstance(raw_rules, _LineList):
-        problems.add(_line_of(document, "rules"), "'rules' must be a list of rules")
-        raw_rules = _LineList()
+        source.report(("disable",), "disable must be a list of rule names")
+    rules = data.get("rules") or []
+    if not isinstance(rules, list):
+        source.report(("rules",), "'rules' must be a list of rules")
+        rules = []
     seen: dict[str, int] = {}
-    for raw, line in zip(raw_rules, getattr(raw_rules, "item_lines", []), strict=False):
-        rule = _parse_rule(raw, line, problems, seen, model)
+    for index in range(len(rules)):
+        rule = _parse_rule(source, ("rules", index), seen, model)
         if rule is not None:
             parsed.rules.append(rule)
-    if problems.items:
-        raise ConfigError(sorted(problems.items, key=_problem_line))
+    problems.raise_if_any()
     return parsed
-
-
-def _problem_line(problem: str) -> int:
-    # "file:line: message" with a file name that may itself hold colons: the line is the last number before
-    # the first ": " that follows it.
-    head = problem.split(": ", 1)[0]
-    number = head.rsplit(":", 1)[-1]
-    return int(number) if number.isdigit() else 0
 
 
 def parse_rules(text: str, file: str = "<rules>", model: Model = MODEL) -> tuple[Rule, ...]:
@@ -611,7 +510,8 @@ def parse_rules(text: str, file: str = "<rules>", model: Model = MODEL) -> tuple
 
     ``model`` declares the measurements and fields a rule may watch (add the loaded profiles' fields).
     """
-    return tuple(_parse_document(text, file, model).rules)
+    problems = Problems()
+    return tuple(_parse_document(parse_yaml(text, file, problems), problems, model).rules)
 
 
 def default_rules() -> tuple[Rule, ...]:
@@ -634,26 +534,21 @@ def load_rules(path: str | Path | None = None, model: Model = MODEL) -> tuple[Ru
     """
     if path is None:
         return default_rules()
-    file = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError([f"{file}:0: cannot read rules file: {exc.strerror or exc}"]) from None
-    parsed = _parse_document(text, file, model)
+    problems = Problems()
+    parsed = _parse_document(load_yaml(Path(path), problems), problems, model)
+    source = parsed.source
     if not parsed.include_defaults:
-        if parsed.disable:
-            raise ConfigError([f"{file}:{parsed.disable[0][1]}: 'disable' needs include_defaults: true"])
+        for _name, line in parsed.disable[:1]:
+            problems.add(source.file, line, "'disable' needs include_defaults: true")
+        problems.raise_if_any()
         return tuple(parsed.rules)
     defaults = {rule.name: rule for rule in default_rules()}
-    problems = [
-        f"{file}:{line}: disable: no default rule '{name}'{_did_you_mean(name, defaults)}"
-        for name, line in parsed.disable
-        if name not in defaults
-    ]
-    if problems:
-        raise ConfigError(problems)
-    for name, _line in parsed.disable:
-        del defaults[name]
+    for name, line in parsed.disable:
+        if defaults.pop(name, None) is None:
+            problems.add(
+                source.file, line, f"disable: no default rule '{name}'{did_you_mean(name, defaults)}"
+            )
+    problems.raise_if_any()
     for rule in parsed.rules:
         defaults[rule.name] = rule
     return tuple(defaults.values())
