@@ -6,9 +6,9 @@ Order of precedence (last wins): the embedded defaults, the file (``load_config(
 ``NETPOLL_STATE_DIR``, ``NETPOLL_THRESHOLDS``, ``NETPOLL_SHARD`` and ``NETPOLL_INVENTORIES`` (comma
 separated). Values from the environment are read as YAML scalars (``true``, ``5``); an empty value means
 null. Relative paths in the file resolve against the file's directory, others against the working
-directory. Secrets (``influxdb.token``, ``mqtt.password``) follow the inventory rule: ``${ENV_VAR}`` or
-``*_file: PATH``, never a literal in the file (``NETPOLL_INFLUXDB__TOKEN`` is itself from the
-environment, so it is accepted as is).
+directory. Secrets (``influxdb.token``, ``influxdb.password``, ``mqtt.password``) follow the inventory
+rule: ``${ENV_VAR}`` or ``*_file: PATH``, never a literal in the file (``NETPOLL_INFLUXDB__TOKEN`` is
+itself from the environment, so it is accepted as is).
 """
 
 from __future__ import annotations
@@ -61,15 +61,17 @@ CONFIG_ENV = "NETPOLL_CONFIG"
 ENV_PREFIX = "NETPOLL_"
 
 # (section, key) of every secret: read from ${VAR} or KEY_file.
-_SECRETS = (("influxdb", "token"), ("mqtt", "password"))
+_SECRETS = (("influxdb", "token"), ("influxdb", "password"), ("mqtt", "password"))
 # Keys holding paths, resolved against the configuration file's directory.
 _PATHS: tuple[PathKey, ...] = (
     ("data_dir",),
     ("state_dir",),
     ("thresholds",),
-    ("mqtt", "tls", "ca_file"),
-    ("mqtt", "tls", "cert_file"),
-    ("mqtt", "tls", "key_file"),
+    *(
+        (section, "tls", key)
+        for section in ("influxdb", "mqtt")
+        for key in ("ca_file", "cert_file", "key_file")
+    ),
 )
 _TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard")
 _SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log")
@@ -80,7 +82,7 @@ class _Frozen(BaseModel):
 
 
 class TlsConfig(_Frozen):
-    """TLS to the MQTT broker. No ``ca_file``: the system's CAs."""
+    """TLS to the InfluxDB server or the MQTT broker. No ``ca_file``: the system's CAs."""
 
     ca_file: Path | None = None
     cert_file: Path | None = None
@@ -99,16 +101,31 @@ class TlsConfig(_Frozen):
 
 
 class InfluxConfig(_Frozen):
-    """InfluxDB v2 write API (or anything speaking it). Absent: samples go to files in ``data_dir``."""
+    """Where and how the InfluxDB output writes (``netpoll.outputs.influxdb``). Absent: files in ``data_dir``.
+
+    ``api`` picks the write API: ``v2`` (``/api/v2/write``: InfluxDB 2.x/3.x, 1.8+, VictoriaMetrics), ``v1``
+    (``/write?db=``: every InfluxDB 1.x, also 1.6 and 1.7 that have no v2 API), or ``auto`` (asks ``/ping``
+    once: a server that names itself InfluxDB 1.x gets ``v1``, anything else ``v2``). ``token`` is a v2
+    secret; ``username``/``password`` (a secret) authenticate a v1 write. ``timeout_s`` is the wall-clock
+    deadline of one whole write, not of one socket read.
+    """
 
     url: str
+    api: Literal["auto", "v1", "v2"] = "auto"
     org: str = ""
     bucket: str = "netpoll"
     token: SecretStr | None = None
+    database: str | None = None  # v1; None: the bucket's name
+    retention_policy: str = ""  # v1; "": the database's default policy
+    username: str | None = None  # v1
+    password: SecretStr | None = None  # v1
+    tls: TlsConfig | None = None
     batch_size: int = Field(default=5000, ge=1, le=1_000_000)
     flush_interval_s: float = Field(default=1.0, gt=0, le=3600)
     timeout_s: float = Field(default=10.0, gt=0, le=600)
     gzip: bool = True
+    queue_max_points: int = Field(default=100_000, ge=1)
+    queue_max_bytes: ByteSize = Field(default=32 * 1024**2, ge=1024)
     spool_max_bytes: ByteSize = Field(default=256 * 1024**2, ge=0)
 
     @field_validator("url")
@@ -117,6 +134,17 @@ class InfluxConfig(_Frozen):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"url '{value}' must start with http:// or https://, e.g. http://127.0.0.1:8086")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _v1_auth(self) -> InfluxConfig:
+        if self.password is not None and self.username is None:
+            raise ValueError("password without username: add username (InfluxDB 1.x authentication)")
+        return self
+
+    @property
+    def v1_database(self) -> str:
+        """The database a v1 write goes to."""
+        return self.database or self.bucket
 
 
 class MqttConfig(_Frozen):
@@ -275,7 +303,12 @@ class DaemonConfig(_Frozen):
         else:
             influx = self.influxdb
             token = "token set" if influx.token is not None else "no token"
-            lines["output"] = f"influxdb {influx.url} org={influx.org!r} bucket={influx.bucket!r} ({token})"
+            v1 = f"database={influx.v1_database!r}" + (f" user={influx.username}" if influx.username else "")
+            tls = " tls" if influx.tls is not None else ""
+            lines["output"] = (
+                f"influxdb {influx.url}{tls} api={influx.api} org={influx.org!r} bucket={influx.bucket!r}"
+                f" ({token}); v1 {v1}"
+            )
         if self.mqtt is None:
             lines["alerts"] = "log only (no mqtt section)"
         else:

@@ -23,7 +23,6 @@ from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
 from netpoll.errors import NetpollError
 from netpoll.logging_setup import setup_logging
-from netpoll.outputs.influxdb.writer import InfluxSettings
 from netpoll.sharding import parse_shard, shard_from_environment
 
 log = logging.getLogger("netpoll.cli.run")
@@ -56,21 +55,6 @@ def settings_from_config(
     config: DaemonConfig, *, shard: tuple[int, int] | None, cycles: int | None
 ) -> RunSettings:
     """Map the validated configuration onto the daemon's run settings."""
-    influx = None
-    if config.influxdb is not None:
-        c = config.influxdb
-        influx = InfluxSettings(
-            url=c.url,
-            bucket=c.bucket,
-            org=c.org,
-            token=c.token.get_secret_value() if c.token is not None else "",
-            spool_dir=config.state_dir / "spool",
-            batch_size=c.batch_size,
-            flush_interval_s=c.flush_interval_s,
-            timeout_s=c.timeout_s,
-            spool_max_bytes=c.spool_max_bytes,
-            gzip=c.gzip,
-        )
     instance = instance_name(config, shard)
     mqtt = config.mqtt
     if mqtt is not None and mqtt.instance != instance:
@@ -79,7 +63,7 @@ def settings_from_config(
         inventories=tuple(Path(p) for p in config.inventories),
         data_dir=config.data_dir,
         state_dir=config.state_dir,
-        influx=influx,
+        influx=config.influxdb,
         mqtt=mqtt,
         alert_rules=config.thresholds,
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
@@ -106,12 +90,13 @@ def instance_name(config: DaemonConfig, shard: tuple[int, int] | None) -> str:
 
 
 def _secrets(config: DaemonConfig) -> list[str]:
-    found = []
-    if config.influxdb is not None and config.influxdb.token is not None:
-        found.append(config.influxdb.token.get_secret_value())
-    if config.mqtt is not None and config.mqtt.password is not None:
-        found.append(config.mqtt.password.get_secret_value())
-    return found
+    influx, mqtt = config.influxdb, config.mqtt
+    secrets = (
+        influx.token if influx else None,
+        influx.password if influx else None,
+        mqtt.password if mqtt else None,
+    )
+    return [secret.get_secret_value() for secret in secrets if secret is not None]
 
 
 def check_directories(config: DaemonConfig) -> None:

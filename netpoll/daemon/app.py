@@ -37,12 +37,12 @@ from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
-from netpoll.outputs.influxdb.writer import InfluxSettings, InfluxWriter
+from netpoll.outputs.influxdb.writer import InfluxWriter
 from netpoll.sample import Sample
 
 if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never loads them
     from netpoll.alerts.engine import AlertEngine
-    from netpoll.config import MqttConfig
+    from netpoll.config import InfluxConfig, MqttConfig
     from netpoll.inputs.icmp.prober import IcmpProber
     from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
@@ -80,7 +80,7 @@ class RunSettings:
     inventories: tuple[Path, ...]
     data_dir: Path
     state_dir: Path
-    influx: InfluxSettings | None = None
+    influx: InfluxConfig | None = None  # None: line-protocol files in data_dir
     mqtt: MqttConfig | None = None  # None: alerts go to the log only
     alerts: bool = True
     alert_rules: Path | None = None
@@ -278,10 +278,9 @@ class Daemon:
     def _make_sink(self) -> InfluxWriter | FileSink:
         s = self.settings
         if s.influx is not None:
-            log.info(
-                "output: InfluxDB %s bucket %s (spool %s)", s.influx.url, s.influx.bucket, s.influx.spool_dir
-            )
-            return InfluxWriter(s.influx)
+            spool_dir = s.state_dir / "spool"
+            log.info("output: InfluxDB %s (api %s, spool %s)", s.influx.url, s.influx.api, spool_dir)
+            return InfluxWriter(s.influx, spool_dir)
         log.info("output: line-protocol files in %s", s.data_dir)
         return FileSink(s.data_dir, max_bytes=s.file_max_bytes, rotate_s=s.file_rotate_s)
 

@@ -187,6 +187,14 @@ def influxdb1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InfluxDB1]:
     yield from _serve_shared(lambda: start_influxdb1(tmp_path_factory.mktemp("influxdb1")))
 
 
+@pytest.fixture(scope="module")
+def influxdb1_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., InfluxDB1]]:
+    """``influxdb1_factory(tls=(ca, cert, key) | None) -> InfluxDB1``: private instances (e.g. https)."""
+    yield from _private_servers(
+        lambda tls=None: start_influxdb1(tmp_path_factory.mktemp("influxdb1-private"), tls=tls)
+    )
+
+
 # --- network namespaces ------------------------------------------------------------------------------------
 
 

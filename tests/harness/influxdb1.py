@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -22,17 +23,18 @@ class InfluxDB1(ServerHandle):
     port: int
     workdir: Path
     process: ServerProcess
+    context: ssl.SSLContext | None = None  # set when it serves https
 
     @property
     def url(self) -> str:
-        """Base URL, e.g. ``http://127.0.0.1:8086``."""
-        return f"http://{self.host}:{self.port}"
+        """Base URL, e.g. ``http://127.0.0.1:8086`` (``https://`` when started with TLS)."""
+        return f"{'https' if self.context else 'http'}://{self.host}:{self.port}"
 
     def _request(self, path: str, params: dict[str, str], body: bytes | None = None) -> bytes:
         url = f"{self.url}{path}?{urllib.parse.urlencode(params)}"
         request = urllib.request.Request(url, data=body, method="POST" if body is not None else "GET")
         try:
-            with urllib.request.urlopen(request, timeout=10) as resp:
+            with urllib.request.urlopen(request, timeout=10, context=self.context) as resp:
                 data: bytes = resp.read()
                 return data
         except urllib.error.HTTPError as exc:
@@ -52,8 +54,11 @@ class InfluxDB1(ServerHandle):
         return result
 
 
-def start_influxdb1(workdir: Path) -> InfluxDB1:
-    """Start ``influxd -config`` with meta/data/wal under ``workdir`` and both listeners on loopback."""
+def start_influxdb1(workdir: Path, tls: tuple[Path, Path, Path] | None = None) -> InfluxDB1:
+    """Start ``influxd -config`` with meta/data/wal under ``workdir`` and both listeners on loopback.
+
+    ``tls``: (CA, certificate, key) PEM files: serve https with that certificate (the CA verifies it).
+    """
     binary = require_binary("influxd", "Debian package influxdb")
     http_port, rpc_port = free_ports(2, "tcp")
     for sub in ("meta", "data", "wal"):
@@ -77,7 +82,7 @@ bind-address = "127.0.0.1:{rpc_port}"
   enabled = true
   bind-address = "127.0.0.1:{http_port}"
   log-enabled = false
-
+{_https(tls)}
 [monitor]
   store-enabled = false
 
@@ -85,11 +90,19 @@ bind-address = "127.0.0.1:{rpc_port}"
   level = "warn"
 """
     )
+    context = ssl.create_default_context(cafile=str(tls[0])) if tls else None
+    scheme = "https" if tls else "http"
     process = ServerProcess(
         "influxd",
         [binary, "-config", str(config)],
         log_dir=workdir,
-        ready=http_ready(f"http://127.0.0.1:{http_port}/ping"),
+        ready=http_ready(f"{scheme}://127.0.0.1:{http_port}/ping", context=context),
     )
     process.start()
-    return InfluxDB1(host="127.0.0.1", port=http_port, workdir=workdir, process=process)
+    return InfluxDB1(host="127.0.0.1", port=http_port, workdir=workdir, process=process, context=context)
+
+
+def _https(tls: tuple[Path, Path, Path] | None) -> str:
+    if tls is None:
+        return ""
+    return f'  https-enabled = true\n  https-certificate = "{tls[1]}"\n  https-private-key = "{tls[2]}"\n'

@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
@@ -73,12 +74,14 @@ def tcp_ready(host: str, port: int) -> Callable[[ServerProcess], bool]:
     return check
 
 
-def http_ready(url: str, statuses: Sequence[int] = (200, 204)) -> Callable[[ServerProcess], bool]:
-    """Readiness check: GET ``url`` answers one of ``statuses``."""
+def http_ready(
+    url: str, statuses: Sequence[int] = (200, 204), context: ssl.SSLContext | None = None
+) -> Callable[[ServerProcess], bool]:
+    """Readiness check: GET ``url`` answers one of ``statuses`` (``context``: TLS settings for https)."""
 
     def check(_proc: ServerProcess) -> bool:
         try:
-            with urllib.request.urlopen(url, timeout=1) as resp:
+            with urllib.request.urlopen(url, timeout=1, context=context) as resp:
                 return int(resp.status) in statuses
         except (OSError, urllib.error.URLError, http.client.HTTPException):
             return False

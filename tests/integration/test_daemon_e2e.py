@@ -1,11 +1,13 @@
 """End to end: `netpoll run` polling snmpsim (shared lab + generated demo recordings) and pinging loopback,
-writing to VictoriaMetrics through the InfluxDB v2 write API.
+writing to VictoriaMetrics through the InfluxDB v2 write API, and (the outage test) to InfluxDB 1.6 through
+the v1 API it detects.
 
 * every expected series (interface, snmp, ping, netpoll) is present after 3 cycles, with rates from the
   second poll on;
-* nothing lost, nothing twice: VictoriaMetrics stopped for two cycles and started again, then the daemon
-  SIGTERMed with a batch pending and started again: per series, no duplicate timestamps and no gap longer
-  than an interval except while the daemon itself was down; the restarted daemon yields rates at once.
+* nothing lost, nothing twice, on both servers: the server stopped for two cycles and started again, then
+  the daemon SIGTERMed with a batch pending and started again: per series, no duplicate timestamps and no
+  gap longer than an interval except while the daemon itself was down; the restarted daemon yields rates
+  at once.
 """
 
 from __future__ import annotations
@@ -74,7 +76,9 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     simulator.stop()
 
 
-def write_setup(tmp: Path, sim: Simulator, vm_url: str, http_port: int, flush_s: float = 1.0) -> Path:
+def write_setup(
+    tmp: Path, sim: Simulator, vm_url: str, http_port: int, flush_s: float = 1.0, database: str = "netpoll"
+) -> Path:
     secrets = tmp / "secrets"
     secrets.mkdir(exist_ok=True)
     lines = [
@@ -107,6 +111,7 @@ def write_setup(tmp: Path, sim: Simulator, vm_url: str, http_port: int, flush_s:
                 f"  url: {vm_url}",
                 "  bucket: netpoll",
                 "  org: noc",
+                f"  database: {database}",
                 f"  flush_interval_s: {flush_s}",
                 "  timeout_s: 2",
                 "http:",
@@ -158,6 +163,8 @@ def daemons() -> Iterator[list[DaemonProcess]]:
 
 def series(vm: Any, match: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[int]]:
     """{(metric, labels): sorted timestamps} of the export."""
+    if isinstance(vm, InfluxQLSeries):
+        return vm.series(match)
     out: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
     for row in vm.export(match):
         metric = dict(row["metric"])
@@ -165,6 +172,32 @@ def series(vm: Any, match: str) -> dict[tuple[str, tuple[tuple[str, str], ...]],
         key = (name, tuple(sorted(metric.items())))
         out.setdefault(key, []).extend(row["timestamps"])
     return {key: sorted(ts) for key, ts in out.items()}
+
+
+class InfluxQLSeries:
+    """``series()`` and ``flush()`` of an InfluxDB 1.x database, shaped like VictoriaMetrics' export."""
+
+    def __init__(self, server: Any, db: str) -> None:
+        self.server = server
+        self.db = db
+
+    def flush(self) -> None:
+        """InfluxDB answers a write once it is queryable."""
+
+    def series(self, match: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], list[int]]:
+        # match: '{__name__="measurement_field"[,device=~"re"]}' as the VictoriaMetrics queries use
+        name = match.split('__name__="', 1)[1].split('"', 1)[0]
+        measurement, field = name.split("_", 1)
+        where = ""
+        if 'device=~"' in match:
+            pattern = match.split('device=~"', 1)[1].split('"', 1)[0]
+            where = f" WHERE device =~ /^{pattern}$/"
+        answer = self.server.query(self.db, f'SELECT "{field}" FROM "{measurement}"{where} GROUP BY *')
+        out: dict[tuple[str, tuple[tuple[str, str], ...]], list[int]] = {}
+        for row in answer["results"][0].get("series", []):
+            key = (name, tuple(sorted((k, v) for k, v in row.get("tags", {}).items() if v)))
+            out[key] = sorted(int(value[0]) // 1_000_000 for value in row["values"] if value[1] is not None)
+        return out
 
 
 def settle(vm: Any) -> None:
@@ -245,12 +278,19 @@ def _gaps_ok(stamps: list[int], down: tuple[float, float]) -> list[str]:
     return problems
 
 
+@pytest.mark.parametrize("store", ["victoriametrics", "influxdb1"])
 def test_nothing_lost_across_outage_and_restart(
-    tmp_path: Path, sim: Simulator, victoriametrics: Any, daemons: list[DaemonProcess]
+    tmp_path: Path, sim: Simulator, store: str, request: pytest.FixtureRequest, daemons: list[DaemonProcess]
 ) -> None:
+    server = request.getfixturevalue(store)
     http_port = free_port("tcp")
+    if store == "influxdb1":
+        server.create_database("e2e")
+        reader: Any = InfluxQLSeries(server, "e2e")
+    else:
+        reader = server
     # A long flush interval: at SIGTERM a batch is always pending in memory.
-    config = write_setup(tmp_path, sim, victoriametrics.url, http_port, flush_s=3.0)
+    config = write_setup(tmp_path, sim, server.url, http_port, flush_s=3.0, database="e2e")
     started = time.time()
     first = DaemonProcess(config)
     daemons.append(first)
@@ -261,9 +301,9 @@ def test_nothing_lost_across_outage_and_restart(
     status, body = _get(f"http://127.0.0.1:{http_port}/healthz")
     assert (status, body.strip()) == (200, "ok")
 
-    victoriametrics.stop()
+    server.stop()
     time.sleep(2 * INTERVAL + 1)
-    victoriametrics.start()
+    server.start()
     time.sleep(2 * INTERVAL + 1)
     first.proc.send_signal(signal.SIGTERM)
     assert first.wait(timeout=30) == 0, first.log()
@@ -276,7 +316,7 @@ def test_nothing_lost_across_outage_and_restart(
     second = DaemonProcess(config, "--cycles", "3")
     daemons.append(second)
     assert second.wait(timeout=60) == 0, second.log()
-    settle(victoriametrics)
+    settle(reader)
     log2 = second.log()
     assert "counter state of" in log2
     assert "Traceback" not in log1 + log2
@@ -289,7 +329,7 @@ def test_nothing_lost_across_outage_and_restart(
         '{__name__="interface_ifHCInOctets",device=~"sim-.*"}',
         '{__name__="interface_in_bps",device=~"sim-.*"}',
     ):
-        for key, stamps in series(victoriametrics, match).items():
+        for key, stamps in series(reader, match).items():
             stamps = [t for t in stamps if t / 1000 >= started]
             problems = _gaps_ok(stamps, down)
             assert not problems, f"{key}: {problems}"
@@ -299,8 +339,8 @@ def test_nothing_lost_across_outage_and_restart(
             assert len(after_restart) >= 2, key
     assert checked >= 5 + 2 + 2
     # the restarted daemon's first poll already has rates: as many rate points as raw points after restart
-    raw = series(victoriametrics, '{__name__="interface_ifHCInOctets",device="sim-edge"}')
-    rate = series(victoriametrics, '{__name__="interface_in_bps",device="sim-edge"}')
+    raw = series(reader, '{__name__="interface_ifHCInOctets",device=~"sim-edge"}')
+    rate = series(reader, '{__name__="interface_in_bps",device=~"sim-edge"}')
     for key, stamps in raw.items():
         rate_stamps = rate.get(("interface_in_bps", key[1]), [])
         assert [t for t in stamps if t / 1000 > stopped] == [t for t in rate_stamps if t / 1000 > stopped]

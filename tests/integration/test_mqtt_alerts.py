@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
+import itertools
 import json
 import logging
 import shutil
@@ -20,10 +20,12 @@ from typing import Any
 
 import aiomqtt
 import pytest
+from pydantic import SecretStr
 
 from netpoll.alerts.engine import Alert, AlertEngine
 from netpoll.alerts.rules import parse_rules
-from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher, MqttTls
+from netpoll.config import MqttConfig, TlsConfig
+from netpoll.outputs.mqtt.publisher import MqttPublisher
 from netpoll.sample import Sample
 from tests.harness.mosquitto import MqttBroker
 from tests.harness.ports import free_port
@@ -50,11 +52,11 @@ def snmp(device: str, ok: int, step: int) -> Sample:
     return Sample("snmp", {"device": device, "agent_host": "127.0.0.1"}, {"poll_ok": ok}, T0 + step * 10**9)
 
 
-def options(broker: MqttBroker, prefix: str, **kwargs: Any) -> MqttOptions:
-    return MqttOptions(host=broker.host, port=broker.port, topic_prefix=prefix, instance="test", **kwargs)
+def options(broker: MqttBroker, prefix: str, **kwargs: Any) -> MqttConfig:
+    return MqttConfig(host=broker.host, port=broker.port, topic_prefix=prefix, instance="test", **kwargs)
 
 
-def fast(publisher_options: MqttOptions) -> MqttPublisher:
+def fast(publisher_options: MqttConfig) -> MqttPublisher:
     return MqttPublisher(publisher_options, backoff_base=0.05, backoff_cap=0.5, publish_timeout=3)
 
 
@@ -139,10 +141,11 @@ async def test_status_online_and_offline_on_clean_exit(mosquitto: MqttBroker) ->
 
 PUBLISHER_SCRIPT = """
 import asyncio, sys
-from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher, MqttTls
+from netpoll.config import MqttConfig
+from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 async def main():
-    opts = MqttOptions(host=sys.argv[1], port=int(sys.argv[2]), topic_prefix=sys.argv[3], instance="victim")
+    opts = MqttConfig(host=sys.argv[1], port=int(sys.argv[2]), topic_prefix=sys.argv[3], instance="victim")
     async with MqttPublisher(opts) as publisher:
         await publisher.wait_connected(10)
         print("connected", flush=True)
@@ -271,7 +274,7 @@ async def test_queue_is_bounded_and_counts_drops() -> None:
     holder = socket.socket()
     holder.bind(("127.0.0.1", 0))
     port = holder.getsockname()[1]
-    opts = MqttOptions(host="127.0.0.1", port=port, topic_prefix="np", instance="t", queue_max=5)
+    opts = MqttConfig(host="127.0.0.1", port=port, topic_prefix="np", instance="t", queue_max=5)
     engine = AlertEngine(RULES)
     publisher = MqttPublisher(opts, backoff_base=0.05, backoff_cap=0.1, drain_timeout=0.3)
     async with publisher:
@@ -330,12 +333,12 @@ async def test_tls_and_password(
     )
     engine = AlertEngine(RULES)
     (alert,) = engine.evaluate([snmp("r1", 0, 1)])
-    good = MqttOptions(
+    good = MqttConfig(
         host="127.0.0.1",
         port=tls_port,
-        tls=MqttTls(ca_file=tmp_path / "ca.crt"),
+        tls=TlsConfig(ca_file=tmp_path / "ca.crt"),
         username="netpoll",
-        password="s3cret",
+        password=SecretStr("s3cret"),
         topic_prefix="np-tls",
         instance="tls",
     )
@@ -352,8 +355,8 @@ async def test_tls_and_password(
 
     # Wrong password, unknown CA: no connection, counted failures, the alert stays queued.
     for bad in (
-        dataclasses.replace(good, password="wrong"),
-        dataclasses.replace(good, tls=MqttTls()),  # system CAs do not know the test CA
+        good.model_copy(update={"password": SecretStr("wrong")}),
+        good.model_copy(update={"tls": TlsConfig()}),  # system CAs do not know the test CA
     ):
         publisher = MqttPublisher(bad, backoff_base=0.05, backoff_cap=0.2, drain_timeout=0.2)
         async with publisher:
@@ -363,7 +366,7 @@ async def test_tls_and_password(
             assert publisher.queued == 1
 
     # insecure skips the verification (tests and labs only).
-    async with fast(dataclasses.replace(good, tls=MqttTls(insecure=True))) as publisher:
+    async with fast(good.model_copy(update={"tls": TlsConfig(insecure=True)})) as publisher:
         await publisher.wait_connected(15)
     # Connected, refused and failed alike: the password is in no log line and not in the options' repr.
     assert "s3cret" not in caplog.text
@@ -373,10 +376,11 @@ async def test_tls_and_password(
 KILLED_PUBLISHER_SCRIPT = """
 import asyncio, sys, time
 from netpoll.alerts.alert import Alert, new_alert_id
-from netpoll.outputs.mqtt.publisher import MqttOptions, MqttPublisher
+from netpoll.config import MqttConfig
+from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 async def main():
-    opts = MqttOptions(host="127.0.0.1", port=int(sys.argv[1]), topic_prefix=sys.argv[2], instance="killed")
+    opts = MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), topic_prefix=sys.argv[2], instance="killed")
     async with MqttPublisher(opts, queue_path=sys.argv[3], backoff_base=0.05, backoff_cap=0.2) as publisher:
         now = time.time_ns()
         for n in range(3):
@@ -435,3 +439,42 @@ async def test_queue_journal_survives_sigkill(tmp_path: Path, mosquitto: MqttBro
     reopened = MqttPublisher(options(mosquitto, prefix), queue_path=journal)
     async with reopened:
         assert reopened.queued == 0  # all acknowledged: nothing comes back a second time
+
+
+async def test_reconnects_are_paced_through_shutdown_and_the_drain_is_bounded() -> None:
+    # A local listener that accepts and closes at once stands in for a broker that is down; it counts the
+    # connection attempts. Before and during the shutdown drain they must follow the backoff: attempt n
+    # comes at least half of min(cap, base * 2^n) after the one before (no tight loop once stopping).
+    attempts: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def refuse(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        attempts.append(loop.time())
+        writer.close()
+
+    server = await asyncio.start_server(refuse, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    base, cap, drain = 0.1, 0.8, 2.0
+    publisher = MqttPublisher(
+        MqttConfig(host="127.0.0.1", port=port, topic_prefix="np", instance="paced"),
+        backoff_base=base,
+        backoff_cap=cap,
+        drain_timeout=drain,
+        publish_timeout=2,
+    )
+    engine = AlertEngine(RULES)
+    async with server:
+        async with publisher:
+            for alert in engine.evaluate([snmp("r1", 0, 1)]):
+                publisher.publish(alert)
+            await asyncio.sleep(1.5)
+            stopping = loop.time()
+        stopped = loop.time()
+    assert stopped - stopping <= drain + 1.2, "the drain is bounded by drain_timeout (+1 s)"
+    during_drain = [t for t in attempts if t >= stopping]
+    assert during_drain, "the drain kept trying"
+    for n, (before, after) in enumerate(itertools.pairwise(attempts)):
+        assert after - before >= min(cap, base * 2**n) / 2 - 0.02, (n, after - before)
+    # 3.5 s of base 0.1 / cap 0.8 allow at most a dozen attempts; the old drain made thousands.
+    assert len(attempts) <= 12, len(attempts)
+    assert publisher.queued == 1

@@ -4,11 +4,13 @@ One file per batch in ``state_dir/spool/``, named by a monotonically increasing 
 oldest batch is the first file in name order, also after a restart. The spool is bounded in bytes: when a
 new batch would exceed the bound, the OLDEST batches are deleted first (the newest data is the most useful
 to an operations centre, and the oldest is the first to fall out of any dashboard); every dropped batch is
-counted and logged.
+counted and logged. The same holds when the filesystem fills before the bound: the oldest batches are
+deleted until the new one fits (one warning per episode, not per batch).
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +20,8 @@ from netpoll.atomic_file import write_atomic
 log = logging.getLogger("netpoll.outputs.influxdb.spool")
 
 _SUFFIX = ".lp"
+# "No space left" and "quota exceeded": room can be made by deleting the oldest batches.
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +49,7 @@ class Spool:
         self._batches: list[SpooledBatch] = []
         self._bytes = 0
         self._next_seq = 0
+        self._disk_full = False
         self._load()
 
     def _load(self) -> None:
@@ -83,10 +88,16 @@ class Spool:
         """Points (lines) currently spooled."""
         return sum(batch.points for batch in self._batches)
 
-    def append(self, data: bytes) -> None:
-        """Store one batch (newline-terminated lines) as the newest; drop the oldest ones beyond the bound."""
+    def append(self, data: bytes) -> SpooledBatch | None:
+        """Store one batch (newline-terminated lines) as the newest; drop the oldest ones beyond the bound.
+
+        Returns the stored batch, or None when it was empty or larger than the whole bound (then dropped).
+
+        Raises:
+            OSError: the file could not be written, and no older batch is left to make room.
+        """
         if not data:
-            return
+            return None
         size = len(data)
         # Checked before making room: a batch that can never fit must not flush out the batches already kept.
         if size > self.max_bytes:
@@ -95,22 +106,51 @@ class Spool:
             log.warning(
                 "spool: a %d byte batch exceeds the whole bound (%d bytes); dropped", size, self.max_bytes
             )
-            return
+            return None
         while self._batches and self._bytes + size > self.max_bytes:
             self._drop_oldest()
-        path = self.directory / f"{self._next_seq:016d}{_SUFFIX}"
-        self._next_seq += 1
-        # Write then rename, so a crash never leaves a half batch that would be replayed.
-        write_atomic(path, data)
-        self._batches.append(SpooledBatch(path, size, data.count(b"\n")))
+        made_room = False
+        while True:
+            path = self.directory / f"{self._next_seq:016d}{_SUFFIX}"
+            self._next_seq += 1
+            try:
+                # Write then rename, so a crash never leaves a half batch that would be replayed.
+                write_atomic(path, data)
+            except OSError as exc:
+                if exc.errno not in _FULL or not self._batches:
+                    raise
+                self._make_room(exc)
+                made_room = True
+                continue
+            break
+        if self._disk_full and not made_room:
+            self._disk_full = False
+            log.warning("spool: %s has room again", self.directory)
+        stored = SpooledBatch(path, size, data.count(b"\n"))
+        self._batches.append(stored)
         self._bytes += size
+        return stored
 
-    def _drop_oldest(self) -> None:
+    def _make_room(self, exc: OSError) -> None:
+        if not self._disk_full:
+            self._disk_full = True
+            log.warning(
+                "spool: %s is full (%s) below the %d byte bound; dropping the oldest batches to keep the"
+                " newest",
+                self.directory,
+                exc.strerror or exc,
+                self.max_bytes,
+            )
+        self._drop_oldest(quiet=True)
+
+    def _drop_oldest(self, quiet: bool = False) -> None:
         batch = self._batches.pop(0)
         self._bytes -= batch.size
         batch.path.unlink(missing_ok=True)
         self.dropped_batches += 1
         self.dropped_points += batch.points
+        if quiet:
+            return
         log.warning(
             "spool full (%d bytes bound): dropped the oldest batch %s (%d points); %d batches dropped so far",
             self.max_bytes,
@@ -119,17 +159,37 @@ class Spool:
             self.dropped_batches,
         )
 
-    def peek(self) -> tuple[SpooledBatch, bytes] | None:
-        """The oldest batch and its content, or None when empty."""
-        while self._batches:
-            batch = self._batches[0]
+    def peek(self, max_points: int = 1) -> tuple[list[SpooledBatch], bytes]:
+        """The oldest batches, as many as fit in ``max_points`` (at least one), and their joined content.
+
+        Joining them sends a backlog in few large writes instead of one small write per spooled batch.
+        Empty when the spool is.
+        """
+        taken: list[SpooledBatch] = []
+        parts: list[bytes] = []
+        points = 0
+        index = 0
+        while index < len(self._batches):
+            batch = self._batches[index]
+            if taken and points + batch.points > max_points:
+                break
             try:
-                return batch, batch.path.read_bytes()
+                data = batch.path.read_bytes()
             except OSError as exc:
                 log.warning("spool: cannot read %s (%s); skipped", batch.path, exc)
-                self._batches.pop(0)
+                self._batches.pop(index)
                 self._bytes -= batch.size
-        return None
+                continue
+            taken.append(batch)
+            parts.append(data)
+            points += batch.points
+            index += 1
+        return taken, b"".join(parts)
+
+    def remove_many(self, batches: list[SpooledBatch]) -> None:
+        """Forget batches once delivered (or rejected for good)."""
+        for batch in batches:
+            self.remove(batch)
 
     def remove(self, batch: SpooledBatch) -> None:
         """Forget a batch once it was delivered (or rejected for good)."""

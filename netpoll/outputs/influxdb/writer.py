@@ -1,22 +1,32 @@
-"""InfluxDB output: batched, gzip'd v2 writes that lose nothing while the server is away.
+"""InfluxDB output: batched writes with at-least-once delivery, bounded memory and a bounded on-disk spool.
 
-``write(samples)`` only appends lines to an in-memory buffer (no I/O on the hot path). A background task seals
-the buffer into a batch when it reaches ``batch_size`` lines or every ``flush_interval_s``, and a sender task
-delivers batches in order through influxdb-client's synchronous write API in a worker thread (its own retry
-machinery is off: this module decides about retries, so that no batch is sent twice and none out of order).
+``write(samples)`` only appends lines to an in-memory buffer (no I/O on the hot path). A ticker seals the
+buffer into a batch every ``flush_interval_s`` (or at ``batch_size`` lines) and a sender delivers batches in
+order, the spool (older) before memory (newer), joining batches up to ``batch_size`` points per write, each
+write in its own daemon thread under a wall-clock deadline of ``timeout_s`` (a server that trickles its
+answer cannot hold the sender, nor the process at exit).
+
+What waits in memory longer than one flush interval goes to the spool: at every tick, when the sender is
+busy (a write in flight, a backlog, or backing off), every batch held in memory is written to the spool, and
+a copy of the batch in flight too; a batch is removed from memory or the spool only once the server
+acknowledged it. So a SIGKILL loses at most the points still buffered plus a batch handed to an idle sender
+less than one flush interval ago; the memory queue is also bounded by ``queue_max_points`` and
+``queue_max_bytes`` (reaching either spills at once). A batch can be delivered twice only when the server
+stored it but its answer did not arrive (deadline, crash between acknowledgement and removal): the points
+keep their poll timestamps, so InfluxDB overwrites the copy and VictoriaMetrics drops it when run with
+``-dedup.minScrapeInterval=1ms`` (``docs/delivery.md``).
 
 Delivery rules:
 
 * 2xx: done.
-* 5xx, 429 and network errors: capped, jittered exponential backoff; meanwhile this batch and every newer
-  one go to the on-disk spool (``Spool``), which is replayed oldest first once the server answers again,
-  also after a restart.
-* 400, 413, 422 (the server will never accept this batch): the batch is dropped, counted, and the server's
-  message (which quotes the first bad line) is logged once per batch.
-* 401, 403, 404 (token, permissions, org or bucket wrong): logged once as a configuration error, batches keep
-  going to the spool, retried at the maximum backoff only (no retry storm) until the configuration is fixed.
+* 5xx, 429, network and TLS errors, deadline: backoff (``netpoll.backoff``, capped at ``backoff_cap_s`` so a
+  server that comes back is found within seconds) or the server's ``Retry-After`` if longer; meanwhile every
+  batch goes to the spool, replayed oldest first once the server answers, also after a restart.
+* 400, 413, 422 (the server will never accept this batch): dropped, counted, the server's message logged.
+* 401, 403, 404 (credentials, permissions, org, bucket, database, or a server without the v2 API): logged
+  once with the likely cause; batches keep going to the spool and are retried at the backoff cap.
 
-On exit everything buffered is sent once more within ``shutdown_timeout_s``; what cannot be sent is spooled.
+On exit the sender gets ``shutdown_timeout_s`` to deliver what is held; the rest is spooled.
 """
 
 from __future__ import annotations
@@ -24,95 +34,96 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
+import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Literal, Self
 
-from netpoll.outputs.influxdb.spool import Spool
+from netpoll.backoff import Backoff
+from netpoll.outputs.influxdb.spool import Spool, SpooledBatch
+from netpoll.outputs.influxdb.transport import InfluxTransport, WriteRejected
 from netpoll.sample import Sample
+
+if TYPE_CHECKING:
+    from netpoll.config import InfluxConfig
 
 log = logging.getLogger("netpoll.outputs.influxdb")
 
+__all__ = ["InfluxWriter", "WriteRejected"]
+
 _DROP_STATUSES = frozenset({400, 413, 422})
 _CONFIG_STATUSES = frozenset({401, 403, 404})
+# Writes abandoned at their deadline whose threads still run: past this many, no new write is started
+# (each holds a connection and a batch in memory) until one ends.
+_MAX_STUCK_WRITES = 4
+# A Retry-After beyond this is a server's mistake: never park the output for longer.
+_MAX_RETRY_AFTER_S = 300.0
+
+Outcome = Literal["ok", "dropped", "retry", "config"]
 
 
-@dataclass(frozen=True, slots=True)
-class InfluxSettings:
-    """Where and how to write. ``token`` is a secret: it is never logged."""
+@dataclass(slots=True, eq=False)
+class _Batch:
+    """A sealed batch held in memory; ``spooled`` is its copy on disk once it was spilled while in flight."""
 
-    url: str
-    bucket: str
-    org: str = ""
-    token: str = ""
-    spool_dir: Path = Path("state/spool")
-    batch_size: int = 5000
-    flush_interval_s: float = 1.0
-    timeout_s: float = 10.0
-    spool_max_bytes: int = 256 * 1024 * 1024
-    backoff_initial_s: float = 1.0
-    backoff_max_s: float = 30.0
-    shutdown_timeout_s: float = 10.0
-    gzip: bool = True
-
-
-class WriteRejected(Exception):
-    """The server answered with an HTTP error."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        super().__init__(f"HTTP {status}: {message}")
-
-
-@dataclass(slots=True)
-class WriterStats:
-    """Counters for self-monitoring (all since start)."""
-
-    points_written: int = 0
-    batches_written: int = 0
-    points_dropped: int = 0
-    batches_rejected: int = 0
-    write_errors: int = 0
-    last_write_latency_ms: float = 0.0
-
-
-def backoff_delay(attempt: int, initial_s: float, max_s: float, rng: random.Random | None = None) -> float:
-    """Full-jitter exponential backoff: uniform in [0.5, 1] * min(max, initial * 2^attempt)."""
-    ceiling = min(max_s, initial_s * 2.0 ** min(attempt, 30))
-    jitter: float = (rng or random).random()
-    return ceiling * (0.5 + 0.5 * jitter)
+    body: bytes
+    points: int
+    spooled: SpooledBatch | None = None
 
 
 class InfluxWriter:
-    """Async context manager writing ``Sample`` records to InfluxDB (v2 write API, precision ns).
+    """Async context manager writing ``Sample`` records to InfluxDB (v1 or v2 write API, precision ns).
 
     Args:
-        settings: server, bucket, batching, spool and backoff settings.
+        config: the ``influxdb`` configuration section.
+        spool_dir: where undelivered batches are kept (``state_dir/spool``).
         transport: optional callable ``(body: bytes) -> None`` that raises ``WriteRejected`` or ``OSError``;
-            tests use it to stand in for the server. Default: influxdb-client.
+            tests use it to stand in for the server. Default: :class:`InfluxTransport`.
+        backoff_base_s: first retry delay bound.
+        backoff_cap_s: retry delay bound, also how soon a server that came back is noticed.
+        shutdown_timeout_s: how long the exit waits for delivery before spooling the rest.
     """
 
-    def __init__(self, settings: InfluxSettings, transport: Any = None) -> None:
-        self.settings = settings
-        self.stats = WriterStats()
+    def __init__(
+        self,
+        config: InfluxConfig,
+        spool_dir: Path,
+        *,
+        transport: Callable[[bytes], None] | None = None,
+        backoff_base_s: float = 0.5,
+        backoff_cap_s: float = 5.0,
+        shutdown_timeout_s: float = 10.0,
+    ) -> None:
+        self.config = config
+        self.spool_dir = spool_dir
+        self.shutdown_timeout_s = shutdown_timeout_s
+        self.points_written = 0
+        self.last_write_latency_ms = 0.0
+        self._rejected_points = 0
         self._transport = transport
-        self._client: Any = None
+        self._owned: InfluxTransport | None = None
+        self._backoff = Backoff(backoff_base_s, backoff_cap_s)
         self._buffer: list[str] = []
-        self._batches: deque[bytes] = deque()
+        self._buffer_bytes = 0
+        self._memory: deque[_Batch] = deque()
+        self._inflight: list[_Batch] = []
+        self._busy = False  # a write in flight, or backing off after a failure
         self._spool: Spool | None = None
+        self._spool_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._spill_now = asyncio.Event()
         self._stopping = False
-        self._abort = False
-        self._stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._entered = False
         self._failures = 0
+        self._stuck: set[threading.Thread] = set()
         self._config_error_logged = False
         self._unreachable_logged = False
+        self._spool_error_logged = False
 
     # ---- public API ----
 
@@ -120,34 +131,35 @@ class InfluxWriter:
         """Queue samples for writing; never blocks and never raises for server trouble."""
         if not samples:
             return
-        self._buffer.extend(sample.to_line_protocol() for sample in samples)
-        if len(self._buffer) >= self.settings.batch_size:
+        lines = [sample.to_line_protocol() for sample in samples]
+        self._buffer.extend(lines)
+        self._buffer_bytes += sum(len(line) + 1 for line in lines)
+        if len(self._buffer) >= self.config.batch_size:
             self._seal()
+        if self._over_bound():
+            self._spill_now.set()
 
     @property
     def queue_size(self) -> int:
-        """Points waiting in memory (buffered and sealed, not yet sent)."""
-        return len(self._buffer) + sum(batch.count(b"\n") for batch in self._batches)
+        """Points waiting in memory (buffered, sealed or in flight, not yet acknowledged nor spooled)."""
+        held = sum(batch.points for batch in (*self._memory, *self._inflight) if batch.spooled is None)
+        return len(self._buffer) + held
+
+    @property
+    def queue_bytes(self) -> int:
+        """Bytes of line protocol held in memory."""
+        held = sum(len(batch.body) for batch in (*self._memory, *self._inflight) if batch.spooled is None)
+        return self._buffer_bytes + held
 
     @property
     def spool_bytes(self) -> int:
         """Bytes waiting in the on-disk spool."""
-        return self._spool.size_bytes if self._spool else 0
+        return self._spool.size_bytes if self._spool is not None else 0
 
     @property
     def points_dropped(self) -> int:
         """Points dropped since start: rejected by the server, unspoolable, or pushed out of a full spool."""
-        return self.stats.points_dropped + (self._spool.dropped_points if self._spool else 0)
-
-    @property
-    def points_written(self) -> int:
-        """Points delivered since start (the same figure as the file output's)."""
-        return self.stats.points_written
-
-    @property
-    def last_write_latency_ms(self) -> float:
-        """How long the last successful write took."""
-        return self.stats.last_write_latency_ms
+        return self._rejected_points + (self._spool.dropped_points if self._spool is not None else 0)
 
     @property
     def healthy(self) -> bool:
@@ -160,9 +172,10 @@ class InfluxWriter:
         if self._entered:
             raise RuntimeError("InfluxWriter is not reentrant")
         self._entered = True
-        self._spool = await asyncio.to_thread(Spool, self.settings.spool_dir, self.settings.spool_max_bytes)
+        self._spool = await asyncio.to_thread(Spool, self.spool_dir, self.config.spool_max_bytes)
         if self._transport is None:
-            self._transport = self._make_transport()
+            self._owned = InfluxTransport(self.config)
+            self._transport = self._owned
         self._tasks = [
             asyncio.create_task(self._ticker(), name="influx-ticker"),
             asyncio.create_task(self._sender(), name="influx-sender"),
@@ -176,230 +189,265 @@ class InfluxWriter:
     ) -> None:
         self._seal()
         self._stopping = True
-        self._stop_event.set()
         self._wake.set()
         ticker, sender = self._tasks
         ticker.cancel()
         try:
-            # The sender drains memory batches (and, while the server answers, the spool) then returns.
-            await asyncio.wait_for(asyncio.shield(sender), self.settings.shutdown_timeout_s)
+            # The sender delivers what memory holds (and, while the server answers, the spool), then returns.
+            await asyncio.wait_for(asyncio.shield(sender), self.shutdown_timeout_s)
         except TimeoutError:
-            log.warning(
-                "influxdb: not drained within %.0f s; spooling the rest", self.settings.shutdown_timeout_s
-            )
-            # Never cancel a delivery in flight (its thread would go on, and the batch could be sent twice):
-            # let the sender finish the current one, bounded by the HTTP timeout, and stop there.
-            self._abort = True
-            try:
-                await asyncio.wait_for(asyncio.shield(sender), self.settings.timeout_s + 1.0)
-            except TimeoutError:
-                log.error("influxdb: a write is still in flight at exit; its batch stays spooled")
+            log.warning("influxdb: not delivered within %.0f s; spooling the rest", self.shutdown_timeout_s)
         finally:
+            # A write still in flight runs on in its daemon thread; its batch is spooled like the rest (if
+            # the server does store it, the replay is a duplicate that the server absorbs).
             sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
-            self._spool_many(self._take_memory())
-            if self._client is not None:
-                await asyncio.to_thread(self._client.close)
+            for task in (sender, ticker):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await self._spill(everything=True)
+            if self._owned is not None:
+                await asyncio.to_thread(self._owned.close)
             log.info(
                 "influxdb: stopped; %d points written, %d left in the spool (%d bytes)",
-                self.stats.points_written,
-                self._spool.points if self._spool else 0,
+                self.points_written,
+                self._spool.points if self._spool is not None else 0,
                 self.spool_bytes,
             )
 
-    # ---- internals ----
-
-    def _make_transport(self) -> Any:
-        from influxdb_client.client.influxdb_client import InfluxDBClient
-        from influxdb_client.client.write_api import SYNCHRONOUS
-        from influxdb_client.domain.write_precision import WritePrecision
-        from influxdb_client.rest import ApiException
-
-        s = self.settings
-        # retries=False: urllib3 must not retry on its own, or a batch could be sent twice behind our back.
-        self._client = InfluxDBClient(
-            url=s.url,
-            token=s.token or "netpoll",
-            org=s.org or "netpoll",
-            timeout=int(s.timeout_s * 1000),
-            enable_gzip=s.gzip,
-            retries=False,
-        )
-        write_api = self._client.write_api(write_options=SYNCHRONOUS)
-
-        def send(body: bytes) -> None:
-            try:
-                write_api.write(
-                    bucket=s.bucket, org=s.org or "netpoll", record=body, write_precision=WritePrecision.NS
-                )
-            except ApiException as exc:
-                status = int(exc.status or 0)
-                message = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
-                if status == 0:
-                    raise OSError(str(exc.reason)) from exc
-                raise WriteRejected(status, message.strip()[:500]) from exc
-
-        return send
+    # ---- memory and spool ----
 
     def _seal(self) -> None:
         if not self._buffer:
             return
         body = ("\n".join(self._buffer) + "\n").encode()
+        self._memory.append(_Batch(body, len(self._buffer)))
         self._buffer = []
-        self._batches.append(body)
+        self._buffer_bytes = 0
         self._wake.set()
 
-    def _spool_many(self, bodies: list[bytes]) -> None:
-        """Append batches to the spool, oldest first (file I/O: runs in a worker thread)."""
+    def _over_bound(self) -> bool:
+        return (
+            self.queue_size >= self.config.queue_max_points or self.queue_bytes >= self.config.queue_max_bytes
+        )
+
+    async def _spill(self, everything: bool = False) -> None:
+        """Spool every batch held in memory, oldest first: copies of those in flight, then the waiting ones.
+
+        ``everything`` also seals and spools the buffer (at exit).
+        """
+        if everything:
+            self._seal()
+        async with self._spool_lock:  # taken first: a spill in progress marks its copies before we look
+            copies = [batch for batch in self._inflight if batch.spooled is None]
+            waiting = list(self._memory)
+            self._memory.clear()
+            if copies or waiting:
+                await asyncio.to_thread(self._spool_batches, copies + waiting)
+
+    def _spool_batches(self, batches: list[_Batch]) -> None:
+        """Append to the spool (file I/O: in a worker thread); a batch that cannot be stored is lost."""
         assert self._spool is not None
-        for body in bodies:
+        for batch in batches:
             try:
-                self._spool.append(body)
+                batch.spooled = self._spool.append(batch.body)
             except OSError as exc:
-                self.stats.points_dropped += body.count(b"\n")
-                log.error(
-                    "influxdb: cannot spool a batch to %s (%s); %d points lost",
-                    self._spool.directory,
-                    exc,
-                    body.count(b"\n"),
-                )
+                batch.spooled = None
+                if batch not in self._inflight:
+                    self._rejected_points += batch.points
+                    self._log_spool_error(exc, batch.points)
+                continue
+            self._spool_error_logged = False
 
-    def _take_memory(self) -> list[bytes]:
-        self._seal()
-        bodies = list(self._batches)
-        self._batches.clear()
-        return bodies
-
-    async def _spill(self) -> None:
-        """Move every batch held in memory to the spool, keeping their order behind what is spooled."""
-        bodies = self._take_memory()
-        if bodies:
-            await asyncio.to_thread(self._spool_many, bodies)
+    def _log_spool_error(self, exc: OSError, points: int) -> None:
+        if self._spool_error_logged:
+            log.debug("influxdb: spool still failing (%s); %d more points lost", exc, points)
+            return
+        self._spool_error_logged = True
+        log.error(
+            "influxdb: cannot spool to %s (%s); %d points lost (logged once until the spool works again)",
+            self.spool_dir,
+            exc.strerror or exc,
+            points,
+        )
 
     async def _ticker(self) -> None:
+        interval = self.config.flush_interval_s
         while True:
-            await asyncio.sleep(self.settings.flush_interval_s)
-            self._seal()
-
-    async def _backoff(self, delay: float) -> None:
-        """Wait ``delay`` (or until stopping), spooling what arrives meanwhile so memory stays bounded."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + delay
-        while not self._stop_event.is_set():
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._stop_event.wait(), min(remaining, self.settings.flush_interval_s)
-                )
-            await self._spill()
+                await asyncio.wait_for(self._spill_now.wait(), interval)
+            bound = self._spill_now.is_set()
+            self._spill_now.clear()
+            self._seal()
+            # Spill only when the sender cannot take the batch now: a healthy server gets it from memory.
+            if self._busy or bound or (self._spool is not None and len(self._spool)):
+                await self._spill()
+
+    # ---- sending ----
 
     async def _sender(self) -> None:
-        """Deliver batches one at a time, the spool (older) before memory (newer)."""
+        """Deliver batches one write at a time, the spool (older) before memory (newer)."""
         assert self._spool is not None
-        spool = self._spool
-        while not self._abort:
-            if not self._batches and not len(spool):
+        while True:
+            if not self._memory and not len(self._spool):
                 if self._stopping:
                     return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
-            from_spool = bool(len(spool))
-            if from_spool:
-                peeked = await asyncio.to_thread(spool.peek)
-                if peeked is None:
-                    continue
-                spooled, body = peeked
+            self._busy = True
+            if len(self._spool):
+                outcome, retry_after = await self._send_spooled()
             else:
-                body = self._batches[0]
-            outcome = await self._deliver(body)
+                outcome, retry_after = await self._send_memory()
             if outcome in ("ok", "dropped"):
-                # Removed only once delivered (or rejected for good): a crash before this line replays it.
-                if from_spool:
-                    await asyncio.to_thread(spool.remove, spooled)
-                else:
-                    self._batches.popleft()
+                self._busy = False
                 continue
-            # Retryable or configuration trouble: park everything held in memory on disk, then wait.
             await self._spill()
             if self._stopping:
                 return
-            delay = (
-                self.settings.backoff_max_s
-                if outcome == "config"
-                else backoff_delay(
-                    self._failures, self.settings.backoff_initial_s, self.settings.backoff_max_s
-                )
-            )
-            await self._backoff(delay)
+            delay = self._backoff.next_delay()
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, _MAX_RETRY_AFTER_S))
+            log.debug("influxdb: next attempt in %.2f s", delay)
+            await asyncio.sleep(delay)
 
-    async def _deliver(self, body: bytes) -> str:
-        """Send one batch; returns ok, dropped, retry or config."""
-        points = body.count(b"\n")
+    async def _send_spooled(self) -> tuple[Outcome, float | None]:
+        assert self._spool is not None
+        spool = self._spool
+        async with self._spool_lock:
+            entries, body = await asyncio.to_thread(spool.peek, self.config.batch_size)
+        if not entries:
+            return "ok", None
+        outcome, retry_after = await self._deliver(body, sum(entry.points for entry in entries))
+        if outcome in ("ok", "dropped"):
+            # Removed only once delivered (or rejected for good): a crash before this line replays them.
+            async with self._spool_lock:
+                await asyncio.to_thread(spool.remove_many, entries)
+        return outcome, retry_after
+
+    async def _send_memory(self) -> tuple[Outcome, float | None]:
+        batches = [self._memory.popleft()]
+        points = batches[0].points
+        while self._memory and points + self._memory[0].points <= self.config.batch_size:
+            points += self._memory[0].points
+            batches.append(self._memory.popleft())
+        # Cancelled at exit, the batches stay in _inflight: the exit spools them.
+        self._inflight = batches
+        outcome, retry_after = await self._deliver(b"".join(b.body for b in batches), points)
+        if outcome not in ("ok", "dropped"):
+            await self._spill()  # the ones not yet copied by the ticker, before anything newer
+            self._inflight = []
+            return outcome, retry_after
+        assert self._spool is not None
+        async with self._spool_lock:
+            # Copied by the ticker while in flight: the server has them now.
+            copies = [b.spooled for b in batches if b.spooled is not None]
+            self._inflight = []
+            if copies:
+                await asyncio.to_thread(self._spool.remove_many, copies)
+        return outcome, retry_after
+
+    async def _write(self, body: bytes) -> None:
+        """One write in a daemon thread, bounded by the wall-clock deadline ``timeout_s``.
+
+        Raises:
+            TimeoutError: the deadline passed (the thread is left to end on its own).
+            OSError: too many earlier writes are still stuck.
+        """
+        self._stuck = {thread for thread in self._stuck if thread.is_alive()}
+        if len(self._stuck) >= _MAX_STUCK_WRITES:
+            raise OSError(f"{len(self._stuck)} earlier writes still have not ended")
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        transport = self._transport
+        assert transport is not None
+
+        def settle(error: BaseException | None) -> None:
+            if done.done():
+                return
+            if error is None:
+                done.set_result(None)
+            else:
+                done.set_exception(error)
+
+        def run() -> None:
+            error: BaseException | None = None
+            try:
+                transport(body)
+            except BaseException as exc:  # handed to the loop, which decides
+                error = exc
+            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+                loop.call_soon_threadsafe(settle, error)
+
+        # Nobody may be waiting any more when a late answer arrives: mark its exception as seen.
+        done.add_done_callback(lambda future: future.cancelled() or future.exception())
+        thread = threading.Thread(target=run, name="influx-write", daemon=True)
+        thread.start()
+        try:
+            await asyncio.wait_for(asyncio.shield(done), self.config.timeout_s)
+        except TimeoutError:
+            self._stuck.add(thread)
+            raise TimeoutError(f"no answer within the {self.config.timeout_s:g} s deadline") from None
+
+    async def _deliver(self, body: bytes, points: int) -> tuple[Outcome, float | None]:
+        """Send one write; returns the outcome and the server's Retry-After (seconds), if any."""
         started = time.monotonic()
         try:
-            await asyncio.to_thread(self._transport, body)
+            await self._write(body)
         except WriteRejected as exc:
-            self.stats.write_errors += 1
             if exc.status in _DROP_STATUSES:
-                self.stats.batches_rejected += 1
-                self.stats.points_dropped += points
+                self._rejected_points += points
                 first = body.split(b"\n", 1)[0].decode(errors="replace")[:300]
                 log.error(
                     "influxdb: server rejected a batch of %d points (%s); dropped (%d dropped so far). "
                     "First line of the batch: %s",
                     points,
                     exc,
-                    self.stats.points_dropped,
+                    self._rejected_points,
                     first,
                 )
-                return "dropped"
+                return "dropped", None
             self._failures += 1
             if exc.status in _CONFIG_STATUSES:
                 if not self._config_error_logged:
                     self._config_error_logged = True
                     log.error(
-                        "influxdb: %s: check the token, org and bucket in the influxdb section of the "
-                        "configuration; points are kept in the spool and retried every %.0f s",
+                        "influxdb: %s; points are kept in the spool and retried every %g s or so",
                         exc,
-                        self.settings.backoff_max_s,
+                        self._backoff.cap_s,
                     )
-                return "config"
+                return "config", exc.retry_after
             self._log_unreachable(str(exc))
-            return "retry"
-        except Exception as exc:  # network errors of every kind (urllib3, socket, DNS)
-            self.stats.write_errors += 1
+            return "retry", exc.retry_after
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # network, TLS and deadline trouble of every kind
             self._failures += 1
             self._log_unreachable(f"{type(exc).__name__}: {exc}")
-            return "retry"
-        self.stats.last_write_latency_ms = (time.monotonic() - started) * 1000.0
-        self.stats.points_written += points
-        self.stats.batches_written += 1
+            return "retry", None
+        self.last_write_latency_ms = (time.monotonic() - started) * 1000.0
+        self.points_written += points
         if self._failures:
             log.info(
                 "influxdb: %s reachable again after %d failed attempts; replaying %d spooled batches",
-                self.settings.url,
+                self.config.url,
                 self._failures,
-                len(self._spool) if self._spool else 0,
+                len(self._spool) if self._spool is not None else 0,
             )
         self._failures = 0
+        self._backoff.reset()
         self._config_error_logged = False
         self._unreachable_logged = False
-        return "ok"
+        return "ok", None
 
     def _log_unreachable(self, reason: str) -> None:
         if not self._unreachable_logged:
             self._unreachable_logged = True
             log.warning(
                 "influxdb: %s unreachable (%s); spooling to %s and retrying with backoff",
-                self.settings.url,
+                self.config.url,
                 reason,
-                self.settings.spool_dir,
+                self.spool_dir,
             )
         else:
             log.debug("influxdb: still unreachable (%s), attempt %d", reason, self._failures)

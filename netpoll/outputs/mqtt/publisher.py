@@ -4,8 +4,10 @@
 it connects, publishes ``online`` (retained) to the status topic — the broker publishes the last will
 ``offline`` if the connection dies — and sends the queue strictly in order, one message at a time, each
 removed only once the broker acknowledged it (PUBACK). When the broker is unreachable the task reconnects
-with capped, jittered exponential backoff, ``random.uniform(0, min(cap, base * 2**attempt))``, and the queue
-goes out in order once connected. A message acknowledged just as the connection broke may be sent twice:
+with capped, jittered exponential backoff (``netpoll.backoff``: attempt n waits between half and all of
+``min(cap, base * 2**n)``), in every state, shutdown included: the drain at exit tries on at that pace for at
+most ``drain_timeout`` seconds, then stops (what is left stays in the queue journal). The queue goes out in
+order once connected. A message acknowledged just as the connection broke may be sent twice:
 that is QoS 1, and every payload carries a unique ``id`` for consumers to drop the repeat.
 
 Retained messages (one per alert topic) hold what is active: a breach is published retained; a clear first
@@ -19,87 +21,26 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
 import socket
 import ssl
 from collections import deque
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import aiomqtt
 
 from netpoll.alerts.alert import Alert
+from netpoll.backoff import Backoff
+from netpoll.outputs.mqtt.compat import paho_socket
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
 from netpoll.outputs.mqtt.topics import alert_topic, status_topic
+from netpoll.tls import TlsSettings, client_context
+
+if TYPE_CHECKING:
+    from netpoll.config import MqttConfig
 
 logger = logging.getLogger("netpoll.outputs.mqtt")
-
-
-@dataclass(frozen=True, slots=True)
-class MqttTls:
-    """TLS towards the broker: CA to verify it, optional client certificate, ``insecure`` skips checks."""
-
-    ca_file: str | Path | None = None
-    cert_file: str | Path | None = None
-    key_file: str | Path | None = None
-    insecure: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class MqttOptions:
-    """What the publisher needs.
-
-    ``MqttOptions.of(config)`` accepts any object of the same shape (``netpoll.config.DaemonConfig.mqtt``).
-    """
-
-    host: str = "127.0.0.1"
-    port: int = 1883
-    tls: MqttTls | None = None
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)  # never in a log line or traceback
-    topic_prefix: str = "netpoll"
-    client_id: str | None = None
-    instance: str = ""
-    queue_max: int = 10_000
-    keepalive_s: int = 30
-
-    @classmethod
-    def of(cls, config: Any) -> MqttOptions:
-        """Normalise a config object of the same shape (secrets unwrapped, defaults filled in)."""
-        if isinstance(config, MqttOptions):
-            return config
-        tls_config = getattr(config, "tls", None)
-        tls: MqttTls | None = None
-        if tls_config is not None and getattr(tls_config, "enabled", True):
-            tls = MqttTls(
-                ca_file=getattr(tls_config, "ca_file", None),
-                cert_file=getattr(tls_config, "cert_file", None),
-                key_file=getattr(tls_config, "key_file", None),
-                insecure=bool(getattr(tls_config, "insecure", False)),
-            )
-        default = cls()
-        return cls(
-            host=str(getattr(config, "host", default.host)),
-            port=int(getattr(config, "port", default.port)),
-            tls=tls,
-            username=getattr(config, "username", None) or None,
-            password=_secret(getattr(config, "password", None)),
-            topic_prefix=str(getattr(config, "topic_prefix", None) or default.topic_prefix),
-            client_id=getattr(config, "client_id", None) or None,
-            instance=str(getattr(config, "instance", None) or ""),
-            queue_max=int(getattr(config, "queue_max", None) or default.queue_max),
-            keepalive_s=int(getattr(config, "keepalive_s", None) or default.keepalive_s),
-        )
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    reveal = getattr(value, "get_secret_value", None)
-    text = reveal() if callable(reveal) else value
-    return str(text) if text else None
 
 
 def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
@@ -133,30 +74,21 @@ class _TlsContext(ssl.SSLContext):
         return sock
 
 
-def build_tls_context(tls: MqttTls) -> ssl.SSLContext:
+def build_tls_context(tls: TlsSettings) -> ssl.SSLContext:
     """An SSL context from the TLS options (system CAs unless ``ca_file`` is given)."""
-    context = _TlsContext(ssl.PROTOCOL_TLS_CLIENT)  # verifies the certificate and the host name
-    if tls.ca_file:
-        context.load_verify_locations(cafile=str(tls.ca_file))
-    else:
-        context.load_default_certs(ssl.Purpose.SERVER_AUTH)
-    if tls.cert_file:
-        context.load_cert_chain(str(tls.cert_file), str(tls.key_file) if tls.key_file else None)
-    if tls.insecure:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
+    return client_context(tls, _TlsContext)
 
 
 class MqttPublisher:
     """Async context manager that publishes alerts; see the module docstring.
 
     Args:
-        config: ``DaemonConfig.mqtt`` or :class:`MqttOptions`.
+        config: the ``mqtt`` configuration section.
         backoff_base: first reconnect delay bound, seconds; doubled per failed attempt.
         backoff_cap: upper bound of the reconnect delay, seconds.
-        publish_timeout: how long to wait for a PUBACK before treating the connection as broken.
+        publish_timeout: how long to wait for a PUBACK (and for a connection) before giving up on it.
         drain_timeout: on exit, how long to keep trying to send what is still queued.
+        keepalive_s: MQTT keepalive.
         queue_path: journal file of the queue (e.g. ``<state_dir>/mqtt-queue.jsonl``): alerts not yet
             acknowledged when the daemon stops or is killed are published after the next start.
             None keeps the queue in memory only.
@@ -164,20 +96,21 @@ class MqttPublisher:
 
     def __init__(
         self,
-        config: Any,
+        config: MqttConfig,
         *,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         publish_timeout: float = 10.0,
         drain_timeout: float = 5.0,
+        keepalive_s: int = 30,
         queue_path: str | Path | None = None,
     ) -> None:
-        self.options = MqttOptions.of(config)
-        self.instance = self.options.instance or socket.gethostname()
-        self.prefix = self.options.topic_prefix
+        self.config = config
+        self.instance = config.instance or socket.gethostname()
+        self.prefix = config.topic_prefix
         self.status_topic = status_topic(self.prefix, self.instance)
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
+        self.keepalive_s = keepalive_s
+        self.backoff = Backoff(backoff_base, backoff_cap)
         self.publish_timeout = publish_timeout
         self.drain_timeout = drain_timeout
         self._queue: deque[Outgoing] = deque()
@@ -188,7 +121,6 @@ class MqttPublisher:
         self._connected = asyncio.Event()
         self._stopping = False
         self._abandon = False
-        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._tls_context: ssl.SSLContext | None = None
         self._journal = QueueJournal(Path(queue_path)) if queue_path is not None else None
@@ -225,7 +157,7 @@ class MqttPublisher:
 
     def publish(self, alert: Alert) -> None:
         """Queue one alert for publishing; never blocks. When the queue is full the oldest is dropped."""
-        if self.queued >= self.options.queue_max and self._queue:
+        if self.queued >= self.config.queue_max and self._queue:
             lost = self._queue.popleft()
             self.dropped += 1
             if self._journal is not None:
@@ -233,7 +165,7 @@ class MqttPublisher:
             if self.dropped == 1 or self.dropped % 1000 == 0:
                 logger.warning(
                     "MQTT queue full (%d): dropped alert %s, %d dropped so far",
-                    self.options.queue_max,
+                    self.config.queue_max,
                     lost.alert_id,
                     self.dropped,
                 )
@@ -256,9 +188,9 @@ class MqttPublisher:
     async def __aenter__(self) -> Self:
         if self._task is not None:
             raise RuntimeError("MqttPublisher is not reentrant")
-        if self.options.tls is not None:
+        if self.config.tls is not None:
             # Reads certificate files: once, here, not on every reconnect.
-            self._tls_context = build_tls_context(self.options.tls)
+            self._tls_context = build_tls_context(self.config.tls)
         if self._journal is not None:
             # Alerts from before a restart go first; any queued before entering are journaled now.
             earlier = self._journal.open()
@@ -269,7 +201,6 @@ class MqttPublisher:
                 self._idle.clear()
         self._stopping = False
         self._abandon = False
-        self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="netpoll-mqtt-publisher")
         return self
 
@@ -280,20 +211,20 @@ class MqttPublisher:
         if task is None:
             return
         self._stopping = True
-        self._stop.set()
         self._wakeup.set()
         try:
             await asyncio.wait_for(asyncio.shield(task), self.drain_timeout)
         except TimeoutError:
             # Give up on what is still queued. The flag ends the loop even if a cancellation is swallowed
-            # inside the MQTT client (asyncio.wait_for in 3.11 can lose one when its future completes).
+            # inside the MQTT client (asyncio.wait_for in 3.11 can lose one when its future completes), and
+            # the whole exit stays within drain_timeout + 1 s.
             self._abandon = True
-            for _attempt in range(10):
-                if task.done():
-                    break
+            loop = asyncio.get_running_loop()
+            give_up = loop.time() + 1.0
+            while not task.done() and loop.time() < give_up:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(asyncio.shield(task), 1.0)
+                    await asyncio.wait_for(asyncio.shield(task), max(0.05, give_up - loop.time()))
         if self._journal is not None:
             self._journal.close()
         if self.queued:
@@ -306,27 +237,27 @@ class MqttPublisher:
     # ------------------------------------------------------------------ connection loop
 
     def _client(self) -> aiomqtt.Client:
+        c = self.config
         return aiomqtt.Client(
-            self.options.host,
-            self.options.port,
-            username=self.options.username,
-            password=self.options.password,
-            identifier=self.options.client_id or f"netpoll-{self.instance}",
+            c.host,
+            c.port,
+            username=c.username,
+            password=c.password.get_secret_value() if c.password is not None else None,
+            identifier=c.client_id or f"netpoll-{self.instance}",
             will=aiomqtt.Will(self.status_topic, b"offline", qos=1, retain=True),
-            keepalive=self.options.keepalive_s,
+            keepalive=self.keepalive_s,
             timeout=self.publish_timeout,
             tls_context=self._tls_context,
             logger=logging.getLogger("netpoll.outputs.mqtt.paho"),
         )
 
     async def _run(self) -> None:
-        attempt = 0
-        endpoint = f"{self.options.host}:{self.options.port}"
+        endpoint = f"{self.config.host}:{self.config.port}"
         while not self._abandon:
             client = self._client()
             try:
                 async with client:
-                    attempt = 0
+                    self.backoff.reset()
                     self.connects += 1
                     self._connected.set()
                     logger.info("MQTT connected to %s (%d alert(s) queued)", endpoint, self.queued)
@@ -347,11 +278,13 @@ class MqttPublisher:
                 self._close_orphan_socket(client)
             if self._stopping and (self._abandon or not self.queued):
                 return
-            delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** min(attempt, 30)))
-            attempt += 1
-            logger.info("MQTT reconnecting to %s in %.2f s (attempt %d)", endpoint, delay, attempt)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), delay)
+            delay = self.backoff.next_delay()
+            logger.info(
+                "MQTT reconnecting to %s in %.2f s (attempt %d)", endpoint, delay, self.backoff.attempt
+            )
+            # A plain sleep, also once stopping: the drain retries at the same pace, and __aexit__ bounds
+            # it (waking up early here is what once made the drain a tight reconnect loop).
+            await asyncio.sleep(delay)
 
     def _close_orphan_socket(self, client: aiomqtt.Client) -> None:
         context = self._tls_context
@@ -360,7 +293,7 @@ class MqttPublisher:
         sock = context.take_socket()
         # The paho client inside aiomqtt owns the socket once the handshake succeeded (and closes it then);
         # a socket it does not hold is one whose handshake failed.
-        if sock is not None and client._client.socket() is not sock:
+        if sock is not None and paho_socket(client) is not sock:
             sock.close()
 
     async def _serve(self, client: aiomqtt.Client) -> None:

@@ -8,7 +8,7 @@ import yaml
 
 import netpoll.outputs.mqtt
 from netpoll.config import MqttConfig
-from netpoll.outputs.mqtt.publisher import MqttOptions
+from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 
 def sample() -> dict[str, object]:
@@ -23,17 +23,13 @@ def test_sample_yaml_matches_mqtt_defaults() -> None:
     assert sample() == defaults
 
 
-def test_publisher_reads_the_config_model() -> None:
+async def test_publisher_takes_the_config_model_as_is() -> None:
     config = MqttConfig.model_validate(
         {**sample(), "username": "np", "password": "pw", "tls": {"insecure": True}, "instance": "p1"}
     )
-    options = MqttOptions.of(config)
-    assert options.password == "pw"  # SecretStr unwrapped for the client, nowhere else
-    assert options.username == "np"
-    assert options.tls is not None
-    assert options.tls.insecure is True
-    assert options.port == 1883
-    assert options.instance == "p1"
-    assert options.queue_max == 10000
+    publisher = MqttPublisher(config)
+    assert publisher.config is config
+    assert publisher.status_topic == "netpoll/status/p1"
+    client = publisher._client()
+    assert client._client._password == b"pw"  # SecretStr unwrapped for the client, nowhere else
     assert "pw" not in repr(config)
-    assert "pw" not in repr(options)

@@ -1,0 +1,207 @@
+"""The InfluxDB writer's delivery rules against a stand-in transport (no server, short intervals)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from netpoll.config import InfluxConfig
+from netpoll.outputs.influxdb.writer import InfluxWriter, WriteRejected
+from netpoll.sample import Sample
+
+
+class FakeServer:
+    """Stand-in transport: scripted failures, records delivered bodies."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+        self.fail_with: Exception | None = None
+        self.calls = 0
+
+    def __call__(self, body: bytes) -> None:
+        self.calls += 1
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.received.append(body)
+
+    def lines(self) -> list[str]:
+        return [line for body in self.received for line in body.decode().splitlines()]
+
+
+def samples(start: int, count: int) -> list[Sample]:
+    return [Sample("m", {"device": "d"}, {"v": i}, i) for i in range(start, start + count)]
+
+
+def values(server: FakeServer) -> list[int]:
+    return [int(line.rsplit(" ", 1)[1]) for line in server.lines()]
+
+
+def writer(
+    tmp_path: Path, transport: Callable[[bytes], None], shutdown_s: float = 2.0, **kw: Any
+) -> InfluxWriter:
+    base: dict[str, Any] = {"url": "http://127.0.0.1:1", "batch_size": 5, "flush_interval_s": 0.05}
+    config = InfluxConfig(**(base | kw))
+    return InfluxWriter(
+        config,
+        tmp_path / "spool",
+        transport=transport,
+        backoff_base_s=0.05,
+        backoff_cap_s=0.2,
+        shutdown_timeout_s=shutdown_s,
+    )
+
+
+async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)
+
+
+async def test_outage_spools_then_replays_in_order(tmp_path: Path) -> None:
+    server = FakeServer()
+    async with writer(tmp_path, server) as w:
+        w.write(samples(0, 7))
+        await wait_for(lambda: len(server.lines()) == 7)
+        server.fail_with = OSError("connection refused")
+        w.write(samples(7, 12))
+        await wait_for(lambda: w.spool_bytes > 0 and w.queue_size == 0)
+        assert not w.healthy
+        server.fail_with = None
+        w.write(samples(19, 3))
+        await wait_for(lambda: len(server.lines()) == 22)
+    assert values(server) == list(range(22))
+    assert w.spool_bytes == 0
+
+
+async def test_backlog_is_sent_coalesced_up_to_batch_size(tmp_path: Path) -> None:
+    server = FakeServer()
+    server.fail_with = OSError("down")
+    async with writer(tmp_path, server, batch_size=20) as w:
+        for n in range(10):  # ten small batches pile up in the spool
+            w.write(samples(n * 3, 3))
+            await wait_for(lambda n=n: w.queue_size == 0)
+        server.fail_with = None
+        await wait_for(lambda: len(server.lines()) == 30)
+    assert values(server) == list(range(30))
+    assert max(body.count(b"\n") for body in server.received) > 3  # joined, not one write per batch
+    assert all(body.count(b"\n") <= 20 for body in server.received)
+
+
+async def test_spools_on_exit_and_replays_after_restart(tmp_path: Path) -> None:
+    server = FakeServer()
+    server.fail_with = WriteRejected(503, "unavailable")
+    async with writer(tmp_path, server, shutdown_s=0.3) as w:
+        w.write(samples(0, 8))
+        await asyncio.sleep(0.1)
+        w.write(samples(8, 2))  # still buffered at exit
+    assert w.spool_bytes > 0
+    assert server.received == []
+    server.fail_with = None
+    async with writer(tmp_path, server) as w2:
+        await wait_for(lambda: len(server.lines()) == 10)
+    assert values(server) == list(range(10))
+    assert w2.spool_bytes == 0
+
+
+async def test_drops_batch_on_400_and_moves_on(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    server = FakeServer()
+    server.fail_with = WriteRejected(400, "unable to parse 'm v=bad 0'")
+    async with writer(tmp_path, server) as w:
+        w.write(samples(0, 5))
+        await wait_for(lambda: w.points_dropped == 5)
+        server.fail_with = None
+        w.write(samples(5, 5))
+        await wait_for(lambda: len(server.lines()) == 5)
+    assert server.calls == 2  # no retry of the rejected batch
+    assert "First line of the batch: m,device=d v=0i 0" in caplog.text
+    assert w.spool_bytes == 0
+
+
+async def test_auth_error_keeps_spooling_without_storm(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = FakeServer()
+    server.fail_with = WriteRejected(401, "unauthorized access")
+    async with writer(tmp_path, server) as w:
+        for n in range(4):
+            w.write(samples(n * 5, 5))
+            await asyncio.sleep(0.25)
+        assert server.calls <= 12  # paced by the backoff (>= 0.1 s apart once capped), not a storm
+        assert w.spool_bytes > 0
+        server.fail_with = None
+        await wait_for(lambda: len(server.lines()) == 20)
+    assert caplog.text.count("unauthorized access") == 1
+    assert values(server) == list(range(20))
+
+
+async def test_retry_after_is_honoured(tmp_path: Path) -> None:
+    server = FakeServer()
+    server.fail_with = WriteRejected(429, "slow down", retry_after=0.6)
+    calls: list[float] = []
+    real = server.__call__
+
+    def timed(body: bytes) -> None:
+        calls.append(time.monotonic())
+        real(body)
+
+    async with writer(tmp_path, timed) as w:
+        w.write(samples(0, 5))
+        await wait_for(lambda: len(calls) >= 1)
+        server.fail_with = None
+        await wait_for(lambda: len(server.lines()) == 5)
+    assert calls[1] - calls[0] >= 0.6  # not the 0.05-0.2 s backoff
+
+
+async def test_write_deadline_frees_the_sender_and_exit(tmp_path: Path) -> None:
+    release = threading.Event()
+    attempts: list[int] = []
+
+    def trickling(body: bytes) -> None:
+        attempts.append(body.count(b"\n"))
+        release.wait(10)  # a server that never finishes its answer
+
+    started = time.monotonic()
+    async with writer(tmp_path, trickling, shutdown_s=0.5, timeout_s=0.3) as w:
+        w.write(samples(0, 5))
+        await wait_for(lambda: w.spool_bytes > 0)  # the stuck batch was spooled, not held
+        assert w.queue_size == 0
+    assert time.monotonic() - started < 3
+    assert not w.healthy
+    release.set()
+
+
+async def test_memory_is_bounded_in_points(tmp_path: Path) -> None:
+    gate = threading.Event()
+
+    def slow(body: bytes) -> None:
+        gate.wait(5)
+
+    async with writer(tmp_path, slow, shutdown_s=0.2, batch_size=1000, queue_max_points=50,
+                      flush_interval_s=30) as w:  # fmt: skip
+        for n in range(20):
+            w.write(samples(n * 10, 10))
+            await asyncio.sleep(0)
+        await wait_for(lambda: w.queue_size <= 50 and w.spool_bytes > 0)
+        gate.set()
+    assert w.points_dropped == 0
+
+
+async def test_never_blocks_while_server_hangs(tmp_path: Path) -> None:
+    def slow(body: bytes) -> None:
+        time.sleep(0.5)
+
+    async with writer(tmp_path, slow, shutdown_s=0.1, timeout_s=1.0) as w:
+        started = time.monotonic()
+        for n in range(100):
+            w.write(samples(n * 5, 5))
+        assert time.monotonic() - started < 0.2
+    # Everything not delivered is on disk: 500 points, minus what the slow server took.
+    assert w.spool_bytes > 0
