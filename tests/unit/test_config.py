@@ -270,7 +270,7 @@ def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
         (tmp_path / name).write_text("x\n")
     path = tmp_path / "netpoll.yaml"
     path.write_text(block)
-    config = load_config(path, environ={"INFLUX_TOKEN": "t", "MQTT_PASSWORD": "p"})
+    config = load_config(path, environ={"INFLUX_TOKEN": "t", "INFLUX_PASSWORD": "p", "MQTT_PASSWORD": "p"})
     assert config.influxdb is not None
     assert config.mqtt is not None
     defaults = DaemonConfig()
@@ -279,8 +279,9 @@ def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
     assert config.http == defaults.http
     assert config.shard == defaults.shard
     assert config.thresholds == defaults.thresholds
-    influx = config.influxdb.model_dump(exclude={"url", "org", "token"})
-    assert influx == type(config.influxdb)(url="http://x").model_dump(exclude={"url", "org", "token"})
+    examples = {"url", "org", "token", "database", "username", "password", "tls"}  # not defaults: examples
+    influx = config.influxdb.model_dump(exclude=examples)
+    assert influx == type(config.influxdb)(url="http://x").model_dump(exclude=examples)
     mqtt = config.mqtt.model_dump(exclude={"host", "port", "tls", "username", "password", "instance"})
     assert mqtt == type(config.mqtt)(host="x").model_dump(
         exclude={"host", "port", "tls", "username", "password", "instance"}
