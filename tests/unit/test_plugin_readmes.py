@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from netpoll.config import DaemonConfig, MqttConfig
+from netpoll.config import DaemonConfig, InfluxConfig, MqttConfig
 from netpoll.inventory.models import PingSettings, SnmpSettings
 from netpoll.measurements import MODEL, generated_blocks
 from tests.doctext import code_spans, documented_defaults, marked_table, read
@@ -35,6 +35,10 @@ TABLES: dict[tuple[str, str], tuple[set[str], dict[str, object]]] = {
             for k, v in MqttConfig(host="127.0.0.1").model_dump().items()
             if k not in {"host", "instance"}  # required; the host name (stated in words)
         },
+    ),
+    ("netpoll/outputs/influxdb/README.md", "influxdb"): (
+        set(InfluxConfig.model_fields),
+        {k: v for k, v in InfluxConfig(url="http://x").model_dump().items() if k != "url"},  # url: required
     ),
     ("netpoll/outputs/files/README.md", "files"): ({"data_dir"}, {"data_dir": str(DaemonConfig().data_dir)}),
 }

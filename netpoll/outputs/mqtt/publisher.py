@@ -32,7 +32,7 @@ import aiomqtt
 
 from netpoll.alerts.alert import Alert
 from netpoll.backoff import Backoff
-from netpoll.outputs.mqtt.compat import paho_socket
+from netpoll.compat.aiomqtt import paho_socket
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
 from netpoll.outputs.mqtt.topics import alert_topic, status_topic
 from netpoll.tls import TlsSettings, client_context

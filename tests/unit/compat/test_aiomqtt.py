@@ -1,4 +1,4 @@
-"""Contract of the aiomqtt internals netpoll uses (netpoll.outputs.mqtt.compat), on the pinned version."""
+"""Contract of the aiomqtt internals netpoll uses (``netpoll.compat.aiomqtt``), against the pinned 2.5."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import importlib.metadata
 import aiomqtt
 import paho.mqtt.client
 
-from netpoll.outputs.mqtt.compat import paho_socket
+from netpoll.compat.aiomqtt import paho_socket
 
 
 def test_pinned_minor() -> None:

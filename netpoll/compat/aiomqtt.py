@@ -1,9 +1,9 @@
-"""The one place netpoll reaches into aiomqtt's internals (pinned minor: see pyproject.toml).
+"""aiomqtt 2.5 internals: the socket of the paho client inside ``aiomqtt.Client``.
 
-aiomqtt offers no public way to see the socket its paho client holds; the publisher needs it to close a
-TLS socket whose handshake failed (paho neither keeps nor closes it). ``tests/unit/outputs/mqtt/
-test_compat.py`` checks this contract against the installed aiomqtt, so an upgrade that breaks it fails
-there, not in production.
+aiomqtt offers no public way to see the socket its paho client holds (``Client._client.socket()``); the MQTT
+publisher needs it to close a TLS socket whose handshake failed (paho neither keeps nor closes it).
+
+Contract: ``tests/unit/compat/test_aiomqtt.py``; pinned ``aiomqtt>=2.5,<2.6``.
 """
 
 from __future__ import annotations
