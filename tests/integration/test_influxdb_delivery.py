@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from netpoll.outputs.influxdb.writer import InfluxWriter
 from netpoll.sample import Sample
 from tests.harness.http_standin import Behaviour, WriteStandIn
 from tests.harness.victoriametrics import VictoriaMetrics
+from tests.harness.waits import wait_for
 
 pytestmark = [pytest.mark.network]
 
@@ -39,14 +40,6 @@ def stored(vm: VictoriaMetrics, device: str) -> list[int]:
     """Sorted stored timestamps (ms) of the device's series."""
     rows = vm.export(f'{{__name__="delivery_seq",device="{device}"}}')
     return sorted(t for row in rows for t in row["timestamps"])
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from netpoll.outputs.influxdb.writer import InfluxWriter
 from netpoll.sample import Sample
 from tests.harness.influxdb1 import InfluxDB1
 from tests.harness.tlsca import make_ca
+from tests.harness.waits import wait_for
 
 pytestmark = [pytest.mark.network]
 
@@ -35,14 +36,6 @@ def count(server: InfluxDB1, db: str, device: str) -> int:
     answer = server.query(db, f"SELECT count(in_bps) FROM interface WHERE device='{device}'")
     series = answer["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
 
 
 def writer(config: InfluxConfig, tmp_path: Path) -> InfluxWriter:

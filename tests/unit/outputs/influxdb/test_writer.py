@@ -14,6 +14,7 @@ import pytest
 from netpoll.config import InfluxConfig
 from netpoll.outputs.influxdb.writer import InfluxWriter, WriteRejected
 from netpoll.sample import Sample
+from tests.harness.waits import wait_for
 
 
 class FakeServer:
@@ -55,14 +56,6 @@ def writer(
         backoff_cap_s=0.2,
         shutdown_timeout_s=shutdown_s,
     )
-
-
-async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_outage_spools_then_replays_in_order(tmp_path: Path) -> None:
