@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from netpoll import defaults
 from netpoll.configkit.files import unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
@@ -188,8 +189,8 @@ class MqttConfig(_Frozen):
 class SchedulerConfig(_Frozen):
     """Concurrency limits of the scheduler."""
 
-    max_concurrent_snmp: int = Field(default=256, ge=1, le=100_000)
-    max_concurrent_icmp: int = Field(default=512, ge=1, le=100_000)
+    max_concurrent_snmp: int = Field(default=defaults.MAX_CONCURRENT_SNMP, ge=1, le=100_000)
+    max_concurrent_icmp: int = Field(default=defaults.MAX_CONCURRENT_ICMP, ge=1, le=100_000)
     snmp_backend: SnmpBackendName = "auto"
 
 

@@ -38,6 +38,8 @@ from netpoll.sample import Sample
 
 # A CIDR is expanded to its host addresses; beyond this many in one run it is more likely a typo (/8 for /24).
 CIDR_CAP = 65536
+# The inventory's ping defaults (one place), as the help texts state them.
+_PING = {name: info.default for name, info in PingSettings.model_fields.items()}
 _RESULT_TEXT = {0: "[green]ok[/green]", 1: "[red]no reply[/red]", 2: "[yellow]error[/yellow]"}
 
 
@@ -52,17 +54,25 @@ def register(sub: Any) -> None:
     )
     add_inventory_option(parser, "inventory file or directory to look device names up in (repeatable)")
     parser.add_argument(
-        "--count", "-c", type=int_between(1, 100_000), help="echo requests per target (default 3)"
+        "--count",
+        "-c",
+        type=int_between(1, 100_000),
+        help=f"echo requests per target (default {_PING['count']})",
     )
     parser.add_argument(
         "--interval",
         type=seconds_between(0, 3600, low_inclusive=True),
-        help="seconds between requests to one target (default 1)",
+        help=f"seconds between requests to one target (default {_PING['packet_interval_s']:g})",
     )
     parser.add_argument(
-        "--timeout", "-t", type=seconds_between(0, 3600), help="seconds to wait for each reply (default 1)"
+        "--timeout",
+        "-t",
+        type=seconds_between(0, 3600),
+        help=f"seconds to wait for each reply (default {_PING['timeout_s']:g})",
     )
-    parser.add_argument("--size", "-s", type=int_between(0, 65_000), help="payload bytes (default 56)")
+    parser.add_argument(
+        "--size", "-s", type=int_between(0, 65_000), help=f"payload bytes (default {_PING['payload_size']})"
+    )
     parser.add_argument(
         "--format",
         "-f",

@@ -57,6 +57,8 @@ ENV_AUTH_KEY = "NETPOLL_SNMP_AUTH_KEY"
 ENV_PRIV_KEY = "NETPOLL_SNMP_PRIV_KEY"
 AUTH_PROTOCOLS: tuple[AuthProtocol, ...] = get_args(AuthProtocol)
 PRIV_PROTOCOLS: tuple[PrivProtocol, ...] = get_args(PrivProtocol)
+# The inventory's defaults (one place) for what the options leave unset, as the help texts state them.
+_SNMP_DEFAULTS = {name: info.default for name, info in SnmpSettings.model_fields.items()}
 
 
 def register(sub: Any) -> None:
@@ -76,13 +78,19 @@ def register(sub: Any) -> None:
     creds.add_argument("--priv-protocol", "-x", type=str.upper, choices=PRIV_PROTOCOLS)
     creds.add_argument("--priv-key", "-X", help=f"SNMPv3 privacy key (prefer ${ENV_PRIV_KEY})")
     creds.add_argument("--context", default="", help="SNMPv3 context name")
+    d = _SNMP_DEFAULTS
     creds.add_argument(
-        "--port", type=int, default=161, help="UDP port when the target has none (default 161)"
+        "--port", type=int, default=d["port"], help=f"UDP port when the target has none (default {d['port']})"
     )
     tuning = parser.add_argument_group("polling")
-    tuning.add_argument("--timeout", type=float, help="seconds per request (default 2, or the inventory's)")
-    tuning.add_argument("--retries", type=int, help="retries per request (default 1, or the inventory's)")
-    tuning.add_argument("--max-repetitions", type=int, help="GETBULK max-repetitions (default 25)")
+    timeout = f"default {d['timeout_s']:g}, or the inventory's"
+    tuning.add_argument("--timeout", type=float, help=f"seconds per request ({timeout})")
+    tuning.add_argument(
+        "--retries", type=int, help=f"retries per request (default {d['retries']}, or the inventory's)"
+    )
+    tuning.add_argument(
+        "--max-repetitions", type=int, help=f"GETBULK max-repetitions (default {d['max_repetitions']})"
+    )
     tuning.add_argument("--profile", help="device profile name (default: picked by sysObjectID)")
     tuning.add_argument(
         "--profiles-dir", metavar="DIR", help="profile directory (default: the shipped mibs/)"

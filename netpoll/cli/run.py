@@ -18,6 +18,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from netpoll import defaults
 from netpoll.cli.argtypes import add_verb, int_between, seconds_between
 from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
@@ -69,7 +70,7 @@ def settings_from_config(
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
         snmp_backend=config.scheduler.snmp_backend,
         icmp_concurrency=config.scheduler.max_concurrent_icmp,
-        http_host=config.http.host or "127.0.0.1",
+        http_host=config.http.host or defaults.HTTP_HOST,
         http_port=config.http.port,
         shard=shard,
         instance=instance,

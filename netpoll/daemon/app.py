@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from netpoll import defaults
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
@@ -85,22 +86,22 @@ class RunSettings:
     alerts: bool = True
     alert_rules: Path | None = None
     profiles_dir: Path | None = None
-    snmp_concurrency: int = 256
+    snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP
     snmp_backend: SnmpBackendName = "auto"  # the default for devices whose snmp.backend is auto
-    icmp_concurrency: int = 1024
+    icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP
     deadline_fraction: float = 0.95
     shutdown_grace_s: float = 5.0
-    http_host: str = "127.0.0.1"
-    http_port: int | None = 9108  # None: no HTTP endpoint
+    http_host: str = defaults.HTTP_HOST
+    http_port: int | None = None  # None: no HTTP endpoint (http.listen is off by default)
     shard: tuple[int, int] | None = None
     instance: str = field(default_factory=socket.gethostname)
     cycles: int | None = None
     cycle_s: float | None = None  # None: the shortest device interval
     state_save_s: float = 60.0
-    reload_poll_s: float = 2.0
+    reload_poll_s: float = defaults.RELOAD_POLL_S
     console: bool = True
-    file_max_bytes: int = 64 * 1024 * 1024
-    file_rotate_s: float = 3600.0
+    file_max_bytes: int = defaults.FILE_MAX_BYTES
+    file_rotate_s: float = defaults.FILE_ROTATE_S
 
 
 def _identity(device: Device) -> tuple[Any, ...]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from netpoll import defaults
 from netpoll.errors import ConfigError
 from netpoll.inventory.models import Inventory
 
@@ -56,7 +57,9 @@ class InventoryWatcher:
         poll_s: how often modification times are checked.
     """
 
-    def __init__(self, paths: Sequence[Path], loader: Loader, apply: Apply, poll_s: float = 2.0) -> None:
+    def __init__(
+        self, paths: Sequence[Path], loader: Loader, apply: Apply, poll_s: float = defaults.RELOAD_POLL_S
+    ) -> None:
         self.paths = list(paths)
         self.loader = loader
         self.apply = apply

@@ -33,6 +33,7 @@ from apscheduler.events import (
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from netpoll import defaults
 from netpoll.inputs.icmp.stats import ping_sample, summarize
 from netpoll.inventory.models import Device
 from netpoll.sample import Sample
@@ -96,8 +97,8 @@ class PollScheduler:
         *,
         snmp_poll: SnmpPoll | None,
         ping_probe: PingProbe | None,
-        snmp_concurrency: int = 256,
-        icmp_concurrency: int = 512,
+        snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP,
+        icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP,
         deadline_fraction: float = 0.95,
     ) -> None:
         self._emit = emit

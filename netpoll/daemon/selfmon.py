@@ -168,11 +168,11 @@ class HttpEndpoint:
 
     Args:
         monitor: the self-monitor to expose.
-        host: listen address (loopback by default).
+        host: listen address.
         port: TCP port; 0 picks a free one (see ``port`` after entering).
     """
 
-    def __init__(self, monitor: SelfMonitor, host: str = "127.0.0.1", port: int = 9108) -> None:
+    def __init__(self, monitor: SelfMonitor, host: str, port: int) -> None:
         self.monitor = monitor
         self.host = host
         self.port = port

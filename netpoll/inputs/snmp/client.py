@@ -21,6 +21,7 @@ import logging
 from types import TracebackType
 from typing import Literal
 
+from netpoll import defaults
 from netpoll.devicelog import device_log
 from netpoll.inputs.snmp import backend_gufo
 from netpoll.inputs.snmp.backend_common import Tally, Target
@@ -56,7 +57,7 @@ class SnmpClientPool:
     def __init__(
         self,
         *,
-        max_in_flight: int = 256,
+        max_in_flight: int = defaults.MAX_CONCURRENT_SNMP,
         pysnmp_max_in_flight: int = 64,
         backend: SnmpBackendName = "auto",
         pysnmp_engines: int = 2,

@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
+from netpoll import defaults
 from netpoll.sample import Sample
 
 log = logging.getLogger("netpoll.outputs.files")
@@ -37,8 +38,8 @@ class FileSink:
         self,
         directory: str | Path,
         *,
-        max_bytes: int = 64 * 1024 * 1024,
-        rotate_s: float = 3600.0,
+        max_bytes: int = defaults.FILE_MAX_BYTES,
+        rotate_s: float = defaults.FILE_ROTATE_S,
         keep_files: int = 48,
         flush_interval_s: float = 1.0,
     ) -> None:

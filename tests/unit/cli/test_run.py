@@ -71,3 +71,16 @@ def test_unknown_profile_is_refused_at_start(tmp_path: Path, capsys: pytest.Capt
     assert err == (
         f"{tmp_path}/inventory.yaml:6: device 'r1': unknown SNMP profile 'ciscoo'; did you mean 'cisco'?"
     )
+
+
+def test_embedded_config_gives_the_run_settings_defaults() -> None:
+    """The daemon's run settings and its configuration share one set of defaults (netpoll.defaults)."""
+    from netpoll.cli.run import settings_from_config
+    from netpoll.config import DaemonConfig
+    from netpoll.daemon.app import RunSettings
+
+    config = DaemonConfig()
+    from_config = settings_from_config(config, shard=None, cycles=None)
+    bare = RunSettings(inventories=(), data_dir=config.data_dir, state_dir=config.state_dir)
+    for key in ("snmp_concurrency", "icmp_concurrency", "snmp_backend", "http_host", "http_port"):
+        assert getattr(from_config, key) == getattr(bare, key), key

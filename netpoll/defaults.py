@@ -1,0 +1,22 @@
+"""Built-in defaults that more than one module needs, each written once.
+
+The daemon configuration's models (:mod:`netpoll.config`), the daemon's run settings and the components'
+own keyword defaults all take them from here, so a component used on its own behaves as in the daemon.
+Device defaults (SNMP port, intervals, timeouts, ping count, ...) are the fields of
+:class:`~netpoll.inventory.models.SnmpSettings` and :class:`~netpoll.inventory.models.PingSettings`, which
+the CLI's options and help texts read.
+"""
+
+from __future__ import annotations
+
+# SNMP polls in flight at once (scheduler.max_concurrent_snmp; also the SNMP client pool's own bound).
+MAX_CONCURRENT_SNMP = 256
+# ICMP probes in flight at once (scheduler.max_concurrent_icmp).
+MAX_CONCURRENT_ICMP = 512
+# The self-monitoring HTTP endpoint's address when only a port is known; http.listen is off by default.
+HTTP_HOST = "127.0.0.1"
+# The line-protocol file output (no influxdb: section) starts a new file at this size or age.
+FILE_MAX_BYTES = 64 * 1024 * 1024
+FILE_ROTATE_S = 3600.0
+# How often the inventory files' modification times and sizes are compared for a reload.
+RELOAD_POLL_S = 2.0
