@@ -17,10 +17,11 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -35,7 +36,7 @@ from netpoll.configkit.files import unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.configkit.units import ByteSize
-from netpoll.configkit.validation import describe
+from netpoll.configkit.validation import describe, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inventory.addresses import AddressError, parse_address
 from netpoll.inventory.models import SnmpBackendName
@@ -76,6 +77,34 @@ _PATHS: tuple[PathKey, ...] = (
 )
 _TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard")
 _SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log")
+
+
+def _listen(value: str) -> str:
+    try:
+        address = parse_address(value)
+    except AddressError:
+        address = None
+    if address is None or address.port is None:
+        raise ValueError(f"listen '{value}' must be HOST:PORT, e.g. 127.0.0.1:9108 or [::1]:9108")
+    return value
+
+
+def _shard(value: str) -> str:
+    try:
+        index, count = parse_shard(value)
+    except ShardError as exc:
+        raise ValueError(str(exc)) from None
+    return f"{index}/{count}"
+
+
+def _thresholds(value: Path) -> Path:
+    try:
+        found = value.is_file()
+    except OSError as exc:  # e.g. a directory on the way without search permission
+        raise ValueError(f"thresholds file {value}: {unreadable(exc)}") from None
+    if not found:
+        raise ValueError(f"thresholds file {value} not found: fix the path, or null for the shipped rules")
+    return value
 
 
 class _Frozen(BaseModel):
@@ -197,20 +226,7 @@ class SchedulerConfig(_Frozen):
 class HttpConfig(_Frozen):
     """The daemon's HTTP endpoint (metrics, health): ``HOST:PORT``, or null for none."""
 
-    listen: str | None = DEFAULT_HTTP_LISTEN
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            address = parse_address(value)
-        except AddressError:
-            address = None
-        if address is None or address.port is None:
-            raise ValueError(f"listen '{value}' must be HOST:PORT, e.g. 127.0.0.1:9108 or [::1]:9108")
-        return value
+    listen: Annotated[str, AfterValidator(_listen)] | None = DEFAULT_HTTP_LISTEN
 
     @property
     def host(self) -> str | None:
@@ -244,10 +260,11 @@ class DaemonConfig(_Frozen):
     influxdb: InfluxConfig | None = None
     mqtt: MqttConfig | None = None
     scheduler: SchedulerConfig = SchedulerConfig()
-    thresholds: Path | None = None  # None: the shipped default rules
+    thresholds: Annotated[Path, AfterValidator(_thresholds)] | None = None  # None: the shipped rules
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
-    shard: str | None = None  # "I/N": poll only shard I of N (see netpoll.sharding)
+    # "I/N": poll only shard I of N (see netpoll.sharding)
+    shard: Annotated[str, AfterValidator(_shard)] | None = None
     # The file this came from, for messages; None: embedded defaults. Set by load_config, never by the file
     # (exclude: not offered among the keys a file may hold).
     source: str | None = Field(default=None, exclude=True)
@@ -256,32 +273,6 @@ class DaemonConfig(_Frozen):
     @classmethod
     def _inventory_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
-
-    @field_validator("shard")
-    @classmethod
-    def _shard(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            index, count = parse_shard(value)
-        except ShardError as exc:
-            raise ValueError(str(exc)) from None
-        return f"{index}/{count}"
-
-    @field_validator("thresholds")
-    @classmethod
-    def _thresholds(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        try:
-            found = value.is_file()
-        except OSError as exc:  # e.g. a directory on the way without search permission
-            raise ValueError(f"thresholds file {value}: {unreadable(exc)}") from None
-        if not found:
-            raise ValueError(
-                f"thresholds file {value} not found: fix the path, or null for the shipped rules"
-            )
-        return value
 
     @property
     def shard_spec(self) -> tuple[int, int] | None:
@@ -352,8 +343,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         base_dir = source.base_dir
         if source.data is None:
             source.data = {}
-        if not isinstance(source.data, dict):
-            problems.add(source.file, source.line(()), "the top level must be a mapping of sections")
+        if not expect(source, (), source.data, dict, "a mapping of sections"):
             problems.raise_if_any()
     data: dict[str, Any] = source.data
     if "source" in data:

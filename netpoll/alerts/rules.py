@@ -28,7 +28,7 @@ from typing import Any, Literal, TypeVar
 
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.units import has_unit, parse_duration
-from netpoll.configkit.validation import check_keys
+from netpoll.configkit.validation import check_keys, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml, parse_yaml
 from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue
@@ -477,24 +477,21 @@ def _parse_document(source: YamlSource | None, problems: Problems, model: Model)
         problems.raise_if_any()
     assert source is not None
     data = {} if source.data is None else source.data
-    if not isinstance(data, dict):
-        source.report((), "a rules file is a mapping with a 'rules' list")
+    if not expect(source, (), data, dict, "a mapping with a 'rules' list"):
         problems.raise_if_any()
     source.data = data
     check_keys(source, (), data, _TOP_KEYS)
     parsed = _Parsed(source)
     include = data.get("include_defaults", False)
-    if not isinstance(include, bool):
-        source.report(("include_defaults",), "include_defaults must be true or false")
+    expect(source, ("include_defaults",), include, bool, "true or false")
     parsed.include_defaults = include is True
     disable = data.get("disable") or []
-    if isinstance(disable, list) and all(isinstance(item, str) for item in disable):
-        parsed.disable = [(name, source.line(("disable", i))) for i, name in enumerate(disable)]
-    else:
-        source.report(("disable",), "disable must be a list of rule names")
+    if expect(source, ("disable",), disable, list, "a list of rule names"):
+        for index, name in enumerate(disable):
+            if expect(source, ("disable", index), name, str, "a rule name"):
+                parsed.disable.append((name, source.line(("disable", index))))
     rules = data.get("rules") or []
-    if not isinstance(rules, list):
-        source.report(("rules",), "'rules' must be a list of rules")
+    if not expect(source, ("rules",), rules, list, "a list of rules"):
         rules = []
     seen: dict[str, int] = {}
     for index in range(len(rules)):

@@ -53,26 +53,20 @@ def register(sub: Any) -> None:
         help="inventory device name (with --inventory), IP address, DNS name or CIDR (e.g. 192.0.2.0/28)",
     )
     add_inventory_option(parser, "inventory file or directory to look device names up in (repeatable)")
-    parser.add_argument(
-        "--count",
-        "-c",
-        type=int_between(1, 100_000),
-        help=f"echo requests per target (default {_PING['count']})",
+    d = _PING
+    count, size = (
+        f"echo requests per target (default {d['count']})",
+        f"payload bytes (default {d['payload_size']})",
     )
+    parser.add_argument("--count", "-c", type=int_between(1, 100_000), help=count)
     parser.add_argument(
         "--interval",
         type=seconds_between(0, 3600, low_inclusive=True),
-        help=f"seconds between requests to one target (default {_PING['packet_interval_s']:g})",
+        help=f"seconds between requests to one target (default {d['packet_interval_s']:g})",
     )
-    parser.add_argument(
-        "--timeout",
-        "-t",
-        type=seconds_between(0, 3600),
-        help=f"seconds to wait for each reply (default {_PING['timeout_s']:g})",
-    )
-    parser.add_argument(
-        "--size", "-s", type=int_between(0, 65_000), help=f"payload bytes (default {_PING['payload_size']})"
-    )
+    timeout = f"seconds to wait for each reply (default {d['timeout_s']:g})"
+    parser.add_argument("--timeout", "-t", type=seconds_between(0, 3600), help=timeout)
+    parser.add_argument("--size", "-s", type=int_between(0, 65_000), help=size)
     parser.add_argument(
         "--format",
         "-f",

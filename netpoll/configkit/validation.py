@@ -57,6 +57,15 @@ def validate(
         return None
 
 
+def expect(source: YamlSource, path: PathKey, value: Any, kind: type | tuple[type, ...], what: str) -> bool:
+    """Whether ``value`` (found at ``path``) is a ``kind``; else report ``KEY must be WHAT`` at its line."""
+    if isinstance(value, kind):
+        return True
+    where = ".".join(str(part) for part in path) or "the top level"
+    source.report(path, f"{where} must be {what}")
+    return False
+
+
 def check_keys(
     source: YamlSource, path: PathKey, mapping: Mapping[Any, Any], allowed: Sequence[str], context: str = ""
 ) -> bool:

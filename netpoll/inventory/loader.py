@@ -22,7 +22,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from netpoll.configkit.files import unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
-from netpoll.configkit.validation import describe, validate
+from netpoll.configkit.validation import describe, expect, validate
 from netpoll.configkit.yamlsource import PathKey, YamlSource, display_path, load_yaml
 from netpoll.errors import ConfigError
 from netpoll.inventory.addresses import (
@@ -244,12 +244,7 @@ class _Loader:
                 source.file, 1, "the file is empty: add devices: (see inventories/example.yaml)"
             )
             return
-        if not isinstance(data, dict):
-            self.problems.add(
-                source.file,
-                source.line(()),
-                f"the top level must be a mapping with the keys {', '.join(TOP_LEVEL_KEYS)}",
-            )
+        if not expect(source, (), data, dict, f"a mapping with the keys {', '.join(TOP_LEVEL_KEYS)}"):
             return
         for key, value in data.items():
             if key not in TOP_LEVEL_KEYS:
@@ -281,12 +276,7 @@ class _Loader:
 
     def _read_named(self, source: YamlSource, section: str, value: Any) -> None:
         kind = "credential profile" if section == "credentials" else "group"
-        if not isinstance(value, dict):
-            self.problems.add(
-                source.file,
-                source.line((section,)),
-                f"{section} must be a mapping of {kind} names to settings",
-            )
+        if not expect(source, (section,), value, dict, f"a mapping of {kind} names to settings"):
             return
         target = self.credential_entries if section == "credentials" else self.groups
         model: type[BaseModel] = RawCredentials if section == "credentials" else RawGroup
@@ -315,12 +305,7 @@ class _Loader:
             target[name] = entry
 
     def _read_list(self, source: YamlSource, section: str, value: Any) -> None:
-        if not isinstance(value, list):
-            self.problems.add(
-                source.file,
-                source.line((section,)),
-                f"{section} must be a list, one '- name: ...' entry per {section[:-1]}",
-            )
+        if not expect(source, (section,), value, list, f"a list, one '- name: ...' entry per {section[:-1]}"):
             return
         model: type[BaseModel] = RawDevice if section == "devices" else RawRange
         target = self.device_entries if section == "devices" else self.range_entries
@@ -366,32 +351,18 @@ class _Loader:
             self.add(entry, entry.line, f"{label}: version 3 needs a username: add username: NAME")
         auth = self._protocol(entry, label, "auth_protocol", raw.auth_protocol, AUTH_PROTOCOLS)
         priv = self._protocol(entry, label, "priv_protocol", raw.priv_protocol, PRIV_PROTOCOLS)
-        auth_key = priv_key = None
-        if raw.auth_protocol is not None:
-            auth_key = self._secret(entry, label, "auth_key", raw.auth_key, raw.auth_key_file, v3=True)
-            ok = ok and auth is not None and auth_key is not None
-        elif raw.auth_key is not None or raw.auth_key_file is not None:
+        auth_ok, auth_key = self._v3_key(entry, label, "auth", "SHA256")
+        priv_ok, priv_key = self._v3_key(entry, label, "priv", "AES128")
+        ok = ok and auth_ok and priv_ok
+        ok = ok and (raw.auth_protocol is None or auth is not None)
+        ok = ok and (raw.priv_protocol is None or priv is not None)
+        if raw.priv_protocol is not None and raw.auth_protocol is None:
             ok = False
-            key = "auth_key" if raw.auth_key is not None else "auth_key_file"
             self.add(
-                entry, entry.line_of(key), f"{label}: {key} without auth_protocol: add auth_protocol: SHA256"
-            )
-        if raw.priv_protocol is not None:
-            if raw.auth_protocol is None:
-                ok = False
-                self.add(
-                    entry,
-                    entry.line_of("priv_protocol"),
-                    f"{label}: privacy needs authentication (SNMPv3 has no noAuthPriv): add auth_protocol"
-                    " and auth_key",
-                )
-            priv_key = self._secret(entry, label, "priv_key", raw.priv_key, raw.priv_key_file, v3=True)
-            ok = ok and priv is not None and priv_key is not None
-        elif raw.priv_key is not None or raw.priv_key_file is not None:
-            ok = False
-            key = "priv_key" if raw.priv_key is not None else "priv_key_file"
-            self.add(
-                entry, entry.line_of(key), f"{label}: {key} without priv_protocol: add priv_protocol: AES128"
+                entry,
+                entry.line_of("priv_protocol"),
+                f"{label}: privacy needs authentication (SNMPv3 has no noAuthPriv): add auth_protocol"
+                " and auth_key",
             )
         if not ok or raw.username is None:
             return
@@ -404,6 +375,23 @@ class _Loader:
             priv_key=priv_key,
             context_name=raw.context_name or "",
         )
+
+    def _v3_key(self, entry: _Entry, label: str, part: str, example: str) -> tuple[bool, Any]:
+        """``(usable, secret)`` of the ``auth``/``priv`` key: required with its protocol, refused without."""
+        raw: RawCredentials = entry.raw
+        value, file = getattr(raw, f"{part}_key"), getattr(raw, f"{part}_key_file")
+        if getattr(raw, f"{part}_protocol") is not None:
+            secret = self._secret(entry, label, f"{part}_key", value, file, v3=True)
+            return secret is not None, secret
+        if value is None and file is None:
+            return True, None
+        key = f"{part}_key" if value is not None else f"{part}_key_file"
+        self.add(
+            entry,
+            entry.line_of(key),
+            f"{label}: {key} without {part}_protocol: add {part}_protocol: {example}",
+        )
+        return False, None
 
     def _protocol(
         self, entry: _Entry, label: str, key: str, value: str | None, choices: Sequence[str]

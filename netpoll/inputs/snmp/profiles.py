@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from netpoll.configkit.problems import Problems
-from netpoll.configkit.validation import check_keys
+from netpoll.configkit.validation import check_keys, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
@@ -302,12 +302,7 @@ def _names_map(doc: YamlSource, section: str, data: Any) -> dict[str, Oid]:
 def _section(doc: YamlSource, data: Mapping[str, Any], key: str, kind: type, what: str) -> Any:
     """``data[key]`` when it is a ``kind`` (absent: an empty one); else reported, and an empty one."""
     value = data.get(key)
-    if value is None:
-        return kind()
-    if not isinstance(value, kind):
-        doc.report((key,), f"'{key}' must be {what}")
-        return kind()
-    return value
+    return value if value is not None and expect(doc, (key,), value, kind, what) else kind()
 
 
 def _parse_file(path: Path, problems: Problems) -> _Raw | None:
@@ -366,8 +361,9 @@ def _parse_interfaces(doc: YamlSource, value: Any) -> dict[str, list[str]] | Non
         return None
     out: dict[str, list[str]] = {}
     for part, names in value.items():
-        if names is not None and not isinstance(names, list):
-            doc.report(("interfaces", part), f"interfaces.{part} must be a list of IF-MIB column names")
+        if names is not None and not expect(
+            doc, ("interfaces", part), names, list, "a list of IF-MIB columns"
+        ):
             return None
         out[part] = [str(name) for name in names or []]
     return out

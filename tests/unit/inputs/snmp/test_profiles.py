@@ -219,7 +219,7 @@ def test_field_evaluation(
         ),
         pytest.param({"vendor": "a: [1\n"}, "vendor.yaml:2: YAML syntax error", id="YAML syntax"),
         pytest.param(
-            {"vendor": "fields: [cpu]\n"}, "vendor.yaml:1: 'fields' must be a mapping", id="fields list"
+            {"vendor": "fields: [cpu]\n"}, "vendor.yaml:1: fields must be a mapping", id="fields list"
         ),
         pytest.param(
             {"generic": GENERIC.replace("  sys_uptime:", "  sys_uptme:")},
