@@ -351,8 +351,11 @@ def test_requirements_lock_is_hashed_and_covers_pyproject() -> None:
     wanted = pyproject["project"]["dependencies"] + pyproject["build-system"]["requires"]
     for spec in map(Requirement, wanted):
         name = canonicalize_name(spec.name)
-        assert name in locked, f"{spec} is not in deploy/requirements.txt"
-        assert spec.specifier.contains(locked[name][0], prereleases=True), f"{spec}: locked {locked[name][0]}"
+        regenerate = "regenerate it with pip-compile (docs/deployment.md, 'Supply chain')"
+        assert name in locked, f"{spec} is not in deploy/requirements.txt: {regenerate}"
+        assert spec.specifier.contains(locked[name][0], prereleases=True), (
+            f"{spec}: deploy/requirements.txt locks {locked[name][0]}: {regenerate}"
+        )
 
 
 def test_containerfile_installs_only_hashed_wheels() -> None:

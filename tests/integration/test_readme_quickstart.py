@@ -180,6 +180,11 @@ def test_dashboards_step_names_what_exists() -> None:
     started = re.search(r"docker compose up -d ([\w ]+?) &&", block)
     assert started is not None
     assert set(started.group(1).split()) <= set(services)
+    # The broker refuses anonymous clients: the block reads netpoll's password where mqtt-auth generates it.
+    password = re.search(r"run --rm -T --entrypoint cat (\S+) (\S+)\)", block)
+    assert password is not None
+    assert password.group(1) in services
+    assert password.group(2).startswith(next(v.split(":")[1] for v in services["mqtt-auth"]["volumes"]) + "/")
     env = read("deploy/.env.example")
     assert "INFLUXDB_TOKEN=" in env
     assert "GRAFANA_ADMIN_PASSWORD=" in env
