@@ -23,10 +23,11 @@ PAGES = (
     "alerts",
     "deployment",
     "scaling",
+    "delivery",
     "development",
     "benchmarks",
 )
-PLUGINS = ("inputs/snmp", "inputs/icmp", "outputs/mqtt", "outputs/files")  # outputs/influxdb: being rewritten
+PLUGINS = ("inputs/snmp", "inputs/icmp", "outputs/influxdb", "outputs/mqtt", "outputs/files")
 
 
 def documents() -> list[Path]:

@@ -12,9 +12,6 @@ from pathlib import Path
 import pytest
 
 UNIT = Path(__file__).parent
-# Not converted yet (listed here so nothing else can add a wall-clock sleep meanwhile): the InfluxDB writer's
-# tests drive real write threads under real deadlines.
-PENDING = {"outputs/influxdb/test_spool.py", "outputs/influxdb/test_writer.py"}
 
 
 def sleeps(tree: ast.AST) -> list[tuple[int, str]]:
@@ -38,8 +35,6 @@ def on_virtual_time(tree: ast.AST) -> bool:
 
 @pytest.mark.parametrize("path", sorted(UNIT.rglob("test_*.py")), ids=lambda p: str(p.relative_to(UNIT)))
 def test_no_wall_clock_sleep(path: Path) -> None:
-    if str(path.relative_to(UNIT)) in PENDING:
-        pytest.skip("listed as not converted yet")
     tree = ast.parse(path.read_text(encoding="utf-8"))
     virtual = on_virtual_time(tree)
     bad = [

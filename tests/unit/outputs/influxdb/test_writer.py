@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 import time
 from collections.abc import Callable
@@ -93,7 +94,7 @@ async def test_spools_on_exit_and_replays_after_restart(tmp_path: Path) -> None:
     server.fail_with = WriteRejected(503, "unavailable")
     async with writer(tmp_path, server, shutdown_s=0.3) as w:
         w.write(samples(0, 8))
-        await asyncio.sleep(0.1)
+        await wait_for(lambda: server.calls >= 1)  # the writer tried, and was refused
         w.write(samples(8, 2))  # still buffered at exit
     assert w.spool_bytes > 0
     assert server.received == []
@@ -123,11 +124,19 @@ async def test_auth_error_keeps_spooling_without_storm(
 ) -> None:
     server = FakeServer()
     server.fail_with = WriteRejected(401, "unauthorized access")
-    async with writer(tmp_path, server) as w:
+    attempts: list[float] = []
+
+    def timed(body: bytes) -> None:
+        attempts.append(time.monotonic())
+        server(body)
+
+    async with writer(tmp_path, timed) as w:
         for n in range(4):
             w.write(samples(n * 5, 5))
-            await asyncio.sleep(0.25)
-        assert server.calls <= 12  # paced by the backoff (>= 0.1 s apart once capped), not a storm
+            await wait_for(lambda n=n: len(attempts) > n)
+        await wait_for(lambda: len(attempts) >= 6)  # retried on and on, while points wait in the spool
+        gaps = [later - earlier for earlier, later in itertools.pairwise(attempts)]
+        assert min(gaps) >= 0.02  # paced by the backoff (at least half of its 0.05 s base), not a storm
         assert w.spool_bytes > 0
         server.fail_with = None
         await wait_for(lambda: len(server.lines()) == 20)
@@ -188,13 +197,16 @@ async def test_memory_is_bounded_in_points(tmp_path: Path) -> None:
 
 
 async def test_never_blocks_while_server_hangs(tmp_path: Path) -> None:
+    answer = threading.Event()
+
     def slow(body: bytes) -> None:
-        time.sleep(0.5)
+        answer.wait(5)  # a server that has not answered yet
 
     async with writer(tmp_path, slow, shutdown_s=0.1, timeout_s=1.0) as w:
         started = time.monotonic()
         for n in range(100):
             w.write(samples(n * 5, 5))
         assert time.monotonic() - started < 0.2
+    answer.set()
     # Everything not delivered is on disk: 500 points, minus what the slow server took.
     assert w.spool_bytes > 0
