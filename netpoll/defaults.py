@@ -9,10 +9,14 @@ the CLI's options and help texts read.
 
 from __future__ import annotations
 
-# SNMP polls in flight at once (scheduler.max_concurrent_snmp; also the SNMP client pool's own bound).
+# SNMP polls in flight at once (scheduler.max_concurrent_snmp; netpoll poll's too). A poll has one request in
+# flight at a time, so this also bounds the SNMP requests in flight.
 MAX_CONCURRENT_SNMP = 256
 # ICMP probes in flight at once (scheduler.max_concurrent_icmp).
 MAX_CONCURRENT_ICMP = 512
+# A poll's budget (its one deadline), as a fraction of its interval: it ends as a failed poll before the next
+# one is due.
+DEADLINE_FRACTION = 0.95
 # The self-monitoring HTTP endpoint's address when only a port is known; http.listen is off by default.
 HTTP_HOST = "127.0.0.1"
 # The line-protocol file output (no influxdb: section) starts a new file at this size or age.

@@ -177,14 +177,7 @@ async def _probe_all(targets: list[Target], mode: Any, progress_console: Console
 
 
 async def _probe_one(prober: IcmpProber, target: Target) -> Outcome:
-    settings = target.settings
-    result = await prober.probe_stats(
-        target.address,
-        count=settings.count,
-        interval=settings.packet_interval_s,
-        timeout=settings.timeout_s,
-        payload_size=settings.payload_size,
-    )
+    result = await prober.probe_with(target.address, target.settings)
     return result.sample(device=target.name, tags=target.tags), result.error
 
 

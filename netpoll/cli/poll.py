@@ -28,6 +28,7 @@ from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
 
+from netpoll import defaults
 from netpoll.cli.argtypes import (
     add_inventory_option,
     add_verb,
@@ -49,6 +50,7 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
+from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
 
 DEFAULT_INVENTORY = "inventories"
@@ -270,8 +272,12 @@ async def poll_rounds(
     profile: str | None,
     profiles_dir: str | None,
     deadline: float | None,
-) -> list[list[list[Sample]]]:
-    """Poll every device ``samples`` times, ``every`` seconds apart: rounds → devices → samples."""
+) -> list[list[ProbeResult]]:
+    """Poll every device ``samples`` times, ``every`` seconds apart: rounds → one result per device.
+
+    Each poll's budget is ``deadline`` seconds, else the daemon's (a fraction of the device's interval), but
+    at least one full timeout-and-retries cycle and a second, so a one-shot poll can always time out honestly.
+    """
     from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
     from netpoll.inputs.snmp.profiles import load_profiles
@@ -280,16 +286,29 @@ async def poll_rounds(
     if profile is not None and profile not in profiles:
         known = ", ".join(sorted(profiles.profiles))
         raise NetpollError(f"poll: unknown --profile {profile!r} (known: {known})")
-    rounds: list[list[list[Sample]]] = []
+    rounds: list[list[ProbeResult]] = []
+    slots = asyncio.Semaphore(defaults.MAX_CONCURRENT_SNMP)  # as the daemon's scheduler
     # Every gufo reply checked before decoding: a one-shot command never shows a gufo decoder panic.
     async with SnmpClientPool(backend=backend or "auto", check_replies=True) as pool:
-        poller = SnmpPoller(pool, profiles, deadline_s=deadline)
+        poller = SnmpPoller(pool, profiles)
+
+        async def poll(device: Device) -> ProbeResult:
+            async with slots:  # the budget starts with the poll, not with the wait for a slot
+                return await poller.run(device, Budget.start(deadline or _budget_s(device)))
+
         start = time.monotonic()
         for i in range(samples):
             if i:
                 await asyncio.sleep(max(0.0, start + i * every - time.monotonic()))
-            rounds.append(list(await asyncio.gather(*(poller.poll(d) for d in devices))))
+            rounds.append(list(await asyncio.gather(*(poll(d) for d in devices))))
     return rounds
+
+
+def _budget_s(device: Device) -> float:
+    settings = device.snmp
+    assert settings is not None  # resolve_targets keeps SNMP devices only
+    cycle = settings.timeout_s * (settings.retries + 1) + 1.0
+    return max(settings.interval_s * defaults.DEADLINE_FRACTION, cycle)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -308,17 +327,17 @@ def handle(args: argparse.Namespace) -> int:
     )
     stderr = Console(stderr=True, highlight=False)
     try:
-        _print(rounds, args.format, interfaces=not args.no_interfaces)
+        _print(
+            [[result.samples for result in rnd] for rnd in rounds],
+            args.format,
+            interfaces=not args.no_interfaces,
+        )
     except BrokenPipeError:
         sys.stderr.close()
         return 0
-    failed = 0
-    for device, samples in zip(devices, rounds[-1], strict=True):
-        status = next((s for s in samples if s.measurement == "snmp"), None)
-        if status is None or status.fields.get("poll_ok") != 1:
-            failed += 1
-            error = status.fields.get("error", "failed") if status is not None else "no result"
-            stderr.print(f"{device.name}: {error}", markup=False, soft_wrap=True)
+    failed = [(device, result) for device, result in zip(devices, rounds[-1], strict=True) if not result.ok]
+    for device, result in failed:
+        stderr.print(f"{device.name}: {result.error or 'failed'}", markup=False, soft_wrap=True)
     return 1 if failed else 0
 
 

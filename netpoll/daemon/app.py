@@ -89,7 +89,7 @@ class RunSettings:
     snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP
     snmp_backend: SnmpBackendName = "auto"  # the default for devices whose snmp.backend is auto
     icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP
-    deadline_fraction: float = 0.95
+    deadline_fraction: float = defaults.DEADLINE_FRACTION
     shutdown_grace_s: float = 5.0
     http_host: str = defaults.HTTP_HOST
     http_port: int | None = None  # None: no HTTP endpoint (http.listen is off by default)
@@ -257,8 +257,8 @@ class Daemon:
             await self._open_probes(stack, profiles)
             self._scheduler = PollScheduler(
                 self.emit,
-                snmp_poll=self._poller.poll if self._poller is not None else None,
-                ping_probe=self._prober.probe if self._prober is not None else None,
+                snmp_poll=self._poller.run if self._poller is not None else None,
+                ping_probe=self._prober.run if self._prober is not None else None,
                 snmp_concurrency=s.snmp_concurrency,
                 icmp_concurrency=s.icmp_concurrency,
                 deadline_fraction=s.deadline_fraction,
@@ -311,9 +311,7 @@ class Daemon:
         from netpoll.inputs.snmp.poller import SnmpPoller
 
         s = self.settings
-        pool = await stack.enter_async_context(
-            SnmpClientPool(max_in_flight=s.snmp_concurrency, backend=s.snmp_backend)
-        )
+        pool = await stack.enter_async_context(SnmpClientPool(backend=s.snmp_backend))
         self._pool = pool
         stack.push_async_callback(self._cancel_background)  # before the pool closes
         self._poller = SnmpPoller(pool, profiles)

@@ -5,10 +5,13 @@
   a fixed epoch, so polls are spread over the interval and a restart keeps every device's phase.
 * No overlap: ``max_instances=1`` and ``coalesce``; a poll due while the previous one still runs is counted
   as skipped (``EVENT_JOB_MAX_INSTANCES``), as is a run APScheduler had to drop (``EVENT_JOB_MISSED``).
-* Deadline: every poll is cut at ``deadline_fraction`` of its interval (``asyncio.timeout``), so a dead device
-  ends as a failed poll before its next one is due.
+* Deadline: each poll gets one time budget, ``deadline_fraction`` of its interval from when it comes due
+  (``netpoll.probe.Budget``): the wait for a concurrency slot ends at it, and the probe ends by it, so a dead
+  device ends as a failed poll before its next one is due.
 * Global limits: one semaphore bounds concurrent SNMP polls, another concurrent ICMP probes; each poll is its
   own task, so one slow device never delays another.
+* Results: a probe returns a ``ProbeResult`` (ok, error, samples, duration, cut at its deadline); the
+  scheduler counts it and hands its samples to ``emit``. It knows nothing of what the samples hold.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import contextlib
 import hashlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -34,16 +37,15 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from netpoll import defaults
-from netpoll.inputs.icmp.stats import ping_sample, summarize
+from netpoll.devicelog import device_log
 from netpoll.inventory.models import Device
+from netpoll.probe import Budget, Probe, ProbeResult
 from netpoll.sample import Sample
 
 log = logging.getLogger("netpoll.daemon.scheduler")
 
 Kind = Literal["snmp", "ping"]
 KINDS: tuple[Kind, ...] = ("snmp", "ping")
-SnmpPoll = Callable[[Device], Awaitable[list[Sample]]]
-PingProbe = Callable[[Device], Awaitable[Sample]]
 Emit = Callable[[list[Sample]], None]
 
 # Phases are anchored here, not at process start, so they survive restarts.
@@ -84,26 +86,25 @@ class PollScheduler:
 
     Args:
         emit: receives each poll's samples (must not block).
-        snmp_poll: ``SnmpPoller.poll``; None disables SNMP.
-        ping_probe: ``IcmpProber.probe``; None disables ICMP.
+        snmp_poll: ``SnmpPoller.run``; None disables SNMP.
+        ping_probe: ``IcmpProber.run``; None disables ICMP.
         snmp_concurrency: at most this many SNMP polls at once.
         icmp_concurrency: at most this many ICMP probes at once.
-        deadline_fraction: a poll is cancelled after this fraction of its interval.
+        deadline_fraction: a poll's budget, as a fraction of its interval.
     """
 
     def __init__(
         self,
         emit: Emit,
         *,
-        snmp_poll: SnmpPoll | None,
-        ping_probe: PingProbe | None,
+        snmp_poll: Probe | None,
+        ping_probe: Probe | None,
         snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP,
         icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP,
-        deadline_fraction: float = 0.95,
+        deadline_fraction: float = defaults.DEADLINE_FRACTION,
     ) -> None:
         self._emit = emit
-        self._snmp_poll = snmp_poll
-        self._ping_probe = ping_probe
+        self._probes: dict[Kind, Probe | None] = {"snmp": snmp_poll, "ping": ping_probe}
         self._sems: dict[Kind, asyncio.Semaphore] = {
             "snmp": asyncio.Semaphore(snmp_concurrency),
             "ping": asyncio.Semaphore(icmp_concurrency),
@@ -158,7 +159,7 @@ class PollScheduler:
     def _add_jobs(self, device: Device) -> None:
         for kind in KINDS:
             interval = interval_of(device, kind)
-            if interval is None or (self._snmp_poll if kind == "snmp" else self._ping_probe) is None:
+            if interval is None or self._probes[kind] is None:
                 continue
             job_id = f"{kind}:{device.name}"
             trigger = IntervalTrigger(
@@ -238,12 +239,7 @@ class PollScheduler:
     def _on_skipped(self, event: JobEvent) -> None:
         kind, _, name = event.job_id.partition(":")
         self._count_slow(name, cut=False)
-        log.debug(
-            "%s poll of %s skipped: the previous one is still running",
-            kind,
-            name,
-            extra={"device": name},
-        )
+        device_log(log, name).debug("%s poll skipped: the previous one is still running", kind)
 
     def _count_slow(self, name: str, *, cut: bool) -> None:
         """Count a poll cut at its deadline (``cut``) or skipped, in this cycle and in the totals."""
@@ -258,81 +254,64 @@ class PollScheduler:
 
     async def _run(self, kind: Kind, name: str) -> None:
         device = self._devices.get(name)
+        probe = self._probes[kind]
         task = asyncio.current_task()
-        if device is None or task is None:
+        if device is None or probe is None or task is None:
             return
         job_id = f"{kind}:{name}"
         self._in_flight[job_id] = task
         interval = interval_of(device, kind) or 60.0
         lag_ms = max(0.0, (time.time() - self._due.get(job_id, time.time())) * 1000.0)
+        budget = Budget.start(interval * self._deadline_fraction)
         started = time.monotonic()
-        samples: list[Sample] = []
+        dlog = device_log(log, name)
         try:
-            async with asyncio.timeout(interval * self._deadline_fraction):
-                async with self._sems[kind]:
-                    lag_ms += (time.monotonic() - started) * 1000.0  # plus the wait for a slot
-                    samples = await self._poll(kind, device)
-        except TimeoutError:
-            samples = [self._deadline_sample(kind, device, interval)]
-            self._count_slow(name, cut=True)
-            log.debug(
-                "%s poll of %s cut at its deadline (%.1f s)",
-                kind,
-                name,
-                interval * self._deadline_fraction,
-                extra={"device": name},
-            )
+            slot = await _slot(self._sems[kind], budget)
+            lag_ms += (time.monotonic() - started) * 1000.0  # plus the wait for a slot
+            try:
+                # A budget spent waiting for the slot: the probe reports the poll cut without a request.
+                result = await probe(device, budget)
+            finally:
+                if slot:
+                    self._sems[kind].release()
         except asyncio.CancelledError:
-            log.debug("%s poll of %s cancelled", kind, name, extra={"device": name})
+            dlog.debug("%s poll cancelled", kind)
             return
         except Exception:  # a bug in a probe must not stop the others
-            log.exception("%s poll of %s failed unexpectedly", kind, name, extra={"device": name})
-            samples = [self._deadline_sample(kind, device, interval, "internal error")]
+            dlog.exception("%s poll failed unexpectedly", kind)
+            result = ProbeResult(False, error="internal error", duration_s=time.monotonic() - started)
         finally:
             self._in_flight.pop(job_id, None)
-        ok = _poll_ok(kind, samples)
+        if result.cut:
+            self._count_slow(name, cut=True)
+            dlog.debug("%s poll cut at its deadline (%.1f s)", kind, budget.seconds)
+        self._count(name, result, lag_ms, interval)
+        if job_id in self._runs:
+            self._runs[job_id] += 1
+        if result.samples:
+            try:
+                self._emit(result.samples)
+            except Exception:
+                dlog.exception("output of the %s samples failed", kind)
+
+    def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> None:
         late = lag_ms > max(1000.0, interval * 50.0)
         for stats in (self.cycle, self.totals):
-            stats.points += len(samples)
+            stats.points += len(result.samples)
             stats.polls_late += late
             stats.poll_lag_ms_max = max(stats.poll_lag_ms_max, lag_ms)
-            if ok:
+            if result.ok:
                 stats.polls_ok += 1
             else:
                 stats.polls_failed += 1
                 stats.failed_devices.add(name)
-        if job_id in self._runs:
-            self._runs[job_id] += 1
-        if samples:
-            try:
-                self._emit(samples)
-            except Exception:
-                log.exception("output of %s samples failed", name, extra={"device": name})
-
-    async def _poll(self, kind: Kind, device: Device) -> list[Sample]:
-        if kind == "snmp":
-            assert self._snmp_poll is not None
-            return await self._snmp_poll(device)
-        assert self._ping_probe is not None
-        return [await self._ping_probe(device)]
-
-    @staticmethod
-    def _deadline_sample(kind: Kind, device: Device, interval: float, error: str = "") -> Sample:
-        now = time.time_ns()
-        message = error or f"deadline exceeded ({interval:.0f} s interval)"
-        if kind == "snmp":
-            return Sample("snmp", device.output_tags(), {"poll_ok": 0, "error": message}, now)
-        # The record of a probe that could not run (result code 2, not reachable), as the prober makes it.
-        stats = summarize(0, (), error=True)
-        return ping_sample(
-            stats, device=device.name, url=device.address, tags=device.output_tags(), time_ns=now
-        )
 
 
-def _poll_ok(kind: Kind, samples: list[Sample]) -> bool:
-    for sample in samples:
-        if kind == "snmp" and sample.measurement == "snmp":
-            return bool(sample.fields.get("poll_ok", 1))
-        if kind == "ping" and sample.measurement == "ping":
-            return sample.fields.get("result_code", 0) == 0
-    return bool(samples)
+async def _slot(semaphore: asyncio.Semaphore, budget: Budget) -> bool:
+    """Wait for a concurrency slot until the budget's deadline; False when the budget ran out first."""
+    try:
+        async with asyncio.timeout_at(budget.deadline):
+            await semaphore.acquire()
+    except TimeoutError:
+        return False
+    return True

@@ -21,6 +21,7 @@ import pytest
 from netpoll.cli.main import main
 from netpoll.inputs.icmp import IcmpProber, ResultCode
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.probe import Budget
 from tests.harness.netns import Netns
 
 pytestmark = pytest.mark.network
@@ -84,7 +85,11 @@ async def test_device_sample_is_telegraf_ping() -> None:
         ping=PingSettings(count=3, packet_interval_s=0.01, timeout_s=1.0, payload_size=100),
     )
     async with IcmpProber() as prober:
-        sample = await prober.probe(device)
+        result = await prober.run(device, Budget.start(10.0))
+    assert result.ok
+    assert result.error is None
+    assert not result.cut
+    (sample,) = result.samples
     assert sample.measurement == "ping"
     assert dict(sample.tags) == {
         "device": "lo-router",

@@ -15,6 +15,7 @@ from netpoll.inputs.snmp.client import SnmpClientPool
 from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
+from netpoll.probe import Budget
 from netpoll.sample import Sample
 
 pytestmark = pytest.mark.network
@@ -89,9 +90,10 @@ async def test_every_recording_matches_snmpbulkwalk(
 ) -> None:
     assert set(EXPECTED) <= set(snmpsim_lab.communities), "a lab recording is missing"
     devices = [_device(snmpsim_lab, c, backend) for c in snmpsim_lab.communities]
-    async with SnmpClientPool(max_in_flight=16) as pool:
-        poller = SnmpPoller(pool, load_profiles(), deadline_s=120)
-        results: list[list[Sample]] = list(await asyncio.gather(*(poller.poll(d) for d in devices)))
+    async with SnmpClientPool() as pool:
+        poller = SnmpPoller(pool, load_profiles())
+        polls = await asyncio.gather(*(poller.run(d, Budget.start(120)) for d in devices))
+        results: list[list[Sample]] = [poll.samples for poll in polls]
     problems: list[str] = []
     for device, samples in zip(devices, results, strict=True):
         name = device.name

@@ -40,7 +40,7 @@ async def test_200_agents_at_once_no_timeouts(many_agents: SnmpdAgent, backend: 
     ]
     assert len(devices) == AGENTS
 
-    async with SnmpClientPool(backend=backend, max_in_flight=256) as pool:  # type: ignore[arg-type]
+    async with SnmpClientPool(backend=backend) as pool:  # type: ignore[arg-type]
 
         async def poll(device: Device) -> int:
             client = pool.client(device)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import errno
 import functools
 import ipaddress
@@ -32,10 +33,12 @@ from typing import Any, Literal
 from icmplib import ICMPv4Socket, ICMPv6Socket
 from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 
+from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inputs.icmp.channel import FAMILY_NAMES, Channel, ProbeState, SocketKind
 from netpoll.inputs.icmp.stats import EchoStats, ResultCode, ping_sample, summarize
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
 
 logger = logging.getLogger("netpoll.icmp")
@@ -48,7 +51,7 @@ _DNS_THREADS = 4
 
 
 @dataclass(frozen=True, slots=True)
-class ProbeResult:
+class EchoResult:
     """The outcome of probing one address: statistics plus what was probed."""
 
     stats: EchoStats
@@ -88,9 +91,9 @@ def privilege_error(reasons: list[str]) -> IcmpError:
 class IcmpProber:
     """Probes any number of targets concurrently over one ICMP socket per address family.
 
-    Use as ``async with IcmpProber() as prober:``; ``probe(device)`` and ``probe_target(...)`` may be called
-    from many tasks at once. Opening raises :class:`IcmpError` when the process may open neither a datagram
-    nor a raw ICMP socket.
+    Use as ``async with IcmpProber() as prober:``; ``run(device, budget)`` and ``probe_stats(...)`` may be
+    called from many tasks at once. Opening raises :class:`IcmpError` when the process may open neither a
+    datagram nor a raw ICMP socket.
 
     Args:
         mode: ``auto`` (datagram socket if allowed, else raw), ``dgram`` or ``raw``.
@@ -227,17 +230,28 @@ class IcmpProber:
 
     # -- probing -----------------------------------------------------------------------------------------
 
-    async def probe(self, device: Device) -> Sample:
-        """Probe one inventory device with its ping settings; never raises for a device failure."""
+    async def run(self, device: Device, budget: Budget) -> ProbeResult:
+        """Probe one inventory device with its ping settings within ``budget``; never raises for its failure.
+
+        The result is ``ok`` when at least one echo reply came back; its one ``ping`` sample has result code 1
+        (no reply) or 2 (could not probe, cut at the deadline included) otherwise.
+        """
         settings = device.ping or PingSettings()
-        result = await self.probe_stats(
-            device.address,
-            count=settings.count,
-            interval=settings.packet_interval_s,
-            timeout=settings.timeout_s,
-            payload_size=settings.payload_size,
-        )
-        return result.sample(device=device.name, tags=device.output_tags())
+        start = time.perf_counter()
+        started_ns = time.time_ns()
+        echo: EchoResult | None = None
+        if budget.remaining() > 0:  # else spent before it began (waiting for a slot): not a single echo
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout_at(budget.deadline):
+                    echo = await self.probe_with(device.address, settings)
+        cut = echo is None
+        if echo is None:
+            stats = summarize(0, (), error=True)
+            echo = EchoResult(stats, (), device.address, None, budget.exceeded, started_ns)
+        ok = echo.stats.result_code is ResultCode.OK
+        error = None if ok else echo.error or "no echo reply"
+        sample = echo.sample(device=device.name, tags=device.output_tags())
+        return ProbeResult(ok, [sample], error, time.perf_counter() - start, cut)
 
     async def probe_target(
         self,
@@ -254,6 +268,16 @@ class IcmpProber:
         )
         return result.sample(device=name or address)
 
+    async def probe_with(self, address: str, settings: PingSettings) -> EchoResult:
+        """``probe_stats`` with ping settings: count, packet interval, timeout, payload size."""
+        return await self.probe_stats(
+            address,
+            count=settings.count,
+            interval=settings.packet_interval_s,
+            timeout=settings.timeout_s,
+            payload_size=settings.payload_size,
+        )
+
     async def probe_stats(
         self,
         address: str,
@@ -262,7 +286,7 @@ class IcmpProber:
         interval: float = 1.0,
         timeout: float = 1.0,
         payload_size: int = 56,
-    ) -> ProbeResult:
+    ) -> EchoResult:
         """Send ``count`` echo requests ``interval`` seconds apart and wait ``timeout`` for each reply.
 
         Takes at most ``(count - 1) * interval + timeout`` seconds plus the name resolution. Never raises
@@ -276,8 +300,8 @@ class IcmpProber:
         started_ns = time.time_ns()
         resolved = await self._resolve(address)
         if isinstance(resolved, str):
-            logger.info("ping %s: %s", address, resolved)
-            return ProbeResult(summarize(0, (), error=True), (), address, None, resolved, started_ns)
+            device_log(logger, address).info("ping: %s", resolved)
+            return EchoResult(summarize(0, (), error=True), (), address, None, resolved, started_ns)
         channel, sockaddr = resolved
         ip = str(sockaddr[0])
         probe = ProbeState(ip.split("%", 1)[0], count, timeout)
@@ -322,8 +346,8 @@ class IcmpProber:
         rtts_ms = tuple(rtt / 1e6 for rtt in probe.rtts_ns if rtt is not None)
         stats = summarize(probe.transmitted, rtts_ms, error=error is not None)
         if error is not None and stats.result_code is ResultCode.ERROR:
-            logger.info("ping %s: %s", address, error)
-        return ProbeResult(stats, rtts_ms, address, ip, error, started_ns)
+            device_log(logger, address).info("ping: %s", error)
+        return EchoResult(stats, rtts_ms, address, ip, error, started_ns)
 
     @staticmethod
     async def _send_retry(

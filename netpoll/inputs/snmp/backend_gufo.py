@@ -242,18 +242,12 @@ class GufoClient(BackendClient):
     backend = "gufo"
 
     def __init__(
-        self,
-        target: Target,
-        limiter: asyncio.Semaphore,
-        tally: Tally,
-        recv_buffer: int = 0,
-        check_replies: bool = False,
+        self, target: Target, tally: Tally, recv_buffer: int = 0, check_replies: bool = False
     ) -> None:
         self.target = target
         self._check_replies = check_replies
         self.warnings: list[str] = []
         self._tally = tally
-        self._limiter = limiter
         self._recv_buffer = recv_buffer
         self._session: SnmpSession | None = None
         self._wire: _Wire | None = None
@@ -366,7 +360,7 @@ class GufoClient(BackendClient):
         if not oids:
             return {}
         names, back = self._names(oids)
-        async with self._busy, self._limiter:
+        async with self._busy:
             wire = await self._ready()
             sock = wire.sock
             try:
@@ -412,7 +406,7 @@ class GufoClient(BackendClient):
         return hit
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        async with self._busy, self._limiter:
+        async with self._busy:
             wire = await self._ready()
             try:
                 if self.target.version == "1":

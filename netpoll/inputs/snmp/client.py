@@ -1,14 +1,17 @@
-"""``SnmpClientPool``: one place that hands out SNMP clients, reuses their sessions and bounds concurrency.
+"""``SnmpClientPool``: one place that hands out SNMP clients and reuses their sessions.
 
 Backends: ``pysnmp`` (reference, every v3 option), ``gufo`` (fast path, compiled core) and ``auto`` (gufo
 where it supports the device's credentials, else pysnmp), chosen per device (``device.snmp.backend``) or by
-the pool's default. Each backend has its own in-flight bound: a semaphore held for one ``get`` or one
-``walk`` (a walk has at most one request outstanding), so at most ``max_in_flight`` requests per backend are
-on the wire and no socket receives more replies at once than its buffer holds.
+the pool's default.
+
+How many polls run at once is the caller's bound (the scheduler's, or ``netpoll poll``'s): a poll has one
+request outstanding at a time, so that bound is also the number of requests in flight. gufo gives every
+device its own socket and needs no more; pysnmp shares a few sockets and decodes slowly, so its engines
+add their own, lower bound on requests in flight (``PysnmpEngines``).
 
 Example::
 
-    async with SnmpClientPool(max_in_flight=256) as pool:
+    async with SnmpClientPool() as pool:
         client = pool.client(device)
         scalars = await client.get([(1, 3, 6, 1, 2, 1, 1, 3, 0)])
         names = await client.walk((1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1))
@@ -16,17 +19,15 @@ Example::
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from types import TracebackType
 from typing import Literal
 
-from netpoll import defaults
 from netpoll.devicelog import device_log
 from netpoll.inputs.snmp import backend_gufo
 from netpoll.inputs.snmp.backend_common import Tally, Target
 from netpoll.inputs.snmp.backend_gufo import GufoClient
-from netpoll.inputs.snmp.backend_pysnmp import DEFAULT_RECV_BUFFER, PysnmpClient, PysnmpEngines
+from netpoll.inputs.snmp.backend_pysnmp import DEFAULT_RECV_BUFFER, MAX_IN_FLIGHT, PysnmpClient, PysnmpEngines
 from netpoll.inputs.snmp.types import SnmpClient
 from netpoll.inventory.models import Device, SnmpBackendName, SnmpSettings
 
@@ -40,10 +41,7 @@ class SnmpClientPool:
     """Hands out one reusable SNMP client per device; async context manager.
 
     Args:
-        max_in_flight: requests outstanding at once on the gufo backend.
-        pysnmp_max_in_flight: the same for pysnmp, lower because pysnmp spends ~100 µs of CPU per varbind:
-            beyond a few dozen requests in flight, replies only wait longer in the socket buffer while the
-            event loop decodes others, and that wait counts against their timeouts.
+        pysnmp_max_in_flight: requests outstanding at once on the pysnmp engines (see ``PysnmpEngines``).
         backend: the default for devices whose ``snmp.backend`` is ``auto``; ``auto`` here means gufo where
             it supports the credentials, else pysnmp. ``pysnmp``/``gufo`` force that backend for every
             ``auto`` device (a device that names a backend keeps it).
@@ -57,21 +55,14 @@ class SnmpClientPool:
     def __init__(
         self,
         *,
-        max_in_flight: int = defaults.MAX_CONCURRENT_SNMP,
-        pysnmp_max_in_flight: int = 64,
+        pysnmp_max_in_flight: int = MAX_IN_FLIGHT,
         backend: SnmpBackendName = "auto",
         pysnmp_engines: int = 2,
         recv_buffer: int = DEFAULT_RECV_BUFFER,
         check_replies: bool = False,
     ) -> None:
-        if max_in_flight < 1 or pysnmp_max_in_flight < 1:
-            raise ValueError("max_in_flight must be at least 1")
         self.default_backend: SnmpBackendName = backend
-        self._limits: dict[ConcreteBackend, asyncio.Semaphore] = {
-            "pysnmp": asyncio.Semaphore(min(max_in_flight, pysnmp_max_in_flight)),
-            "gufo": asyncio.Semaphore(max_in_flight),
-        }
-        self._engines = PysnmpEngines(pysnmp_engines, recv_buffer)
+        self._engines = PysnmpEngines(pysnmp_engines, recv_buffer, pysnmp_max_in_flight)
         self._clients: dict[str, tuple[Target, ConcreteBackend, AnyClient]] = {}
         self._tally = Tally()
         self._closed = False
@@ -145,9 +136,9 @@ class SnmpClientPool:
             device_log(log, target.label).warning("gufo backend asked for, but %s: using pysnmp", refused)
         client: AnyClient
         if backend == "gufo":
-            client = GufoClient(target, self._limits["gufo"], self._tally, check_replies=self._check_replies)
+            client = GufoClient(target, self._tally, check_replies=self._check_replies)
         else:
-            client = PysnmpClient(target, self._engines, self._limits["pysnmp"], self._tally)
+            client = PysnmpClient(target, self._engines, self._tally)
         self._clients[key] = (target, backend, client)
         return client
 

@@ -5,8 +5,9 @@ profile's fields read, the interface counters, and now and then walks of the slo
 (ifDescr, ifName, ifAlias, speeds). The counter columns are walked on label polls; in between, where ifNumber
 vouches for the interface set, the cells the last walk found are read with GETs (a walk per column costs one
 request per column however few interfaces the device has), and a missing cell means a walk again. Then the
-pure maths in ``metrics`` and ``profiles`` turn it into samples. A device failure never raises: it becomes an
-``snmp`` sample with ``poll_ok=0`` and ``error``.
+pure maths in ``metrics`` and ``profiles`` turn it into samples. ``run`` returns a ``ProbeResult``; a device
+failure never raises: it is a result that is not ok, with an ``snmp`` sample with ``poll_ok=0`` and ``error``.
+The poll ends by its budget's deadline, which the caller (the scheduler, ``netpoll poll``) sets.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from netpoll.devicelog import DeviceLog, device_log
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP
 from netpoll.inputs.snmp.metrics import (
@@ -33,9 +35,10 @@ from netpoll.inputs.snmp.metrics import (
 )
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
 from netpoll.inputs.snmp.replies import is_fatal
-from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid, parse_oid
-from netpoll.inventory.models import Device
+from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpClients, SnmpValue, format_oid, parse_oid
+from netpoll.inventory.models import Device, SnmpSettings
 from netpoll.measurements import SNMP
+from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.snmp.poller")
@@ -98,28 +101,18 @@ class _PollError(Exception):
 
 
 class SnmpPoller:
-    """Polls devices through an ``SnmpClientPool`` using compiled profiles.
+    """Polls devices through an ``SnmpClientPool`` (or any ``SnmpClients``) using compiled profiles.
 
     Args:
         pool: hands out one ``SnmpClient`` per device (``pool.client(device)``).
         profiles: from ``load_profiles()``.
         label_every: re-read the label columns every this many polls.
-        deadline_s: hard limit for one poll; default 90 % of the device's interval, at least one full
-            timeout-and-retries cycle plus a second.
     """
 
-    def __init__(
-        self,
-        pool: Any,
-        profiles: ProfileSet,
-        *,
-        label_every: int = LABEL_EVERY,
-        deadline_s: float | None = None,
-    ) -> None:
+    def __init__(self, pool: SnmpClients, profiles: ProfileSet, *, label_every: int = LABEL_EVERY) -> None:
         self._pool = pool
         self._profiles = profiles
         self._label_every = max(1, label_every)
-        self._deadline_s = deadline_s
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
 
@@ -146,26 +139,23 @@ class SnmpPoller:
 
     # --- polling -------------------------------------------------------------------------------
 
-    def deadline_for(self, device: Device) -> float:
-        """The hard limit for one poll of this device, seconds."""
-        if self._deadline_s is not None:
-            return self._deadline_s
-        s = device.snmp
-        if s is None:
-            return 10.0
-        return max(s.interval_s * 0.9, s.timeout_s * (s.retries + 1) + 1.0)
+    async def run(self, device: Device, budget: Budget) -> ProbeResult:
+        """Poll one device within ``budget``: ``interface`` samples and one ``snmp`` sample.
 
-    async def poll(self, device: Device) -> list[Sample]:
-        """Poll one device: ``interface`` samples and one ``snmp`` sample; a device failure never raises."""
+        A device failure never raises: the result is not ``ok`` and carries an ``snmp`` sample with
+        ``poll_ok=0`` and the error, and ``cut`` when the budget's deadline ended the poll.
+        """
         start = time.perf_counter()
-        tags = device.output_tags()
-        counter = [0]  # varbinds, also on failure
-        deadline = self.deadline_for(device)
+        poll = _Poll(device, device.output_tags(), device_log(log, device.name))
+        cut = False
         try:
-            async with asyncio.timeout(deadline):
-                return await self._poll(device, tags, start, counter)
+            if budget.remaining() <= 0:
+                raise TimeoutError  # spent before it began (waiting for a slot): not a single request
+            async with asyncio.timeout_at(budget.deadline):
+                samples = await self._poll(poll, start)
+            return ProbeResult(True, samples, None, time.perf_counter() - start)
         except TimeoutError:
-            error = f"poll deadline of {deadline:g}s exceeded"
+            error, cut = budget.exceeded, True
         except SnmpError as exc:
             # The record already names the device: drop the agent prefix the exception carries.
             error = str(exc).removeprefix(f"{exc.agent}: ")
@@ -174,81 +164,39 @@ class SnmpPoller:
         except BaseException as exc:  # a bug (or a library panic, a BaseException) must not stop the others
             if is_fatal(exc):
                 raise
-            log.exception("%s: SNMP poll failed", device.name)
+            poll.log.exception("SNMP poll failed")
             error = f"internal error: {type(exc).__name__}: {exc}"
-        log.debug("%s: SNMP poll failed: %s", device.name, error)
+        poll.log.debug("SNMP poll failed: %s", error)
+        duration = time.perf_counter() - start
         fields: dict[str, FieldValue] = {
             "poll_ok": 0,
-            "poll_duration_ms": (time.perf_counter() - start) * 1000.0,
-            "varbinds": counter[0],
+            "poll_duration_ms": duration * 1000.0,
+            "varbinds": poll.varbinds,
             "error": error,
         }
-        return [Sample(SNMP.name, tags, fields, time.time_ns())]
+        return ProbeResult(
+            False, [Sample(SNMP.name, poll.tags, fields, time.time_ns())], error, duration, cut
+        )
 
-    def _profile(self, device: Device, st: _DeviceState) -> Profile | None:
-        assert device.snmp is not None
-        name = device.snmp.profile or st.profile
+    def _profile(self, settings: SnmpSettings, st: _DeviceState) -> Profile | None:
+        name = settings.profile or st.profile
         if name is None:
             return None
         if name not in self._profiles:
-            if device.snmp.profile:
+            if settings.profile:
                 known = ", ".join(sorted(self._profiles.profiles))
                 raise _PollError(f"unknown profile {name!r} (known: {known})")
             st.profile = None  # a saved pick that no longer exists: pick again
             return None
         return self._profiles[name]
 
-    async def _poll(
-        self, device: Device, tags: dict[str, str], start: float, counter: list[int]
-    ) -> list[Sample]:
+    async def _poll(self, poll: _Poll, start: float) -> list[Sample]:
+        device = poll.device
         if device.snmp is None:
             raise _PollError("SNMP is not enabled for this device")
-        client: SnmpClient = self._pool.client(device)
-        st = self._state.get(device.name)
-        if st is None:
-            st = self._state[device.name] = _DeviceState()
-
-        profile = self._profile(device, st)
-        if profile is None:
-            # First contact: the default profile's scalars include sysObjectID and sysDescr to pick with.
-            profile = self._profiles[self._profiles.default]
-        raw_scalars = await client.get(profile.get_oids)
-        counter[0] += len(raw_scalars)
-        scalars = {n: raw_scalars[o] for n, o in profile.scalars.items() if o in raw_scalars}
-        if not scalars:
-            raise SnmpError(device.name, "the agent answered none of the system scalars (sysUpTime, ...)")
-
-        sys_oid = _as_oid(scalars.get(profile.system.get("sys_object_id", "")))
-        if sys_oid is not None and st.sys_object_id is not None and sys_oid != st.sys_object_id:
-            log.info(
-                "%s: sysObjectID changed (%s → %s): new device, state reset",
-                device.name,
-                format_oid(st.sys_object_id),
-                format_oid(sys_oid),
-            )
-            st = self._state[device.name] = _DeviceState()
-        st.sys_object_id = sys_oid
-        if not device.snmp.profile and st.profile is None:
-            descr = _text(scalars.get(profile.system.get("sys_descr", "")))
-            picked = self._profiles.pick(sys_oid, descr)
-            st.profile = picked.name
-            if picked is not profile:
-                profile = picked
-                missing = [o for o in profile.get_oids if o not in raw_scalars]
-                if missing:
-                    more = await client.get(missing)
-                    counter[0] += len(more)
-                    raw_scalars.update(more)
-                scalars = {n: raw_scalars[o] for n, o in profile.scalars.items() if o in raw_scalars}
-            log.debug("%s: profile %s", device.name, profile.name)
-        elif device.snmp.profile:
-            if st.profile != profile.name:
-                # Another profile than the last poll's (inventory changed): the active field alternatives
-                # and the known counter cells belong to the old one; read every field and the labels now.
-                st.full_poll_due = True
-                st.rows = None
-            st.profile = profile.name
-
+        poll.client = self._pool.client(device)
+        profile, scalars = await self._identify(poll, device.snmp)
+        st = poll.st
         system = profile.system
         uptime_s, rebooted, uptime_state = device_uptime(
             st.uptime,
@@ -263,73 +211,151 @@ class SnmpPoller:
             or st.polls_since_labels + 1 >= self._label_every
             or rebooted
             or if_number != st.if_number
-            or st.base_tags != tags
+            or st.base_tags != poll.tags
         )
         full = relabel or st.full_poll_due
-
-        # Profile tables first, counters last: the counters' arrival time stamps the samples.
-        columns: Columns = {}
-        field_cols = profile.field_columns(_sources(profile, st.active, full))
-        await self._walk(client, self._plan(profile, field_cols), columns, counter)
-        if relabel:
-            await self._walk(client, self._plan(profile, profile.if_labels), columns, counter)
-        counter_names = list(profile.if_counters)
-        if st.fallback:
-            counter_names += profile.if_fallback
-        got = "no" if relabel or st.cells is None else await self._get_cells(client, st, columns, counter)
-        walked = got != "ok"
-        signature: tuple[frozenset[Oid], ...] | None
-        if walked:
-            await self._walk(client, self._plan(profile, counter_names), columns, counter)
-            signature = _signature(columns, profile.if_counters)
-            if got == "refused":
-                # The agent answers the walk but refused the GET (tooBig, genErr, ...): walk from now on.
-                log.info("%s: GET of counter cells refused, walking them from now on", device.name)
-                st.no_cell_gets = True
-        else:
-            # Every cell of the last walk answered and ifNumber is unchanged: the same interfaces.
-            signature = st.signature
-        time_ns = time.time_ns()
-
-        if not relabel and signature != st.signature:
-            # New or renumbered interfaces: the labels we hold are stale, read them now.
-            relabel = True
-            await self._walk(client, self._plan(profile, profile.if_labels), columns, counter)
-        if relabel:
-            st.rows = interface_rows({n: columns.get(n, {}) for n in profile.if_labels}, tags)
-            st.base_tags = dict(tags)
-            st.polls_since_labels = 0
-            st.if_number = if_number
-            st.signature = signature
-            hc = columns.get("ifHCInOctets", {})
-            want_fallback = any((row.index,) not in hc for row in st.rows) and bool(profile.if_fallback)
-            if want_fallback and not st.fallback:
-                await self._walk(client, self._plan(profile, profile.if_fallback), columns, counter)
-                time_ns = time.time_ns()
-            st.fallback = want_fallback
-        else:
-            st.polls_since_labels += 1
+        time_ns = await self._read(poll, profile, full=full, relabel=relabel, if_number=if_number)
         assert st.rows is not None
-        if walked:
-            cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
-            st.cells = _cells(profile, cell_names, st, columns, if_number, self._get_size(device))
-
+        columns = poll.columns
         if_samples, st.ifs = interface_samples(st.rows, columns, st.ifs, time_ns, rates=not rebooted)
         st.uptime = uptime_state
         if rebooted:
-            log.info("%s: reboot detected (uptime %.0fs)", device.name, uptime_s or 0.0)
+            poll.log.info("reboot detected (uptime %.0fs)", uptime_s or 0.0)
 
         fields: dict[str, FieldValue] = {}
         if uptime_s is not None:
             fields["uptime_s"] = uptime_s
         fields["poll_ok"] = 1
         fields["poll_duration_ms"] = (time.perf_counter() - start) * 1000.0
-        fields["varbinds"] = counter[0]
+        fields["varbinds"] = poll.varbinds
         fields["rebooted"] = 1 if rebooted else 0
         fields["profile"] = profile.name
         fields.update(_evaluate_fields(profile, st, scalars, columns, full))
         st.full_poll_due = False if full else st.full_poll_due
-        return [*if_samples, Sample(SNMP.name, tags, fields, time_ns)]
+        return [*if_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
+
+    async def _identify(self, poll: _Poll, settings: SnmpSettings) -> tuple[Profile, dict[str, SnmpValue]]:
+        """GET the profile's scalars and settle which device (sysObjectID) and which profile this is."""
+        name = poll.device.name
+        st = self._state.get(name)
+        if st is None:
+            st = self._state[name] = _DeviceState()
+        # First contact: the default profile's scalars include sysObjectID and sysDescr to pick with.
+        profile = self._profile(settings, st) or self._profiles[self._profiles.default]
+        raw = await poll.get(profile.get_oids)
+        scalars = _scalars(profile, raw)
+        if not scalars:
+            raise SnmpError(name, "the agent answered none of the system scalars (sysUpTime, ...)")
+
+        sys_oid = _as_oid(scalars.get(profile.system.get("sys_object_id", "")))
+        if sys_oid is not None and st.sys_object_id is not None and sys_oid != st.sys_object_id:
+            poll.log.info(
+                "sysObjectID changed (%s → %s): new device, state reset",
+                format_oid(st.sys_object_id),
+                format_oid(sys_oid),
+            )
+            st = self._state[name] = _DeviceState()
+        st.sys_object_id = sys_oid
+        poll.st = st
+        if settings.profile:
+            if st.profile != profile.name:
+                # Another profile than the last poll's (inventory changed): the active field alternatives
+                # and the known counter cells belong to the old one; read every field and the labels now.
+                st.full_poll_due = True
+                st.rows = None
+            st.profile = profile.name
+        elif st.profile is None:
+            profile, scalars = await self._pick(poll, profile, raw, scalars, sys_oid)
+        return profile, scalars
+
+    async def _pick(
+        self,
+        poll: _Poll,
+        profile: Profile,
+        raw: dict[Oid, SnmpValue],
+        scalars: dict[str, SnmpValue],
+        sys_oid: Oid | None,
+    ) -> tuple[Profile, dict[str, SnmpValue]]:
+        """Pick the profile by sysObjectID and sysDescr; GET the scalars it adds."""
+        descr = _text(scalars.get(profile.system.get("sys_descr", "")))
+        picked = self._profiles.pick(sys_oid, descr)
+        poll.st.profile = picked.name
+        if picked is not profile:
+            missing = [o for o in picked.get_oids if o not in raw]
+            if missing:
+                raw.update(await poll.get(missing))
+            scalars = _scalars(picked, raw)
+        poll.log.debug("profile %s", picked.name)
+        return picked, scalars
+
+    async def _read(
+        self, poll: _Poll, profile: Profile, *, full: bool, relabel: bool, if_number: int | None
+    ) -> int:
+        """Read the poll's columns into ``poll.columns`` and keep the labels current.
+
+        Profile tables first, counters last: the counters' arrival time stamps the samples (returned).
+        """
+        st = poll.st
+        await poll.walk(self._plan(profile, profile.field_columns(_sources(profile, st.active, full))))
+        if relabel:
+            await poll.walk(self._plan(profile, profile.if_labels))
+        walked, signature = await self._read_counters(poll, profile, cells=not relabel)
+        time_ns = time.time_ns()
+        if not relabel and signature != st.signature:
+            # New or renumbered interfaces: the labels we hold are stale, read them now.
+            relabel = True
+            await poll.walk(self._plan(profile, profile.if_labels))
+        if relabel:
+            if await self._relabel(poll, profile, if_number, signature):
+                time_ns = time.time_ns()  # the fallback counters were read last
+        else:
+            st.polls_since_labels += 1
+        if walked:
+            cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
+            st.cells = _cells(profile, cell_names, st, poll.columns, if_number, self._get_size(poll.device))
+        return time_ns
+
+    async def _read_counters(
+        self, poll: _Poll, profile: Profile, *, cells: bool
+    ) -> tuple[bool, tuple[frozenset[Oid], ...] | None]:
+        """Read the counter columns: GETs of the known cells (``cells``) or a walk.
+
+        Returns whether they were walked, and the interface signature they show.
+        """
+        st = poll.st
+        got = await poll.get_cells(st.cells) if cells and st.cells is not None else "no"
+        if got == "ok":
+            # Every cell of the last walk answered and ifNumber is unchanged: the same interfaces.
+            return False, st.signature
+        names = [*profile.if_counters, *(profile.if_fallback if st.fallback else ())]
+        await poll.walk(self._plan(profile, names))
+        if got == "refused":
+            # The agent answers the walk but refused the GET (tooBig, genErr, ...): walk from now on.
+            poll.log.info("GET of counter cells refused, walking them from now on")
+            st.no_cell_gets = True
+        return True, _signature(poll.columns, profile.if_counters)
+
+    async def _relabel(
+        self,
+        poll: _Poll,
+        profile: Profile,
+        if_number: int | None,
+        signature: tuple[frozenset[Oid], ...] | None,
+    ) -> bool:
+        """Take the interface rows and labels from this poll; True when it walked the fallback counters."""
+        st = poll.st
+        st.rows = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
+        st.base_tags = dict(poll.tags)
+        st.polls_since_labels = 0
+        st.if_number = if_number
+        st.signature = signature
+        hc = poll.columns.get("ifHCInOctets", {})
+        want_fallback = any((row.index,) not in hc for row in st.rows) and bool(profile.if_fallback)
+        walk_now = want_fallback and not st.fallback
+        if walk_now:
+            await poll.walk(self._plan(profile, profile.if_fallback))
+        st.fallback = want_fallback
+        return walk_now
 
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         # Walk plans are a pure function of the profile and the column set: compute each once.
@@ -349,9 +375,25 @@ class SnmpPoller:
         assert device.snmp is not None
         return max(1, min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP))
 
-    async def _get_cells(
-        self, client: SnmpClient, st: _DeviceState, columns: Columns, counter: list[int]
-    ) -> Literal["ok", "changed", "refused"]:
+
+@dataclass(slots=True)
+class _Poll:
+    """One poll of one device in progress: its client, what it read, and how many varbinds that took."""
+
+    device: Device
+    tags: dict[str, str]
+    log: DeviceLog
+    varbinds: int = 0  # also reported when the poll fails
+    columns: Columns = field(default_factory=dict)
+    client: SnmpClient = field(init=False)
+    st: _DeviceState = field(init=False)
+
+    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
+        result = await self.client.get(oids)
+        self.varbinds += len(result)
+        return result
+
+    async def get_cells(self, chunks: Iterable[_Chunk]) -> Literal["ok", "changed", "refused"]:
         """GET the counter cells the last walk found; ``columns`` gets them only when all answered (``ok``).
 
         ``changed``: a cell is missing; ``refused``: the agent answered the GET with an error.
@@ -362,15 +404,14 @@ class SnmpPoller:
         answers means the interface set changed: the caller walks instead, which also finds new rows.
         """
         got: Columns = {}
-        for oids, groups in st.cells or ():
+        for oids, groups in chunks:
             try:
-                result = await client.get(oids)
+                result = await self.get(oids)
             except (SnmpTimeout, SnmpAuthError):
                 raise
             except SnmpError as exc:
-                log.debug("%s: GET of counter cells failed: %s", exc.agent, exc)
+                self.log.debug("GET of counter cells failed: %s", exc)
                 return "refused"
-            counter[0] += len(result)
             if len(result) != len(oids):
                 return "changed"
             for name, pairs in groups:
@@ -379,15 +420,15 @@ class SnmpPoller:
                     col = got[name] = {}
                 for oid, idx in pairs:
                     col[idx] = result[oid]
-        columns.update(got)
+        self.columns.update(got)
         return "ok"
 
-    async def _walk(
-        self, client: SnmpClient, plan: Iterable[WalkRoot], columns: Columns, counter: list[int]
-    ) -> None:
+    async def walk(self, plan: Iterable[WalkRoot]) -> None:
+        """Walk each root of ``plan`` and sort the rows into their columns (by instance)."""
+        columns = self.columns
         for walk_root in plan:
-            result = await client.walk(walk_root.root)
-            counter[0] += len(result)
+            result = await self.client.walk(walk_root.root)
+            self.varbinds += len(result)
             if len(walk_root.columns) == 1:
                 name, oid = walk_root.columns[0]
                 n = len(oid)
@@ -403,6 +444,10 @@ class SnmpPoller:
                     if col_name is not None:
                         columns[col_name][o[n:]] = v
                         break
+
+
+def _scalars(profile: Profile, raw: Mapping[Oid, SnmpValue]) -> dict[str, SnmpValue]:
+    return {n: raw[o] for n, o in profile.scalars.items() if o in raw}
 
 
 def _sources(profile: Profile, active: Mapping[str, int], full: bool) -> list[Source]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from netpoll.inventory.models import Device
 
 Oid = tuple[int, ...]
 # Integer-like types (Integer32, Counter32/64, Gauge32, TimeTicks, Unsigned32) → int;
@@ -37,4 +40,12 @@ class SnmpClient(Protocol):
 
     async def aclose(self) -> None:
         """Release the session."""
+        ...
+
+
+class SnmpClients(Protocol):
+    """Where a poller gets each device's client (``SnmpClientPool``, or a fake in tests)."""
+
+    def client(self, device: Device) -> SnmpClient:
+        """The client of an inventory device, reused across polls."""
         ...

@@ -21,6 +21,7 @@ from pydantic import SecretStr
 import netpoll.daemon.scheduler
 from netpoll.daemon.scheduler import PollScheduler, phase_offset
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
+from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
 from tests.fakeclock import VirtualClock
 
@@ -65,22 +66,29 @@ class Recorder:
         self.delays = delays or {}
         self.calls: dict[str, list[float]] = {}
         self.emitted: list[Sample] = []
+        self.budgets: list[float] = []
         self.running = 0
         self.max_running: dict[str, int] = {}
         self._running: dict[str, int] = {}
 
-    async def poll(self, dev: Device) -> list[Sample]:
+    async def poll(self, dev: Device, budget: Budget) -> ProbeResult:
+        """A probe as the contract wants it: ends by the budget's deadline, a cut is a result."""
         self.calls.setdefault(dev.name, []).append(self.clock.monotonic())
+        self.budgets.append(budget.seconds)
         self._running[dev.name] = self._running.get(dev.name, 0) + 1
         self.max_running[dev.name] = max(self.max_running.get(dev.name, 0), self._running[dev.name])
         try:
-            await asyncio.sleep(self.delays.get(dev.name, 0.0))
+            async with asyncio.timeout_at(budget.deadline):
+                await asyncio.sleep(self.delays.get(dev.name, 0.0))
+        except TimeoutError:
+            failed = Sample("snmp", {"device": dev.name}, {"poll_ok": 0}, time.time_ns())
+            return ProbeResult(False, [failed], budget.exceeded, budget.seconds, cut=True)
         finally:
             self._running[dev.name] -= 1
-        return [Sample("snmp", {"device": dev.name}, {"poll_ok": 1}, time.time_ns())]
+        return ProbeResult(True, [Sample("snmp", {"device": dev.name}, {"poll_ok": 1}, time.time_ns())])
 
-    async def probe(self, dev: Device) -> Sample:
-        return Sample("ping", {"device": dev.name}, {"result_code": 0}, time.time_ns())
+    async def probe(self, dev: Device, budget: Budget) -> ProbeResult:
+        return ProbeResult(True, [Sample("ping", {"device": dev.name}, {"result_code": 0}, time.time_ns())])
 
     def emit(self, samples: list[Sample]) -> None:
         self.emitted.extend(samples)
@@ -103,10 +111,12 @@ async def _slow_device_is_cut_at_deadline(clock: VirtualClock) -> None:
     slow_failures = [
         s for s in rec.emitted if s.tags.get("device") == "slow" and s.fields.get("poll_ok") == 0
     ]
+    assert set(rec.budgets) == {0.4}  # the scheduler's one deadline: 0.8 of the 0.5 s interval
     assert len(slow_failures) >= 3
-    assert "deadline exceeded" in str(slow_failures[0].fields["error"])
     assert max(rec.max_running.values()) == 1
     assert sched.totals.polls_failed >= 3
+    assert sched.totals.polls_cut >= 3
+    assert sched.totals.failed_devices == {"slow"}
     assert sched.totals.polls_skipped == 0
     assert sched.min_runs() >= 3
     assert any(s.measurement == "ping" for s in rec.emitted)
@@ -136,9 +146,9 @@ async def _concurrency_limit(clock: VirtualClock) -> None:
     rec = Recorder(clock, delays={f"d{i}": 0.2 for i in range(10)})
     in_flight: list[int] = []
 
-    async def poll(dev: Device) -> list[Sample]:
+    async def poll(dev: Device, budget: Budget) -> ProbeResult:
         in_flight.append(sum(rec._running.values()) + 1)
-        return await rec.poll(dev)
+        return await rec.poll(dev, budget)
 
     sched = PollScheduler(rec.emit, snmp_poll=poll, ping_probe=None, snmp_concurrency=2)
     sched.set_devices([device(f"d{i}", interval=1.0) for i in range(10)])
@@ -202,19 +212,40 @@ async def _second_stop_signal(clock: VirtualClock, tmp_path: Path) -> None:
     assert sched.in_flight == 0
 
 
-def test_ping_cut_at_deadline_is_an_unreachable_ping_record() -> None:
-    dev = Device(name="r1", address="127.0.0.9", site="lab", ping=PingSettings(interval_s=10.0))
-    sample = PollScheduler._deadline_sample("ping", dev, 10.0)
-    assert sample.measurement == "ping"
-    assert dict(sample.tags) == {"device": "r1", "url": "127.0.0.9", "site": "lab"}
-    # Like any probe that could not run: the device_unreachable rule (field reachable) sees it.
-    assert sample.fields == {
-        "packets_transmitted": 0,
-        "packets_received": 0,
-        "percent_packet_loss": 100.0,
-        "result_code": 2,
-        "reachable": 0,
-    }
+def test_a_budget_spent_waiting_for_a_slot_is_a_cut_poll(clock: VirtualClock) -> None:
+    clock.run(_budget_spent_waiting_for_a_slot(clock))
+
+
+async def _budget_spent_waiting_for_a_slot(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"hog": 3600.0})
+    sched = PollScheduler(
+        rec.emit, snmp_poll=rec.poll, ping_probe=None, snmp_concurrency=1, deadline_fraction=0.2
+    )
+    # The hog holds the only slot (its budget: 20 s); the other's budget is 0.2 s.
+    sched.set_devices([device("hog", interval=100.0), device("queued", interval=1.0)])
+    hog = asyncio.create_task(sched._run("snmp", "hog"))
+    await asyncio.sleep(0)
+    await sched._run("snmp", "queued")
+    assert "queued" in rec.calls  # the probe was asked, with the spent budget, to report the cut
+    assert sched.totals.polls_cut == 1
+    assert sched.totals.failed_devices == {"queued"}
+    hog.cancel()
+    await asyncio.wait({hog})
+    assert sched.in_flight == 0
+
+
+async def test_results_are_counted_as_the_probe_says_not_from_the_samples() -> None:
+    emitted: list[Sample] = []
+
+    async def probe(dev: Device, budget: Budget) -> ProbeResult:
+        # A failed poll whose record would read as fine: the scheduler must not look inside.
+        return ProbeResult(False, [Sample("snmp", {"device": dev.name}, {"poll_ok": 1}, 0)], "refused")
+
+    sched = PollScheduler(emitted.extend, snmp_poll=probe, ping_probe=None)
+    sched.set_devices([device("r1")])
+    await sched._run("snmp", "r1")
+    assert (sched.totals.polls_ok, sched.totals.polls_failed, sched.totals.points) == (0, 1, 1)
+    assert len(emitted) == 1
 
 
 def test_wait_idle_returns_when_the_running_poll_of_that_device_ends(clock: VirtualClock) -> None:

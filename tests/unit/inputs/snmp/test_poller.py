@@ -16,6 +16,7 @@ from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
+from netpoll.probe import Budget
 from netpoll.sample import Sample
 from tests.fakeclock import VirtualClock
 from tests.harness.snmpsim import lab_snmprec_dir
@@ -79,6 +80,11 @@ def pool() -> FakePool:
     return FakePool()
 
 
+async def poll(poller: SnmpPoller, dev: Device, seconds: float = 60.0) -> list[Sample]:
+    """The samples of one poll with a budget of ``seconds``."""
+    return (await poller.run(dev, Budget.start(seconds))).samples
+
+
 def by(samples: list[Sample], measurement: str) -> list[Sample]:
     return [s for s in samples if s.measurement == measurement]
 
@@ -99,7 +105,7 @@ async def test_every_recording_polls(pool: FakePool, path: Path) -> None:
     fake = FakeSnmpClient.from_snmprec(path)
     pool.clients[fake.agent] = fake
     poller = SnmpPoller(pool, load_profiles())
-    samples = await poller.poll(device(fake.agent))
+    samples = await poll(poller, device(fake.agent))
     fields = snmp(samples)
     assert fields["poll_ok"] == 1, fields
     data = fake.data
@@ -115,7 +121,7 @@ async def test_every_recording_polls(pool: FakePool, path: Path) -> None:
         assert "cpu_pct" in fields
     assert "mem_used_pct" in fields
     # A second poll of static data: rates exist and are 0, no reboot.
-    again = await poller.poll(device(fake.agent))
+    again = await poll(poller, device(fake.agent))
     assert snmp(again)["rebooted"] == 0
     with_hc = [s for s in by(again, "interface") if "ifHCInOctets" in s.fields]
     assert all(s.fields["in_bps"] == 0.0 for s in with_hc)
@@ -125,7 +131,7 @@ async def test_rates_reboot_and_state_round_trip(pool: FakePool, clock: VirtualC
     fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles())
     dev = device("r1")
-    first = await poller.poll(dev)
+    first = await poll(poller, dev)
     assert snmp(first)["profile"] == "linux-netsnmp"
     assert snmp(first)["cpu_pct"] == 25.0
     assert "in_bps" not in iface(first, "eth0")
@@ -133,7 +139,7 @@ async def test_rates_reboot_and_state_round_trip(pool: FakePool, clock: VirtualC
     clock.advance(0.05)
     fake.set(IF_HC_IN + "2", 1_000 + 125_000)
     fake.set(SYS_UPTIME, 100_010)
-    second = await poller.poll(dev)
+    second = await poll(poller, dev)
     eth0 = iface(second, "eth0")
     assert eth0["in_bps"] > 0
     assert eth0["in_util_pct"] == pytest.approx(eth0["in_bps"] / 1e6)
@@ -146,19 +152,19 @@ async def test_rates_reboot_and_state_round_trip(pool: FakePool, clock: VirtualC
     fake.set(IF_HC_IN + "2", 1_000 + 250_000)
     fake.set(SYS_UPTIME, 100_020)
     clock.advance(0.1)
-    third = await poller2.poll(dev)
+    third = await poll(poller2, dev)
     assert iface(third, "eth0")["in_bps"] > 0
 
     # Reboot: uptime went down, counters restarted: no rates, rebooted=1.
     fake.set(SYS_UPTIME, 500)
     fake.set(IF_HC_IN + "2", 10)
     clock.advance(0.1)
-    fourth = await poller2.poll(dev)
+    fourth = await poll(poller2, dev)
     assert snmp(fourth)["rebooted"] == 1
     assert "in_bps" not in iface(fourth, "eth0")
     fake.set(IF_HC_IN + "2", 20)
     clock.advance(0.1)
-    fifth = await poller2.poll(dev)
+    fifth = await poll(poller2, dev)
     assert snmp(fifth)["rebooted"] == 0
     assert iface(fifth, "eth0")["in_bps"] > 0
 
@@ -177,14 +183,14 @@ async def test_labels_are_read_now_and_then_and_on_change(pool: FakePool) -> Non
 
     fake.walk = counting_walk  # type: ignore[method-assign]
     for _ in range(4):
-        await poller.poll(dev)
+        await poll(poller, dev)
     assert len(name_walks) == 2  # poll 1 and poll 3 (every 3rd)
 
     # A new interface appears: labels are re-read in the same poll, and it is reported.
     fake.set(IF_HC_IN + "3", 5)
     fake.set("1.3.6.1.2.1.2.2.1.8.3", 1)
     fake.set(IF_NAME + "3", b"eth1")
-    samples = await poller.poll(dev)
+    samples = await poll(poller, dev)
     assert len(name_walks) == 3
     assert "eth1" in {s.tags["ifName"] for s in by(samples, "interface")}
 
@@ -193,7 +199,7 @@ async def test_failure_is_a_sample_not_an_exception(pool: FakePool) -> None:
     fake = pool.clients["r1"] = FakeSnmpClient(small_agent(), agent="r1")
     fake.error = SnmpTimeout("r1", "no response within 2s x 2 tries")
     poller = SnmpPoller(pool, load_profiles())
-    samples = await poller.poll(device("r1"))
+    samples = await poll(poller, device("r1"))
     fields = snmp(samples)
     assert fields["poll_ok"] == 0
     assert "no response" in fields["error"]
@@ -207,7 +213,7 @@ def test_unknown_profile_and_deadline(pool: FakePool, clock: VirtualClock) -> No
 async def _unknown_profile_and_deadline(pool: FakePool) -> None:
     fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles())
-    fields = snmp(await poller.poll(device("r1", profile="nope")))
+    fields = snmp(await poll(poller, device("r1", profile="nope")))
     assert fields["poll_ok"] == 0
     assert "unknown profile 'nope'" in fields["error"]
 
@@ -216,16 +222,36 @@ async def _unknown_profile_and_deadline(pool: FakePool) -> None:
         return []
 
     fake.walk = hang  # type: ignore[method-assign]
-    slow = SnmpPoller(pool, load_profiles(), deadline_s=0.1)
-    fields = snmp(await slow.poll(device("r1")))
+    result = await SnmpPoller(pool, load_profiles()).run(device("r1"), Budget.start(0.1))
+    assert not result.ok
+    assert result.cut
+    assert result.error == "poll deadline of 0.1s exceeded"
+    fields = snmp(result.samples)
     assert fields["poll_ok"] == 0
-    assert "deadline" in fields["error"]
+    assert fields["error"] == result.error
+    assert fields["varbinds"] > 0  # the scalars GET answered before the walk hung
+
+
+async def test_result_is_explicit_and_a_spent_budget_sends_nothing(pool: FakePool) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    poller = SnmpPoller(pool, load_profiles())
+    result = await poller.run(device("r1"), Budget.start(60.0))
+    assert result.ok
+    assert result.error is None
+    assert not result.cut
+    assert result.duration_s >= 0
+    assert snmp(result.samples)["poll_ok"] == 1
+    calls = dict(fake.calls)
+    spent = Budget(seconds=5.0, deadline=asyncio.get_running_loop().time() - 1.0)
+    result = await poller.run(device("r1"), spent)
+    assert (result.ok, result.cut, result.error) == (False, True, "poll deadline of 5s exceeded")
+    assert fake.calls == calls  # not a single request
 
 
 async def test_forced_profile_and_forget(pool: FakePool) -> None:
     pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles())
-    fields = snmp(await poller.poll(device("r1", profile="generic")))
+    fields = snmp(await poll(poller, device("r1", profile="generic")))
     assert fields["profile"] == "generic"
     assert "r1" in poller.export_state()["devices"]
     poller.forget("r1")
@@ -236,8 +262,8 @@ async def test_a_changed_forced_profile_gives_its_fields_at_once(pool: FakePool)
     pool.clients["r1"] = FakeSnmpClient(small_agent())
     poller = SnmpPoller(pool, load_profiles(), label_every=100)
     for _ in range(2):
-        assert "cpu_pct" not in snmp(await poller.poll(device("r1", profile="generic")))
-    fields = snmp(await poller.poll(device("r1", profile="linux-netsnmp")))
+        assert "cpu_pct" not in snmp(await poll(poller, device("r1", profile="generic")))
+    fields = snmp(await poll(poller, device("r1", profile="linux-netsnmp")))
     assert fields["profile"] == "linux-netsnmp"
     assert fields["cpu_pct"] == 25.0  # 100 - ssCpuIdle
 
@@ -245,13 +271,13 @@ async def test_a_changed_forced_profile_gives_its_fields_at_once(pool: FakePool)
 async def test_a_saved_profile_that_no_longer_exists_is_picked_again(pool: FakePool) -> None:
     pool.clients["r1"] = FakeSnmpClient(small_agent())
     first = SnmpPoller(pool, load_profiles())
-    await first.poll(device("r1"))
+    await poll(first, device("r1"))
     state = first.export_state()
     state["devices"]["r1"]["profile"] = "removed-vendor"
     poller = SnmpPoller(pool, load_profiles())
     poller.import_state(state)
     for _ in range(2):
-        fields = snmp(await poller.poll(device("r1")))
+        fields = snmp(await poll(poller, device("r1")))
         assert fields["profile"] == "linux-netsnmp"
         assert fields["cpu_pct"] == 25.0
 
@@ -263,7 +289,7 @@ async def test_zero_interfaces(pool: FakePool) -> None:
         if k[:7] not in (parse_oid("1.3.6.1.2.1.2"), parse_oid("1.3.6.1.2.1.31"))
     }
     pool.clients["r1"] = FakeSnmpClient(data)
-    samples = await SnmpPoller(pool, load_profiles()).poll(device("r1"))
+    samples = await poll(SnmpPoller(pool, load_profiles()), device("r1"))
     assert by(samples, "interface") == []
     assert snmp(samples)["poll_ok"] == 1
 
@@ -277,11 +303,11 @@ async def test_counters_are_read_by_get_between_walks(pool: FakePool, clock: Vir
     fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 2})
     poller = SnmpPoller(pool, load_profiles(), label_every=5)
     dev = device("r1")
-    await poller.poll(dev)
+    await poll(poller, dev)
     walks = fake.calls["walk"]
     clock.advance(0.01)
     fake.set(IF_HC_IN + "2", 1_000 + 125_000)
-    second = await poller.poll(dev)
+    second = await poll(poller, dev)
     assert fake.calls["walk"] == walks  # no walk at all: scalars and counters by GET
     assert fake.calls["get"] == 4  # pick + profile scalars on poll 1; scalars + one chunk of cells
     eth0 = iface(second, "eth0")
@@ -299,7 +325,7 @@ async def test_counters_are_read_by_get_between_walks(pool: FakePool, clock: Vir
     fake.set(IF_NAME + "3", b"eth1")
     fake.set(IF_HC_IN + "3", 7)
     clock.advance(0.01)
-    third = await poller.poll(dev)
+    third = await poll(poller, dev)
     assert fake.calls["walk"] > walks
     assert {s.tags["ifName"] for s in by(third, "interface")} == {"eth0", "eth1"}
     assert iface(third, "eth0")["in_bps"] == 0.0
@@ -309,7 +335,7 @@ async def test_counters_are_read_by_get_between_walks(pool: FakePool, clock: Vir
     fake.set("1.3.6.1.2.1.2.2.1.2.4", b"eth2")
     fake.set(IF_OPER + "4", 2)
     fake.set(IF_NUMBER, 3)
-    fourth = await poller.poll(dev)
+    fourth = await poll(poller, dev)
     assert fake.calls["walk"] > walks
     assert iface(fourth, "eth2")["oper_status"] == 2
 
@@ -319,15 +345,15 @@ async def test_counters_are_walked_when_ifnumber_disagrees_or_get_is_refused(poo
     fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 5})
     poller = SnmpPoller(pool, load_profiles())
     dev = device("r1")
-    await poller.poll(dev)
+    await poll(poller, dev)
     walks = fake.calls["walk"]
-    await poller.poll(dev)
+    await poll(poller, dev)
     assert fake.calls["walk"] > walks
 
     # An agent that refuses the GET of the cells (tooBig, ...): walked this time and from then on.
     fake.set(IF_NUMBER, 2)
     poller = SnmpPoller(pool, load_profiles())
-    await poller.poll(dev)
+    await poll(poller, dev)
     real_get = fake.get
     refused = []
 
@@ -340,7 +366,7 @@ async def test_counters_are_walked_when_ifnumber_disagrees_or_get_is_refused(poo
     fake.get = refusing_get  # type: ignore[method-assign,assignment]
     for _ in range(3):
         walks = fake.calls["walk"]
-        fields = snmp(await poller.poll(dev))
+        fields = snmp(await poll(poller, dev))
         assert fields["poll_ok"] == 1
         assert fake.calls["walk"] > walks
     assert len(refused) == 1
@@ -351,7 +377,7 @@ async def test_a_failing_poll_does_not_turn_cell_gets_off(pool: FakePool) -> Non
     fake = pool.clients["r1"] = FakeSnmpClient({**small_agent(), parse_oid(IF_NUMBER): 2})
     poller = SnmpPoller(pool, load_profiles())
     dev = device("r1")
-    await poller.poll(dev)
+    await poll(poller, dev)
     real_get = fake.get
 
     async def cells_fail(oids: list[Oid]) -> dict[Oid, SnmpValue]:
@@ -361,9 +387,9 @@ async def test_a_failing_poll_does_not_turn_cell_gets_off(pool: FakePool) -> Non
         return await real_get(oids)
 
     fake.get = cells_fail  # type: ignore[method-assign,assignment]
-    assert snmp(await poller.poll(dev))["poll_ok"] == 0
+    assert snmp(await poll(poller, dev))["poll_ok"] == 0
     fake.get = real_get  # type: ignore[method-assign]
     fake.error = None
     walks = fake.calls["walk"]
-    assert snmp(await poller.poll(dev))["poll_ok"] == 1
+    assert snmp(await poll(poller, dev))["poll_ok"] == 1
     assert fake.calls["walk"] == walks

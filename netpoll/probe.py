@@ -1,0 +1,68 @@
+"""The contract between whoever schedules polls and the probes: a time budget in, an explicit result out.
+
+The scheduler (the daemon's ``PollScheduler``, or ``netpoll poll`` for a one-shot poll) owns the one deadline
+of a poll: it gives the probe a :class:`Budget`. The probe (``SnmpPoller.run``, ``IcmpProber.run``) ends by
+that deadline whatever the device does and returns a :class:`ProbeResult` that says in so many words whether
+the poll worked, why not, what it produced and how long it took; a device failure is a result, not an
+exception.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from netpoll.inventory.models import Device
+from netpoll.sample import Sample
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """The time one poll may take.
+
+    Attributes:
+        seconds: the length of the budget, for messages.
+        deadline: the event-loop time (``loop.time()``) at which the poll is cut.
+    """
+
+    seconds: float
+    deadline: float
+
+    @classmethod
+    def start(cls, seconds: float) -> Budget:
+        """A budget of ``seconds`` from now (needs a running event loop)."""
+        return cls(seconds, asyncio.get_running_loop().time() + seconds)
+
+    def remaining(self) -> float:
+        """Seconds left, 0 when spent."""
+        return max(0.0, self.deadline - asyncio.get_running_loop().time())
+
+    @property
+    def exceeded(self) -> str:
+        """The error of a poll cut at this budget's deadline."""
+        return f"poll deadline of {self.seconds:g}s exceeded"
+
+
+@dataclass(frozen=True, slots=True)
+class ProbeResult:
+    """What one poll of one device came to.
+
+    Attributes:
+        ok: the device answered the poll (SNMP: the poll completed; ping: at least one echo reply).
+        samples: the records to write, failure records included (``snmp`` with ``poll_ok=0``, ``ping`` with
+            ``result_code`` 1 or 2), so alert rules see a failure.
+        error: why the poll failed; None when ``ok``.
+        duration_s: how long the poll took.
+        cut: the poll ended at its budget's deadline rather than by the device's answer or error.
+    """
+
+    ok: bool
+    samples: list[Sample] = field(default_factory=list)
+    error: str | None = None
+    duration_s: float = 0.0
+    cut: bool = False
+
+
+Probe = Callable[[Device, Budget], Awaitable[ProbeResult]]
+"""``SnmpPoller.run`` / ``IcmpProber.run``: poll one device within a budget; a device failure is a result."""
