@@ -111,7 +111,8 @@ async def test_device_sample_is_telegraf_ping() -> None:
 async def test_unresolvable_name_is_result_code_2() -> None:
     _need_root()
     async with IcmpProber(resolve_timeout=3.0) as prober:
-        sample = await prober.probe_target("does-not-exist.invalid", count=2, interval=0.01, timeout=0.5)
+        result = await prober.probe_stats("does-not-exist.invalid", count=2, interval=0.01, timeout=0.5)
+    sample = result.sample(device="does-not-exist.invalid")
     assert sample.fields["result_code"] == 2
     assert sample.fields["reachable"] == 0
     assert sample.fields["packets_transmitted"] == 0
@@ -231,10 +232,11 @@ async def test_silent_address_is_total_loss_in_time(lossy_ns: Netns) -> None:
     count, interval, timeout = 3, 0.2, 0.5
     async with IcmpProber() as prober:
         started = time.monotonic()
-        sample = await prober.probe_target(
+        result = await prober.probe_stats(
             _silent_address(lossy_ns), count=count, interval=interval, timeout=timeout
         )
         elapsed = time.monotonic() - started
+    sample = result.sample(device=result.address)
     assert elapsed <= count * interval + timeout, elapsed
     fields = sample.fields
     assert fields["packets_transmitted"] == 3

@@ -253,21 +253,6 @@ class IcmpProber:
         sample = echo.sample(device=device.name, tags=device.output_tags())
         return ProbeResult(ok, [sample], error, time.perf_counter() - start, cut)
 
-    async def probe_target(
-        self,
-        address: str,
-        count: int = 3,
-        interval: float = 1.0,
-        timeout: float = 1.0,
-        payload_size: int = 56,
-        name: str | None = None,
-    ) -> Sample:
-        """Probe an ad-hoc address or DNS name; the ``device`` tag is ``name`` or the address."""
-        result = await self.probe_stats(
-            address, count=count, interval=interval, timeout=timeout, payload_size=payload_size
-        )
-        return result.sample(device=name or address)
-
     async def probe_with(self, address: str, settings: PingSettings) -> EchoResult:
         """``probe_stats`` with ping settings: count, packet interval, timeout, payload size."""
         return await self.probe_stats(

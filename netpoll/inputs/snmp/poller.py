@@ -131,7 +131,7 @@ class SnmpPoller:
             try:
                 self._state[str(name)] = _DeviceState.from_json(entry)
             except (TypeError, ValueError, AttributeError, IndexError):
-                log.warning("SNMP state: cannot restore device %s, starting afresh for it", name)
+                device_log(log, str(name)).warning("SNMP state: cannot restore it, starting afresh")
 
     def forget(self, name: str) -> None:
         """Drop a device's state (removed from the inventory)."""
