@@ -30,6 +30,7 @@ from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inventory.loader import load_inventory
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
 from netpoll.measurements import MODEL
+from netpoll.probe import Budget
 from netpoll.sample import Sample
 from tests.harness.ports import free_port
 
@@ -48,11 +49,11 @@ def problems(samples: Iterable[Sample]) -> list[str]:
 async def poll_twice(devices: list[Device]) -> list[Sample]:
     """Two polls of every device (the second gives the rates)."""
     samples: list[Sample] = []
-    async with SnmpClientPool(max_in_flight=16) as pool:
-        poller = SnmpPoller(pool, load_profiles(), deadline_s=120)
+    async with SnmpClientPool() as pool:
+        poller = SnmpPoller(pool, load_profiles())
         for _ in range(2):
-            for result in await asyncio.gather(*(poller.poll(device) for device in devices)):
-                samples += result
+            polls = await asyncio.gather(*(poller.run(device, Budget.start(120)) for device in devices))
+            samples += [sample for poll in polls for sample in poll.samples]
             await asyncio.sleep(1.0)
     return samples
 
@@ -116,8 +117,10 @@ async def test_ping_on_loopback(demo: tuple[Path, Path, int]) -> None:
     quick = PingSettings(count=2, packet_interval_s=0.01, timeout_s=1.0)
     targets = [device.model_copy(update={"ping": quick}) for device in load_inventory([demo[1]]).devices]
     async with IcmpProber() as prober:
-        samples = list(await asyncio.gather(*(prober.probe(device) for device in targets)))
-        samples.append(await prober.probe_target("::1", count=2, interval=0.01, timeout=1.0))
+        results = await asyncio.gather(*(prober.run(device, Budget.start(10)) for device in targets))
+        samples = [sample for result in results for sample in result.samples]
+        echo = await prober.probe_stats("::1", count=2, interval=0.01, timeout=1.0)
+        samples.append(echo.sample(device="::1"))
     assert all(sample.fields["reachable"] == 1 for sample in samples), samples
     found = problems([*samples, *alerts_of(samples)])
     assert not found, "\n".join(found)

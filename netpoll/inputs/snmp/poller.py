@@ -174,9 +174,8 @@ class SnmpPoller:
             "varbinds": poll.varbinds,
             "error": error,
         }
-        return ProbeResult(
-            False, [Sample(SNMP.name, poll.tags, fields, time.time_ns())], error, duration, cut
-        )
+        record = Sample(SNMP.name, poll.tags, fields, time.time_ns())
+        return ProbeResult(False, [record], error, duration, cut)
 
     def _profile(self, settings: SnmpSettings, st: _DeviceState) -> Profile | None:
         name = settings.profile or st.profile
