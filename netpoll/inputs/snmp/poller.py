@@ -71,7 +71,7 @@ class _DeviceState:
     active: dict[str, int] = field(default_factory=dict)
     full_poll_due: bool = True
     # Counter cells the last walk found, in GET-sized chunks: between walks they are read with GETs of
-    # exactly these instances (see ``SnmpPoller._get_cells``). None: walk the counter columns.
+    # exactly these instances (see ``_Poll.get_cells``). None: walk the counter columns.
     cells: tuple[_Chunk, ...] | None = None
     no_cell_gets: bool = False  # the agent refused such a GET but answered the walk (tooBig, genErr, ...)
 
