@@ -6,8 +6,9 @@ here (plus the fields of the loaded device profiles), the schema tables in ``doc
 and the Grafana dashboards and every producer's output are checked against it by tests.
 
 Adding a measurement: declare it below and add it to ``MEASUREMENTS``; write its samples with
-``MY_MEASUREMENT.name``; put a ``<!-- generated: measurement NAME -->`` / ``<!-- /generated -->`` pair
-where its table belongs in a Markdown file and run ``python -m netpoll.measurements --update FILE``.
+``MY_MEASUREMENT.name``; put a ``<!-- generated: measurement NAME -->`` / ``<!-- /generated -->`` pair where
+its table belongs in a Markdown file (docs/schema.md, the plugin's README) and run
+``python -m netpoll.measurements --update FILE``; a test fails while a marked table differs from the model.
 """
 
 from __future__ import annotations
@@ -150,33 +151,27 @@ _ROLE = Tag("role", "the device's role in the inventory (absent when not set)")
 def _raw_counters() -> tuple[Field, ...]:
     """The IF-MIB counters, written raw under their MIB names next to the rates computed from them."""
     pairs = (
-        ("InOctets", "octets received"),
-        ("OutOctets", "octets sent"),
-        ("InUcastPkts", "unicast packets received"),
-        ("OutUcastPkts", "unicast packets sent"),
-        ("InMulticastPkts", "multicast packets received"),
-        ("OutMulticastPkts", "multicast packets sent"),
-        ("InBroadcastPkts", "broadcast packets received"),
-        ("OutBroadcastPkts", "broadcast packets sent"),
+        ("InOctets", "bytes", "octets received"),
+        ("OutOctets", "bytes", "octets sent"),
+        ("InUcastPkts", "packets", "unicast packets received"),
+        ("OutUcastPkts", "packets", "unicast packets sent"),
+        ("InMulticastPkts", "packets", "multicast packets received"),
+        ("OutMulticastPkts", "packets", "multicast packets sent"),
+        ("InBroadcastPkts", "packets", "broadcast packets received"),
+        ("OutBroadcastPkts", "packets", "broadcast packets sent"),
     )
+    only_32 = "only on devices where some interface lacks the 64-bit one"
     fields = []
-    for suffix, what in pairs:
-        fields.append(Field(f"ifHC{suffix}", "integer", "count", f"raw 64-bit counter: {what}"))
-        fields.append(
-            Field(
-                f"if{suffix}",
-                "integer",
-                "count",
-                f"raw 32-bit counter: {what}, where the 64-bit one is missing",
-            )
-        )
+    for suffix, unit, what in pairs:
+        fields.append(Field(f"ifHC{suffix}", "integer", unit, f"raw 64-bit counter: {what}"))
+        fields.append(Field(f"if{suffix}", "integer", unit, f"raw 32-bit counter: {what}; {only_32}"))
     for name, what in (
-        ("ifInErrors", "inbound errors"),
-        ("ifOutErrors", "outbound errors"),
-        ("ifInDiscards", "inbound discards"),
-        ("ifOutDiscards", "outbound discards"),
+        ("ifInErrors", "inbound packets with errors"),
+        ("ifOutErrors", "outbound packets with errors"),
+        ("ifInDiscards", "inbound packets discarded"),
+        ("ifOutDiscards", "outbound packets discarded"),
     ):
-        fields.append(Field(name, "integer", "count", f"raw 32-bit counter: {what}"))
+        fields.append(Field(name, "integer", "packets", f"raw 32-bit counter: {what}"))
     return tuple(fields)
 
 
@@ -214,8 +209,13 @@ INTERFACE = Measurement(
         Field("out_discards_ps", "float", "1/s", "outbound discards per second"),
         Field("in_error_pct", "float", "%", "inbound errors x 100 / (packets + errors) over the interval"),
         Field("out_error_pct", "float", "%", "outbound errors x 100 / (packets + errors) over the interval"),
-        Field("oper_status", "integer", "", "ifOperStatus: 1 up, 2 down, 3 testing, ... (IF-MIB values)"),
-        Field("admin_status", "integer", "", "ifAdminStatus: 1 up, 2 down, 3 testing"),
+        Field(
+            "oper_status",
+            "integer",
+            "",
+            "IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6 notPresent, 7 lowerLayerDown",
+        ),
+        Field("admin_status", "integer", "", "IF-MIB ifAdminStatus: 1 up, 2 down, 3 testing"),
         Field(
             "speed_bps",
             "integer",
@@ -280,8 +280,8 @@ PING = Measurement(
         _ROLE,
     ),
     fields=(
-        Field("packets_transmitted", "integer", "count", "echo requests the kernel accepted"),
-        Field("packets_received", "integer", "count", "replies within the timeout"),
+        Field("packets_transmitted", "integer", "packets", "echo requests the kernel accepted"),
+        Field("packets_received", "integer", "packets", "replies within the timeout"),
         Field("percent_packet_loss", "float", "%", "0-100; 100 when nothing could be sent"),
         Field("minimum_response_ms", "float", "ms", "fastest reply; absent when nothing came back"),
         Field("average_response_ms", "float", "ms", "mean round trip; absent when nothing came back"),
@@ -339,18 +339,6 @@ NETPOLL = Measurement(
             "alerts_dropped", "integer", "count", "with MQTT: alerts pushed out of the full queue since start"
         ),
         Field("mqtt_connected", "integer", "", "with MQTT: 1 while connected to the broker, else 0"),
-        Field(
-            "snmp_decoder_faults",
-            "integer",
-            "count",
-            "SNMP replies a backend could not decode since start (each failed its device's poll)",
-        ),
-        Field(
-            "snmp_replies_dropped",
-            "integer",
-            "count",
-            "SNMP datagrams dropped unread since start: they answered no request sent to their source",
-        ),
     ),
     subject_tag="instance",
 )
