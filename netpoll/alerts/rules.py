@@ -385,9 +385,15 @@ def _scope(rule: _RuleYaml, entity_tag: str | None) -> Scope:
     return Scope(**globs, tags=tuple((str(k), str(v)) for k, v in tags.items()))
 
 
-def _when(rule: _RuleYaml) -> tuple[tuple[str, FieldValue], ...]:
+def _when(rule: _RuleYaml, model: Model, measurement: str | None) -> tuple[tuple[str, FieldValue], ...]:
     raw = rule.get("when", {})
     if isinstance(raw, dict) and all(isinstance(k, str) and _scalar(v) for k, v in raw.items()):
+        declared = model.measurements.get(measurement or "")
+        for key in raw:
+            # A precondition on a field the measurement never has would silently keep the rule from firing.
+            if declared is not None and key not in declared.field_names:
+                hint = did_you_mean(key, sorted(declared.field_names))
+                rule.report(f"when: measurement '{declared.name}' has no field '{key}'{hint}", "when", key)
         return tuple(raw.items())
     rule.report("when must map field names to values, e.g. {admin_status: 1}", "when")
     return ()
@@ -454,7 +460,7 @@ def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: 
         severity=rule.choice("severity", SEVERITIES, "warning"),
         scope=_scope(rule, entity_tag),
         entity_tag=entity_tag,
-        when=_when(rule),
+        when=_when(rule, model, measurement),
         trigger=_trigger(rule, kind),
         window_s=_window(rule, kind),
         description=_description(rule),

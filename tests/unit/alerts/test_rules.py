@@ -157,6 +157,13 @@ def test_profile_fields_are_known_once_added_to_the_model() -> None:
     assert parse_rules(text, model=model)[0].field == "fan_rpm"
 
 
+def test_when_needs_fields_of_the_measurement() -> None:
+    text = GOOD.replace("measurement: snmp", "measurement: interface").replace("cpu_pct", "in_util_pct")
+    assert parse_rules(text + "    when: {admin_status: 1}\n")[0].when == (("admin_status", 1),)
+    with pytest.raises(ConfigError, match="when: measurement 'interface' has no field 'admin_state'"):
+        parse_rules(text + "    when: {admin_state: 1}\n")
+
+
 def test_unknown_and_unwatched_measurements_are_refused() -> None:
     custom = GOOD.replace("measurement: snmp", "measurement: bgp_peer").replace("cpu_pct", "state")
     with pytest.raises(
