@@ -331,6 +331,18 @@ NETPOLL = Measurement(
             "points the output dropped during the cycle (rejected, spool full, unwritable)",
         ),
         Field("devices", "integer", "count", "devices scheduled"),
+        Field(
+            "snmp_decoder_faults",
+            "integer",
+            "count",
+            "SNMP replies a backend could not decode, since start (per backend on /metrics)",
+        ),
+        Field(
+            "snmp_replies_dropped",
+            "integer",
+            "count",
+            "SNMP datagrams dropped unread (no request was sent to their source), since start",
+        ),
         Field("alerts_queued", "integer", "count", "with MQTT: alerts waiting for the broker now"),
         Field(
             "alerts_published", "integer", "count", "with MQTT: alerts the broker acknowledged since start"
