@@ -24,3 +24,5 @@ FILE_MAX_BYTES = 64 * 1024 * 1024
 FILE_ROTATE_S = 3600.0
 # How often the inventory files' modification times and sizes are compared for a reload.
 RELOAD_POLL_S = 2.0
+# Reloads are at least this far apart; SIGHUPs meanwhile make one reload (a storm costs one a second).
+RELOAD_MIN_INTERVAL_S = 1.0

@@ -22,6 +22,7 @@ from netpoll import defaults
 from netpoll.cli.argtypes import add_verb, int_between, seconds_between
 from netpoll.config import DaemonConfig, load_config
 from netpoll.daemon.app import Daemon, RunSettings
+from netpoll.daemon.signals import ProcessSignals
 from netpoll.errors import NetpollError
 from netpoll.logging_setup import setup_logging
 from netpoll.sharding import parse_shard, shard_from_environment
@@ -125,6 +126,8 @@ def check_directories(config: DaemonConfig) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     """Run until stopped; 0 after a clean stop."""
+    # First: from here to the exit SIGHUP never kills and SIGTERM/SIGINT always end through a clean stop.
+    signals = ProcessSignals().install()
     config = load_config(args.config)
     check_directories(config)
     setup_logging(config.log.level, config.log.format, _secrets(config))
@@ -135,14 +138,15 @@ def handle(args: argparse.Namespace) -> int:
         shard = None
     settings = settings_from_config(config, shard=shard, cycles=args.cycles)
     demo = not settings.inventories
-    with contextlib.suppress(KeyboardInterrupt):
-        return asyncio.run(_run(settings, demo, args.interval or DEMO_INTERVAL_S))
-    return 0
+    try:
+        return asyncio.run(_run(settings, demo, args.interval or DEMO_INTERVAL_S, signals))
+    finally:
+        signals.finish()
 
 
-async def _run(settings: RunSettings, demo: bool, demo_interval: float) -> int:
+async def _run(settings: RunSettings, demo: bool, demo_interval: float, signals: ProcessSignals) -> int:
     if not demo:
-        return await Daemon(settings).run()
+        return await Daemon(settings, signals=signals).run()
     from dataclasses import replace
 
     from netpoll.demo.lab import demo_devices, write_lab
@@ -159,7 +163,7 @@ async def _run(settings: RunSettings, demo: bool, demo_interval: float) -> int:
     )
     simulator = Simulator(recordings, [d.address for d in devices], port, lab_dir, devices[0].community)
     async with simulator:
-        return await Daemon(replace(settings, inventories=(inventory,))).run()
+        return await Daemon(replace(settings, inventories=(inventory,)), signals=signals).run()
 
 
 def _readable_for_nobody(lab_dir: Path) -> None:

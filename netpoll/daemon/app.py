@@ -33,6 +33,7 @@ from netpoll import defaults
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
+from netpoll.daemon.signals import ProcessSignals
 from netpoll.daemon.state import StateStore, encode_json
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
@@ -117,13 +118,21 @@ class Daemon:
         settings: resolved settings.
         loader: the inventory loader, injectable for tests; None: ``load_inventory`` checking profile
             references against the profiles this daemon loaded, at start and on every reload alike.
+        signals: the process's signal handlers, installed by ``netpoll run`` before anything else; None:
+            a daemon that receives no signals (tests stop it with ``stop_event``).
     """
 
     def __init__(
-        self, settings: RunSettings, loader: Callable[[Sequence[Path]], Inventory] | None = None
+        self,
+        settings: RunSettings,
+        loader: Callable[[Sequence[Path]], Inventory] | None = None,
+        signals: ProcessSignals | None = None,
     ) -> None:
         self.settings = settings
         self.loader = loader
+        self.signals = signals or ProcessSignals()
+        self._watcher: InventoryWatcher | None = None
+        self._reload_pending = False
         self.stop_event = asyncio.Event()
         self.cycle_no = 0
         self.exit_code = 0
@@ -230,6 +239,14 @@ class Daemon:
 
     async def run(self) -> int:
         """Run until SIGTERM/SIGINT (or ``cycles`` cycles); returns the exit code."""
+        # From here to the end signals reach _on_signal; those that came earlier are replayed now.
+        self.signals.listen(asyncio.get_running_loop(), self._on_signal)
+        try:
+            return await self._run()
+        finally:
+            self.signals.stop_listening()
+
+    async def _run(self) -> int:
         s = self.settings
         from netpoll.inputs.snmp.profiles import load_profiles
 
@@ -248,9 +265,6 @@ class Daemon:
             f", shard {s.shard[0]}/{s.shard[1]}" if s.shard else "",
         )
         async with AsyncExitStack() as stack:
-            # Installed first, so removed last: a second SIGTERM/SIGINT while the output flushes or spools
-            # must reach _on_signal, not the default action that would kill the process with data in memory.
-            self._install_signals(stack)
             # Entered next, so it is closed last: everything polled until the end gets flushed or spooled.
             self._sink = await stack.enter_async_context(self._make_sink())
             await self._open_alerts(stack, profiles)
@@ -269,6 +283,10 @@ class Daemon:
             watcher = InventoryWatcher(s.inventories, loader, self.apply_inventory, s.reload_poll_s)
             watcher.watch_files(inventory.files)
             await stack.enter_async_context(watcher)
+            self._watcher = watcher
+            stack.callback(setattr, self, "_watcher", None)
+            if self._reload_pending:  # a SIGHUP during start-up: the inventory may have changed since
+                watcher.trigger("SIGHUP during start-up")
             self._scheduler.set_devices(devices)
             self._scheduler.start()
             stack.push_async_callback(self._stop_scheduler)
@@ -324,14 +342,10 @@ class Daemon:
         except IcmpError as exc:
             log.error("ping disabled: %s", exc)
 
-    def _install_signals(self, stack: AsyncExitStack) -> None:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(sig, self._on_signal, sig)
-                stack.callback(loop.remove_signal_handler, sig)
-
     def _on_signal(self, sig: signal.Signals) -> None:
+        if sig == signal.SIGHUP:
+            self._on_hup()
+            return
         if self.stop_event.is_set():
             log.warning("%s again: stopping without waiting for polls", sig.name)
             self._fast_stop = True
@@ -340,6 +354,17 @@ class Daemon:
             return
         log.info("%s: stopping", sig.name)
         self.stop_event.set()
+
+    def _on_hup(self) -> None:
+        # Never the default action (death): a reload while running, remembered during start-up, nothing
+        # during shutdown. The watcher coalesces a storm into paced reloads.
+        if self.stop_event.is_set():
+            log.info("SIGHUP during shutdown: ignored")
+        elif self._watcher is not None:
+            self._watcher.trigger("SIGHUP")
+        elif not self._reload_pending:
+            self._reload_pending = True
+            log.info("SIGHUP during start-up: the inventory is reloaded once the daemon runs")
 
     async def _stop_scheduler(self) -> None:
         assert self._scheduler is not None

@@ -1,10 +1,12 @@
-"""Inventory reload on SIGHUP and when an inventory file changes.
+"""Inventory reload on request (the daemon's SIGHUP) and when an inventory file changes.
 
 The watcher polls the modification time and size of every inventory file (and of the directories given,
 so added or removed files count) every few seconds; a change, or SIGHUP, loads the inventory again with
 the same loader ``netpoll check`` uses. A valid new inventory is handed to ``apply``; a broken one is
-rejected: its problems are logged one per line, exactly as ``netpoll check`` prints them, and the running
-inventory stays in force until the files change again.
+rejected: its problems are logged one per line, exactly as ``netpoll check`` prints them, each distinct
+problem once until a reload succeeds (a storm of SIGHUPs on a broken file logs it once, not per signal), and
+the running inventory stays in force. Requests are coalesced: at most one reload per ``min_interval_s``,
+however many came meanwhile.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -48,28 +49,37 @@ def file_signature(paths: Sequence[Path]) -> Signature:
 
 
 class InventoryWatcher:
-    """Async context manager that reloads the inventory on change or SIGHUP.
+    """Async context manager that reloads the inventory on change or on request (``trigger``).
 
     Args:
         paths: the inventory files or directories the daemon was started with.
         loader: ``load_inventory``.
         apply: called with every valid new inventory, in the event loop.
         poll_s: how often modification times are checked.
+        min_interval_s: the least time between two reloads; requests meanwhile make one reload.
     """
 
     def __init__(
-        self, paths: Sequence[Path], loader: Loader, apply: Apply, poll_s: float = defaults.RELOAD_POLL_S
+        self,
+        paths: Sequence[Path],
+        loader: Loader,
+        apply: Apply,
+        poll_s: float = defaults.RELOAD_POLL_S,
+        min_interval_s: float = defaults.RELOAD_MIN_INTERVAL_S,
     ) -> None:
         self.paths = list(paths)
         self.loader = loader
         self.apply = apply
         self.poll_s = poll_s
+        self.min_interval_s = min_interval_s
         self.reloads = 0
         self.rejected = 0
         self._signature = file_signature(self.paths)
         self._wake = asyncio.Event()
+        self._requests = 0
+        self._reason = ""
+        self._logged_problems: set[str] = set()
         self._task: asyncio.Task[None] | None = None
-        self._hup_installed = False
 
     def watch_files(self, files: Sequence[str]) -> None:
         """Also watch these files (the ones the loader actually read, e.g. includes)."""
@@ -77,31 +87,23 @@ class InventoryWatcher:
         self.paths += [Path(f) for f in files if Path(f) not in known]
         self._signature = file_signature(self.paths)
 
-    def trigger(self) -> None:
-        """Reload now (what SIGHUP does)."""
+    def trigger(self, reason: str = "request") -> None:
+        """Reload soon (what SIGHUP does); requests arriving before it starts make one reload."""
+        self._requests += 1
+        self._reason = reason
         self._wake.set()
 
     async def __aenter__(self) -> Self:
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            loop.add_signal_handler(signal.SIGHUP, self._on_hup)
-            self._hup_installed = True
         self._task = asyncio.create_task(self._run(), name="inventory-watcher")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._hup_installed:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-    def _on_hup(self) -> None:
-        log.info("SIGHUP: reloading the inventory")
-        self._wake.set()
 
     async def _run(self) -> None:
         while True:
@@ -109,11 +111,20 @@ class InventoryWatcher:
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
             forced = self._wake.is_set()
             self._wake.clear()
+            requests, self._requests = self._requests, 0
             signature = await asyncio.to_thread(file_signature, self.paths)
             if not forced and signature == self._signature:
                 continue
+            if forced:
+                log.info(
+                    "%s: reloading the inventory%s",
+                    self._reason,
+                    f" ({requests} requests coalesced)" if requests > 1 else "",
+                )
             self._signature = signature
             await self.reload()
+            # Paced: what arrives meanwhile waits for the next turn, so a storm costs one reload a period.
+            await asyncio.sleep(self.min_interval_s)
 
     async def reload(self) -> bool:
         """Load the inventory again and apply it; False (and the running one kept) when it is broken."""
@@ -121,11 +132,17 @@ class InventoryWatcher:
             inventory = await asyncio.to_thread(self.loader, self.paths)
         except ConfigError as exc:
             self.rejected += 1
-            for problem in exc.problems:
+            new = [problem for problem in exc.problems if problem not in self._logged_problems]
+            for problem in new:
                 log.error("inventory rejected: %s", problem)
-            log.error(
-                "inventory reload rejected (%d problems); the running inventory is kept", len(exc.problems)
-            )
+            self._logged_problems.update(new)
+            if new:
+                log.error(
+                    "inventory reload rejected (%d problems); the running inventory is kept",
+                    len(exc.problems),
+                )
+            else:
+                log.debug("inventory reload rejected again, same %d problems", len(exc.problems))
             return False
         except Exception:
             self.rejected += 1
@@ -138,4 +155,5 @@ class InventoryWatcher:
             log.exception("inventory reload could not be applied; polling goes on")
             return False
         self.reloads += 1
+        self._logged_problems.clear()
         return True
