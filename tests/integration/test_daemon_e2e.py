@@ -29,7 +29,7 @@ import pytest
 
 from netpoll.demo.lab import write_lab
 from netpoll.demo.simulator import Simulator
-from netpoll.errors import NetpollError
+from tests.harness.demo_sim import running
 from tests.harness.ports import free_port
 from tests.harness.snmpsim import lab_snmprec_dir
 
@@ -68,12 +68,8 @@ def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     for community in DEMO_DEVICES.values():
         shutil.copyfile(demo_recordings / f"{community}.snmprec", served / f"{community}.snmprec")
     simulator = Simulator(served, sorted(ADDRESSES.values()), free_port("udp"), work, "demo-fw-edge-1")
-    try:
-        simulator.start()
-    except NetpollError as exc:
-        pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
-    yield simulator
-    simulator.stop()
+    with running(simulator):
+        yield simulator
 
 
 def write_setup(

@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from netpoll.demo.lab import write_lab
 from netpoll.demo.simulator import Simulator
-from netpoll.errors import NetpollError
-from tests.harness.ports import free_port
+from tests.harness.demo_sim import demo_simulator, running
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -29,15 +27,8 @@ SNMP_A = "127.0.0.51"
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    work = tmp_path_factory.mktemp("reload-sim")
-    recordings, _ = write_lab(work / "lab", 161, INTERVAL)
-    simulator = Simulator(recordings, [SNMP_A], free_port("udp"), work, "demo-fw-edge-1")
-    try:
-        simulator.start()
-    except NetpollError as exc:
-        pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
-    yield simulator
-    simulator.stop()
+    with running(demo_simulator(tmp_path_factory.mktemp("reload-sim"), [SNMP_A], INTERVAL)) as simulator:
+        yield simulator
 
 
 def inventory(port: int, devices: dict[str, str], tags: dict[str, str] | None = None) -> str:

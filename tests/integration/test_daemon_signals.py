@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from netpoll.demo.lab import write_lab
 from netpoll.demo.simulator import Simulator
-from netpoll.errors import NetpollError
-from tests.harness.ports import free_port
+from tests.harness.demo_sim import demo_simulator, running
 from tests.integration.test_daemon_reload import read_points, wait_for
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(180)]
@@ -33,15 +31,8 @@ STORM_HZ = 20
 
 @pytest.fixture(scope="module")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
-    work = tmp_path_factory.mktemp("signals-sim")
-    recordings, _ = write_lab(work / "lab", 161, INTERVAL)
-    simulator = Simulator(recordings, [SNMP_A], free_port("udp"), work, "demo-fw-edge-1")
-    try:
-        simulator.start()
-    except NetpollError as exc:
-        pytest.fail(str(exc)) if os.environ.get("CI") == "true" else pytest.skip(str(exc))
-    yield simulator
-    simulator.stop()
+    with running(demo_simulator(tmp_path_factory.mktemp("signals-sim"), [SNMP_A], INTERVAL)) as simulator:
+        yield simulator
 
 
 def inventory(port: int) -> str:
