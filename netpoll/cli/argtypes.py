@@ -25,14 +25,22 @@ def add_inventory_option(parser: argparse.ArgumentParser, description: str) -> N
     parser.add_argument("--inventory", "-i", action="append", default=[], metavar="PATH", help=description)
 
 
-def inventory_devices(paths: Sequence[str | Path], *, snmp: bool = True) -> Mapping[str, Device]:
+def inventory_devices(
+    paths: Sequence[str | Path], *, snmp: bool = True, profiles_dir: str | None = None
+) -> Mapping[str, Device]:
     """The devices of the inventories at ``paths`` by name (raises ConfigError like ``load_inventory``).
 
     ``snmp=False`` (ping) leaves the SNMP secrets unread, so they need not be exported to ping.
+    ``profiles_dir``: the profiles ``snmp.profile`` may name (default: the shipped ones).
     """
     from netpoll.inventory.loader import load_inventory  # only when an inventory is named
 
-    return load_inventory(paths, resolve_secrets=snmp).by_name()
+    profiles = None
+    if profiles_dir is not None:
+        from netpoll.inputs.snmp.profiles import load_profiles
+
+        profiles = load_profiles(profiles_dir)
+    return load_inventory(paths, resolve_secrets=snmp, profiles=profiles).by_name()
 
 
 def int_between(low: int, high: int) -> Callable[[str], int]:

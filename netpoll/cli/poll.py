@@ -200,7 +200,7 @@ def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Envi
             f"poll: no credentials given and no {DEFAULT_INVENTORY}/ here: give --community or --user"
             " for an ad-hoc agent, or --inventory PATH"
         )
-    devices = inventory_devices(paths) if paths else {}
+    devices = inventory_devices(paths, profiles_dir=args.profiles_dir) if paths else {}
     overrides: dict[str, Any] = {
         key: value
         for key, value in (

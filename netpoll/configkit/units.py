@@ -1,7 +1,7 @@
 """Durations (``90``, ``"90s"``, ``"5m"``) and byte sizes (``268435456``, ``"256MiB"``) in config files.
 
-``Duration`` and ``ByteSize`` are the annotated types pydantic models use; ``parse_*`` are the functions
-behind them for hand-written loaders.
+``ByteSize`` is the annotated type pydantic models use for sizes; ``parse_*`` serve hand-written loaders
+(the alert rules' ``for``, ``clear_for`` and ``window``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,5 @@ def _lenient(parse: Any) -> Any:
     return before
 
 
-Duration = Annotated[float, BeforeValidator(_lenient(parse_duration))]
-"""Seconds, written as a number or with a unit (``90s``, ``5m``)."""
 ByteSize = Annotated[int, BeforeValidator(_lenient(parse_bytes))]
 """Bytes, written as a number or with a unit (``256MiB``, ``1GB``)."""

@@ -1,12 +1,16 @@
-"""Bounded command-line numbers: in range accepted, out of range, NaN and non-numbers refused in one line."""
+"""Bounded command-line numbers (in range accepted, NaN and non-numbers refused in one line); inventories."""
 
 from __future__ import annotations
 
 import argparse
+import shutil
+from pathlib import Path
 
 import pytest
 
-from netpoll.cli.argtypes import int_between, seconds_between
+from netpoll.cli.argtypes import int_between, inventory_devices, seconds_between
+from netpoll.errors import ConfigError
+from netpoll.inputs.snmp.profiles import DEFAULT_DIR
 
 
 @pytest.mark.parametrize(("text", "value"), [("1", 1), ("10", 10), ("5", 5)])
@@ -53,3 +57,19 @@ def test_seconds_between(text: str, low_inclusive: bool, ok: bool) -> None:
 def test_seconds_between_refuses_non_numbers() -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="'soon' is not a number of seconds"):
         seconds_between(0, 60)("soon")
+
+
+def test_inventory_devices_checks_profiles_against_the_profiles_dir(tmp_path: Path) -> None:
+    mibs = tmp_path / "mibs"
+    mibs.mkdir()
+    shutil.copy(DEFAULT_DIR / "generic.yaml", mibs / "generic.yaml")
+    shutil.copy(DEFAULT_DIR / "generic.yaml", mibs / "mine.yaml")
+    (tmp_path / "c").write_text("c0mmunity\n")
+    inventory = tmp_path / "inv.yaml"
+    inventory.write_text(
+        "credentials: {lab: {version: 2c, community_file: c}}\n"
+        "devices: [{name: r1, address: 127.0.0.1, snmp: {credentials: lab, profile: mine}}]\n"
+    )
+    assert inventory_devices([inventory], profiles_dir=str(mibs))["r1"].snmp.profile == "mine"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match="unknown SNMP profile 'mine'"):
+        inventory_devices([inventory])  # the shipped profiles have no 'mine'
