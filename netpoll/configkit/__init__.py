@@ -3,7 +3,8 @@
 One module per job:
 
 - :mod:`~netpoll.configkit.problems`: the ``file:line: message`` problem collector and did-you-mean hints;
-- :mod:`~netpoll.configkit.files`: reading a file a user named, with the one set of bounds on what is read;
+- :mod:`~netpoll.configkit.files`: reading a file a user named;
+- :mod:`~netpoll.configkit.limits`: the bounds on what a file can make netpoll read and build;
 - :mod:`~netpoll.configkit.yamlsource`: YAML parsed into plain data plus the line of every key and item;
 - :mod:`~netpoll.configkit.validation`: pydantic errors and unknown keys turned into problems at their line;
 - :mod:`~netpoll.configkit.secrets`: ``${VAR}`` and ``*_file`` secrets, never echoed;

@@ -1,16 +1,13 @@
 """Reading a file a user named (a configuration, an inventory, a rules or profile file, a secret file).
 
 Every loader reads through :func:`read_text`, so what is accepted (how much, what kind of file) is decided
-here, once. Problems come back as :class:`ReadError` whose message says what is wrong and how to fix it and
-never holds any of the file's content.
+here, once, with the bounds of :mod:`netpoll.configkit.limits`. Problems come back as :class:`ReadError`,
+whose message says what is wrong and how to fix it and never holds any of the file's content.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-
-# A secret file (community, key, token, password) larger than this is the wrong file.
-MAX_SECRET_BYTES = 64 * 1024
 
 
 class ReadError(ValueError):

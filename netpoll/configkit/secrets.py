@@ -15,7 +15,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from netpoll.configkit.files import MAX_SECRET_BYTES, ReadError, read_text, resolve_path
+from netpoll.configkit.files import ReadError, read_text, resolve_path
+from netpoll.configkit.limits import MAX_SECRET_BYTES
 
 ENV_REFERENCE = re.compile(r"^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$")
 _LOOKS_LIKE_REFERENCE = re.compile(r"^\$\{?[A-Za-z0-9_]*\}?$")

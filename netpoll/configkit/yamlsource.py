@@ -14,12 +14,10 @@ from typing import Any
 import yaml
 
 from netpoll.configkit.files import ReadError, read_text
+from netpoll.configkit.limits import MAX_YAML_DEPTH
 from netpoll.configkit.problems import Problems
 
 PathKey = tuple[str | int, ...]
-
-# Nesting deeper than this is a mistake (or a recursive alias) in any netpoll file.
-_MAX_DEPTH = 40
 
 
 @dataclass
@@ -107,7 +105,7 @@ def _construct(
     problems: Problems,
     active: set[int],
 ) -> Any:
-    if len(path) > _MAX_DEPTH or id(node) in active:
+    if len(path) > MAX_YAML_DEPTH or id(node) in active:
         problems.add(source.file, node.start_mark.line + 1, "nesting too deep (a recursive alias?)")
         return None
     if isinstance(node, yaml.MappingNode):
