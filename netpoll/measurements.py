@@ -405,6 +405,19 @@ class Model:
                 out[name] = out[name].with_fields(fields)
         return Model(out)
 
+    def with_measurements(self, extra: Iterable[Measurement]) -> Model:
+        """This model with more measurements (e.g. per-row tables a profile declares).
+
+        Raises:
+            ValueError: one of them has the name of a measurement the model already has.
+        """
+        out = dict(self.measurements)
+        for measurement in extra:
+            if measurement.name in out:
+                raise ValueError(f"measurement {measurement.name!r} is already declared")
+            out[measurement.name] = measurement
+        return Model(out)
+
     def problems(self, sample: Sample) -> list[str]:
         """What in ``sample`` does not fit the model (empty when it fits)."""
         measurement = self.measurements.get(sample.measurement)

@@ -79,6 +79,16 @@ def test_with_fields_adds_and_keeps_declarations() -> None:
     assert MODEL["snmp"].field("fan_rpm") is None  # the declared model is not changed
 
 
+def test_with_measurements_adds_new_ones_only() -> None:
+    bgp = measurements.Measurement(
+        "bgp_peer", "netpoll.inputs.snmp.poller", "one point per peer", (measurements.Tag("device", "d"),), ()
+    )
+    assert MODEL.with_measurements([bgp])["bgp_peer"] is bgp
+    assert "bgp_peer" not in MODEL
+    with pytest.raises(ValueError, match="'snmp' is already declared"):
+        MODEL.with_measurements([SNMP])
+
+
 # ---- producers and profiles agree with the model ---------------------------------------------------------
 
 
