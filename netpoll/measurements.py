@@ -442,8 +442,13 @@ _BLOCK = re.compile(
 
 
 def markdown_table(measurement: Measurement) -> str:
-    """The Markdown table of one measurement: its tags, then its fields with type, unit and meaning."""
-    rows = [_row("", "name", "type", "unit", "meaning"), "|---|---|---|---|---|"]
+    """The Markdown table of one measurement: its producer, tags, and fields with type, unit and meaning."""
+    rows = [
+        f"Written by `{measurement.producer}`.",
+        "",
+        _row("", "name", "type", "unit", "meaning"),
+        "|---|---|---|---|---|",
+    ]
     for tag in measurement.tags:
         rows.append(_row("tag", f"`{tag.name}`", "", "", tag.meaning))
     if measurement.inventory_tags:
