@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Literal
 
+from netpoll.text import for_terminal, json_text
+
 LogFormat = Literal["text", "json"]
 
 # Attributes every LogRecord has; anything else was passed through ``extra``.
@@ -56,10 +58,11 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         device = getattr(record, "device", None)
-        where = f" [{device}]" if device else ""
-        line = (
-            f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {record.name}{where} {record.getMessage()}"
-        )
+        where = f" [{for_terminal(str(device))}]" if device else ""
+        # Device strings (names, ifAlias, ...) reach messages too: no raw control or escape sequences, one
+        # line per event (netpoll.text). Long messages are not cut; only each unsafe character is escaped.
+        message = for_terminal(record.getMessage(), limit=1 << 20)
+        line = f"{stamp}.{int(record.msecs):03d}Z {record.levelname} {record.name}{where} {message}"
         if record.exc_info or record.exc_text:
             line += "\n" + _exception_text(self, record)
         return line
@@ -83,7 +86,7 @@ class JsonFormatter(logging.Formatter):
                 )
         if record.exc_info or record.exc_text:
             data["exception"] = _exception_text(self, record)
-        return json.dumps(data, ensure_ascii=False)
+        return json_text(json.dumps(data, ensure_ascii=False))
 
 
 def _exception_text(formatter: logging.Formatter, record: logging.LogRecord) -> str:

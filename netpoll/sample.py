@@ -2,27 +2,60 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from netpoll.text import cut
+
 FieldValue = float | int | bool | str
 
-# A line break ends a point in line protocol and cannot be escaped in names and tags: it becomes a space
-# (device strings such as ifAlias or sysDescr can hold one).
-_MEASUREMENT_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\ ", "\r": r"\ "})
-_TAG_ESCAPES = str.maketrans({",": r"\,", " ": r"\ ", "=": r"\=", "\n": r"\ ", "\r": r"\ "})
+# Line protocol, one rule for every string (docs/schema.md, "Strings and numbers in line protocol"):
+# - names (measurement, tag keys and values, field keys): ``,`` ``=`` space escaped with a backslash (the
+#   measurement: ``,`` and space); a line break, which no escape can carry, becomes a space; a lone
+#   surrogate (from bytes that were not UTF-8) U+FFFD; a backslash that would end the name or stand before
+#   a backslash, ``,``, ``=`` or a space becomes U+FF3C (fullwidth reverse solidus): line protocol has no
+#   encoding for it (influxdb#5231), and InfluxDB 1.x and VictoriaMetrics read a doubled backslash
+#   differently; a tag value longer than TAG_MAX bytes is cut (``netpoll.text.cut``: start, ``~``, hash);
+# - string fields: backslash and ``"`` escaped; a line break written as the two characters backslash, n/r;
+# - integers in the signed 64-bit range as ``<n>i``; a Counter64 at or above 2^63 (up to 2^64-1) as its
+#   two's complement ``<n - 2^64>i``: InfluxDB 1.x has no unsigned type, and writing ``u`` for some values
+#   of a field would conflict with ``i`` for the others; any other integer as a float. NaN and infinities
+#   have no spelling in line protocol: such a field is left out.
+TAG_MAX = 1024
+_NAME_ESCAPES = {",": r"\,", " ": r"\ ", "=": r"\=", "\n": r"\ ", "\r": r"\ "}
+_MEASUREMENT_ESCAPES = str.maketrans({k: v for k, v in _NAME_ESCAPES.items() if k != "="})
+_TAG_ESCAPES = str.maketrans(_NAME_ESCAPES)
+_BAD_BACKSLASH = re.compile(r"\\(?=[\\,= \n\r]|$)")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_INT_MIN, _INT_LIMIT, _UINT_LIMIT = -(2**63), 2**63, 2**64
 
 
-def _field_value(value: FieldValue) -> str:
+def _name(text: str, escapes: dict[int, str]) -> str:
+    if "\\" in text:
+        text = _BAD_BACKSLASH.sub("\uff3c", text)
+    if not text.isascii():
+        text = _SURROGATE.sub("\ufffd", text)
+    return text.translate(escapes)
+
+
+def _field_value(value: FieldValue) -> str | None:
     # bool before int: bool is a subclass of int, and line protocol spells them differently.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        return f"{value}i"
+        if _INT_MIN <= value < _INT_LIMIT:
+            return f"{value}i"
+        if _INT_LIMIT <= value < _UINT_LIMIT:
+            return f"{value - _UINT_LIMIT}i"
+        return repr(float(value))
     if isinstance(value, float):
-        return repr(value)
+        return repr(value) if math.isfinite(value) else None
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+    if not escaped.isascii():
+        escaped = _SURROGATE.sub("\ufffd", escaped)
     return f'"{escaped}"'
 
 
@@ -43,16 +76,24 @@ class Sample:
     time_ns: int
 
     def to_line_protocol(self) -> str:
-        """Encode as one line of InfluxDB line protocol (tags sorted, empty tag values dropped)."""
-        parts = [self.measurement.translate(_MEASUREMENT_ESCAPES)]
+        """Encode as one line of InfluxDB line protocol (tags sorted, empty tag values dropped).
+
+        Every string is encoded by one rule (see the comment above ``TAG_MAX``); a sample with no field that
+        can be written (only NaN) gives an empty string.
+        """
+        parts = [_name(self.measurement, _MEASUREMENT_ESCAPES)]
         for key in sorted(self.tags):
-            value = self.tags[key]
-            if value != "":
-                parts.append(f"{key.translate(_TAG_ESCAPES)}={value.translate(_TAG_ESCAPES)}")
-        fields = ",".join(
-            f"{key.translate(_TAG_ESCAPES)}={_field_value(value)}" for key, value in self.fields.items()
-        )
-        return f"{','.join(parts)} {fields} {self.time_ns}"
+            tag = self.tags[key]
+            if tag != "":
+                parts.append(f"{_name(key, _TAG_ESCAPES)}={_name(cut(tag, TAG_MAX), _TAG_ESCAPES)}")
+        fields = []
+        for key, value in self.fields.items():
+            encoded = _field_value(value)
+            if encoded is not None:
+                fields.append(f"{_name(key, _TAG_ESCAPES)}={encoded}")
+        if not fields:
+            return ""
+        return f"{','.join(parts)} {','.join(fields)} {self.time_ns}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by ``--format json``: {measurement, tags, fields, time}."""

@@ -27,6 +27,7 @@ from typing import Any, get_args
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from netpoll import defaults
 from netpoll.cli.argtypes import (
@@ -52,6 +53,7 @@ from netpoll.inventory.models import (
 )
 from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
+from netpoll.text import for_terminal
 
 DEFAULT_INVENTORY = "inventories"
 ENV_COMMUNITY = "NETPOLL_SNMP_COMMUNITY"
@@ -337,11 +339,17 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     failed = [(device, result) for device, result in zip(devices, rounds[-1], strict=True) if not result.ok]
     for device, result in failed:
-        stderr.print(f"{device.name}: {result.error or 'failed'}", markup=False, soft_wrap=True)
+        line = f"{for_terminal(device.name)}: {for_terminal(result.error or 'failed')}"
+        stderr.print(line, markup=False, soft_wrap=True)
     return 1 if failed else 0
 
 
 # --- output ----------------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> Text:
+    """A device string as a table cell: no markup, no raw control or escape sequences (``netpoll.text``)."""
+    return Text(for_terminal(text))
 
 
 def _print(rounds: list[list[list[Sample]]], fmt: str, *, interfaces: bool) -> None:
@@ -401,10 +409,10 @@ def _device_table(devices: list[list[Sample]], rounds: int) -> Table:
         if f.get("rebooted"):
             state += " [yellow]rebooted[/yellow]"
         table.add_row(
-            status.tags.get("device", ""),
-            status.tags.get("agent_host", ""),
-            str(f.get("profile", "-")),
-            str(f.get("sys_name", "-")),
+            _cell(status.tags.get("device", "")),
+            _cell(status.tags.get("agent_host", "")),
+            _cell(str(f.get("profile", "-"))),
+            _cell(str(f.get("sys_name", "-"))),
             _uptime(f.get("uptime_s")),
             _num(f.get("cpu_pct")),
             _num(f.get("mem_used_pct")),
@@ -451,9 +459,9 @@ def _interface_table(samples: list[Sample]) -> Table | None:
     for s in rows:
         f = s.fields
         table.add_row(
-            s.tags.get("ifName", ""),
-            s.tags.get("ifIndex", ""),
-            s.tags.get("ifAlias", ""),
+            _cell(s.tags.get("ifName", "")),
+            _cell(s.tags.get("ifIndex", "")),
+            _cell(s.tags.get("ifAlias", "")),
             _OPER.get(int(f["oper_status"]), str(f["oper_status"])) if "oper_status" in f else "-",
             _ADMIN.get(int(f["admin_status"]), str(f["admin_status"])) if "admin_status" in f else "-",
             _si(f.get("speed_bps")),

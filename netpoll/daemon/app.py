@@ -41,6 +41,7 @@ from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
 from netpoll.outputs.influxdb.writer import InfluxWriter
 from netpoll.sample import Sample
+from netpoll.text import for_terminal
 
 if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never loads them
     from netpoll.alerts.engine import AlertEngine
@@ -469,13 +470,14 @@ class Daemon:
         )
         if cycle.failed_devices:
             names = sorted(cycle.failed_devices)
-            text += f"; failing: {', '.join(names[:5])}{' ...' if len(names) > 5 else ''}"
+            shown = ", ".join(for_terminal(name, 80) for name in names[:5])
+            text += f"; failing: {shown}{' ...' if len(names) > 5 else ''}"
         if sys.stdout.isatty():
             if self._console is None:
                 from rich.console import Console
 
                 self._console = Console(highlight=False)
             style = "red" if cycle.polls_failed else "green"
-            self._console.print(text, style=style)
+            self._console.print(text, style=style, markup=False)
         else:
             print(text, flush=True)

@@ -1,6 +1,6 @@
 import pytest
 
-from netpoll.sample import Sample
+from netpoll.sample import TAG_MAX, Sample
 
 
 @pytest.mark.parametrize(
@@ -16,7 +16,27 @@ from netpoll.sample import Sample
             r"interface,ifName=Gi0/1\,x\=y in_bps=1.5 3",
         ),
         (Sample("alert", {}, {"msg": 'say "hi" \\'}, 4), r'alert msg="say \"hi\" \\" 4'),
+        # A backslash that would end a tag value (or stand before an escaped character) has no encoding:
+        # U+FF3C. Line breaks in names become spaces, in string fields the two characters backslash-n.
+        (Sample("interface", {"ifAlias": "core\\"}, {"n": 1}, 5), "interface,ifAlias=core\uff3c n=1i 5"),
+        (Sample("interface", {"ifAlias": "a\\,b"}, {"n": 1}, 6), "interface,ifAlias=a\uff3c\\,b n=1i 6"),
+        (Sample("interface", {"ifAlias": "a\\b"}, {"n": 1}, 7), r"interface,ifAlias=a\b n=1i 7"),
+        (Sample("m", {"t": "a\nb"}, {"s": "a\nb"}, 8), r'm,t=a\ b s="a\nb" 8'),
+        (Sample("m", {"t": "\udcff"}, {"s": "\udcff"}, 9), 'm,t=\ufffd s="\ufffd" 9'),
+        # Counter64 at and above 2^63: two's complement; beyond 64 bits: a float; NaN: the field is left out.
+        (Sample("m", {}, {"c": 2**64 - 1, "d": 2**63}, 10), f"m c=-1i,d={-(2**63)}i 10"),
+        (
+            Sample("m", {}, {"c": 2**64, "nan": float("nan"), "ok": 1.0}, 11),
+            "m c=1.8446744073709552e+19,ok=1.0 11",
+        ),
+        (Sample("m", {}, {"nan": float("inf")}, 12), ""),
     ],
 )
 def test_line_protocol(sample: Sample, line: str) -> None:
     assert sample.to_line_protocol() == line
+
+
+def test_long_tag_values_are_cut_and_stay_distinct() -> None:
+    lines = [Sample("m", {"t": name}, {"n": 1}, 1).to_line_protocol() for name in ("/" * 22000, "/" * 22001)]
+    assert lines[0] != lines[1]
+    assert all(len(line.encode()) < TAG_MAX + 40 for line in lines)

@@ -15,31 +15,60 @@ character   becomes     why
 NUL         ``%00``     forbidden in MQTT strings
 ``$``       ``%24``     only as the first character of a level
 (empty)     ``%``       an empty level (none of netpoll's own names is empty)
+unsafe      ``%XX``...  ``netpoll.text.UNSAFE``: C0/C1 controls (the broker refuses U+0001 as a
+                        malformed packet), non-characters (U+FFFE), bidi controls, lone surrogates:
+                        their UTF-8 bytes; a lone surrogate from undecodable bytes (``surrogateescape``)
+                        the original byte
 ==========  ==========  ==================================================
 
-``urllib.parse.unquote`` decodes a level back to the name.
+``unescape_level`` (``urllib.parse.unquote`` with ``surrogateescape``) decodes a level back to the name.
+
+A level is at most ``LEVEL_MAX`` bytes (MQTT caps a whole topic at 65,535, and paho refuses longer ones): a
+longer escaped name is cut to ``LEVEL_MAX - 19`` bytes, and ``%7E`` plus 16 hex digits of a BLAKE2b hash of
+the name are appended, so distinct long names stay distinct topics (decoded, such a level reads
+``<start>~<hash>``; the alert payload carries the full name).
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from urllib.parse import unquote
 
-_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23", "\x00": "%00"})
+from netpoll.text import UNSAFE
+
+_ESCAPES = str.maketrans({"%": "%25", "/": "%2F", "+": "%2B", "#": "%23"})
+_TO_ESCAPE = re.compile(f"{UNSAFE.pattern[:-1]}%/+#]")
+LEVEL_MAX = 256
+
+
+def _percent(match: re.Match[str]) -> str:
+    char = match.group()
+    try:
+        data = char.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that did not come from an undecodable byte
+        data = char.encode("utf-8", "surrogatepass")
+    return "".join(f"%{byte:02X}" for byte in data)
 
 
 def escape_level(name: str) -> str:
     """Escape one topic level (see the module docstring for the table)."""
     if name == "":
         return "%"
-    escaped = name.translate(_ESCAPES)
+    escaped = _TO_ESCAPE.sub(_percent, name)
     if escaped.startswith("$"):
         escaped = "%24" + escaped[1:]
+    if len(escaped) > LEVEL_MAX // 4 and len(escaped.encode()) > LEVEL_MAX:
+        digest = hashlib.blake2b(name.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+        keep = escaped.encode()[: LEVEL_MAX - 19].decode("utf-8", "ignore")
+        keep = re.sub(r"%[0-9A-F]?$", "", keep)  # never cut inside a %XX escape
+        escaped = f"{keep}%7E{digest}"
     return escaped
 
 
 def unescape_level(level: str) -> str:
-    """Inverse of :func:`escape_level`."""
-    return "" if level == "%" else unquote(level)
+    """Inverse of :func:`escape_level` (a cut level gives its start, ``~`` and the hash)."""
+    return "" if level == "%" else unquote(level, errors="surrogateescape")
 
 
 def _prefix(prefix: str) -> str:

@@ -6,7 +6,7 @@ import pytest
 
 from netpoll.alerts.alert import Alert
 from netpoll.outputs.mqtt.publisher import encode
-from netpoll.outputs.mqtt.topics import alert_topic, escape_level, unescape_level
+from netpoll.outputs.mqtt.topics import LEVEL_MAX, alert_topic, escape_level, unescape_level
 
 TOPIC_CASES = [
     ("r1", "r1"),
@@ -18,6 +18,12 @@ TOPIC_CASES = [
     ("nul\x00", "nul%00"),
     ("", "%"),
     ("é/ü", "é%2Fü"),
+    ("eth\x010", "eth%010"),  # a C0 control: Mosquitto refuses the packet as malformed
+    ("eth\x9b0", "eth%C2%9B0"),  # C1 control (CSI)
+    ("eth\ufffe0", "eth%EF%BF%BE0"),  # non-character
+    ("a\u202eb", "a%E2%80%AEb"),  # bidi override
+    ("dev\n", "dev%0A"),
+    (b"eth\xff0".decode("utf-8", "surrogateescape"), "eth%FF0"),  # undecodable byte, exactly back
 ]
 
 
@@ -52,3 +58,13 @@ def test_alert_topic_is_built_by_the_mqtt_output() -> None:
     ((topic, _payload, retained),) = encode(alert, "netpoll")
     assert topic == "netpoll/alerts/sw1/cpu/Gi0%2F1"
     assert retained
+
+
+@pytest.mark.parametrize("name", ["/" * 22000, "a" * 300, "é" * 200, "%" * 100])
+def test_long_levels_are_capped_and_stay_distinct(name: str) -> None:
+    level = escape_level(name)
+    assert len(level.encode()) <= LEVEL_MAX
+    assert level != escape_level(name + "x")
+    decoded = unescape_level(level)
+    assert decoded.startswith(name[:40])
+    assert decoded[-17] == "~"
