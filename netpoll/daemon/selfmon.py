@@ -62,6 +62,12 @@ class _ReplyCollector(Collector):
         for source, count in sorted(self._stats.dropped.items()):
             dropped.add_metric([source], count)
         yield dropped
+        refused = CounterMetricFamily(
+            "netpoll_snmp_values_refused",
+            "SNMP values outside their type (negative counters, oversized gauges), treated as absent",
+        )
+        refused.add_metric([], self._stats.refused_values)
+        yield refused
 
 
 class SelfMonitor:

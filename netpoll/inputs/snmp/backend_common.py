@@ -5,6 +5,7 @@ Kept free of any SNMP library import so the pool, both backends and the unit tes
 
 from __future__ import annotations
 
+import contextvars
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,14 @@ log = logging.getLogger("netpoll.snmp.client")
 
 A = TypeVar("A")
 R = TypeVar("R")
+
+# Rows one walk may return when the caller gives no cap: bounds the memory a hostile (endless) table costs.
+DEFAULT_MAX_ROWS = 100_000
+# The cap of the walk in progress in this task (set by ``BackendClient.walk``, read by ``WalkGuard``): a
+# context variable, so both backends' walk loops see it without threading it through every helper.
+_MAX_ROWS: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "netpoll_walk_max_rows", default=DEFAULT_MAX_ROWS
+)
 
 # net-snmp's snmpd answers at most 100 varbinds per GETBULK response; asking for more only costs bigger
 # requests for nothing, and some agents answer tooBig instead of truncating.
@@ -61,6 +70,15 @@ class Tally:
     requests: int = 0  # PDUs sent; gufo counts its retries, pysnmp retries inside the library uncounted
 
 
+class WalkTooLong(NetpollError):
+    """A walk returned more rows than its cap; the poller names the table (``root``) and the cap."""
+
+    def __init__(self, root: Oid, cap: int) -> None:
+        self.root = root
+        self.cap = cap
+        super().__init__(f"walk of {format_oid(root)}: more than {cap} rows")
+
+
 @dataclass(slots=True)
 class WalkGuard:
     """Per-walk bookkeeping: subtree end and agents that return non-increasing OIDs.
@@ -73,16 +91,26 @@ class WalkGuard:
     root: Oid
     last: Oid = ()
     warning: str | None = None
+    max_rows: int = field(init=False, default=DEFAULT_MAX_ROWS)
     _n: int = field(init=False, default=0)
+    _rows: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self._n = len(self.root)
         self.last = self.root
+        self.max_rows = _MAX_ROWS.get()
 
     def accept(self, oid: Oid) -> bool:
-        """True if ``oid`` belongs to this walk and comes after the previous one."""
+        """True if ``oid`` belongs to this walk and comes after the previous one.
+
+        Raises:
+            WalkTooLong: the walk passed its row cap (an endless or hostile table): memory stays bounded.
+        """
         if oid[: self._n] != self.root:
             return False
+        self._rows += 1
+        if self._rows > self.max_rows:
+            raise WalkTooLong(self.root, self.max_rows)
         if oid <= self.last:
             self.warning = (
                 f"walk of {format_oid(self.root)}: agent returned non-increasing OID {format_oid(oid)} "
@@ -134,9 +162,16 @@ class BackendClient:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""
         return await self._guarded(self._get, oids)
 
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1)."""
-        return await self._guarded(self._walk, root)
+    async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+        """Everything under ``root`` in agent order: GETBULK (v2c/v3) or GETNEXT (v1).
+
+        At most ``max_rows`` rows (default ``DEFAULT_MAX_ROWS``): ``WalkTooLong`` past that.
+        """
+        token = _MAX_ROWS.set(DEFAULT_MAX_ROWS if max_rows is None else max_rows)
+        try:
+            return await self._guarded(self._walk, root)
+        finally:
+            _MAX_ROWS.reset(token)
 
     async def _guarded(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
         """Run a request; whatever a backend raises for a reply ends as an ``SnmpError``, never escapes.

@@ -44,6 +44,7 @@ from gufo.snmp.aio.client import SnmpSession
 from gufo.snmp.typing import ValueType
 
 from netpoll.compat.gufo_snmp import GetIter, session_socket
+from netpoll.devicelog import device_log
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import (
     BackendClient,
@@ -54,7 +55,7 @@ from netpoll.inputs.snmp.backend_common import (
     timeout_message,
 )
 from netpoll.inputs.snmp.replies import is_fatal, well_formed
-from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
+from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid
 from netpoll.inventory.models import SnmpSettings, UsmCredentials
 
 log = logging.getLogger("netpoll.snmp.gufo")
@@ -226,6 +227,10 @@ class _Wire:
                 raise
 
 
+class _TooLarge(SnmpError):
+    """gufo could not hold the reply (``incomplete``): ask again through the large-reply client."""
+
+
 def _undecodable(exc: BaseException) -> bool:
     """True for gufo's decode errors and its decoder panics (a ``BaseException`` that is no ``Exception``)."""
     return isinstance(exc, GufoDecodeError) or not (isinstance(exc, Exception) or is_fatal(exc))
@@ -242,10 +247,19 @@ class GufoClient(BackendClient):
     backend = "gufo"
 
     def __init__(
-        self, target: Target, tally: Tally, recv_buffer: int = 0, check_replies: bool = False
+        self,
+        target: Target,
+        tally: Tally,
+        recv_buffer: int = 0,
+        check_replies: bool = False,
+        large_replies: Callable[[], SnmpClient] | None = None,
     ) -> None:
         self.target = target
         self._check_replies = check_replies
+        # gufo 0.13 decodes into a fixed buffer of a few KB and reports a larger (legal, up to 64 KB) reply
+        # as "incomplete": such a request is asked again through this client (pysnmp), which reads any size.
+        self._large_replies = large_replies
+        self._large: SnmpClient | None = None
         self.warnings: list[str] = []
         self._tally = tally
         self._recv_buffer = recv_buffer
@@ -346,6 +360,8 @@ class GufoClient(BackendClient):
         if isinstance(exc, SnmpError):
             return exc
         if isinstance(exc, GufoDecodeError):
+            if str(exc) == "incomplete" and self._large_replies is not None:
+                return _TooLarge(label, "reply larger than gufo's receive buffer")
             return self.decode_error(exc)
         if isinstance(exc, TimeoutError):
             return SnmpTimeout(label, timeout_message(self.target))
@@ -355,6 +371,29 @@ class GufoClient(BackendClient):
 
     def _rediscover(self) -> None:
         self.close()  # the next request opens a new session, which starts with engine discovery
+
+    async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
+        """GET scalars (see ``BackendClient.get``); a reply too large for gufo is read through pysnmp."""
+        try:
+            return await super().get(oids)
+        except _TooLarge:
+            return await self._large_client().get(oids)
+
+    async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+        """Walk (see ``BackendClient.walk``); a reply too large for gufo is read through pysnmp."""
+        try:
+            return await super().walk(root, max_rows)
+        except _TooLarge:
+            return await self._large_client().walk(root, max_rows)
+
+    def _large_client(self) -> SnmpClient:
+        if self._large is None:
+            assert self._large_replies is not None
+            self._large = self._large_replies()
+            device_log(log, self.target.label).info(
+                "a reply is larger than gufo-snmp's receive buffer: such requests go through pysnmp"
+            )
+        return self._large
 
     async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         if not oids:

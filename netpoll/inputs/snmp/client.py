@@ -136,7 +136,12 @@ class SnmpClientPool:
             device_log(log, target.label).warning("gufo backend asked for, but %s: using pysnmp", refused)
         client: AnyClient
         if backend == "gufo":
-            client = GufoClient(target, self._tally, check_replies=self._check_replies)
+            client = GufoClient(
+                target,
+                self._tally,
+                check_replies=self._check_replies,
+                large_replies=lambda: PysnmpClient(target, self._engines, self._tally),
+            )
         else:
             client = PysnmpClient(target, self._engines, self._tally)
         self._clients[key] = (target, backend, client)

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from netpoll.errors import SnmpError
+from netpoll.inputs.snmp.backend_common import WalkTooLong
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 
 # snmprec type tags (BER tag numbers) whose values are integers.
@@ -80,8 +81,8 @@ class FakeSnmpClient:
         self._check("get")
         return {oid: self.data[oid] for oid in oids if oid in self.data}
 
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Everything under ``root`` in OID order."""
+    async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+        """Everything under ``root`` in OID order; ``WalkTooLong`` past ``max_rows``."""
         self._check("walk")
         if self._keys_for != len(self.data):  # set()/remove() reset it; direct dict edits change the size
             self._keys = sorted(self.data)
@@ -93,6 +94,8 @@ class FakeSnmpClient:
             if oid[:n] != root:
                 break
             out.append((oid, self.data[oid]))
+            if max_rows is not None and len(out) > max_rows:
+                raise WalkTooLong(root, max_rows)
         return out
 
     async def aclose(self) -> None:

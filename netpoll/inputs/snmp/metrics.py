@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from netpoll.inputs.snmp.replies import STATS
 from netpoll.inputs.snmp.types import Oid, SnmpValue
 from netpoll.measurements import INTERFACE
 from netpoll.sample import FieldValue, Sample
@@ -29,6 +30,8 @@ MAX64 = 1 << 64
 UPTIME_WRAP_S = MAX32 / 100
 # ifSpeed saturates at its maximum for interfaces faster than 4.29 Gbit/s (then ifHighSpeed is the truth).
 IF_SPEED_SATURATED = MAX32 - 1
+# No interface is faster (1.6 Tbit/s Ethernet, 64-port LAGs of 400G: 25.6 Tbit/s): beyond is a broken agent.
+MAX_SPEED_BPS = 100 * 10**12
 # Slack on the line-rate plausibility check for wraps: agents refresh counters at their own pace.
 LINE_RATE_SLACK = 1.5
 # Smallest Ethernet frame on the wire, for the most packets a link can carry per second.
@@ -98,16 +101,30 @@ def text_of(value: SnmpValue | None) -> str:
     return str(value)
 
 
+def _gauge32(value: SnmpValue | None) -> int | None:
+    """A Gauge32 as the agent should send it (0 .. 2^32-1); anything else (negative, oversized) is None."""
+    if not isinstance(value, int):
+        return None
+    if 0 <= value < MAX32:
+        return value
+    STATS.note_refused_value()
+    return None
+
+
 def speed_bps(high_speed: SnmpValue | None, speed: SnmpValue | None) -> int | None:
     """Interface speed: ifHighSpeed (Mbit/s) when it is set, else ifSpeed (bit/s); None when unknown.
 
     ifHighSpeed is 0 for links under 1 Mbit/s, so a non-saturated ifSpeed wins over a zero ifHighSpeed.
+    Values the agent cannot legally send (negative, beyond a Gauge32) or beyond MAX_SPEED_BPS are unknown,
+    not a speed: a negative ifSpeed made utilisation -480468 %.
     """
-    if isinstance(high_speed, int) and high_speed > 0:
-        return high_speed * 1_000_000
-    if isinstance(speed, int) and speed != IF_SPEED_SATURATED:
-        return speed
-    if isinstance(high_speed, int):
+    high = _gauge32(high_speed)
+    if high is not None and 0 < high * 1_000_000 <= MAX_SPEED_BPS:
+        return high * 1_000_000
+    low = _gauge32(speed)
+    if low is not None and low != IF_SPEED_SATURATED:
+        return low
+    if high == 0:
         return 0
     return None
 
@@ -203,7 +220,10 @@ def interface_samples(
         for name, col in counter_cols:
             value = col.get(idx)
             if isinstance(value, int):
-                raw[name] = value
+                if 0 <= value < MAX64:
+                    raw[name] = value
+                else:  # no Counter32/64 holds it: the agent's (or the decoder's) error, not a count
+                    STATS.note_refused_value()
         fields: dict[str, FieldValue] = dict(raw)
         for field, col in status_cols:
             value = col.get(idx)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from netpoll.devicelog import DeviceLog, device_log
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
-from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP
+from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP, WalkTooLong
 from netpoll.inputs.snmp.metrics import (
     IfKey,
     IfState,
@@ -44,6 +44,9 @@ from netpoll.sample import FieldValue, Sample
 log = logging.getLogger("netpoll.snmp.poller")
 
 STATE_VERSION = 1
+# Row cap per walked column: ROW_CAP_FACTOR x ifNumber, at least ROW_CAP_MIN (``row_cap``).
+ROW_CAP_MIN = 10_000
+ROW_CAP_FACTOR = 4
 # Label columns are re-read every this many polls (and whenever the interface set changes).
 LABEL_EVERY = 10
 
@@ -94,6 +97,18 @@ class _DeviceState:
         st.uptime = UptimeState.from_json(uptime) if uptime else None
         st.ifs = if_state_from_json(data.get("ifs") or [])
         return st
+
+
+def row_cap(if_number: int | None) -> tuple[int, str]:
+    """Rows per column a walk of this device may return, and why: 4 x ifNumber, at least ROW_CAP_MIN.
+
+    A hostile or broken agent can answer an endless table; without a cap the walk grows until the poll's
+    deadline (a 100,000-row table held 362 MB). Interface tables have ifNumber rows; other tables (CPUs,
+    sensors, sessions summaries) far fewer; the slack allows for an ifNumber that lags or miscounts.
+    """
+    if if_number is not None and if_number * ROW_CAP_FACTOR > ROW_CAP_MIN:
+        return if_number * ROW_CAP_FACTOR, f"{ROW_CAP_FACTOR} x ifNumber {if_number}"
+    return ROW_CAP_MIN, f"at least {ROW_CAP_MIN}, ifNumber {if_number}"
 
 
 class _PollError(Exception):
@@ -205,6 +220,7 @@ class SnmpPoller:
             time.time_ns(),
         )
         if_number = _as_int(scalars.get(system.get("if_number", "")))
+        poll.row_cap, poll.row_cap_why = row_cap(if_number)
         relabel = (
             st.rows is None
             or st.polls_since_labels + 1 >= self._label_every
@@ -383,6 +399,8 @@ class _Poll:
     tags: dict[str, str]
     log: DeviceLog
     varbinds: int = 0  # also reported when the poll fails
+    row_cap: int = ROW_CAP_MIN  # rows per column one walk may return (``row_cap``)
+    row_cap_why: str = f"at least {ROW_CAP_MIN}"
     columns: Columns = field(default_factory=dict)
     client: SnmpClient = field(init=False)
     st: _DeviceState = field(init=False)
@@ -426,7 +444,17 @@ class _Poll:
         """Walk each root of ``plan`` and sort the rows into their columns (by instance)."""
         columns = self.columns
         for walk_root in plan:
-            result = await self.client.walk(walk_root.root)
+            cap = self.row_cap * len(walk_root.columns)
+            try:
+                result = await self.client.walk(walk_root.root, max_rows=cap)
+            except WalkTooLong as exc:
+                names = ", ".join(name for name, _ in walk_root.columns)
+                raise SnmpError(
+                    self.device.name,
+                    f"table {names} ({format_oid(exc.root)}): more than {cap} rows, the cap for this device "
+                    f"({self.row_cap} per column: {self.row_cap_why}); the agent's table is endless or far "
+                    "larger than its interface count",
+                ) from exc
             self.varbinds += len(result)
             if len(walk_root.columns) == 1:
                 name, oid = walk_root.columns[0]

@@ -111,6 +111,11 @@ class ReplyStats:
 
     decoder_faults: Counter[str] = field(default_factory=Counter)  # by backend
     dropped: Counter[str] = field(default_factory=Counter)  # by source address ("other" past MAX_SOURCES)
+    refused_values: int = 0  # values outside their SNMP type (a negative counter, a Gauge32 beyond 2^32-1)
+
+    def note_refused_value(self) -> None:
+        """Count one value no SNMP type of its column allows (treated as absent, not as a number)."""
+        self.refused_values += 1
 
     def note_fault(self, backend: str) -> None:
         """Count one reply a backend could not decode."""

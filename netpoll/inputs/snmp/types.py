@@ -34,8 +34,11 @@ class SnmpClient(Protocol):
         """GET scalars. OIDs answered with noSuchObject/noSuchInstance are absent from the result."""
         ...
 
-    async def walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
-        """Bulk-walk (GETNEXT for v1) everything under ``root``, in agent order, to the subtree end."""
+    async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+        """Bulk-walk (GETNEXT for v1) everything under ``root``, in agent order, to the subtree end.
+
+        A walk longer than ``max_rows`` rows (None: the client's default) fails with an ``NetpollError``.
+        """
         ...
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ from netpoll.inputs.snmp.metrics import (
     interface_samples,
     speed_bps,
 )
+from netpoll.inputs.snmp.replies import STATS
 from netpoll.inputs.snmp.types import Oid, SnmpValue
 
 S = 1_000_000_000  # one second in ns
@@ -323,3 +324,31 @@ def test_uptime_falls_back_to_hr_system_uptime() -> None:
     uptime, rebooted, _ = device_uptime(None, None, None, 4200, S)
     assert (uptime, rebooted) == (42.0, False)
     assert device_uptime(None, None, None, None, S) == (None, False, None)
+
+
+@pytest.mark.parametrize(
+    ("high", "low", "expected"),
+    [
+        (1000, 1_000_000_000, 1_000_000_000),
+        (0, 10_000_000, 10_000_000),
+        (None, -1_000_000, None),  # a negative ifSpeed (utilisation -480468 % before)
+        (-5, 100_000_000, 100_000_000),  # a negative ifHighSpeed: ifSpeed instead
+        (2**32, 100_000_000, 100_000_000),  # beyond a Gauge32
+        (4_000_000_000, None, None),  # 4 Pbit/s: absurd
+        (400_000, 2**32 - 1, 400_000_000_000),
+        (None, 2**32 - 1, None),  # saturated ifSpeed and no ifHighSpeed
+        (0, None, 0),
+    ],
+)
+def test_speed_from_the_agent_is_checked(high: int | None, low: int | None, expected: int | None) -> None:
+    assert speed_bps(high, low) == expected
+
+
+def test_counters_outside_their_type_are_absent_and_counted() -> None:
+    before = STATS.refused_values
+    rows = [InterfaceRow(1, "eth0", {"device": "r1", "ifName": "eth0"}, None)]
+    columns = {"ifHCInOctets": {(1,): -5}, "ifHCOutOctets": {(1,): 2**64}, "ifInErrors": {(1,): 7}}
+    samples, _ = interface_samples(rows, columns, {}, 1)
+    assert "ifHCInOctets" not in samples[0].fields
+    assert "ifHCOutOctets" not in samples[0].fields
+    assert STATS.refused_values - before == 2

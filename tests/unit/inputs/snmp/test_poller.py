@@ -12,7 +12,7 @@ import pytest
 import netpoll.inputs.snmp.poller
 from netpoll.errors import SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.fake import FakeSnmpClient
-from netpoll.inputs.snmp.poller import SnmpPoller
+from netpoll.inputs.snmp.poller import ROW_CAP_FACTOR, ROW_CAP_MIN, SnmpPoller, row_cap
 from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
@@ -176,10 +176,10 @@ async def test_labels_are_read_now_and_then_and_on_change(pool: FakePool) -> Non
     name_walks = []
     real_walk = fake.walk
 
-    async def counting_walk(root: Oid) -> list[tuple[Oid, SnmpValue]]:
+    async def counting_walk(root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
         if root == parse_oid(IF_NAME[:-1]):
             name_walks.append(root)
-        return await real_walk(root)
+        return await real_walk(root, max_rows)
 
     fake.walk = counting_walk  # type: ignore[method-assign]
     for _ in range(4):
@@ -217,7 +217,7 @@ async def _unknown_profile_and_deadline(pool: FakePool) -> None:
     assert fields["poll_ok"] == 0
     assert "unknown profile 'nope'" in fields["error"]
 
-    async def hang(root: Oid) -> list[tuple[Oid, SnmpValue]]:
+    async def hang(root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
         await asyncio.sleep(10)
         return []
 
@@ -393,3 +393,23 @@ async def test_a_failing_poll_does_not_turn_cell_gets_off(pool: FakePool) -> Non
     walks = fake.calls["walk"]
     assert snmp(await poll(poller, dev))["poll_ok"] == 1
     assert fake.calls["walk"] == walks
+
+
+async def test_an_endless_table_is_cut_at_the_row_cap_named_in_the_error(pool: FakePool) -> None:
+    agent = small_agent()
+    for i in range(3, ROW_CAP_MIN + 10):  # far more ifName rows than ifNumber (2) says
+        agent[parse_oid(IF_NAME + str(i))] = b"x"
+    pool.clients["r1"] = FakeSnmpClient(agent)
+    result = await SnmpPoller(pool, load_profiles()).run(device("r1"), Budget.start(10))
+    assert not result.ok
+    assert result.error is not None
+    assert f"more than {ROW_CAP_MIN} rows" in result.error
+    assert "ifName" in result.error
+    assert f"at least {ROW_CAP_MIN}" in result.error
+
+
+@pytest.mark.parametrize(
+    ("if_number", "cap"), [(None, ROW_CAP_MIN), (2, ROW_CAP_MIN), (5000, 5000 * ROW_CAP_FACTOR)]
+)
+def test_row_cap_follows_if_number(if_number: int | None, cap: int) -> None:
+    assert row_cap(if_number)[0] == cap
