@@ -81,7 +81,7 @@ async def test_random_and_truncated_replies_end_as_results_or_errors(
     backend: str, count: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     kinds, reply = corrupter(15)
-    faults_before = STATS.decoder_faults[backend]
+    faults_before = sum(STATS.decoder_faults.values())  # gufo hands "incomplete" replies to pysnmp
     outcomes: Counter[str] = Counter()
     with StandinAgent("127.0.0.3", reply=reply) as agent:  # type: ignore[arg-type]
         # The daemon's pool: gufo checks a device's replies only after its first undecodable one.
@@ -101,7 +101,8 @@ async def test_random_and_truncated_replies_end_as_results_or_errors(
     assert sum(outcomes.values()) == count
     assert min(kinds.values()) > count // 10
     assert outcomes["decode"] > count // 2, outcomes
-    assert STATS.decoder_faults[backend] - faults_before >= outcomes["decode"]
+    assert sum(STATS.decoder_faults.values()) - faults_before >= outcomes["decode"]
+    print(f"{backend}: {count} corrupted replies ({dict(kinds)}): {dict(outcomes)}")
     assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
