@@ -14,6 +14,7 @@ itself from the environment, so it is accepted as is).
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,6 +26,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     field_validator,
@@ -34,7 +36,14 @@ from pydantic import (
 from netpoll import defaults
 from netpoll.configkit.files import unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
-from netpoll.configkit.secrets import SecretError, resolve_secret
+from netpoll.configkit.secrets import (
+    DEFAULT_SECRET_DIRS,
+    DEFAULT_SECRET_ENV,
+    SecretError,
+    SecretPolicy,
+    config_secret_refs,
+    resolve_secret,
+)
 from netpoll.configkit.units import ByteSize
 from netpoll.configkit.validation import describe, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
@@ -76,7 +85,7 @@ _PATHS: tuple[PathKey, ...] = (
     ),
 )
 _TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard")
-_SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log")
+_SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log", "inventory_secrets")
 
 
 def _listen(value: str) -> str:
@@ -251,6 +260,31 @@ class LogConfig(_Frozen):
         return value.upper() if isinstance(value, str) else value
 
 
+def _variable_pattern(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*\*?", value):
+        raise ValueError(f"'{value}' must be a variable name, or a prefix ending in '*' (e.g. SNMP_*)")
+    return value
+
+
+def _absolute_dir(value: str) -> str:
+    if not Path(value).is_absolute():
+        raise ValueError(f"'{value}' must be an absolute directory, e.g. /run/secrets/netpoll")
+    return value
+
+
+class InventorySecretsConfig(_Frozen):
+    """Where inventories' secrets may come from (see netpoll.configkit.secrets.SecretPolicy).
+
+    ``env``: variable names or prefixes ending in ``*`` a ``${VAR}`` may name (the daemon's own
+    ``NETPOLL_<SECTION>__*`` variables and those this configuration's secrets name never are). ``dirs``:
+    directories a ``*_file`` may be in, besides the inventory's own (symlinks resolved first; systemd's
+    ``$CREDENTIALS_DIRECTORY`` is added when set).
+    """
+
+    env: tuple[Annotated[str, AfterValidator(_variable_pattern)], ...] = DEFAULT_SECRET_ENV
+    dirs: tuple[Annotated[str, AfterValidator(_absolute_dir)], ...] = DEFAULT_SECRET_DIRS
+
+
 class DaemonConfig(_Frozen):
     """The whole daemon configuration, validated and with secrets resolved."""
 
@@ -263,11 +297,22 @@ class DaemonConfig(_Frozen):
     thresholds: Annotated[Path, AfterValidator(_thresholds)] | None = None  # None: the shipped rules
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
+    inventory_secrets: InventorySecretsConfig = InventorySecretsConfig()
     # "I/N": poll only shard I of N (see netpoll.sharding)
     shard: Annotated[str, AfterValidator(_shard)] | None = None
     # The file this came from, for messages; None: embedded defaults. Set by load_config, never by the file
     # (exclude: not offered among the keys a file may hold).
     source: str | None = Field(default=None, exclude=True)
+    # The variables and (real) files this configuration's own secrets come from: never an inventory's.
+    _own_secrets: tuple[frozenset[str], frozenset[str]] = PrivateAttr(default=(frozenset(), frozenset()))
+
+    def secret_policy(self, environ: Mapping[str, str] | None = None) -> SecretPolicy:
+        """What the inventories this daemon loads may read their secrets from."""
+        env = os.environ if environ is None else environ
+        credentials = env.get("CREDENTIALS_DIRECTORY")
+        dirs = self.inventory_secrets.dirs + ((credentials,) if credentials else ())
+        variables, files = self._own_secrets
+        return SecretPolicy(self.inventory_secrets.env, dirs, variables, files)
 
     @field_validator("inventories", mode="before")
     @classmethod
@@ -317,6 +362,10 @@ class DaemonConfig(_Frozen):
         lines["http"] = self.http.listen or "(off)"
         lines["log"] = f"{self.log.level} {self.log.format}"
         lines["shard"] = self.shard or "(all devices)"
+        secrets = self.inventory_secrets
+        lines["inventory_secrets"] = (
+            f"env {', '.join(secrets.env) or '(none)'}; files in {', '.join(secrets.dirs)}"
+        )
         return lines
 
 
@@ -352,7 +401,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         _resolve_paths(data, base_dir)
     in_file = set(data)
     env_origin = _apply_environment(data, env, problems)
-    _resolve_secrets(data, source, env_origin, env, base_dir or Path.cwd(), problems)
+    own_secrets = _resolve_secrets(data, source, env_origin, env, base_dir or Path.cwd(), problems)
     data["source"] = None if path is None else source.file
     config: DaemonConfig | None = None
     try:
@@ -373,6 +422,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
                 problems.add(source.file, source.line(loc), message)
     problems.raise_if_any()
     assert config is not None
+    config._own_secrets = own_secrets
     return config
 
 
@@ -455,7 +505,9 @@ def _resolve_secrets(
     env: Mapping[str, str],
     base_dir: Path,
     problems: Problems,
-) -> None:
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Resolve the configuration's secrets in place; the variables and files they use."""
+    used: list[tuple[str | None, str | None]] = []
     for section, key in _SECRETS:
         body = data.get(section)
         if not isinstance(body, dict):
@@ -463,6 +515,7 @@ def _resolve_secrets(
         value, file = body.pop(key, None), body.pop(f"{key}_file", None)
         if value is None and file is None:
             continue
+        used.append((value if isinstance(value, str) else None, file if isinstance(file, str) else None))
         where = (section, key) if value is not None else (section, f"{key}_file")
         if not isinstance(value, str | None) or not isinstance(file, str | None):
             problems.add(source.file, source.line(where), f"{section}.{where[1]} must be text")
@@ -475,3 +528,4 @@ def _resolve_secrets(
                 problems.add("environment", 0, f"{variable}: {exc}")
             else:
                 problems.add(source.file, source.line(where), f"{section}: {exc}")
+    return config_secret_refs(used, base_dir)

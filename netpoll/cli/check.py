@@ -59,7 +59,7 @@ def handle(args: argparse.Namespace) -> int:
                     " --config FILE whose inventories: lists them"
                 ]
             )
-        inventory = load_inventory(paths)
+        inventory = load_inventory(paths, secret_policy=config.secret_policy() if config else None)
         if config is not None and args.config:
             check_rules(config)
     except ConfigError as exc:

@@ -68,6 +68,7 @@ def settings_from_config(
         influx=config.influxdb,
         mqtt=mqtt,
         alert_rules=config.thresholds,
+        secret_policy=config.secret_policy(),
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
         snmp_backend=config.scheduler.snmp_backend,
         icmp_concurrency=config.scheduler.max_concurrent_icmp,

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from netpoll import defaults
+from netpoll.configkit.secrets import SecretPolicy
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
@@ -88,6 +89,7 @@ class RunSettings:
     alerts: bool = True
     alert_rules: Path | None = None
     profiles_dir: Path | None = None
+    secret_policy: SecretPolicy | None = None  # None: the defaults of the configuration's inventory_secrets
     snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP
     snmp_backend: SnmpBackendName = "auto"  # the default for devices whose snmp.backend is auto
     icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP
@@ -255,7 +257,7 @@ class Daemon:
         if self.loader is None:
             from netpoll.inventory.loader import load_inventory
 
-            self.loader = functools.partial(load_inventory, profiles=profiles)
+            self.loader = functools.partial(load_inventory, profiles=profiles, secret_policy=s.secret_policy)
         loader = self.loader
         inventory = await asyncio.to_thread(loader, s.inventories)
         devices = self._select(inventory)

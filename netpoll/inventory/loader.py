@@ -21,7 +21,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 
 from netpoll.configkit.files import unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
-from netpoll.configkit.secrets import SecretError, resolve_secret
+from netpoll.configkit.secrets import SecretError, SecretPolicy, resolve_secret
 from netpoll.configkit.validation import describe, expect, validate
 from netpoll.configkit.yamlsource import PathKey, YamlSource, display_path, load_yaml
 from netpoll.errors import ConfigError
@@ -147,6 +147,7 @@ def load_inventory(
     range_cap: int = DEFAULT_RANGE_CAP,
     resolve_secrets: bool = True,
     profiles: Collection[str] | None = None,
+    secret_policy: SecretPolicy | None = None,
 ) -> Inventory:
     """Load, merge and validate inventory files and directories.
 
@@ -158,11 +159,14 @@ def load_inventory(
             then neither read nor checked, and every one is an empty placeholder.
         profiles: the SNMP profile names an ``snmp.profile`` may name (the daemon passes the ones it
             loaded); None: the shipped profiles, loaded only when some layer names one.
+        secret_policy: which variables and files secrets may come from (the daemon configuration's
+            ``DaemonConfig.secret_policy()``); None: the defaults of ``inventory_secrets``.
 
     Raises:
         ConfigError: with every problem found, each ``file:line: message``.
     """
     loader = _Loader(os.environ if environ is None else environ, range_cap, resolve_secrets, profiles)
+    loader.secret_policy = SecretPolicy() if secret_policy is None else secret_policy
     return loader.load(paths)
 
 
@@ -187,6 +191,7 @@ class _Loader:
         self.environ = environ
         self.range_cap = range_cap
         self.resolve_secrets = resolve_secrets
+        self.secret_policy = SecretPolicy()
         self.profiles = profiles
         self.problems = Problems()
         self.defaults: _Entry | None = None
@@ -283,7 +288,7 @@ class _Loader:
         for name, body in value.items():
             path = (section, name)
             line = source.line(path)
-            if not isinstance(name, str) or not _REFERENCE_RE.match(name):
+            if not isinstance(name, str) or not _REFERENCE_RE.fullmatch(name):
                 self.problems.add(
                     source.file, line, f"{kind} name '{name}' may only hold letters, digits, '.', '_', '-'"
                 )
@@ -417,7 +422,14 @@ class _Loader:
         if value is None and file is None:
             where = entry.line
         try:
-            secret = resolve_secret(key, value, file, base_dir=entry.source.base_dir, environ=self.environ)
+            secret = resolve_secret(
+                key,
+                value,
+                file,
+                base_dir=entry.source.base_dir,
+                environ=self.environ,
+                policy=self.secret_policy,
+            )
         except SecretError as exc:
             self.add(entry, where, f"{label}: {exc}")
             return None
@@ -478,7 +490,7 @@ class _Loader:
         tags: dict[str, str] | None = {}
         for tag, value in (raw.tags or {}).items():
             line = entry.line_of("tags", tag)
-            if not isinstance(tag, str) or not _TAG_KEY_RE.match(tag):
+            if not isinstance(tag, str) or not _TAG_KEY_RE.fullmatch(tag):
                 tags = None
                 self.add(
                     entry,
@@ -543,7 +555,7 @@ class _Loader:
                 return  # one duplicate line per range is enough; the rest would repeat it
 
     def _check_name(self, entry: _Entry, name: str, label: str) -> bool:
-        if NAME_RE.match(name):
+        if NAME_RE.fullmatch(name):
             return True
         self.add(
             entry,

@@ -98,12 +98,12 @@ def test_snmpv3_auth_priv_and_wrong_key(
 def test_inventory_target_and_samples(
     snmpd: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("NP_TEST_COMMUNITY", snmpd.community)
+    monkeypatch.setenv("NETPOLL_TEST_COMMUNITY", snmpd.community)
     (tmp_path / "lab.yaml").write_text(
         "credentials:\n"
         "  lab:\n"
         "    version: 2c\n"
-        "    community: ${NP_TEST_COMMUNITY}\n"
+        "    community: ${NETPOLL_TEST_COMMUNITY}\n"
         "devices:\n"
         "  - name: agent1\n"
         f"    address: {snmpd.host}\n"
@@ -179,12 +179,12 @@ def test_inventory_device_mistakes_are_one_line(
     message: str,
 ) -> None:
     """Overrides of an inventory device's settings are held to the inventory's bounds, naming the flag."""
-    monkeypatch.setenv("NP_TEST_COMMUNITY", "not-used")
+    monkeypatch.setenv("NETPOLL_TEST_COMMUNITY", "not-used")
     (tmp_path / "lab.yaml").write_text(
         "credentials:\n"
         "  lab:\n"
         "    version: 2c\n"
-        "    community: ${NP_TEST_COMMUNITY}\n"
+        "    community: ${NETPOLL_TEST_COMMUNITY}\n"
         "devices:\n"
         "  - name: agent1\n"
         "    address: 127.0.0.1\n"

@@ -60,6 +60,7 @@ def test_instance_name_is_distinct_per_shard_unless_configured(
 
 def test_unknown_profile_is_refused_at_start(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "community").write_text("c0mmunity\n")
+    (tmp_path / "community").chmod(0o600)
     (tmp_path / "inventory.yaml").write_text(
         "credentials:\n  lab: {version: 2c, community_file: community}\n"
         "devices:\n  - name: r1\n    address: 127.0.0.1\n    snmp: {credentials: lab, profile: ciscoo}\n"

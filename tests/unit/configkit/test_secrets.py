@@ -25,8 +25,8 @@ def _files(tmp_path: Path) -> Path:
 
 
 RESOLVED = [
-    ("${S}", None, {"S": SECRET}),
-    ("${S_2}", None, {"S_2": SECRET}),
+    ("${NETPOLL_S}", None, {"NETPOLL_S": SECRET}),
+    ("${NETPOLL_S_2}", None, {"NETPOLL_S_2": SECRET}),
     (None, "ok", {}),
     (None, "crlf", {}),
     (None, "bare", {}),
@@ -48,16 +48,16 @@ def test_absolute_file(tmp_path: Path) -> None:
 
 
 FAILURES = [
-    ("${MISSING}", None, {}, "environment variable MISSING is not set"),
-    ("${EMPTY}", None, {"EMPTY": ""}, "environment variable EMPTY is empty"),
+    ("${NETPOLL_MISSING}", None, {}, "environment variable NETPOLL_MISSING is not set"),
+    ("${NETPOLL_EMPTY}", None, {"NETPOLL_EMPTY": ""}, "environment variable NETPOLL_EMPTY is empty"),
     (SECRET, None, {}, "is a literal secret"),
-    ("$S", None, {"S": SECRET}, "must be written ${ENV_VAR}"),
-    ("${S", None, {"S": SECRET}, "must be written ${ENV_VAR}"),
-    ("prefix-${S}", None, {"S": SECRET}, "is a literal secret"),
-    ("${S}", "ok", {"S": SECRET}, "either community or community_file, not both"),
+    ("$S", None, {"NETPOLL_S": SECRET}, "must be written ${ENV_VAR}"),
+    ("${S", None, {"NETPOLL_S": SECRET}, "must be written ${ENV_VAR}"),
+    ("prefix-${NETPOLL_S}", None, {"NETPOLL_S": SECRET}, "is a literal secret"),
+    ("${NETPOLL_S}", "ok", {"NETPOLL_S": SECRET}, "either community or community_file, not both"),
     (None, None, {}, "missing community"),
     (None, "does-not-exist", {}, "cannot read it (No such file or directory)"),
-    (None, "dir", {}, "cannot read it (Is a directory)"),
+    (None, "dir", {}, "is a directory, not a regular file"),
     (None, "empty", {}, "the file is empty"),
     (None, "two-lines", {}, "more than one line"),
     (None, "binary", {}, "not UTF-8"),
@@ -96,26 +96,50 @@ def test_secret_file_relative_to_the_inventory(tmp_path: Path) -> None:
 
 
 CREDENTIAL_PROBLEMS = [
-    ("{version: 3, username: u, auth_protocol: SHA, auth_key: '${K}'}", {"K": "1234567"}, "shorter than 8"),
-    ("{version: 3, username: u, auth_protocol: SHA, auth_key: '${K}'}", {}, "K is not set"),
-    ("{version: 3, username: u, auth_key: '${K}'}", {"K": "12345678"}, "auth_key without auth_protocol"),
-    ("{version: 3, username: u, priv_protocol: DES, priv_key: '${K}'}", {"K": "12345678"}, "no noAuthPriv"),
-    ("{version: 3, auth_protocol: SHA, auth_key: '${K}'}", {"K": "12345678"}, "needs a username"),
     (
-        "{version: 3, username: u, auth_protocol: SHA1024, auth_key: '${K}'}",
-        {"K": "12345678"},
+        "{version: 3, username: u, auth_protocol: SHA, auth_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "1234567"},
+        "shorter than 8",
+    ),
+    ("{version: 3, username: u, auth_protocol: SHA, auth_key: '${NETPOLL_K}'}", {}, "K is not set"),
+    (
+        "{version: 3, username: u, auth_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
+        "auth_key without auth_protocol",
+    ),
+    (
+        "{version: 3, username: u, priv_protocol: DES, priv_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
+        "no noAuthPriv",
+    ),
+    (
+        "{version: 3, auth_protocol: SHA, auth_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
+        "needs a username",
+    ),
+    (
+        "{version: 3, username: u, auth_protocol: SHA1024, auth_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
         "is not one of",
     ),
     (
-        "{version: 3, username: u, auth_protocol: SHA, auth_key: '${K}', priv_protocol: AES512,"
-        " priv_key: '${K}'}",
-        {"K": "12345678"},
+        "{version: 3, username: u, auth_protocol: SHA, auth_key: '${NETPOLL_K}', priv_protocol: AES512,"
+        " priv_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
         "priv_protocol 'AES512' is not one of DES, AES128, AES192, AES256",
     ),
-    ("{version: 2c, community: '${K}', priv_key: '${K}'}", {"K": "12345678"}, "for version 3 only"),
-    ("{version: 3, username: u, community: '${K}'}", {"K": "12345678"}, "for versions 1 and 2c"),
-    ("{version: 4, community: '${K}'}", {"K": "12345678"}, "version must be 1, 2c or 3"),
-    ("{community: '${K}'}", {"K": "12345678"}, "missing required key 'version'"),
+    (
+        "{version: 2c, community: '${NETPOLL_K}', priv_key: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
+        "for version 3 only",
+    ),
+    (
+        "{version: 3, username: u, community: '${NETPOLL_K}'}",
+        {"NETPOLL_K": "12345678"},
+        "for versions 1 and 2c",
+    ),
+    ("{version: 4, community: '${NETPOLL_K}'}", {"NETPOLL_K": "12345678"}, "version must be 1, 2c or 3"),
+    ("{community: '${NETPOLL_K}'}", {"NETPOLL_K": "12345678"}, "missing required key 'version'"),
     ("{version: 2c}", {}, "missing community"),
     ("{version: 2c, community: 12345}", {}, "community: must be text"),
 ]
@@ -154,11 +178,11 @@ def test_auth_protocol_spellings(tmp_path: Path, written: str, normal: str) -> N
     path = tmp_path / "inv.yaml"
     path.write_text(
         "credentials:\n"
-        f"  p: {{version: 3, username: u, auth_protocol: {written}, auth_key: '${{K}}',"
-        " priv_protocol: aes-256, priv_key: '${K}'}\n"
+        f"  p: {{version: 3, username: u, auth_protocol: {written}, auth_key: '${{NETPOLL_K}}',"
+        " priv_protocol: aes-256, priv_key: '${NETPOLL_K}'}\n"
         "devices:\n  - {name: d, address: 198.51.100.1, snmp: {credentials: p}}\n"
     )
-    device = load_inventory([path], environ={"K": "12345678"}).by_name()["d"]
+    device = load_inventory([path], environ={"NETPOLL_K": "12345678"}).by_name()["d"]
     assert device.snmp is not None
     assert device.snmp.credentials.auth_protocol == normal  # type: ignore[union-attr]
     assert device.snmp.credentials.priv_protocol == "AES256"  # type: ignore[union-attr]
@@ -168,9 +192,9 @@ def test_secrets_left_unread_for_callers_without_snmp(tmp_path: Path) -> None:
     inventory = tmp_path / "inv.yaml"
     inventory.write_text(
         "credentials:\n"
-        "  v2: {version: 2c, community: '${UNSET_COMMUNITY}'}\n"
+        "  v2: {version: 2c, community: '${NETPOLL_UNSET_COMMUNITY}'}\n"
         "  v3: {version: '3', username: u, auth_protocol: SHA256, auth_key_file: missing-file,\n"
-        "       priv_protocol: AES128, priv_key: '${UNSET_PRIV}'}\n"
+        "       priv_protocol: AES128, priv_key: '${NETPOLL_UNSET_PRIV}'}\n"
         "devices:\n"
         "  - {name: a, address: 127.0.0.1, snmp: {credentials: v2}}\n"
         "  - {name: b, address: 127.0.0.2, snmp: {credentials: v3}}\n"

@@ -160,7 +160,7 @@ def test_bad_name_pattern(pattern: str, message: str) -> None:
 
 INVENTORY = """
 credentials:
-  lab: {{version: 2c, community: "${{C}}"}}
+  lab: {{version: 2c, community: "${{NETPOLL_C}}"}}
 defaults:
   snmp: {{credentials: lab}}
 groups:
@@ -173,7 +173,7 @@ ranges:
 def _load(tmp_path: Path, ranges: str, range_cap: int = 4096) -> list[str]:
     path = tmp_path / "inv.yaml"
     path.write_text(INVENTORY.format(ranges=ranges))
-    inventory = load_inventory([path], environ={"C": "x"}, range_cap=range_cap)
+    inventory = load_inventory([path], environ={"NETPOLL_C": "x"}, range_cap=range_cap)
     return [device.name for device in inventory]
 
 
@@ -184,7 +184,7 @@ def test_range_devices_get_layers(tmp_path: Path) -> None:
             ranges='  - {range: 198.51.100.0/30, name: "e{index}", groups: [edge], snmp: {port: 1161}}'
         )
     )
-    devices = list(load_inventory([path], environ={"C": "x"}))
+    devices = list(load_inventory([path], environ={"NETPOLL_C": "x"}))
     assert [(d.name, d.address, d.role, dict(d.tags)) for d in devices] == [
         ("e1", "198.51.100.1", "switch", {"tier": "edge"}),
         ("e2", "198.51.100.2", "switch", {"tier": "edge"}),
@@ -220,4 +220,4 @@ def test_range_overlapping_a_device_is_a_duplicate_address(tmp_path: Path) -> No
         + "devices:\n  - {name: r1, address: 198.51.100.2}\n"
     )
     with pytest.raises(ConfigError, match=r"address 198\.51\.100\.2 port 161 is also used by device 'r1'"):
-        load_inventory([path], environ={"C": "x"})
+        load_inventory([path], environ={"NETPOLL_C": "x"})

@@ -13,19 +13,24 @@ from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
 from netpoll.inventory.models import CommunityCredentials, Device, UsmCredentials
 
-ENV = {"C1": "community-one", "C2": "community-two", "AUTH": "auth-key-123", "PRIV": "priv-key-123"}
+ENV = {
+    "NETPOLL_C1": "community-one",
+    "NETPOLL_C2": "community-two",
+    "NETPOLL_AUTH": "auth-key-123",
+    "NETPOLL_PRIV": "priv-key-123",
+}
 
 BASE = """
 credentials:
-  one: {version: 2c, community: "${C1}"}
-  two: {version: 1, community: "${C2}"}
+  one: {version: 2c, community: "${NETPOLL_C1}"}
+  two: {version: 1, community: "${NETPOLL_C2}"}
   v3:
     version: 3
     username: u
     auth_protocol: sha-256
-    auth_key: ${AUTH}
+    auth_key: ${NETPOLL_AUTH}
     priv_protocol: aes
-    priv_key: ${PRIV}
+    priv_key: ${NETPOLL_PRIV}
 defaults:
   role: default-role
   site: default-site

@@ -9,8 +9,10 @@ import pytest
 from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
 
-ENV = {"C": "c0mmunity"}
-HEAD = "credentials:\n  lab: {version: 2c, community: '${C}'}\ndefaults:\n  snmp: {credentials: lab}\n"
+ENV = {"NETPOLL_C": "c0mmunity"}
+HEAD = (
+    "credentials:\n  lab: {version: 2c, community: '${NETPOLL_C}'}\ndefaults:\n  snmp: {credentials: lab}\n"
+)
 
 
 def _write(tmp_path: Path, body: str) -> Path:

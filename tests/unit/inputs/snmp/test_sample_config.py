@@ -36,12 +36,12 @@ def test_sample_loads_as_inventory_defaults(tmp_path: Path) -> None:
         yaml.safe_dump(
             {
                 "defaults": {"snmp": {**sample(), "credentials": "ro"}},
-                "credentials": {"ro": {"version": "2c", "community": "${NP_TEST_COMMUNITY}"}},
+                "credentials": {"ro": {"version": "2c", "community": "${NETPOLL_TEST_COMMUNITY}"}},
                 "devices": [{"name": "r1", "address": "127.0.0.1"}],
             }
         )
     )
-    device = load_inventory([inventory], environ={"NP_TEST_COMMUNITY": "c"}).devices[0]
+    device = load_inventory([inventory], environ={"NETPOLL_TEST_COMMUNITY": "c"}).devices[0]
     assert device.snmp is not None
     assert isinstance(device.snmp.credentials, CommunityCredentials)
     assert device.snmp == SnmpSettings(credentials=device.snmp.credentials)
