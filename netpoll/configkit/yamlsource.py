@@ -3,10 +3,16 @@
 PyYAML's composer keeps a start mark on every node; walking the node tree ourselves (instead of
 ``yaml.safe_load``) lets every later problem name ``file:line``. Keys that appear twice in one mapping,
 which ``safe_load`` silently resolves to the last one, are reported here.
+
+Hostile files are refused while they are composed, before anything they describe is built: nesting
+deeper than ``MAX_YAML_DEPTH`` (PyYAML's composer recurses: 10,000 levels would be a RecursionError),
+and documents that stand for more than ``MAX_YAML_NODES`` values once aliases and merge keys are expanded
+(a 300-byte alias bomb stands for billions). Each is one problem line, never a traceback.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,7 +20,7 @@ from typing import Any
 import yaml
 
 from netpoll.configkit.files import ReadError, read_text
-from netpoll.configkit.limits import MAX_YAML_DEPTH
+from netpoll.configkit.limits import MAX_FILE_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 from netpoll.configkit.problems import Problems
 
 PathKey = tuple[str | int, ...]
@@ -50,7 +56,8 @@ class YamlSource:
 def display_path(path: Path) -> str:
     """The path as it goes into messages: relative to the working directory when it is below it."""
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        # abspath, not resolve(): a symlink is shown as named, and a symlink loop cannot raise here
+        return str(Path(os.path.abspath(path)).relative_to(os.path.abspath(Path.cwd())))
     except ValueError:
         return str(path)
 
@@ -66,11 +73,67 @@ def load_yaml(path: Path, problems: Problems) -> YamlSource | None:
     return parse_yaml(text, name, problems)
 
 
+class _Refused(Exception):
+    """A bound of netpoll.configkit.limits was crossed while composing, at ``line``."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses deep nesting, recursive aliases and alias expansion bombs.
+
+    Each composed node's expanded size (itself plus everything below it, aliases counted in full) is
+    computed once, from its children's, so the check costs one pass however often a node is aliased.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+        if self.check_event(yaml.AliasEvent):
+            node = super().compose_node(parent, index)
+            if id(node) not in self._sizes:
+                raise _Refused(
+                    line, "an alias refers to the mapping or list it is in (a recursive alias): remove it"
+                )
+            return node
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise _Refused(line, f"nested deeper than {MAX_YAML_DEPTH} levels: is it the right file?")
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = 1
+        if node is None:
+            return None
+        if isinstance(node, yaml.MappingNode):
+            size += sum(self._sizes[id(key)] + self._sizes[id(value)] for key, value in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size += sum(self._sizes[id(item)] for item in node.value)
+        if size > MAX_YAML_NODES:
+            raise _Refused(
+                line,
+                f"stands for more than {MAX_YAML_NODES} values once its aliases (*name) are expanded"
+                " (an alias bomb?): write the values out, or use fewer aliases",
+            )
+        self._sizes[id(node)] = size
+        return node
+
+
 def parse_yaml(text: str, name: str, problems: Problems) -> YamlSource | None:
-    """Parse YAML ``text`` (from file ``name``) into a :class:`YamlSource`."""
+    """Parse YAML ``text`` (from file ``name``) into a :class:`YamlSource`, within the limits."""
     source = YamlSource(file=name, data=None, problems=problems)
+    if len(text) > MAX_FILE_BYTES:
+        problems.add(name, 1, f"longer than {MAX_FILE_BYTES} characters: is it the right file?")
+        return None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1
         problems.add(name, line, f"character #x{exc.character:04x} is not allowed in YAML: remove it")
@@ -91,6 +154,13 @@ def parse_yaml(text: str, name: str, problems: Problems) -> YamlSource | None:
         return None
     except yaml.YAMLError as exc:
         problems.add(name, 1, f"YAML error: {type(exc).__name__}: fix the file's encoding or syntax")
+        return None
+    except _Refused as exc:
+        problems.add(name, exc.line, str(exc))
+        return None
+    except (RecursionError, MemoryError) as exc:  # a bound missed above: still one line, never a traceback
+        kind = "too deeply nested" if isinstance(exc, RecursionError) else "too large"
+        problems.add(name, 1, f"{kind} to load ({type(exc).__name__}): is it the right file?")
         return None
     finally:
         loader.dispose()

@@ -30,14 +30,21 @@ Loader = Callable[[Sequence[Path]], Inventory]
 Apply = Callable[[Inventory], None]
 Signature = dict[str, tuple[int, int]]
 
+# A reload that takes longer is given up (its thread finishes on its own); every file read is bounded in size
+# and kind (netpoll.configkit.limits), so only a hung file system gets here.
+LOAD_TIMEOUT_S = 60.0
+
 
 def file_signature(paths: Sequence[Path]) -> Signature:
     """(mtime_ns, size) of every path (directories: of their ``*.yaml``/``*.yml`` files too)."""
     sig: Signature = {}
     for path in paths:
         candidates = [path]
-        if path.is_dir():
-            candidates += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        try:
+            if path.is_dir():
+                candidates += sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        except OSError:  # e.g. no read permission: the loader reports it; a fix shows as a change
+            sig[f"{path}/"] = (-1, -1)
         for candidate in candidates:
             try:
                 st = os.stat(candidate)
@@ -74,6 +81,7 @@ class InventoryWatcher:
         self.min_interval_s = min_interval_s
         self.reloads = 0
         self.rejected = 0
+        self.load_timeout_s = LOAD_TIMEOUT_S
         self._signature = file_signature(self.paths)
         self._wake = asyncio.Event()
         self._requests = 0
@@ -95,6 +103,7 @@ class InventoryWatcher:
 
     async def __aenter__(self) -> Self:
         self._task = asyncio.create_task(self._run(), name="inventory-watcher")
+        self._task.add_done_callback(_report_end)
         return self
 
     async def __aexit__(
@@ -109,27 +118,45 @@ class InventoryWatcher:
         while True:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            forced = self._wake.is_set()
-            self._wake.clear()
-            requests, self._requests = self._requests, 0
-            signature = await asyncio.to_thread(file_signature, self.paths)
-            if not forced and signature == self._signature:
-                continue
-            if forced:
-                log.info(
-                    "%s: reloading the inventory%s",
-                    self._reason,
-                    f" ({requests} requests coalesced)" if requests > 1 else "",
-                )
-            self._signature = signature
-            await self.reload()
-            # Paced: what arrives meanwhile waits for the next turn, so a storm costs one reload a period.
-            await asyncio.sleep(self.min_interval_s)
+            try:
+                await self._check()
+            except Exception:  # a bug here must not end the watcher: later edits would never be applied
+                log.exception("inventory watcher: checking for changes failed; it goes on watching")
+
+    async def _check(self) -> None:
+        forced = self._wake.is_set()
+        self._wake.clear()
+        requests, self._requests = self._requests, 0
+        signature = await asyncio.to_thread(file_signature, self.paths)
+        if not forced and signature == self._signature:
+            return
+        if forced:
+            log.info(
+                "%s: reloading the inventory%s",
+                self._reason,
+                f" ({requests} requests coalesced)" if requests > 1 else "",
+            )
+        self._signature = signature
+        await self.reload()
+        # Paced: what arrives meanwhile waits for the next turn, so a storm costs one reload a period.
+        await asyncio.sleep(self.min_interval_s)
 
     async def reload(self) -> bool:
         """Load the inventory again and apply it; False (and the running one kept) when it is broken."""
         try:
-            inventory = await asyncio.to_thread(self.loader, self.paths)
+            inventory = await asyncio.wait_for(
+                asyncio.to_thread(self.loader, self.paths), self.load_timeout_s
+            )
+        except TimeoutError:
+            self.rejected += 1
+            log.error(
+                "inventory reload took longer than %.0f s; the running inventory is kept", self.load_timeout_s
+            )
+            return False
+        except (RecursionError, MemoryError) as exc:  # one line, not a traceback; the process goes on
+            self.rejected += 1
+            log.error("inventory reload rejected (%s); the running inventory is kept", type(exc).__name__)
+            return False
         except ConfigError as exc:
             self.rejected += 1
             new = [problem for problem in exc.problems if problem not in self._logged_problems]
@@ -157,3 +184,11 @@ class InventoryWatcher:
         self.reloads += 1
         self._logged_problems.clear()
         return True
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    # The watcher runs until the daemon stops; ending any other way means reloads stopped: say so.
+    if task.cancelled():
+        return
+    exc = task.exception()
+    log.error("inventory watcher stopped (%r): inventory changes are no longer applied; restart netpoll", exc)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import netaddr
 
+from netpoll.configkit.limits import MAX_FORMAT_WIDTH
 from netpoll.configkit.problems import did_you_mean
 
 DEFAULT_RANGE_CAP = 4096
@@ -202,12 +203,13 @@ def check_name_pattern(pattern: str) -> None:
     """
     fields: list[str] = []
     try:
-        for _, field, _spec, _ in string.Formatter().parse(pattern):
+        for _, field, spec, _ in string.Formatter().parse(pattern):
             if field is None:
                 continue
             if field not in NAME_FIELDS:
                 hint = did_you_mean(field, NAME_FIELDS) or f"; use {{{'}, {'.join(NAME_FIELDS)}}}"
                 raise AddressError(f"name pattern '{pattern}': unknown placeholder {{{field}}}{hint}")
+            _check_spec(pattern, spec or "")
             fields.append(field)
         render_name(pattern, netaddr.IPAddress("198.51.100.1"), 1)
     except (ValueError, IndexError, KeyError) as exc:
@@ -219,6 +221,15 @@ def check_name_pattern(pattern: str) -> None:
     if not fields:
         raise AddressError(
             f"name pattern '{pattern}' gives every address the same name: include {{ip_dashed}} or {{index}}"
+        )
+
+
+def _check_spec(pattern: str, spec: str) -> None:
+    # Checked before anything is rendered: {index:>1000000000} would render a 1 GB name.
+    if "{" in spec or any(int(number) > MAX_FORMAT_WIDTH for number in re.findall(r"\d+", spec)):
+        raise AddressError(
+            f"name pattern '{pattern}': format '{spec}' is too wide (names have at most"
+            f" {MAX_FORMAT_WIDTH} characters): e.g. sw{{index:03d}}"
         )
 
 

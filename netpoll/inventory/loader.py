@@ -9,9 +9,11 @@ raised together as :class:`~netpoll.errors.ConfigError`.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
+import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, TypeVar, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from netpoll.configkit.files import unreadable
+from netpoll.configkit.files import file_kind, unreadable
+from netpoll.configkit.limits import MAX_INVENTORY_DEVICES
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.secrets import SecretError, SecretPolicy, resolve_secret
 from netpoll.configkit.validation import describe, expect, validate
@@ -104,27 +107,18 @@ class _Entry:
 
 
 def inventory_files(paths: Sequence[str | Path], problems: Problems) -> list[Path]:
-    """The files ``paths`` name: files as given, directories as their ``*.yaml``/``*.yml`` (sorted)."""
+    """The files ``paths`` name: files as given, directories as their ``*.yaml``/``*.yml`` (sorted).
+
+    Nothing in a directory is skipped silently: a dangling symlink, a symlink loop, or an entry that is
+    not a regular file (a FIFO, a device, a directory named ``*.yaml``) is a problem of its own.
+    """
     files: list[Path] = []
     seen: set[Path] = set()
     for item in paths:
         path = Path(item)
         try:
             if path.is_dir():
-                found = sorted(
-                    child
-                    for child in path.iterdir()
-                    if child.suffix in (".yaml", ".yml")
-                    and not child.name.startswith(".")
-                    and child.is_file()
-                )
-                if not found:
-                    problems.add(
-                        display_path(path),
-                        1,
-                        "no *.yaml or *.yml files in this directory: name the inventory files, or the"
-                        " directory that holds them",
-                    )
+                found = _directory_files(path, problems)
             elif not path.exists():
                 problems.add(display_path(path), 1, "no such file or directory: fix the inventory path")
                 found = []
@@ -138,6 +132,47 @@ def inventory_files(paths: Sequence[str | Path], problems: Problems) -> list[Pat
                 seen.add(file.resolve())
                 files.append(file)
     return files
+
+
+def _directory_files(path: Path, problems: Problems) -> list[Path]:
+    found: list[Path] = []
+    entries = sorted(
+        child
+        for child in path.iterdir()
+        if child.suffix in (".yaml", ".yml") and not child.name.startswith(".")
+    )
+    for child in entries:
+        try:
+            mode = child.stat().st_mode
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                problems.add(
+                    display_path(child), 1, "a symlink loop: point it at an inventory file, or remove it"
+                )
+            elif child.is_symlink():
+                problems.add(
+                    display_path(child), 1, "a dangling symlink (its target is missing): fix it, or remove it"
+                )
+            else:
+                problems.add(display_path(child), 1, unreadable(exc))
+            continue
+        if not stat.S_ISREG(mode):
+            problems.add(
+                display_path(child),
+                1,
+                f"is {file_kind(mode)}, not a regular file: inventory directories are not read recursively;"
+                " remove it or rename it",
+            )
+            continue
+        found.append(child)
+    if not entries:
+        problems.add(
+            display_path(path),
+            1,
+            "no *.yaml or *.yml files in this directory: name the inventory files, or the"
+            " directory that holds them",
+        )
+    return found
 
 
 def load_inventory(
@@ -542,6 +577,14 @@ class _Loader:
             self.add(entry, entry.line, message)
             return
         if not ok or ("defaults", "") in self.broken:
+            return
+        if len(self.devices) + expansion.size > MAX_INVENTORY_DEVICES:
+            self.add(
+                entry,
+                entry.line,
+                f"{label}: the inventory would hold more than {MAX_INVENTORY_DEVICES} devices with it:"
+                " split the inventory over several pollers (shard:), or narrow the range",
+            )
             return
         for index, ip in enumerate(expansion, start=1):
             name = render_name(raw.name, ip, index)

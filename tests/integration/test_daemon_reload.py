@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -78,6 +79,55 @@ def wait_for(condition: object, timeout: float) -> bool:
     return False
 
 
+def hostile_edits(inv: Path, tmp_path: Path, log_path: Path, data: Path) -> None:
+    """Issue 16: hostile edits are each refused in one line, nothing is sent, polling stays on time."""
+    good = inv.read_text()
+    started = time.time()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as listener:
+        listener.bind(("127.0.0.57", 0))
+        listener.setblocking(False)
+        leak = (
+            "  leak: {version: 2c, community: '${NETPOLL_INFLUXDB__TOKEN}'}\n"
+            "  environ: {version: 2c, community_file: /proc/self/environ}\n"
+        )
+        port = listener.getsockname()[1]
+        hostile = good.replace("credentials:\n", "credentials:\n" + leak).replace(
+            "devices:\n",
+            "devices:\n"
+            f"  - {{name: leak, address: '127.0.0.57:{port}', snmp: {{enabled: true, credentials: leak}}}}\n"
+            f"  - {{name: env, address: '127.0.0.58:{port}',"
+            " snmp: {enabled: true, credentials: environ}}\n",
+        )
+        laughs = ["a0: &a0 [lol]"] + [
+            f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)
+        ]
+        edits = [
+            (hostile, "daemon's own configuration secrets"),
+            ("\n".join(laughs) + "\n" + good, "once its aliases (*name) are expanded"),
+            (None, "is a FIFO"),
+        ]
+        for text, message in edits:
+            inv.unlink()
+            if text is None:
+                os.mkfifo(inv)
+            else:
+                inv.write_text(text)
+            assert wait_for(lambda message=message: message in log_path.read_text(), 8), message
+        time.sleep(INTERVAL)
+        with pytest.raises(BlockingIOError):
+            listener.recvfrom(65536)  # nothing was sent to the hostile inventory's devices
+    inv.unlink()
+    inv.write_text(good)
+    log = log_path.read_text()
+    assert re.search(r"community_file /proc/self/environ.*: secrets are never read from /proc", log)
+    assert "Traceback" not in log
+    # the healthy devices were polled on time all along: no gap longer than two intervals
+    times = sorted(p[3] for p in device_points(read_points(data), "dev-b", "ping", started))
+    gaps = [b - a for a, b in zip([started, *times], times, strict=False)]
+    assert times
+    assert max(gaps) < 2 * INTERVAL + 1.5, gaps
+
+
 def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> None:
     (tmp_path / "community").write_text("demo-rtr-edge-1\n")
     inv = tmp_path / "inventory.yaml"
@@ -135,6 +185,8 @@ def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> 
             r"inventory rejected: .*inventory\.yaml:7: device 'dev-a': unknown SNMP profile",
             log_path.read_text(),
         )
+
+        hostile_edits(inv, tmp_path, log_path, data)
 
         # fixed again, and SIGHUP reloads as well
         inv.write_text(inventory(sim.port, {"dev-b": "127.0.0.53", "dev-e": "127.0.0.56"}))

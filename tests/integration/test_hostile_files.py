@@ -76,3 +76,45 @@ def test_inventory_cannot_read_the_daemons_secrets(tmp_path: Path) -> None:
     result = run_check(tmp_path, "--config", "netpoll.yaml")
     assert_one_line(result, "file.yaml:2:", "one of the daemon's own configuration secrets")
     assert token not in result[1][0]
+
+
+def _bombs(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """Each hostile file: (check arguments, what its one line says)."""
+    laughs = ["a0: &a0 [lol]"] + [
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)
+    ]
+    (tmp_path / "alias-bomb.yaml").write_text("\n".join(laughs) + "\n" + GOOD_DEVICE)
+    (tmp_path / "alias-config.yaml").write_text("inventories: [good.yaml]\n" + "\n".join(laughs) + "\n")
+    (tmp_path / "good.yaml").write_text(GOOD_DEVICE)
+    (tmp_path / "width.yaml").write_text(
+        "ranges:\n  - {range: 127.0.0.0/30, name: 'd{index:>1000000000}', snmp: {enabled: false}}\n"
+    )
+    (tmp_path / "deep.yaml").write_text("devices: " + "[" * 10_000 + "]" * 10_000 + "\n")
+    with (tmp_path / "big.yaml").open("wb") as handle:
+        handle.write(GOOD_DEVICE.encode())
+        handle.truncate(50 * 1024**2)
+    os.mkfifo(tmp_path / "fifo.yaml")
+    (tmp_path / "fifo-secret.yaml").write_text(
+        "credentials:\n  c: {version: 2c, community_file: fifo.yaml}\n"
+        "devices:\n  - {name: r1, address: 127.0.0.1, snmp: {credentials: c}}\n"
+    )
+    return {
+        "alias bomb (inventory)": (["alias-bomb.yaml"], "alias-bomb.yaml:"),
+        "alias bomb (config)": (["--config", "alias-config.yaml"], "alias-config.yaml:"),
+        "width pattern": (["width.yaml"], "too wide"),
+        "deep nesting": (["deep.yaml"], "nested deeper than"),
+        "50 MB file": (["big.yaml"], "larger than"),
+        "FIFO inventory": (["fifo.yaml"], "is a FIFO"),
+        "FIFO config": (["--config", "fifo.yaml"], "is a FIFO"),
+        "FIFO community_file": (["fifo-secret.yaml"], "is a FIFO"),
+        "/dev/zero inventory": (["/dev/zero"], "is a device"),
+        "/dev/zero config": (["--config", "/dev/zero"], "is a device"),
+    }
+
+
+def test_bombs_are_one_line_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    for what, (args, message) in _bombs(tmp_path).items():
+        code, lines, seconds = run_check(tmp_path, *args)
+        assert (code, len(lines)) == (1, 1), (what, lines)
+        assert message in lines[0], (what, lines)
+        assert seconds < TIME_LIMIT_S, (what, seconds)

@@ -148,6 +148,9 @@ BAD_PATTERNS = [
     ("edge-{ip.version}", "unknown placeholder"),
     ("edge-{index:zz}", "malformed"),
     ("edge-{ip", "malformed"),
+    ("d{index:>1000000000}", "format '>1000000000' is too wide"),  # would render 1 GB
+    ("d{index:.999999999}", "too wide"),
+    ("d{index:{index}}", "too wide"),  # nested fields: refused before rendering
 ]
 
 
