@@ -85,6 +85,7 @@ def write_setup(
     ]
     for community in (*LAB_DEVICES.values(), *DEMO_DEVICES.values()):
         (secrets / community).write_text(community)
+        (secrets / community).chmod(0o600)  # else the warning names the file, whose name is the community
         lines += [f"  {community}: {{version: 2c, community_file: secrets/{community}}}"]
     lines.append("devices:")
     for name, community in (LAB_DEVICES | DEMO_DEVICES).items():

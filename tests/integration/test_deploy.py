@@ -738,7 +738,7 @@ def test_k8s_config_loads_from_the_pod_mounts(ordinal: int, tmp_path: Path) -> N
     assert config.mqtt.tls is not None
     assert config.mqtt.tls.ca_file is not None
     assert config.mqtt.tls.ca_file.is_file()
-    inventory = load_inventory(list(config.inventories), environ={})
+    inventory = load_inventory(list(config.inventories), environ={}, secret_policy=config.secret_policy({}))
     assert len(inventory) >= 1
 
 
