@@ -196,6 +196,7 @@ class MqttConfig(_Frozen):
     password: SecretStr | None = None
     topic_prefix: str = "netpoll"
     client_id: str | None = None
+    protocol: Literal["auto", "5", "3.1.1"] = "auto"  # auto: MQTT 5, 3.1.1 for a broker without it
     instance: str = Field(default_factory=socket.gethostname)
     queue_max: int = Field(default=10_000, ge=1, le=10_000_000)
 
@@ -206,6 +207,12 @@ class MqttConfig(_Frozen):
         if isinstance(data, dict) and data.get("tls") is not None and data.get("port") is None:
             data = {**data, "port": 8883}
         return data
+
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _protocol_text(cls, value: Any) -> Any:
+        # YAML reads a bare 5 as a number and 3.1.1 as text
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
     @field_validator("topic_prefix")
     @classmethod

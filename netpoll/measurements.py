@@ -350,6 +350,12 @@ NETPOLL = Measurement(
         Field(
             "alerts_dropped", "integer", "count", "with MQTT: alerts pushed out of the full queue since start"
         ),
+        Field(
+            "alerts_refused",
+            "integer",
+            "count",
+            "with MQTT 5: alerts the broker refused (ACL, quota, topic; PUBACK reason code) since start",
+        ),
         Field("mqtt_connected", "integer", "", "with MQTT: 1 while connected to the broker, else 0"),
     ),
     subject_tag="instance",

@@ -155,6 +155,7 @@ class SelfMonitor:
             fields["alerts_queued"] = mqtt["queued"]
             fields["alerts_published"] = mqtt["published"]
             fields["alerts_dropped"] = mqtt["dropped"]
+            fields["alerts_refused"] = mqtt.get("refused", 0)
             fields["mqtt_connected"] = mqtt["connected"]
             self._alerts_queued.set(mqtt["queued"])
         tags = {"instance": self.instance, "shard": self.shard}

@@ -478,3 +478,42 @@ async def test_reconnects_are_paced_through_shutdown_and_the_drain_is_bounded() 
     # 3.5 s of base 0.1 / cap 0.8 allow at most a dozen attempts; the old drain made thousands.
     assert len(attempts) <= 12, len(attempts)
     assert publisher.queued == 1
+
+
+async def test_refused_publishes_are_logged_once_per_topic_and_counted(
+    tmp_path: Path, mosquitto_factory: Callable[..., MqttBroker], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A broker whose ACL denies the alert topics: MQTT 5 sees each refusal (PUBACK 0x87), 3.1.1 cannot."""
+    acl = tmp_path / "acl"
+    acl.write_text("topic readwrite np/status/#\ntopic read np/alerts/#\n")
+    broker = mosquitto_factory(extra_config=f"acl_file {acl}")
+    engine = AlertEngine(RULES)
+    alerts = []
+    for device in ("r1", "r2"):
+        for step, ok in enumerate([1, 0, 0, 0, 1, 1]):  # a breach, then its clear (2 messages)
+            alerts += engine.evaluate([snmp(device, ok, step)])
+    assert len(alerts) == 4
+    results = {}
+    for protocol in ("auto", "3.1.1"):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, "netpoll.outputs.mqtt"):
+            async with fast(options(broker, "np", protocol=protocol)) as publisher:
+                for alert in alerts:
+                    publisher.publish(alert)
+                await publisher.wait_idle(10)
+                results[protocol] = publisher.stats()
+        refusals = [r.getMessage() for r in caplog.records if "refused a publish" in r.getMessage()]
+        results[protocol]["log_lines"] = len(refusals)
+        if protocol == "auto":
+            assert sorted(line.split()[6].rstrip(":") for line in refusals) == [
+                "np/alerts/r1/snmp_unreachable",
+                "np/alerts/r2/snmp_unreachable",
+            ]
+            assert "Not authorized (reason code 135)" in refusals[0]
+    # MQTT 5: all 4 alerts (6 messages) refused, one log line per topic; 3.1.1: all look published
+    assert {k: results["auto"][k] for k in ("published", "refused", "queued", "log_lines")} == {
+        "published": 0, "refused": 4, "queued": 0, "log_lines": 2,
+    }  # fmt: skip
+    assert {k: results["3.1.1"][k] for k in ("published", "refused", "queued", "log_lines")} == {
+        "published": 4, "refused": 0, "queued": 0, "log_lines": 0,
+    }  # fmt: skip

@@ -10,6 +10,12 @@ most ``drain_timeout`` seconds, then stops (what is left stays in the queue jour
 order once connected. A message acknowledged just as the connection broke may be sent twice:
 that is QoS 1, and every payload carries a unique ``id`` for consumers to drop the repeat.
 
+MQTT 5 is spoken where the broker supports it (``mqtt.protocol: auto``, the default, falls back to 3.1.1 for
+a broker that refuses it): its PUBACK carries a reason code, so a publish the broker refuses (ACL "not
+authorized", quota exceeded, topic name invalid) is seen, logged once per topic and counted in ``refused``
+instead of ``published``; such an alert is not retried (the broker would refuse it again). MQTT 3.1.1 has no
+such code: a broker acknowledges a refused publish like any other, and it counts as published.
+
 Retained messages (one per alert topic) hold what is active: a breach is published retained; a clear first
 removes the retained breach (empty retained payload) and then publishes the clear itself, not retained.
 A subscriber connecting later therefore sees exactly the active breaches. Events are not retained.
@@ -32,7 +38,7 @@ import aiomqtt
 
 from netpoll.alerts.alert import Alert
 from netpoll.backoff import Backoff
-from netpoll.compat.aiomqtt import paho_socket
+from netpoll.compat.aiomqtt import PublishResults, paho_socket, track_publish_results
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
 from netpoll.outputs.mqtt.topics import alert_topic, status_topic
 from netpoll.tls import TlsSettings, client_context
@@ -130,6 +136,12 @@ class MqttPublisher:
         self.enqueued = 0
         self.connects = 0
         self.connect_failures = 0
+        self.refused = 0
+        self._refused_topics: set[str] = set()
+        self._protocol = (
+            aiomqtt.ProtocolVersion.V311 if config.protocol == "3.1.1" else aiomqtt.ProtocolVersion.V5
+        )
+        self._results = PublishResults()
 
     # ------------------------------------------------------------------ public API
 
@@ -144,10 +156,11 @@ class MqttPublisher:
         return self._connected.is_set()
 
     def stats(self) -> dict[str, int]:
-        """Counters: queued, published, dropped, enqueued, connects, connect_failures, connected."""
+        """Counters: queued, published, refused, dropped, enqueued, connects, connect_failures, connected."""
         return {
             "queued": self.queued,
             "published": self.published,
+            "refused": self.refused,
             "dropped": self.dropped,
             "enqueued": self.enqueued,
             "connects": self.connects,
@@ -238,9 +251,10 @@ class MqttPublisher:
 
     def _client(self) -> aiomqtt.Client:
         c = self.config
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             c.host,
             c.port,
+            protocol=self._protocol,
             username=c.username,
             password=c.password.get_secret_value() if c.password is not None else None,
             identifier=c.client_id or f"netpoll-{self.instance}",
@@ -250,6 +264,45 @@ class MqttPublisher:
             tls_context=self._tls_context,
             logger=logging.getLogger("netpoll.outputs.mqtt.paho"),
         )
+        self._results = track_publish_results(client)
+        return client
+
+    def _fall_back(self, exc: aiomqtt.MqttError) -> bool:
+        """Whether a failed MQTT 5 connect means the broker only speaks 3.1.1 (then use that from now on)."""
+        code = getattr(exc, "rc", None)
+        value = getattr(code, "value", code)
+        # CONNACK 0x84 "Unsupported protocol version" (MQTT 5), or 1 "unacceptable protocol version" (3.1.1)
+        if (
+            self.config.protocol != "auto"
+            or self._protocol != aiomqtt.ProtocolVersion.V5
+            or value not in (1, 132)
+        ):
+            return False
+        self._protocol = aiomqtt.ProtocolVersion.V311
+        logger.warning(
+            "MQTT broker %s:%d does not speak MQTT 5: using 3.1.1, where publishes the broker refuses"
+            " (ACL) look delivered",
+            self.config.host,
+            self.config.port,
+        )
+        return True
+
+    async def _publish(self, client: aiomqtt.Client, topic: str, payload: bytes, retain: bool) -> bool:
+        """Publish one message (QoS 1); False when the broker refused it (MQTT 5 PUBACK reason code)."""
+        await client.publish(topic, payload, qos=1, retain=retain, timeout=self.publish_timeout)
+        refused = self._results.take_last()
+        if refused is None:
+            return True
+        if topic not in self._refused_topics:
+            self._refused_topics.add(topic)
+            logger.warning(
+                "MQTT broker refused a publish to %s: %s (reason code %d); check its ACL and quotas (further"
+                " refusals on this topic are counted, not logged)",
+                topic,
+                refused[1],
+                refused[0],
+            )
+        return False
 
     async def _run(self) -> None:
         endpoint = f"{self.config.host}:{self.config.port}"
@@ -261,13 +314,15 @@ class MqttPublisher:
                     self.connects += 1
                     self._connected.set()
                     logger.info("MQTT connected to %s (%d alert(s) queued)", endpoint, self.queued)
-                    await client.publish(self.status_topic, b"online", qos=1, retain=True)
+                    await self._publish(client, self.status_topic, b"online", retain=True)
                     await self._serve(client)
                     # Clean stop: the will is not sent on a clean disconnect, so say it ourselves.
-                    await client.publish(self.status_topic, b"offline", qos=1, retain=True)
+                    await self._publish(client, self.status_topic, b"offline", retain=True)
                     return
             except aiomqtt.MqttError as exc:
                 self.connect_failures += 1
+                if self._fall_back(exc):
+                    continue
                 logger.warning("MQTT broker %s: %s", endpoint, exc)
             except Exception:
                 # Whatever else broke, the publisher must keep trying: alerts depend on it.
@@ -330,16 +385,21 @@ class MqttPublisher:
                 await self._wakeup.wait()
                 continue
             item = self._inflight = self._queue.popleft()
+            delivered = True
             try:
                 for topic, payload, retain in item.messages:
-                    await client.publish(topic, payload, qos=1, retain=retain, timeout=self.publish_timeout)
+                    delivered = await self._publish(client, topic, payload, retain) and delivered
             except BaseException:
                 # Not acknowledged: it goes out again first, after the reconnect.
                 self._queue.appendleft(item)
                 raise
             finally:
                 self._inflight = None
-            self.published += 1
+            # Refused: not retried, the broker would refuse it again; counted apart from the published.
+            if delivered:
+                self.published += 1
+            else:
+                self.refused += 1
             if self._journal is not None:
                 self._journal.removed(item.alert_id, queue_empty=not self._queue)
             logger.debug("MQTT published alert %s", item.alert_id)
