@@ -9,6 +9,9 @@ the CLI's options and help texts read.
 
 from __future__ import annotations
 
+# How often a device is polled and pinged unless its inventory says otherwise; also the daemon's cycle
+# (console line, self-monitoring record) while it has no device to set one.
+INTERVAL_S = 60.0
 # SNMP polls in flight at once (scheduler.max_concurrent_snmp; netpoll poll's too). A poll has one request in
 # flight at a time, so this also bounds the SNMP requests in flight.
 MAX_CONCURRENT_SNMP = 256

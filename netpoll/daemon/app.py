@@ -405,7 +405,7 @@ class Daemon:
             for settings in (device.snmp, device.ping)
             if settings is not None
         ]
-        return min(intervals, default=60.0)
+        return min(intervals, default=defaults.INTERVAL_S)
 
     async def _main_loop(self) -> None:
         assert self._scheduler is not None

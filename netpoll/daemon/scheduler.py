@@ -260,7 +260,7 @@ class PollScheduler:
             return
         job_id = f"{kind}:{name}"
         self._in_flight[job_id] = task
-        interval = interval_of(device, kind) or 60.0
+        interval = interval_of(device, kind) or defaults.INTERVAL_S
         lag_ms = max(0.0, (time.time() - self._due.get(job_id, time.time())) * 1000.0)
         budget = Budget.start(interval * self._deadline_fraction)
         started = time.monotonic()

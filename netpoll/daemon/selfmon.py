@@ -21,6 +21,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from netpoll import defaults
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
 from netpoll.inputs.snmp.replies import STATS, ReplyStats
@@ -110,7 +111,7 @@ class SelfMonitor:
         self._last_points_written = 0
         self._last_points_dropped = 0
         self.last_cycle_at = 0.0
-        self.cycle_interval_s = 60.0
+        self.cycle_interval_s = defaults.INTERVAL_S
         self.running = False
 
     def cycle_sample(

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from netpoll import defaults
+
 AuthProtocol = Literal["MD5", "SHA", "SHA224", "SHA256", "SHA384", "SHA512"]
 PrivProtocol = Literal["DES", "AES128", "AES192", "AES256"]
 SnmpBackendName = Literal["auto", "pysnmp", "gufo"]
@@ -68,7 +70,7 @@ class SnmpSettings(_Frozen):
 
     credentials: SnmpCredentials
     port: int = Field(default=161, ge=1, le=65535)
-    interval_s: float = Field(default=60.0, gt=0)
+    interval_s: float = Field(default=defaults.INTERVAL_S, gt=0)
     timeout_s: float = Field(default=2.0, gt=0)
     retries: int = Field(default=1, ge=0, le=10)
     max_repetitions: int = Field(default=25, ge=1, le=200)
@@ -79,7 +81,7 @@ class SnmpSettings(_Frozen):
 class PingSettings(_Frozen):
     """How and how often one device is probed with ICMP echo."""
 
-    interval_s: float = Field(default=60.0, gt=0)
+    interval_s: float = Field(default=defaults.INTERVAL_S, gt=0)
     count: int = Field(default=3, ge=1, le=100)
     packet_interval_s: float = Field(default=1.0, ge=0)
     timeout_s: float = Field(default=1.0, gt=0)
