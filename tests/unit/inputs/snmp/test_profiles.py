@@ -263,3 +263,26 @@ def test_error_is_reported_once_even_when_extended(tmp_path: Path) -> None:
 def test_empty_dir(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no profiles"):
         load_profiles(tmp_path)
+
+
+def test_profile_fields_extend_the_model_rules_accept(tmp_path: Path) -> None:
+    from netpoll.alerts.rules import parse_rules
+    from netpoll.measurements import MODEL
+
+    user = VENDOR.replace(
+        "  cpu_pct:",
+        "  fan_rpm:\n    - max: hrProcessorLoad\n  sys_label:\n    - text: vendorCpu\n  cpu_pct:",
+    )
+    model = load_profiles(write(tmp_path, generic=GENERIC, vendor=user)).model()
+    fan, label = model["snmp"].field("fan_rpm"), model["snmp"].field("sys_label")
+    assert fan is not None
+    assert (fan.type, fan.profile) == ("float", True)
+    assert label is not None
+    assert label.type == "string"
+    assert model["snmp"].field("cpu_pct") == MODEL["snmp"].field(
+        "cpu_pct"
+    )  # declared ones keep their declaration
+    rule = "rules:\n  - {name: fan, measurement: snmp, field: fan_rpm, comparison: '>', breach: 9000}\n"
+    assert parse_rules(rule, model=model)[0].field == "fan_rpm"
+    with pytest.raises(ConfigError, match="has no field 'fan_rpm'"):
+        parse_rules(rule)
