@@ -33,7 +33,7 @@ from netpoll.alerts.state import (
     step_threshold,
     write_state_file,
 )
-from netpoll.measurements import MODEL
+from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue, Sample
 
 __all__ = ["Alert", "AlertEngine"]
@@ -51,16 +51,20 @@ class AlertEngine:
     Args:
         rules: validated rules (``netpoll.alerts.rules.load_rules``).
         state_path: JSON file to persist state to and restore it from; None keeps state in memory only.
+        model: the measurements the rules were validated against; their ``subject_tag`` names what a
+            record is about (its alerts' ``device``).
     """
 
-    def __init__(self, rules: Sequence[Rule], state_path: str | Path | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], state_path: str | Path | None = None, model: Model = MODEL
+    ) -> None:
         self.rules = tuple(rules)
         self.state_path = Path(state_path) if state_path is not None else None
         # Per measurement: the tag naming what a record is about (``device``; ``instance`` for the
         # poller's own ``netpoll`` records) and the rules watching it.
         self._by_measurement: dict[str, tuple[str, list[Rule]]] = {}
         for rule in self.rules:
-            subject = MODEL.subject_tag(rule.measurement)
+            subject = model.subject_tag(rule.measurement)
             self._by_measurement.setdefault(rule.measurement, (subject, []))[1].append(rule)
         self._states: dict[StateKey, RuleState] = {}
         self.edges_path = (

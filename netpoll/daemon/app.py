@@ -314,8 +314,9 @@ class Daemon:
         from netpoll.alerts.rules import load_rules
 
         # A rule may watch any field the loaded profiles compute, beyond those netpoll.measurements declares.
-        rules = load_rules(s.alert_rules, profiles.model())
-        self._engine = AlertEngine(rules, state_path=self._store.alerts_path)
+        model = profiles.model()
+        rules = load_rules(s.alert_rules, model)
+        self._engine = AlertEngine(rules, state_path=self._store.alerts_path, model=model)
         if s.mqtt is not None:
             from netpoll.outputs.mqtt.publisher import MqttPublisher
 

@@ -6,8 +6,9 @@ from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import parse_rules
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
-from netpoll.measurements import MODEL
+from netpoll.measurements import MODEL, Field, Measurement, Tag
 from netpoll.outputs.mqtt.topics import alert_topic
+from netpoll.sample import Sample
 
 RULES = """\
 rules:
@@ -43,3 +44,22 @@ def test_scope_devices_matches_the_instance() -> None:
     monitor = SelfMonitor("poller1", "0/1")
     records = [monitor.cycle_sample(CycleStats(), SinkFigures(500, 0, 1.0, 0), 3) for _ in range(3)]
     assert engine.evaluate(records) == []
+
+
+def test_a_measurement_added_to_the_model_is_keyed_on_its_subject_tag() -> None:
+    table = Measurement(
+        "ups",
+        "netpoll.inputs.snmp.poller",
+        "one point per UPS",
+        (Tag("ups", "UPS name"),),
+        (),
+        subject_tag="ups",
+    )
+    model = MODEL.with_measurements([table]).with_fields({"ups": [Field("load_pct", "float", "%", "load")]})
+    rules = parse_rules(
+        "rules:\n  - {name: ups_load, measurement: ups, field: load_pct, comparison: '>', breach: 80}\n",
+        model=model,
+    )
+    engine = AlertEngine(rules, model=model)
+    (alert,) = engine.evaluate([Sample("ups", {"ups": "ups-1"}, {"load_pct": 95.0}, 1)])
+    assert (alert.device, alert.state) == ("ups-1", "breach")
