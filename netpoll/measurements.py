@@ -76,7 +76,7 @@ class Measurement:
         name: the InfluxDB measurement.
         producer: the module that builds its samples.
         summary: one line: when a point is written.
-        tags: the tag keys it always may carry.
+        tags: the tag keys it may carry.
         fields: the field keys it may carry (a field is absent when it has no value).
         subject_tag: the tag that names what a record is about: the alert engine keys its state on it and
             it becomes an alert's ``device``.
