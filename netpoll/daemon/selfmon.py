@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from netpoll import defaults
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.errors import NetpollError
+from netpoll.inputs.icmp.channel import REFUSED as ICMP_REFUSED
 from netpoll.inputs.snmp.replies import STATS, ReplyStats
 from netpoll.measurements import NETPOLL
 from netpoll.sample import FieldValue, Sample
@@ -69,6 +70,14 @@ class _ReplyCollector(Collector):
         )
         refused.add_metric([], self._stats.refused_values)
         yield refused
+        icmp = CounterMetricFamily(
+            "netpoll_icmp_refused",
+            "ICMP packets with netpoll's identifier and sequence that are not the request's answer",
+            labels=["kind"],
+        )
+        for kind in ("stray_reply", "forged_error", "stray_error"):
+            icmp.add_metric([kind], ICMP_REFUSED[kind])
+        yield icmp
 
 
 class SelfMonitor:

@@ -1,8 +1,14 @@
 """One shared ICMP socket of one address family on the asyncio loop, and the state of the probes using it.
 
 A raw socket reads every ICMP packet of the host, so packets are matched to requests by identifier and
-sequence (and the source address for echo replies); a kernel ICMP type filter drops what we never read. On a
+sequence, and the source address for echo replies; a kernel ICMP type filter drops what we never read. On a
 datagram socket the kernel rewrites the identifier and delivers only that identifier's replies.
+
+A target must not be able to settle other targets' requests: sequence numbers are drawn at random for each
+request (not consecutively across targets, where one target's own numbers told it its neighbours'), and an
+ICMP error counts only if the request it quotes went to the probe's target (its quoted destination).
+Packets that fail these checks are counted in ``REFUSED`` (``stray_reply``, ``forged_error``, and
+``stray_error`` for an error quoting no request in flight), never logged per packet.
 """
 
 from __future__ import annotations
@@ -11,9 +17,11 @@ import asyncio
 import errno
 import logging
 import random
+import secrets
 import socket
 import struct
 import time
+from collections import Counter
 from typing import Any, Literal
 
 from netpoll.compat.icmplib import IcmpSocket, echo_request, echo_request_type, reply_parser
@@ -23,6 +31,7 @@ from netpoll.inputs.icmp.packets import (
     TIMESTAMP_ANCBUFSIZE,
     Verdict,
     classify,
+    quoted_destination,
     raw_filter,
     rx_timestamp_ns,
 )
@@ -39,6 +48,10 @@ _DRAIN_LIMIT = 4096
 _SEQ_SPACE = 0x10000
 _PAYLOAD_BYTES = bytes(range(256))
 _HEADER = struct.Struct("!BBHHH")
+
+# ICMP packets with our identifier and an in-flight sequence that do not belong to that request: echo replies
+# from another host, errors quoting another destination. Process-wide, exported on /metrics.
+REFUSED: Counter[str] = Counter()
 
 
 class ProbeState:
@@ -119,6 +132,12 @@ class Channel:
             sock.setsockopt(*raw_filter(self.family))
 
     def _alloc_seq(self) -> int:
+        # Random, so a target cannot tell other targets' sequence numbers from its own; a free one is found
+        # at once unless the table is nearly full, then the scan below.
+        for _ in range(16):
+            seq = secrets.randbelow(_SEQ_SPACE)
+            if seq not in self.table:
+                return seq
         seq = self._next_seq
         for _ in range(_SEQ_SPACE):
             seq = (seq + 1) & 0xFFFF
@@ -184,14 +203,20 @@ class Channel:
                 continue
             entry = table.get(reply.sequence)
             if entry is None:
-                continue  # late (the probe gave up) or not ours
+                if verdict is Verdict.ERROR:
+                    REFUSED["stray_error"] += 1  # quotes no request in flight: late, or guessed
+                continue  # a late reply (the probe gave up), or not ours
             probe, index = entry
             if verdict is Verdict.REPLY:
                 if address[0].split("%", 1)[0] != probe.match_addr:
-                    continue  # same id and sequence from another host: not our reply
+                    REFUSED["stray_reply"] += 1  # same id and sequence from another host: not our reply
+                    continue
                 del table[reply.sequence]
                 probe.on_reply(index, rx_ns)
             else:
+                if self.kind == "raw" and quoted_destination(family, data) != probe.match_addr:
+                    REFUSED["forged_error"] += 1  # it quotes a request to somewhere else: not ours
+                    continue
                 del table[reply.sequence]
                 probe.errors += 1
                 probe.settle()

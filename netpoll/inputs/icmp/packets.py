@@ -8,6 +8,7 @@ the kernel receive timestamp.
 from __future__ import annotations
 
 import enum
+import ipaddress
 import socket
 import struct
 from collections.abc import Iterable
@@ -88,3 +89,20 @@ def rx_timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
 
 
 TIMESTAMP_ANCBUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size)
+
+
+def quoted_destination(family: int, packet: bytes) -> str | None:
+    """The destination address of the request an ICMP error quotes, as read from a raw socket; None if short.
+
+    A raw IPv4 socket reads the outer IP header too: outer header (IHL words), ICMP header (8 bytes), then the
+    quoted IP header, whose destination is at bytes 16..20. A raw ICMPv6 socket reads from the ICMPv6 header:
+    8 bytes, then the quoted IPv6 header, destination at bytes 24..40.
+    """
+    if family == socket.AF_INET:
+        if not packet:
+            return None
+        start = (packet[0] & 0x0F) * 4 + 8
+        dst = packet[start + 16 : start + 20]
+        return str(ipaddress.IPv4Address(dst)) if len(dst) == 4 else None
+    dst = packet[8 + 24 : 8 + 40]
+    return str(ipaddress.IPv6Address(dst)) if len(dst) == 16 else None

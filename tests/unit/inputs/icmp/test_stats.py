@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import socket
 import struct
 
 import pytest
 
-from netpoll.inputs.icmp.channel import Channel, ProbeState
+from netpoll.inputs.icmp.channel import REFUSED, Channel, ProbeState
 from netpoll.inputs.icmp.packets import (
     ICMP6_FILTER,
     ICMP_FILTER,
@@ -16,6 +17,7 @@ from netpoll.inputs.icmp.packets import (
     SOL_RAW,
     Verdict,
     classify,
+    quoted_destination,
     raw_filter,
     rx_timestamp_ns,
 )
@@ -208,7 +210,11 @@ class _FakeIcmp:
         return struct.pack("!BBHHH", 8, 0, 0, id, sequence) + payload
 
     def _parse_reply(self, packet: bytes, source: str, current_time: float) -> object:
-        icmp_type, _code, _sum, ident, seq = struct.unpack("!BBHHH", packet[:8])
+        # A raw IPv4 socket reads the outer IP header; an error quotes the request's IP and ICMP headers.
+        outer = (packet[0] & 0x0F) * 4
+        icmp_type = packet[outer]
+        quoted = outer + 8 + 20 if icmp_type in (3, 4, 11, 12) else outer
+        _type, _code, _sum, ident, seq = struct.unpack("!BBHHH", packet[quoted : quoted + 8])
         return type("Reply", (), {"type": icmp_type, "id": ident, "sequence": seq, "source": source})
 
     def close(self) -> None:
@@ -238,9 +244,23 @@ def _channel(kind: str = "raw") -> tuple[Channel, _FakeSock]:
     return channel, icmp.sock
 
 
-def _deliver(sock: _FakeSock, icmp_type: int, ident: int, seq: int, source: str, rx_ns: int) -> None:
+def _ip_header(src: str, dst: str) -> bytes:
+    return struct.pack(
+        "!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0, 64, 1, 0, socket.inet_aton(src), socket.inet_aton(dst)
+    )
+
+
+def _deliver(
+    sock: _FakeSock, icmp_type: int, ident: int, seq: int, source: str, rx_ns: int, quoted_dst: str = ""
+) -> None:
+    """Queue what a raw IPv4 socket reads: outer IP header, ICMP; an error quotes a request to quoted_dst."""
     stamp = struct.pack("@qq", rx_ns // 1_000_000_000, rx_ns % 1_000_000_000)
-    packet = struct.pack("!BBHHH", icmp_type, 0, 0, ident, seq)
+    packet = _ip_header(source, "127.0.0.1")
+    if quoted_dst:
+        packet += struct.pack("!BBHHH", icmp_type, 1, 0, 0, 0) + _ip_header("127.0.0.1", quoted_dst)
+        packet += struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+    else:
+        packet += struct.pack("!BBHHH", icmp_type, 0, 0, ident, seq)
     sock.inbox.append((packet, [(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)], 0, (source, 0)))
 
 
@@ -262,8 +282,12 @@ def test_replies_are_matched_by_identifier_sequence_and_source() -> None:
     _deliver(sock, 8, channel.ident, seq_b, "127.0.0.3", sent_a0 + 1000)  # a request: ignored
     _deliver(sock, 0, channel.ident, seq_a0, "127.0.0.2", sent_a0 + 2000)
     _deliver(sock, 0, channel.ident, seq_a0, "127.0.0.2", sent_a0 + 3000)  # duplicate: already settled
-    _deliver(sock, 3, channel.ident, seq_b, "198.18.0.1", sent_a0 + 4000)  # unreachable for b's request
+    forged = REFUSED["forged_error"]
+    # unreachable quoting b's sequence but a request to another address: forged (or stray), not b's loss
+    _deliver(sock, 3, channel.ident, seq_b, "127.0.0.2", sent_a0 + 3500, quoted_dst="127.0.0.2")
+    _deliver(sock, 3, channel.ident, seq_b, "198.18.0.1", sent_a0 + 4000, quoted_dst="127.0.0.3")  # b's loss
     channel.on_readable()
+    assert REFUSED["forged_error"] == forged + 1
     assert a.rtts_ns == [2000, None]
     assert a.outstanding == 1
     assert b.rtts_ns == [None]
@@ -294,14 +318,15 @@ def test_datagram_socket_trusts_the_kernel_identifier() -> None:
     assert probe.rtts_ns == [5000]
 
 
-def test_sequence_numbers_skip_those_in_flight() -> None:
+def test_sequence_numbers_are_random_and_skip_those_in_flight() -> None:
     channel, sock = _channel()
-    probe = ProbeState("127.0.0.2", 3, 1.0)
-    channel.send(probe, 0, ("127.0.0.2", 0), 0)
-    first = _seq(sock, 0)
-    channel._next_seq = (first - 1) & 0xFFFF  # the counter wrapped round to a sequence still in flight
-    channel.send(probe, 1, ("127.0.0.2", 0), 0)
-    assert _seq(sock, 1) == (first + 1) & 0xFFFF
+    probe = ProbeState("127.0.0.2", 200, 1.0)
+    for i in range(200):
+        channel.send(probe, i, ("127.0.0.2", 0), 0)
+    seqs = [_seq(sock, i) for i in range(200)]
+    assert len(set(seqs)) == 200
+    # Not a run: one target's sequence numbers do not tell it the next target's.
+    assert sum(1 for a, b in itertools.pairwise(seqs) if (b - a) & 0xFFFF == 1) < 5
 
 
 def test_packet_checksum_matches_icmplib() -> None:
@@ -315,3 +340,12 @@ def test_packet_checksum_matches_icmplib() -> None:
             payload = (bytes(range(256)) * 2)[:size]
             expected = builder._create_packet(channel.ident, seq, payload)
             assert channel._packet(seq, size) == expected, (seq, size)
+
+
+def test_quoted_destination_of_v4_and_v6_errors() -> None:
+    v4 = _ip_header("192.0.2.1", "127.0.0.1") + bytes(8) + _ip_header("127.0.0.1", "198.18.0.7") + bytes(8)
+    assert quoted_destination(V4, v4) == "198.18.0.7"
+    assert quoted_destination(V4, v4[:40]) is None
+    quoted6 = bytes(24) + socket.inet_pton(socket.AF_INET6, "2001:db8::7") + bytes(8)
+    assert quoted_destination(socket.AF_INET6, bytes(8) + quoted6) == "2001:db8::7"
+    assert quoted_destination(socket.AF_INET6, bytes(8)) is None
