@@ -255,6 +255,13 @@ SNMP = Measurement(
         Field("rebooted", "integer", "", "1 on the poll where a reboot was detected, else 0"),
         Field("poll_duration_ms", "float", "ms", "wall time of the whole poll"),
         Field("varbinds", "integer", "count", "variable bindings received"),
+        Field(
+            "partial",
+            "integer",
+            "",
+            "1 when the deadline came while the profile's tables were read: every interface is there, some"
+            " profile fields are not (read on the next polls); absent otherwise",
+        ),
         Field("profile", "string", "", "the device profile used"),
         Field("sys_name", "string", "", "sysName", profile=True),
         Field("cpu_pct", "float", "%", "CPU load 0-100", profile=True),

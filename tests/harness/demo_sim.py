@@ -27,7 +27,8 @@ def demo_simulator(
         for community in only:
             shutil.copyfile(recordings / f"{community}.snmprec", served / f"{community}.snmprec")
         recordings = served
-    return Simulator(recordings, list(addresses), free_port("udp"), work, "demo-fw-edge-1")
+    probe = only[0] if only else "demo-fw-edge-1"  # a community it serves: its readiness probe asks it
+    return Simulator(recordings, list(addresses), free_port("udp"), work, probe)
 
 
 @contextlib.contextmanager

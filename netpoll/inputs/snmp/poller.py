@@ -4,9 +4,13 @@ A poll is: one GET of the profile's scalars (system group, vendor scalars), bulk
 profile's fields read, the interface counters, and now and then walks of the slow-changing label columns
 (ifDescr, ifName, ifAlias, speeds). The counter columns are walked on label polls; in between, where ifNumber
 vouches for the interface set, the cells the last walk found are read with GETs (a walk per column costs one
-request per column however few interfaces the device has), and a missing cell means a walk again. Then the
-pure maths in ``metrics`` and ``profiles`` turn it into samples. ``run`` returns a ``ProbeResult``; a device
-failure never raises: it is a result that is not ok, with an ``snmp`` sample with ``poll_ok=0`` and ``error``.
+request per column however few interfaces the device has), and a missing cell means a walk again. The
+profile's own tables (CPU, memory, sensors) come last and stop shortly before the deadline: a slow device
+whose poll cannot read them all still delivers every interface, its ``snmp`` record says ``partial=1``, and
+tables found empty are remembered (until a reboot) and not walked again, so the next polls read the rest.
+Then the pure maths in ``metrics`` and ``profiles`` turn it into samples. ``run`` returns a ``ProbeResult``; a
+device failure never raises: it is a result that is not ok, with an ``snmp`` sample with ``poll_ok=0`` and
+``error``.
 The poll ends by its budget's deadline, which the caller (the scheduler, ``netpoll poll``) sets.
 """
 
@@ -63,6 +67,8 @@ class _DeviceState:
     sys_object_id: Oid | None = None
     uptime: UptimeState | None = None
     ifs: dict[IfKey, IfState] = field(default_factory=dict)
+    # Profile table columns a walk found empty: not walked again until a reboot or another profile.
+    absent: set[str] = field(default_factory=set)
     # Not persisted: re-read on the first poll after a restart.
     rows: list[InterfaceRow] | None = None
     base_tags: dict[str, str] = field(default_factory=dict)
@@ -162,6 +168,8 @@ class SnmpPoller:
         """
         start = time.perf_counter()
         poll = _Poll(device, device.output_tags(), device_log(log, device.name))
+        # The profile tables, read last, stop a little before the deadline, so what came is kept.
+        poll.tables_by = budget.deadline - min(0.5, budget.seconds * 0.05)
         cut = False
         try:
             if budget.remaining() <= 0:
@@ -229,7 +237,9 @@ class SnmpPoller:
             or st.base_tags != poll.tags
         )
         full = relabel or st.full_poll_due
-        time_ns = await self._read(poll, profile, full=full, relabel=relabel, if_number=if_number)
+        if rebooted:
+            st.absent.clear()  # tables can come with a new software version or module
+        time_ns = await self._read(poll, profile, relabel=relabel, if_number=if_number)
         assert st.rows is not None
         columns = poll.columns
         if_samples, st.ifs = interface_samples(st.rows, columns, st.ifs, time_ns, rates=not rebooted)
@@ -241,12 +251,16 @@ class SnmpPoller:
         if uptime_s is not None:
             fields["uptime_s"] = uptime_s
         fields["poll_ok"] = 1
-        fields["poll_duration_ms"] = (time.perf_counter() - start) * 1000.0
-        fields["varbinds"] = poll.varbinds
         fields["rebooted"] = 1 if rebooted else 0
         fields["profile"] = profile.name
+        partial = await self._read_tables(poll, profile, full=full)
         fields.update(_evaluate_fields(profile, st, scalars, columns, full))
-        st.full_poll_due = False if full else st.full_poll_due
+        if partial:
+            fields["partial"] = 1
+        fields["poll_duration_ms"] = (time.perf_counter() - start) * 1000.0  # the tables included
+        fields["varbinds"] = poll.varbinds
+        # Tables cut short are read on the next poll, which tries every field again.
+        st.full_poll_due = partial or (False if full else st.full_poll_due)
         return [*if_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
 
     async def _identify(self, poll: _Poll, settings: SnmpSettings) -> tuple[Profile, dict[str, SnmpValue]]:
@@ -278,6 +292,7 @@ class SnmpPoller:
                 # and the known counter cells belong to the old one; read every field and the labels now.
                 st.full_poll_due = True
                 st.rows = None
+                st.absent.clear()
             st.profile = profile.name
         elif st.profile is None:
             profile, scalars = await self._pick(poll, profile, raw, scalars, sys_oid)
@@ -303,15 +318,12 @@ class SnmpPoller:
         poll.log.debug("profile %s", picked.name)
         return picked, scalars
 
-    async def _read(
-        self, poll: _Poll, profile: Profile, *, full: bool, relabel: bool, if_number: int | None
-    ) -> int:
-        """Read the poll's columns into ``poll.columns`` and keep the labels current.
+    async def _read(self, poll: _Poll, profile: Profile, *, relabel: bool, if_number: int | None) -> int:
+        """Read the interface columns into ``poll.columns`` and keep the labels current.
 
-        Profile tables first, counters last: the counters' arrival time stamps the samples (returned).
+        The counters' arrival time stamps the samples (returned); the profile tables come after.
         """
         st = poll.st
-        await poll.walk(self._plan(profile, profile.field_columns(_sources(profile, st.active, full))))
         if relabel:
             await poll.walk(self._plan(profile, profile.if_labels))
         walked, signature = await self._read_counters(poll, profile, cells=not relabel)
@@ -372,6 +384,20 @@ class SnmpPoller:
         st.fallback = want_fallback
         return walk_now
 
+    async def _read_tables(self, poll: _Poll, profile: Profile, *, full: bool) -> bool:
+        """Walk the profile tables the fields read until ``poll.tables_by``; True when cut short."""
+        st = poll.st
+        names = profile.field_columns(_sources(profile, st.active, full)) - st.absent
+        walked: set[str] = set()
+        try:
+            async with asyncio.timeout_at(poll.tables_by):
+                await poll.walk(self._plan(profile, names), walked)
+        except TimeoutError:
+            return True
+        finally:
+            st.absent |= {name for name in walked if not poll.columns.get(name)}
+        return False
+
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         # Walk plans are a pure function of the profile and the column set: compute each once.
         cached = self._plans.get(profile.name)
@@ -401,6 +427,7 @@ class _Poll:
     varbinds: int = 0  # also reported when the poll fails
     row_cap: int = ROW_CAP_MIN  # rows per column one walk may return (``row_cap``)
     row_cap_why: str = f"at least {ROW_CAP_MIN}"
+    tables_by: float = float("inf")  # event-loop time the profile tables' walks end by
     columns: Columns = field(default_factory=dict)
     client: SnmpClient = field(init=False)
     st: _DeviceState = field(init=False)
@@ -440,8 +467,11 @@ class _Poll:
         self.columns.update(got)
         return "ok"
 
-    async def walk(self, plan: Iterable[WalkRoot]) -> None:
-        """Walk each root of ``plan`` and sort the rows into their columns (by instance)."""
+    async def walk(self, plan: Iterable[WalkRoot], walked: set[str] | None = None) -> None:
+        """Walk each root of ``plan`` and sort the rows into their columns (by instance).
+
+        ``walked`` gets the names of the columns whose walk finished.
+        """
         columns = self.columns
         for walk_root in plan:
             cap = self.row_cap * len(walk_root.columns)
@@ -456,6 +486,8 @@ class _Poll:
                     "larger than its interface count",
                 ) from exc
             self.varbinds += len(result)
+            if walked is not None:
+                walked.update(name for name, _ in walk_root.columns)
             if len(walk_root.columns) == 1:
                 name, oid = walk_root.columns[0]
                 n = len(oid)

@@ -1,0 +1,153 @@
+"""`netpoll run` writing through small local HTTP stand-ins in front of VictoriaMetrics, where the real server
+cannot misbehave on demand: one that trickles its answer forever (SIGTERM still exits within the documented
+grace, memory stays bounded, the batches are spooled) and one that answers every write in 3 s (a SIGKILL loses
+at most about one flush interval). Data: ping probes of loopback addresses, one a second.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.harness.http_standin import Behaviour, WriteStandIn
+from tests.harness.victoriametrics import VictoriaMetrics
+
+pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
+
+INTERVAL = 1.0
+FLUSH = 1.0
+PEERS = {"peer-1": "127.0.0.81", "peer-2": "127.0.0.82", "peer-3": "127.0.0.83"}
+# docs/daemon.md: polls get 5 s to finish, the InfluxDB output 10 s to deliver, then it spools.
+GRACE_S = 5.0 + 10.0
+
+
+def setup(tmp: Path, url: str) -> Path:
+    lines = ["defaults:", f"  ping: {{interval_s: {INTERVAL}, count: 1, timeout_s: 0.5}}", "devices:"]
+    lines += [f"  - {{name: {n}, address: {a}, snmp: {{enabled: false}}}}" for n, a in PEERS.items()]
+    (tmp / "inventory.yaml").write_text("\n".join(lines) + "\n")
+    config = tmp / "netpoll.yaml"
+    config.write_text(
+        "inventories: [inventory.yaml]\ndata_dir: data\nstate_dir: state\n"
+        f"influxdb: {{url: {url}, api: v2, flush_interval_s: {FLUSH}, timeout_s: 2}}\n"
+    )
+    return config
+
+
+class Run:
+    def __init__(self, config: Path, *extra: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
+        self.log_path = config.parent / f"netpoll-{time.monotonic_ns()}.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "netpoll", "run", "--config", str(config), *extra],
+                cwd=config.parent,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def rss_kib(self) -> int:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+
+
+@pytest.fixture
+def runs() -> Iterator[list[Run]]:
+    started: list[Run] = []
+    yield started
+    for run in started:
+        if run.proc.poll() is None:
+            run.proc.kill()
+            run.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def standin(victoriametrics: VictoriaMetrics) -> Iterator[WriteStandIn]:
+    server = WriteStandIn(forward_to=victoriametrics.url)
+    yield server
+    server.stop()
+
+
+def wait_for(condition: object, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def stamps(vm: VictoriaMetrics, device: str) -> list[float]:
+    rows = vm.export(f'{{__name__="ping_packets_transmitted",device="{device}"}}')
+    return sorted(t / 1000 for row in rows for t in row["timestamps"])
+
+
+def test_trickling_server_sigterm_exits_in_time_memory_bounded_batches_spooled(
+    tmp_path: Path, standin: WriteStandIn, runs: list[Run]
+) -> None:
+    standin.behaviour = Behaviour(trickle=True, store=False)
+    run = Run(setup(tmp_path, standin.url))
+    runs.append(run)
+    assert wait_for(lambda: len(standin.writes) >= 1, 20), run.log()
+    time.sleep(3)
+    rss_early = run.rss_kib()
+    time.sleep(6)
+    rss_late = run.rss_kib()
+    spool = tmp_path / "state" / "spool"
+    spooled = list(spool.glob("*.lp"))
+    term = time.monotonic()
+    run.proc.send_signal(signal.SIGTERM)
+    code = run.proc.wait(timeout=GRACE_S + 5)
+    took = time.monotonic() - term
+    print(f"figures: exit {code} {took:.1f} s after SIGTERM; RSS {rss_early} -> {rss_late} KiB over 6 s; "
+          f"{len(spooled)} batches spooled while running, {len(list(spool.glob('*.lp')))} at exit; "
+          f"{len(standin.writes)} write attempts")  # fmt: skip
+    assert code == 0, run.log()
+    assert took <= GRACE_S, f"exit took {took:.1f} s"
+    assert spooled, "batches went to the spool while the server trickled"
+    assert rss_late - rss_early < 8 * 1024, "memory grows while the server trickles"
+    assert "Traceback" not in run.log()
+
+
+def test_three_second_server_sigkill_loses_at_most_about_one_flush_interval(
+    tmp_path: Path, standin: WriteStandIn, victoriametrics: VictoriaMetrics, runs: list[Run]
+) -> None:
+    standin.behaviour = Behaviour(delay_s=3.0)  # stores at once, answers 3 s later
+    config = setup(tmp_path, standin.url)
+    first = Run(config)
+    runs.append(first)
+    assert wait_for(lambda: len(standin.writes) >= 2, 20), first.log()
+    time.sleep(8)
+    killed_at = time.time()
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(timeout=10)
+    # The same stand-in, now prompt: the restarted daemon replays the spool.
+    standin.behaviour = Behaviour()
+    second = Run(config, "--cycles", "2")
+    runs.append(second)
+    assert second.proc.wait(timeout=40) == 0, second.log()
+    time.sleep(1.5)
+    victoriametrics.flush()
+    worst = 0.0
+    for device in PEERS:
+        before_kill = [t for t in stamps(victoriametrics, device) if t <= killed_at]
+        assert len(before_kill) >= 8, (device, before_kill)
+        gaps = [(a, b) for a, b in itertools.pairwise(before_kill) if b - a > 1.6 * INTERVAL]
+        assert not gaps, (device, gaps)
+        lost_s = killed_at - before_kill[-1]
+        worst = max(worst, lost_s)
+    print(f"figures: newest stored point {worst:.2f} s before the SIGKILL (flush interval {FLUSH} s, "
+          f"poll interval {INTERVAL} s)")  # fmt: skip
+    # The points of the last flush interval, plus the poll interval in which the last point was taken.
+    assert worst <= FLUSH + INTERVAL + 0.5, f"lost the last {worst:.1f} s"
