@@ -39,10 +39,8 @@ def slow_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DelayRelay]
         relay.stop()
 
 
-@pytest.mark.parametrize("backend", ["gufo", "pysnmp"])
-async def test_slow_device_yields_data_every_poll_and_rates_from_the_second(
-    slow_agent: DelayRelay, backend: str
-) -> None:
+async def test_slow_device_yields_data_every_poll_and_rates_from_the_second(slow_agent: DelayRelay) -> None:
+    backend = "gufo"  # the order of reads and the deadline are the poller's: one backend shows them
     device = Device.model_validate(
         {
             "name": f"slow-{backend}",
