@@ -19,6 +19,7 @@ import pytest
 
 from tests.harness.http_standin import Behaviour, WriteStandIn
 from tests.harness.victoriametrics import VictoriaMetrics
+from tests.integration.test_daemon_reload import wait_for
 
 pytestmark = [pytest.mark.network, pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -77,15 +78,6 @@ def standin(victoriametrics: VictoriaMetrics) -> Iterator[WriteStandIn]:
     server = WriteStandIn(forward_to=victoriametrics.url)
     yield server
     server.stop()
-
-
-def wait_for(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def stamps(vm: VictoriaMetrics, device: str) -> list[float]:
