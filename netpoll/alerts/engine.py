@@ -33,6 +33,7 @@ from netpoll.alerts.state import (
     step_threshold,
     write_state_file,
 )
+from netpoll.devicelog import device_log
 from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue, Sample
 
@@ -289,4 +290,6 @@ def _message(rule: Rule, device: str, entity: str, value: FieldValue, transition
 
 def _log(alert: Alert) -> None:
     level = logging.INFO if alert.state == "clear" else logging.WARNING
-    logger.log(level, "alert %s [%s] %s id=%s", alert.state, alert.severity, alert.message, alert.id)
+    # The message names the device itself (it is the published one); the record carries it as ``device`` too.
+    log = device_log(logger, alert.device)
+    log.log(level, "alert %s [%s] %s id=%s", alert.state, alert.severity, alert.message, alert.id)
