@@ -58,6 +58,17 @@ class Target:
         return self.settings.credentials.version
 
     @property
+    def community(self) -> str:
+        """The community string (secret) of a v1/v2c target."""
+        credentials = self.settings.credentials
+        assert isinstance(credentials, CommunityCredentials)
+        return credentials.community.get_secret_value()
+
+    def timed_out(self) -> SnmpTimeout:
+        """The error for no answer within the timeout and retries (see ``timeout_message``)."""
+        return SnmpTimeout(self.label, timeout_message(self))
+
+    @property
     def max_repetitions(self) -> int:
         """GETBULK max-repetitions, capped at what agents answer anyway."""
         return min(self.settings.max_repetitions, MAX_REPETITIONS_CAP)
@@ -121,13 +132,6 @@ class WalkGuard:
         return True
 
 
-def community_of(target: Target) -> str:
-    """The community string (secret) of a v1/v2c target."""
-    credentials = target.settings.credentials
-    assert isinstance(credentials, CommunityCredentials)
-    return credentials.community.get_secret_value()
-
-
 def timeout_message(target: Target) -> str:
     """Error text for a timeout; says when a wrong SNMPv3 privacy key is the likely cause."""
     settings = target.settings
@@ -153,10 +157,13 @@ class BackendClient:
     """
 
     backend: str
-    target: Target
-    warnings: list[str]  # walk warnings (bounded), for tests and diagnostics
     _answered = False
     _released = False
+
+    def __init__(self, target: Target, tally: Tally) -> None:
+        self.target = target
+        self.warnings: list[str] = []  # walk warnings (bounded), for tests and diagnostics
+        self._tally = tally  # the pool's: every PDU sent is counted there
 
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars; noSuchObject/noSuchInstance (v1: noSuchName) are left out of the result."""

@@ -45,15 +45,8 @@ from gufo.snmp.typing import ValueType
 
 from netpoll.compat.gufo_snmp import GetIter, session_socket
 from netpoll.devicelog import device_log
-from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
-from netpoll.inputs.snmp.backend_common import (
-    BackendClient,
-    Tally,
-    Target,
-    WalkGuard,
-    community_of,
-    timeout_message,
-)
+from netpoll.errors import SnmpAuthError, SnmpError
+from netpoll.inputs.snmp.backend_common import BackendClient, Tally, Target, WalkGuard
 from netpoll.inputs.snmp.replies import is_fatal, well_formed
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid
 from netpoll.inventory.models import SnmpSettings, UsmCredentials
@@ -254,14 +247,12 @@ class GufoClient(BackendClient):
         check_replies: bool = False,
         large_replies: Callable[[], SnmpClient] | None = None,
     ) -> None:
-        self.target = target
+        super().__init__(target, tally)
         self._check_replies = check_replies
         # gufo 0.13 decodes into a fixed buffer of a few KB and reports a larger (legal, up to 64 KB) reply
         # as "incomplete": such a request is asked again through this client (pysnmp), which reads any size.
         self._large_replies = large_replies
         self._large: SnmpClient | None = None
-        self.warnings: list[str] = []
-        self._tally = tally
         self._recv_buffer = recv_buffer
         self._session: SnmpSession | None = None
         self._wire: _Wire | None = None
@@ -305,7 +296,7 @@ class GufoClient(BackendClient):
                 await self._retrying(session.refresh)  # engine ID discovery and time sync
             else:
                 version = SnmpVersion.v1 if credentials.version == "1" else SnmpVersion.v2c
-                session = SnmpSession(community=community_of(self.target), version=version, **common)
+                session = SnmpSession(community=self.target.community, version=version, **common)
         except (SnmpError, GufoError, OSError, ValueError) as exc:
             raise self._translate(exc) from exc
         self._session = session
@@ -346,7 +337,7 @@ class GufoClient(BackendClient):
             except TimeoutError:
                 if attempt + 1 == tries:
                     break
-        raise SnmpTimeout(self.target.label, timeout_message(self.target))
+        raise self.target.timed_out()
 
     async def _request(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
         return await self._retrying(self._exchange, wire, send, receive)
@@ -364,7 +355,7 @@ class GufoClient(BackendClient):
                 return _TooLarge(label, "reply larger than gufo's receive buffer")
             return self.decode_error(exc)
         if isinstance(exc, TimeoutError):
-            return SnmpTimeout(label, timeout_message(self.target))
+            return self.target.timed_out()
         if isinstance(exc, GufoAuthError):
             return SnmpAuthError(label, "SNMPv3 authentication failed (wrong user, key or protocol)")
         return SnmpError(label, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)

@@ -51,15 +51,8 @@ from pysnmp.hlapi.v3arch.asyncio import (
 from pysnmp.proto import errind, rfc1155, rfc1902, rfc1905
 
 from netpoll.compat.pysnmp import forget_engine_id, payload, wait_open
-from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
-from netpoll.inputs.snmp.backend_common import (
-    BackendClient,
-    Tally,
-    Target,
-    WalkGuard,
-    community_of,
-    timeout_message,
-)
+from netpoll.errors import SnmpAuthError, SnmpError
+from netpoll.inputs.snmp.backend_common import BackendClient, Tally, Target, WalkGuard
 from netpoll.inputs.snmp.pysnmp_wire import (
     BoundTransport,
     BoundUdp6Transport,
@@ -265,7 +258,7 @@ def _auth_data(target: Target) -> CommunityData | UsmUserData:
             authProtocol=_AUTH[credentials.auth_protocol] if credentials.auth_protocol else None,
             privProtocol=_PRIV[credentials.priv_protocol] if credentials.priv_protocol else None,
         )
-    community = community_of(target)
+    community = target.community
     # The community index names the LCD entry and is shown where pysnmp prints a CommunityData (its repr
     # masks only the community). A digest gives every (version, community) its own entry; keyed with a
     # per-process secret, because a plain hash of a guessable community ("public") gives it away.
@@ -280,9 +273,7 @@ class PysnmpClient(BackendClient):
     backend = "pysnmp"
 
     def __init__(self, target: Target, engines: PysnmpEngines, tally: Tally) -> None:
-        self.target = target
-        self.warnings: list[str] = []
-        self._tally = tally
+        super().__init__(target, tally)
         self._engines = engines
         self._engine: SnmpEngine | None = None
         self._wire: BoundTransport | None = None
@@ -325,7 +316,7 @@ class PysnmpClient(BackendClient):
             return
         label = self.target.label
         if isinstance(indication, errind.RequestTimedOut):
-            raise SnmpTimeout(label, timeout_message(self.target))
+            raise self.target.timed_out()
         if isinstance(indication, _AUTH_INDICATIONS):
             raise SnmpAuthError(label, f"SNMPv3 authentication failed: {indication}")
         raise SnmpError(label, str(indication))
