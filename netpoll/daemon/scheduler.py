@@ -26,13 +26,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from apscheduler.events import (
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    EVENT_JOB_SUBMITTED,
-    JobEvent,
-    JobSubmissionEvent,
-)
+from apscheduler import events
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
@@ -111,8 +105,9 @@ class PollScheduler:
         }
         self._deadline_fraction = deadline_fraction
         self._scheduler = AsyncIOScheduler(timezone=UTC)
-        self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
-        self._scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
+        skipped = events.EVENT_JOB_MAX_INSTANCES | events.EVENT_JOB_MISSED
+        self._scheduler.add_listener(self._on_skipped, skipped)
+        self._scheduler.add_listener(self._on_submitted, events.EVENT_JOB_SUBMITTED)
         self._devices: dict[str, Device] = {}
         self._due: dict[str, float] = {}
         self._runs: dict[str, int] = {}
@@ -232,11 +227,11 @@ class PollScheduler:
 
     # ---- events ----
 
-    def _on_submitted(self, event: JobEvent) -> None:
-        if isinstance(event, JobSubmissionEvent) and event.scheduled_run_times:
+    def _on_submitted(self, event: events.JobEvent) -> None:
+        if isinstance(event, events.JobSubmissionEvent) and event.scheduled_run_times:
             self._due[event.job_id] = max(event.scheduled_run_times).timestamp()
 
-    def _on_skipped(self, event: JobEvent) -> None:
+    def _on_skipped(self, event: events.JobEvent) -> None:
         kind, _, name = event.job_id.partition(":")
         self._count_slow(name, cut=False)
         device_log(log, name).debug("%s poll skipped: the previous one is still running", kind)
