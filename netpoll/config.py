@@ -388,7 +388,7 @@ def load_config(path: str | Path | None = None, *, environ: Mapping[str, str] | 
         path = env[CONFIG_ENV]
     problems = Problems()
     if path is None:
-        source = YamlSource(file="(embedded defaults)", data={})
+        source = YamlSource(file="(embedded defaults)", data={}, problems=problems)
         base_dir = None
     else:
         loaded = load_yaml(Path(path), problems)
