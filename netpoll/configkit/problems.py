@@ -91,13 +91,19 @@ def _plain(text: str) -> Problem:
     return problem
 
 
+def closest(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str | None:
+    """The choice closest to ``word``, if any is close enough (``cutoff``, 0..1, is how close)."""
+    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return matches[0] if matches else None
+
+
 def did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
     """``"; did you mean 'x'?"`` when a choice is close to ``word``, else ``""``.
 
     ``cutoff`` (0..1) is how close it must be: raise it where unknown words are legitimate (open sets).
     """
-    matches = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return f"; did you mean '{matches[0]}'?" if matches else ""
+    match = closest(word, choices, cutoff)
+    return f"; did you mean '{match}'?" if match is not None else ""
 
 
 def hint(word: str, choices: Iterable[str], what: str = "allowed") -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -11,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.problems import Problems, closest, did_you_mean
 from netpoll.configkit.yamlsource import PathKey, YamlSource
 
 M = TypeVar("M", bound=BaseModel)
@@ -93,7 +92,8 @@ def _without_explained_missing(model: type[BaseModel], errors: list[ErrorDetails
     for error in errors:
         if error["type"] == "extra_forbidden":
             loc = tuple(str(part) for part in error["loc"])
-            for match in difflib.get_close_matches(loc[-1], fields_at(model, loc[:-1]), n=1, cutoff=0.6):
+            match = closest(loc[-1], fields_at(model, loc[:-1]))
+            if match is not None:
                 suggested.add((*loc[:-1], match))
     return [
         error
