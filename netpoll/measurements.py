@@ -388,7 +388,31 @@ ALERT = Measurement(
     rules=False,
 )
 
-MEASUREMENTS: Mapping[str, Measurement] = {m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, ALERT)}
+TRAP = Measurement(
+    name="trap",
+    producer="netpoll.inputs.traps.record",
+    summary="one point per SNMP trap or inform received from a known device",
+    tags=(
+        Tag("device", "inventory name of the sender (netpoll traps without an inventory: its address)"),
+        Tag("agent_host", "the address the notification came from"),
+        Tag("trap", "the notification's name (coldStart, linkDown, ...), else its dotted snmpTrapOID"),
+        Tag("version", "SNMP version it came in: 1, 2c"),
+        _SITE,
+        _ROLE,
+    ),
+    fields=(
+        Field("trap_oid", "string", "", "snmpTrapOID.0 (v1: from enterprise and generic/specific trap)"),
+        Field("kind", "string", "", "trap, or inform (acknowledged with a Response)"),
+        Field("varbinds", "string", "", 'the variable bindings as a JSON object by name ({"ifIndex.3": 3})'),
+        Field("agent_addr", "string", "", "v1 agent-addr or snmpTrapAddress.0 (absent when not sent)"),
+        Field("uptime_s", "float", "s", "the sender's sysUpTime.0 (v1 time-stamp)"),
+        Field("id", "string", "", "unique per notification (the MQTT event's id)"),
+    ),
+    inventory_tags=True,
+    rules=False,
+)
+
+MEASUREMENTS: Mapping[str, Measurement] = {m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, TRAP, ALERT)}
 
 
 class Model:

@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from netpoll import __version__
-from netpoll.cli import check, ping, poll, run
+from netpoll.cli import check, ping, poll, run, traps
 from netpoll.errors import ConfigError, NetpollError
 
-VERBS = (check, poll, ping, run)
+VERBS = (check, poll, ping, run, traps)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,12 +28,15 @@ from netpoll.inputs.icmp import IcmpProber
 from netpoll.inputs.snmp.client import SnmpClientPool
 from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
+from netpoll.inputs.traps.receiver import TrapReceiver
+from netpoll.inputs.traps.sources import Sources
 from netpoll.inventory.loader import load_inventory
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
 from netpoll.measurements import MODEL
 from netpoll.probe import Budget
 from netpoll.sample import Sample
 from tests.harness.ports import free_port
+from tests.harness.process import require_binary
 
 pytestmark = pytest.mark.network
 
@@ -154,9 +157,32 @@ def test_self_monitoring_records() -> None:
     check("self-monitoring", samples)
 
 
+async def test_trap_records() -> None:
+    """Real net-snmp v1 and v2c traps, from an inventory device (site, role, free tags) and from anyone."""
+    snmptrap = require_binary("snmptrap", "Debian package snmp")
+    credentials = CommunityCredentials(profile="c", version="2c", community=SecretStr("public"))
+    r1 = Device(
+        name="r1", address="127.0.0.1", site="par1", role="router", tags={"rack": "a1"},
+        snmp=SnmpSettings(credentials=credentials),
+    )  # fmt: skip
+    samples = []
+    for sources in (Sources([r1]), None):
+        async with TrapReceiver([("127.0.0.1", 0)], sources) as receiver:
+            target = f"127.0.0.1:{receiver.addresses[0][1]}"
+            for version in (["-v1", "-c", "public", target, "1.3.6.1.4.1.8072", "127.0.0.1", "3", "0", ""],
+                            ["-v2c", "-c", "public", target, "", "1.3.6.1.6.3.1.1.5.1"]):  # fmt: skip
+                proc = await asyncio.create_subprocess_exec(
+                    snmptrap, *version, "1.3.6.1.2.1.2.2.1.1.3", "i", "3"
+                )
+                assert await asyncio.wait_for(proc.wait(), 10) == 0
+                samples.append((await asyncio.wait_for(anext(aiter(receiver)), 5)).to_sample())
+    assert [s.tags["trap"] for s in samples] == ["linkUp", "coldStart"] * 2
+    check("traps", samples)
+
+
 def test_every_declared_field_is_written_by_a_producer() -> None:
     """The model declares nothing no producer writes (a stale declaration would be a stale doc table)."""
-    expected = {"lab recordings", "demo devices", "ping", "self-monitoring"}
+    expected = {"lab recordings", "demo devices", "ping", "self-monitoring", "traps"}
     if expected != PRODUCERS_RUN:
         pytest.skip(f"needs the producer tests of this module to run first; ran {sorted(PRODUCERS_RUN)}")
     missing = [

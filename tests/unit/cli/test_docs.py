@@ -15,7 +15,7 @@ from netpoll.cli.main import build_parser
 from netpoll.inventory.models import PingSettings, SnmpSettings
 from tests.doctext import ROOT, code_spans, marked_table, read
 
-VERBS = ("check", "poll", "ping", "run")
+VERBS = ("check", "poll", "ping", "run", "traps")
 # Options whose parser default is None because the inventory's value applies when there is one: the default
 # the table states is the model's.
 MODEL_DEFAULTS: dict[tuple[str, str], object] = {

@@ -1,0 +1,135 @@
+"""``netpoll traps --listen ADDR:PORT``: print SNMP traps and informs as they arrive.
+
+For an engineer checking a device's trap configuration. v1 and v2c traps and v2c informs (acknowledged, so
+the sender stops retransmitting) are decoded: standard traps by name (coldStart, linkDown, ...) with their
+variable bindings. Without ``--inventory`` every sender and community is shown, named by its address; with
+it, only inventory devices whose community is right: other senders and wrong communities are counted (the
+summary on stderr at the end), never shown. Output: one line per trap (``table``, the default), one JSON
+object per line (``json``) or InfluxDB line protocol (``lp``). Ctrl-C, or ``--count`` traps, ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import json
+import sys
+import time
+from typing import Any
+
+from netpoll.cli.argtypes import add_inventory_option, add_verb, int_between, inventory_devices
+from netpoll.errors import NetpollError
+from netpoll.inputs.traps.receiver import Address, TrapReceiver, TrapStats
+from netpoll.inputs.traps.record import Trap
+from netpoll.inputs.traps.sources import Sources
+from netpoll.text import for_terminal, json_text
+
+DEFAULT_PORT = 162
+
+
+def listen_address(text: str) -> Address:
+    """``ADDR:PORT``, ``[V6ADDR]:PORT`` or ``ADDR`` (port 162) → (address, port); IP literals only."""
+    host, port_text = text, str(DEFAULT_PORT)
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise argparse.ArgumentTypeError(f"{text!r}: write an IPv6 address as [ADDR]:PORT")
+        port_text = rest[1:] or port_text
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    try:
+        ipaddress.ip_address(host)
+        port = int(port_text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected ADDR:PORT with an IP address, e.g. 0.0.0.0:162 or [::]:1162"
+        ) from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r}: port {port} is not 0-65535")
+    return host, port
+
+
+def register(sub: Any) -> None:
+    """Add the ``traps`` sub-command."""
+    parser = add_verb(sub, "traps", "print SNMP traps and informs as they arrive", __doc__)
+    parser.add_argument(
+        "--listen",
+        "-l",
+        action="append",
+        type=listen_address,
+        metavar="ADDR:PORT",
+        help=f"listen address, repeatable; [::]:PORT for IPv6 (default 0.0.0.0:{DEFAULT_PORT})",
+    )
+    add_inventory_option(parser, "inventory file or directory: accept only its devices and communities")
+    parser.add_argument("--format", "-f", choices=("table", "json", "lp"), default="table")
+    parser.add_argument("--count", "-c", type=int_between(1, 10**9), help="exit after this many traps")
+    parser.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    """Listen and print until Ctrl-C or ``--count`` traps; the counts go to stderr at the end."""
+    sources = Sources(inventory_devices(args.inventory).values()) if args.inventory else None
+    receiver = TrapReceiver(args.listen or [("0.0.0.0", DEFAULT_PORT)], sources)
+    try:
+        asyncio.run(_run(receiver, args.format, args.count))
+    except KeyboardInterrupt:
+        pass
+    except BrokenPipeError:
+        sys.stderr.close()
+        return 0
+    finally:
+        print(summary(receiver.stats), file=sys.stderr)
+    return 0
+
+
+async def _run(receiver: TrapReceiver, fmt: str, count: int | None) -> None:
+    try:
+        await receiver.__aenter__()
+    except OSError as exc:
+        where = ", ".join(f"{host}:{port}" for host, port in receiver.listen)
+        hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""
+        raise NetpollError(f"traps: cannot listen on {where}: {exc.strerror}{hint}") from None
+    try:
+        bound = ", ".join(f"{host}:{port}" for host, port in receiver.addresses)
+        print(f"listening on {bound}", file=sys.stderr, flush=True)
+        if fmt == "table":
+            print(f"{'time':<12} {'device':<20} {'version':<7} {'kind':<6} {'trap':<22} varbinds", flush=True)
+        seen = 0
+        async for trap in receiver:
+            print(render(trap, fmt), flush=True)
+            seen += 1
+            if count is not None and seen >= count:
+                return
+    finally:
+        receiver.close()
+
+
+def render(trap: Trap, fmt: str) -> str:
+    """One trap as one line: table row, JSON object or line protocol; device strings made safe."""
+    sample = trap.to_sample()
+    if fmt == "lp":
+        return sample.to_line_protocol()
+    if fmt == "json":
+        record = {**sample.to_dict(), "varbinds": trap.varbinds()}
+        return json_text(json.dumps(record, ensure_ascii=False))
+
+    clock = time.strftime("%H:%M:%S", time.localtime(trap.time_ns / 1e9))
+    varbinds = " ".join(f"{name}={value}" for name, value in trap.varbinds().items())
+    note = trap.notification
+    return for_terminal(
+        f"{clock:<12} {trap.device_name:<20} {note.version:<7} {note.kind:<6} {trap.name:<22} {varbinds}",
+        limit=2000,
+    )
+
+
+def summary(stats: TrapStats) -> str:
+    """The counts, one line: traps shown, drops, unknown senders, wrong communities by device."""
+    auth = ", ".join(f"{for_terminal(name)} {n}" for name, n in sorted(stats.auth_failures.items()))
+    return (
+        f"traps: {stats.events} shown, {stats.informs_acknowledged} informs acknowledged,"
+        f" {stats.unknown_source} from unknown senders, {sum(stats.auth_failures.values())} wrong community"
+        f"{f' ({auth})' if auth else ''}, {stats.undecodable} undecodable,"
+        f" {stats.queue_dropped + stats.rate_dropped} dropped (queue {stats.queue_dropped},"
+        f" rate {stats.rate_dropped}); {stats.received} datagrams"
+    )

@@ -1,0 +1,126 @@
+"""SNMP v1/v2c notification messages: bytes → ``Notification``, and the Response that acknowledges an inform.
+
+Decoding is pysnmp's (its protocol API and pyasn1's BER decoder); gufo-snmp has no notification decoder (its
+sockets are command generators only). A v1 Trap-PDU is turned into the SNMPv2 form by pysnmp's RFC 2576
+proxy, so both versions give ``snmpTrapOID.0`` and the v1 agent-addr as ``snmpTrapAddress.0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pyasn1.codec.ber import decoder, encoder  # type: ignore[import-untyped]
+from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
+from pysnmp.proto import api
+from pysnmp.proto.proxy import rfc2576
+
+from netpoll.inputs.snmp.backend_pysnmp import decode_value
+from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
+
+SYS_UPTIME = (1, 3, 6, 1, 2, 1, 1, 3, 0)
+SNMP_TRAP_OID = (1, 3, 6, 1, 6, 3, 1, 1, 4, 1, 0)
+SNMP_TRAP_ADDRESS = (1, 3, 6, 1, 6, 3, 18, 1, 3, 0)
+# A proxy's snmpTrapCommunity.0 holds a community (a secret): never kept.
+SNMP_TRAP_COMMUNITY = (1, 3, 6, 1, 6, 3, 18, 1, 4, 0)
+
+_V1, _V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_1], api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+_VERSIONS = {api.SNMP_VERSION_1: "1", api.SNMP_VERSION_2C: "2c"}
+_NOTIFICATIONS = {
+    _V1.TrapPDU.tagSet: "trap",
+    _V2C.SNMPv2TrapPDU.tagSet: "trap",
+    _V2C.InformRequestPDU.tagSet: "inform",
+}
+
+
+class NotNotification(ValueError):
+    """The datagram is not an SNMP v1/v2c trap or inform (garbage, another PDU, or SNMPv3)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One decoded trap or inform.
+
+    Attributes:
+        version: ``"1"`` or ``"2c"``.
+        community: the community as sent (a secret: never shown).
+        kind: ``"trap"`` or ``"inform"``.
+        trap_oid: ``snmpTrapOID.0`` (for v1: from generic/specific trap and enterprise, RFC 3584).
+        varbinds: the other variable bindings in order (``sysUpTime.0``, ``snmpTrapOID.0`` and the secret
+            ``snmpTrapCommunity.0`` left out).
+        agent_addr: the v1 agent-addr or a v2c ``snmpTrapAddress.0``; "" when absent.
+        uptime: the sender's ``sysUpTime.0`` (v1 time-stamp) in hundredths of a second, or None.
+    """
+
+    version: str
+    community: bytes
+    kind: str
+    trap_oid: Oid
+    varbinds: tuple[tuple[Oid, SnmpValue | None], ...]
+    agent_addr: str
+    uptime: int | None
+    request: Any = None  # the decoded message, for the inform's Response
+
+    @property
+    def trap_oid_text(self) -> str:
+        """``trap_oid`` as dotted decimal."""
+        return format_oid(self.trap_oid)
+
+
+def decode(datagram: bytes) -> Notification:
+    """Decode one datagram.
+
+    Raises:
+        NotNotification: not a v1/v2c trap or inform, or not valid BER.
+    """
+    try:
+        version = int(api.decodeMessageVersion(datagram))
+        module = api.PROTOCOL_MODULES[version]
+        message, _rest = decoder.decode(datagram, asn1Spec=module.Message())
+        pdu = module.apiMessage.get_pdu(message)
+        kind = _NOTIFICATIONS.get(pdu.tagSet)
+        if kind is None:
+            raise NotNotification("not a trap or inform PDU")
+        community = bytes(module.apiMessage.get_community(message))
+        agent_addr = ""
+        if version == api.SNMP_VERSION_1:
+            agent_addr = str(_V1.apiTrapPDU.get_agent_address(pdu).prettyPrint())
+            pdu = rfc2576.v1_to_v2(pdu)
+        pairs = [(tuple(oid), value) for oid, value in _V2C.apiPDU.get_varbinds(pdu)]
+    except NotNotification:
+        raise
+    except (PyAsn1Error, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise NotNotification(f"undecodable: {type(exc).__name__}") from None
+    return _notification(_VERSIONS[version], community, kind, pairs, agent_addr, message)
+
+
+def _notification(
+    version: str, community: bytes, kind: str, pairs: list[tuple[Oid, Any]], agent_addr: str, message: Any
+) -> Notification:
+    trap_oid: Oid = ()
+    uptime = None
+    varbinds = []
+    for oid, raw in pairs:
+        value = decode_value(raw)
+        if oid == SNMP_TRAP_OID and isinstance(value, tuple):
+            trap_oid = value
+        elif oid == SYS_UPTIME and isinstance(value, int):
+            uptime = value
+        elif oid == SNMP_TRAP_COMMUNITY:
+            continue
+        else:
+            if oid == SNMP_TRAP_ADDRESS and isinstance(value, str) and not agent_addr:
+                agent_addr = value
+            varbinds.append((oid, value))
+    if not trap_oid:
+        raise NotNotification("no snmpTrapOID.0")
+    return Notification(version, community, kind, trap_oid, tuple(varbinds), agent_addr, uptime, message)
+
+
+def inform_response(notification: Notification) -> bytes:
+    """The Response-PDU that acknowledges an inform (same request-id and varbinds, RFC 3416 4.2.7)."""
+    request = notification.request
+    response = _V2C.apiMessage.get_response(request)
+    varbinds = _V2C.apiPDU.get_varbinds(_V2C.apiMessage.get_pdu(request))
+    _V2C.apiPDU.set_varbinds(_V2C.apiMessage.get_pdu(response), varbinds)
+    return bytes(encoder.encode(response))

@@ -1,0 +1,242 @@
+"""The trap and inform receiver: UDP sockets, flood safety, decoding, matching, acknowledging informs.
+
+Flood safety: datagrams wait in one bounded queue (a full queue drops the newest, counted); each source
+address has a token bucket (``rate_per_source`` per second, a burst of twice that) checked before anything
+is decoded, so one chatty or hostile sender cannot starve the others. An inform is acknowledged only once it
+is accepted (decoded, from a known device with its community), so a sender whose inform was dropped
+retransmits it.
+
+Not events: notifications from unknown senders (counted, logged at most once a minute per sender) and a
+wrong community (counted per device as an authentication-failure signal, logged likewise). Communities never
+appear in logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from netpoll.inputs.traps.decode import NotNotification, decode, inform_response
+from netpoll.inputs.traps.record import Trap
+from netpoll.inputs.traps.sources import Sources
+from netpoll.text import for_terminal
+
+logger = logging.getLogger("netpoll.traps")
+logger.addHandler(logging.NullHandler())
+
+QUEUE_SIZE = 10_000
+RATE_PER_SOURCE = 200.0
+LOG_EVERY_S = 60.0
+# Senders remembered by the rate limits and the log limiter; beyond this the oldest are forgotten.
+_MAX_SOURCES = 65_536
+
+Address = tuple[str, int]
+
+
+@dataclass
+class TrapStats:
+    """Counts since the receiver started.
+
+    Attributes:
+        received: datagrams read from the sockets.
+        queue_dropped: dropped because the queue was full.
+        rate_dropped: dropped by a sender's rate limit.
+        undecodable: not an SNMP v1/v2c trap or inform (garbage, another PDU, SNMPv3).
+        unknown_source: from a sender that is no inventory device.
+        auth_failures: per device name: notifications with a wrong community.
+        events: accepted notifications.
+        informs_acknowledged: Responses sent.
+    """
+
+    received: int = 0
+    queue_dropped: int = 0
+    rate_dropped: int = 0
+    undecodable: int = 0
+    unknown_source: int = 0
+    auth_failures: Counter[str] = field(default_factory=Counter)
+    events: int = 0
+    informs_acknowledged: int = 0
+
+
+class _Buckets:
+    """A token bucket per sender: ``rate`` per second, a burst of ``2 x rate``."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate, self.burst = rate, 2 * rate
+        self._state: dict[str, tuple[float, float]] = {}
+
+    def allow(self, source: str, now: float) -> bool:
+        tokens, last = self._state.get(source, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if len(self._state) >= _MAX_SOURCES and source not in self._state:
+            self._state.pop(next(iter(self._state)))
+        if tokens < 1.0:
+            self._state[source] = (tokens, now)
+            return False
+        self._state[source] = (tokens - 1.0, now)
+        return True
+
+
+class _Throttle:
+    """Whether to log about ``key`` now: at most once per ``every`` seconds."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self._last: dict[str, float] = {}
+
+    def due(self, key: str, now: float) -> bool:
+        last = self._last.get(key)
+        if last is not None and now - last < self.every:
+            return False
+        if len(self._last) >= _MAX_SOURCES and key not in self._last:
+            self._last.pop(next(iter(self._last)))
+        self._last[key] = now
+        return True
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, receiver: TrapReceiver) -> None:
+        self.receiver = receiver
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        assert self.transport is not None
+        self.receiver.offer(data, addr, self.transport)
+
+
+class TrapReceiver:
+    """Receives SNMP v1/v2c traps and informs on UDP; iterate it for the accepted ``Trap`` records.
+
+    Args:
+        listen: (address, port) pairs, IPv4 or IPv6 literals; port 0 picks a free port (see ``addresses``).
+        sources: the inventory's devices by address; None accepts any sender and any community (for
+            ``netpoll traps`` without an inventory).
+        queue_size: datagrams waiting at most.
+        rate_per_source: datagrams per second accepted from one address (a burst of twice that).
+        log: the logger to use.
+    """
+
+    def __init__(
+        self,
+        listen: Sequence[Address],
+        sources: Sources | None = None,
+        *,
+        queue_size: int = QUEUE_SIZE,
+        rate_per_source: float = RATE_PER_SOURCE,
+        log: logging.Logger | None = None,
+    ) -> None:
+        self.listen = list(listen)
+        self.sources = sources
+        self.stats = TrapStats()
+        self.log = log or logger
+        self._queue: asyncio.Queue[tuple[bytes, Any, asyncio.DatagramTransport]] = asyncio.Queue(queue_size)
+        self._buckets = _Buckets(rate_per_source)
+        self._throttle = _Throttle(LOG_EVERY_S)
+        self._transports: list[asyncio.DatagramTransport] = []
+
+    @property
+    def addresses(self) -> list[Address]:
+        """The bound (address, port) of each socket."""
+        return [
+            (str(name[0]), int(name[1])) for name in (t.get_extra_info("sockname") for t in self._transports)
+        ]
+
+    async def __aenter__(self) -> TrapReceiver:
+        if self._transports:
+            raise RuntimeError("TrapReceiver is already open")
+        loop = asyncio.get_running_loop()
+        try:
+            for host, port in self.listen:
+                transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Protocol(self), local_addr=(host, port)
+                )
+                self._transports.append(transport)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the sockets (datagrams still queued are read by nobody)."""
+        for transport in self._transports:
+            transport.close()
+        self._transports.clear()
+
+    def offer(self, data: bytes, addr: Any, transport: asyncio.DatagramTransport) -> None:
+        """Queue one datagram unless its sender is over its rate or the queue is full (both counted).
+
+        ``addr`` is the socket address it came from (an inform is answered there, through ``transport``).
+        """
+        self.stats.received += 1
+        if not self._buckets.allow(str(addr[0]), time.monotonic()):
+            self.stats.rate_dropped += 1
+            return
+        try:
+            self._queue.put_nowait((data, addr, transport))
+        except asyncio.QueueFull:
+            self.stats.queue_dropped += 1
+
+    def __aiter__(self) -> AsyncIterator[Trap]:
+        return self._traps()
+
+    async def _traps(self) -> AsyncIterator[Trap]:
+        while True:
+            data, addr, transport = await self._queue.get()
+            trap = self.accept(data, str(addr[0]), functools.partial(transport.sendto, addr=addr))
+            if trap is not None:
+                yield trap
+
+    def accept(self, data: bytes, source: str, reply: Callable[[bytes], object] | None = None) -> Trap | None:
+        """Decode, match and (for an inform) acknowledge one datagram; the ``Trap``, or None (counted).
+
+        ``reply`` sends the inform's Response back to its sender.
+        """
+        now = time.monotonic()
+        try:
+            notification = decode(data)
+        except NotNotification as exc:
+            self.stats.undecodable += 1
+            if self._throttle.due(f"undecodable {source}", now):
+                self.log.info("traps: %s sent a datagram that is no v1/v2c trap or inform (%s)", source, exc)
+            return None
+        device = None
+        if self.sources is not None:
+            match = self.sources.match(source, notification.agent_addr, notification.community)
+            if match is None:
+                self.stats.unknown_source += 1
+                if self._throttle.due(f"unknown {source}", now):
+                    self.log.warning(
+                        "traps: %s is no inventory device; its notifications are ignored", source
+                    )
+                return None
+            if not match.authentic:
+                name = match.device.name
+                self.stats.auth_failures[name] += 1
+                if self._throttle.due(f"auth {name}", now):
+                    self.log.warning(
+                        "traps: %s (%s) sent a wrong community; counted as an authentication failure",
+                        for_terminal(name),
+                        source,
+                    )
+                return None
+            device = match.device
+        if notification.kind == "inform" and reply is not None:
+            reply(inform_response(notification))
+            self.stats.informs_acknowledged += 1
+        self.stats.events += 1
+        return Trap(device, source, notification, time.time_ns())
