@@ -32,12 +32,8 @@ from netpoll.sharding import parse_shard, shard_devices
 def register(sub: Any) -> None:
     """Add the ``check`` sub-command."""
     parser = add_verb(sub, "check", "validate inventories and the daemon configuration", __doc__)
-    parser.add_argument(
-        "inventories",
-        nargs="*",
-        metavar="INVENTORY",
-        help="inventory files or directories (default: the inventories of the configuration)",
-    )
+    inventories = "inventory files or directories (default: the inventories of the configuration)"
+    parser.add_argument("inventories", nargs="*", metavar="INVENTORY", help=inventories)
     parser.add_argument("--config", metavar="FILE", help="also validate this daemon configuration file")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(

@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import Self
 
 from netpoll import defaults
+from netpoll.background import stop_task
 from netpoll.errors import ConfigError
 from netpoll.inventory.models import Inventory
 
@@ -75,10 +76,8 @@ class InventoryWatcher:
         min_interval_s: float = defaults.RELOAD_MIN_INTERVAL_S,
     ) -> None:
         self.paths = list(paths)
-        self.loader = loader
-        self.apply = apply
-        self.poll_s = poll_s
-        self.min_interval_s = min_interval_s
+        self.loader, self.apply = loader, apply
+        self.poll_s, self.min_interval_s = poll_s, min_interval_s
         self.reloads = 0
         self.rejected = 0
         self.load_timeout_s = LOAD_TIMEOUT_S
@@ -109,10 +108,7 @@ class InventoryWatcher:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         while True:

@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from netpoll import defaults
+from netpoll.background import stop_task
 from netpoll.sample import Sample
 
 log = logging.getLogger("netpoll.outputs.files")
@@ -83,10 +84,7 @@ class FileSink:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
         # A write the flusher's thread still runs holds the lock: the last lines follow it, then the close.
         self.flush()
         with self._lock:
