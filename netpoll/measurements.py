@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import re
 import sys
+import textwrap
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from netpoll.sample import Sample
 
 FieldType = Literal["float", "integer", "string", "boolean"]
 FIELD_TYPES: tuple[FieldType, ...] = ("float", "integer", "string", "boolean")
+_TYPES: dict[str, FieldType] = {kind: kind for kind in FIELD_TYPES}
 NUMERIC: frozenset[FieldType] = frozenset({"float", "integer"})
 
 
@@ -148,6 +150,25 @@ _SITE = Tag("site", "the device's site in the inventory (absent when not set)")
 _ROLE = Tag("role", "the device's role in the inventory (absent when not set)")
 
 
+def _fields(table: str, *, profile: bool = False) -> tuple[Field, ...]:
+    """Fields from a table, one per line: name, type, unit (``-`` for none) and the meaning (the rest).
+
+    A line that starts with a space continues the meaning of the line above.
+    """
+    rows: list[list[str]] = []
+    for line in textwrap.dedent(table).strip("\n").splitlines():
+        if line[:1].isspace():
+            rows[-1][3] += " " + line.strip()
+        else:
+            rows.append(line.split(maxsplit=3))
+    fields = []
+    for name, kind, unit, meaning in rows:
+        if kind not in _TYPES:
+            raise ValueError(f"field {name}: type {kind!r} is not one of {', '.join(FIELD_TYPES)}")
+        fields.append(Field(name, _TYPES[kind], "" if unit == "-" else unit, meaning, profile=profile))
+    return tuple(fields)
+
+
 def _raw_counters() -> tuple[Field, ...]:
     """The IF-MIB counters, written raw under their MIB names next to the rates computed from them."""
     pairs = (
@@ -190,37 +211,28 @@ INTERFACE = Measurement(
         _ROLE,
     ),
     fields=(
-        Field("in_bps", "float", "bit/s", "received, from the 64-bit octet counters (32-bit fallback)"),
-        Field("out_bps", "float", "bit/s", "sent, from the 64-bit octet counters (32-bit fallback)"),
-        Field(
-            "in_util_pct", "float", "%", "in_bps as 0-100 of speed_bps; absent when the speed is 0 or unknown"
-        ),
-        Field(
-            "out_util_pct",
-            "float",
-            "%",
-            "out_bps as 0-100 of speed_bps; absent when the speed is 0 or unknown",
-        ),
-        Field("in_pps", "float", "packets/s", "unicast + multicast + broadcast packets received"),
-        Field("out_pps", "float", "packets/s", "unicast + multicast + broadcast packets sent"),
-        Field("in_errors_ps", "float", "1/s", "inbound errors per second"),
-        Field("out_errors_ps", "float", "1/s", "outbound errors per second"),
-        Field("in_discards_ps", "float", "1/s", "inbound discards per second"),
-        Field("out_discards_ps", "float", "1/s", "outbound discards per second"),
-        Field("in_error_pct", "float", "%", "inbound errors x 100 / (packets + errors) over the interval"),
-        Field("out_error_pct", "float", "%", "outbound errors x 100 / (packets + errors) over the interval"),
-        Field(
-            "oper_status",
-            "integer",
-            "",
-            "IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6 notPresent, 7 lowerLayerDown",
-        ),
-        Field("admin_status", "integer", "", "IF-MIB ifAdminStatus: 1 up, 2 down, 3 testing"),
-        Field(
-            "speed_bps",
-            "integer",
-            "bit/s",
-            "ifHighSpeed (Mbit/s) x 1,000,000, else ifSpeed; 0 when the agent says 0",
+        *_fields(
+            """
+            in_bps           float    bit/s      received, from the 64-bit octet counters (32-bit fallback)
+            out_bps          float    bit/s      sent, from the 64-bit octet counters (32-bit fallback)
+            in_util_pct      float    %          in_bps as 0-100 of speed_bps; absent when the speed is 0 or
+                                                 unknown
+            out_util_pct     float    %          out_bps as 0-100 of speed_bps; absent when the speed is 0 or
+                                                 unknown
+            in_pps           float    packets/s  unicast + multicast + broadcast packets received
+            out_pps          float    packets/s  unicast + multicast + broadcast packets sent
+            in_errors_ps     float    1/s        inbound errors per second
+            out_errors_ps    float    1/s        outbound errors per second
+            in_discards_ps   float    1/s        inbound discards per second
+            out_discards_ps  float    1/s        outbound discards per second
+            in_error_pct     float    %          inbound errors x 100 / (packets + errors) over the interval
+            out_error_pct    float    %          outbound errors x 100 / (packets + errors) over the interval
+            oper_status      integer  -          IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6
+                                                 notPresent, 7 lowerLayerDown
+            admin_status     integer  -          IF-MIB ifAdminStatus: 1 up, 2 down, 3 testing
+            speed_bps        integer  bit/s      ifHighSpeed (Mbit/s) x 1,000,000, else ifSpeed; 0 when the
+                                                 agent says 0
+            """
         ),
         *_raw_counters(),
     ),
@@ -234,136 +246,114 @@ SNMP = Measurement(
     summary="SNMP, one point per device per poll",
     tags=(_DEVICE, _AGENT_HOST, _SITE, _ROLE),
     fields=(
-        Field(
-            "poll_ok",
-            "integer",
-            "",
-            "1 the poll succeeded, 0 it failed (then only poll_duration_ms, varbinds, error)",
+        *_fields(
+            """
+            poll_ok           integer  -      1 the poll succeeded, 0 it failed (then only poll_duration_ms,
+                                              varbinds, error)
+            error             string   -      why the poll failed (timeout, SNMPv3 authentication, deadline,
+                                              unknown profile)
+            uptime_s          float    s      agent uptime (sysUpTime, wrap-corrected; snmpEngineTime beyond
+                                              497 days)
+            rebooted          integer  -      1 on the poll where a reboot was detected, else 0
+            poll_duration_ms  float    ms     wall time of the whole poll
+            varbinds          integer  count  variable bindings received
+            partial           integer  -      1 when the deadline came while the profile's tables were read:
+                                              every interface is there, some profile fields are not (read on
+                                              the next polls); absent otherwise
+            profile           string   -      the device profile used
+            """
         ),
-        Field(
-            "error",
-            "string",
-            "",
-            "why the poll failed (timeout, SNMPv3 authentication, deadline, unknown profile)",
+        *_fields(
+            """
+            sys_name           string   -      sysName
+            cpu_pct            float    %      CPU load 0-100
+            cpu_1min_pct       float    %      Cisco 1-minute CPU load 0-100
+            mem_used_pct       float    %      memory in use 0-100
+            temperature_c      float    °C     highest temperature sensor, where the MIB has one
+            sessions           integer  count  firewall sessions (ASA, FortiGate, PAN-OS)
+            sessions_util_pct  float    %      PAN-OS session table use 0-100
+            """,
+            profile=True,
         ),
-        Field(
-            "uptime_s",
-            "float",
-            "s",
-            "agent uptime (sysUpTime, wrap-corrected; snmpEngineTime beyond 497 days)",
-        ),
-        Field("rebooted", "integer", "", "1 on the poll where a reboot was detected, else 0"),
-        Field("poll_duration_ms", "float", "ms", "wall time of the whole poll"),
-        Field("varbinds", "integer", "count", "variable bindings received"),
-        Field(
-            "partial",
-            "integer",
-            "",
-            "1 when the deadline came while the profile's tables were read: every interface is there, some"
-            " profile fields are not (read on the next polls); absent otherwise",
-        ),
-        Field("profile", "string", "", "the device profile used"),
-        Field("sys_name", "string", "", "sysName", profile=True),
-        Field("cpu_pct", "float", "%", "CPU load 0-100", profile=True),
-        Field("cpu_1min_pct", "float", "%", "Cisco 1-minute CPU load 0-100", profile=True),
-        Field("mem_used_pct", "float", "%", "memory in use 0-100", profile=True),
-        Field(
-            "temperature_c", "float", "°C", "highest temperature sensor, where the MIB has one", profile=True
-        ),
-        Field("sessions", "integer", "count", "firewall sessions (ASA, FortiGate, PAN-OS)", profile=True),
-        Field("sessions_util_pct", "float", "%", "PAN-OS session table use 0-100", profile=True),
     ),
     inventory_tags=True,
+)
+
+# Telegraf's ping tags: ``url`` is the address as configured, ``device`` netpoll's own.
+_PING_TAGS = (
+    Tag("device", "inventory name (ad-hoc targets: the address as given)"),
+    Tag("url", "the address probed as configured (IP or DNS name), as Telegraf's url"),
+    _SITE,
+    _ROLE,
 )
 
 PING = Measurement(
     name="ping",
     producer="netpoll.inputs.icmp.stats",
     summary="ICMP, one point per target per probe (Telegraf-compatible)",
-    tags=(
-        Tag("device", "inventory name (ad-hoc targets: the address as given)"),
-        Tag("url", "the address probed as configured (IP or DNS name), as Telegraf's url"),
-        _SITE,
-        _ROLE,
-    ),
+    tags=_PING_TAGS,
     fields=(
-        Field("packets_transmitted", "integer", "packets", "echo requests the kernel accepted"),
-        Field("packets_received", "integer", "packets", "replies within the timeout"),
-        Field("percent_packet_loss", "float", "%", "0-100; 100 when nothing could be sent"),
-        Field("minimum_response_ms", "float", "ms", "fastest reply; absent when nothing came back"),
-        Field("average_response_ms", "float", "ms", "mean round trip; absent when nothing came back"),
-        Field("maximum_response_ms", "float", "ms", "slowest reply; absent when nothing came back"),
-        Field("standard_deviation_ms", "float", "ms", "population standard deviation (ping's mdev)"),
-        Field("jitter_ms", "float", "ms", "mean absolute difference of consecutive RTTs; needs two replies"),
-        Field(
-            "result_code", "integer", "", "0 ok, 1 no reply, 2 error (unresolvable name, no route, no socket)"
+        *_fields(
+            """
+            packets_transmitted    integer  packets  echo requests the kernel accepted
+            packets_received       integer  packets  replies within the timeout
+            percent_packet_loss    float    %        0-100; 100 when nothing could be sent
+            minimum_response_ms    float    ms       fastest reply; absent when nothing came back
+            average_response_ms    float    ms       mean round trip; absent when nothing came back
+            maximum_response_ms    float    ms       slowest reply; absent when nothing came back
+            standard_deviation_ms  float    ms       population standard deviation (ping's mdev)
+            jitter_ms              float    ms       mean absolute difference of consecutive RTTs; needs two
+                                                     replies
+            result_code            integer  -        0 ok, 1 no reply, 2 error (unresolvable name, no route,
+                                                     no socket)
+            reachable              integer  -        1 when at least one reply came back, else 0
+            """
         ),
-        Field("reachable", "integer", "", "1 when at least one reply came back, else 0"),
     ),
     inventory_tags=True,
+)
+
+# The poller itself is the subject: its instance name, as in the MQTT status topic.
+_NETPOLL_TAGS = (
+    Tag("instance", "mqtt.instance, else the host name (+ -shard-I-of-N when sharded)"),
+    Tag("shard", "I/N from --shard or shard:, 0/1 when not sharded"),
 )
 
 NETPOLL = Measurement(
     name="netpoll",
     producer="netpoll.daemon.selfmon",
     summary="self-monitoring, one point per daemon per cycle; counts are for that cycle",
-    tags=(
-        Tag("instance", "mqtt.instance, else the host name (+ -shard-I-of-N when sharded)"),
-        Tag("shard", "I/N from --shard or shard:, 0/1 when not sharded"),
-    ),
+    tags=_NETPOLL_TAGS,
     fields=(
-        Field("polls_ok", "integer", "count", "SNMP polls with poll_ok=1 and ping probes with result_code 0"),
-        Field(
-            "polls_failed",
-            "integer",
-            "count",
-            "the other polls and probes (unreachable agent, deadline, error)",
+        *_fields(
+            """
+            polls_ok              integer  count   SNMP polls with poll_ok=1 and ping probes with result_code
+                                                   0
+            polls_failed          integer  count   the other polls and probes (unreachable agent, deadline,
+                                                   error)
+            polls_skipped         integer  count   polls not started: the device's previous poll still ran
+            polls_late            integer  count   polls started more than max(1 s, 5 % of the interval) late
+            poll_lag_ms           float    ms      largest delay between a poll's due time and its start
+            queue_size            integer  points  points waiting in memory for the output
+            spool_bytes           integer  bytes   bytes in the on-disk spool (InfluxDB unreachable); 0 for
+                                                   files
+            write_latency_ms      float    ms      duration of the last successful write
+            points_written        integer  points  points the output delivered during the cycle
+            points_dropped        integer  points  points the output dropped during the cycle (rejected, spool
+                                                   full, unwritable)
+            devices               integer  count   devices scheduled
+            snmp_decoder_faults   integer  count   SNMP replies a backend could not decode, since start (per
+                                                   backend on /metrics)
+            snmp_replies_dropped  integer  count   SNMP datagrams dropped unread (no request was sent to their
+                                                   source), since start
+            alerts_queued         integer  count   with MQTT: alerts waiting for the broker now
+            alerts_published      integer  count   with MQTT: alerts the broker acknowledged since start
+            alerts_dropped        integer  count   with MQTT: alerts pushed out of the full queue since start
+            alerts_refused        integer  count   with MQTT 5: alerts the broker refused (ACL, quota, topic;
+                                                   PUBACK reason code) since start
+            mqtt_connected        integer  -       with MQTT: 1 while connected to the broker, else 0
+            """
         ),
-        Field("polls_skipped", "integer", "count", "polls not started: the device's previous poll still ran"),
-        Field("polls_late", "integer", "count", "polls started more than max(1 s, 5 % of the interval) late"),
-        Field("poll_lag_ms", "float", "ms", "largest delay between a poll's due time and its start"),
-        Field("queue_size", "integer", "points", "points waiting in memory for the output"),
-        Field(
-            "spool_bytes",
-            "integer",
-            "bytes",
-            "bytes in the on-disk spool (InfluxDB unreachable); 0 for files",
-        ),
-        Field("write_latency_ms", "float", "ms", "duration of the last successful write"),
-        Field("points_written", "integer", "points", "points the output delivered during the cycle"),
-        Field(
-            "points_dropped",
-            "integer",
-            "points",
-            "points the output dropped during the cycle (rejected, spool full, unwritable)",
-        ),
-        Field("devices", "integer", "count", "devices scheduled"),
-        Field(
-            "snmp_decoder_faults",
-            "integer",
-            "count",
-            "SNMP replies a backend could not decode, since start (per backend on /metrics)",
-        ),
-        Field(
-            "snmp_replies_dropped",
-            "integer",
-            "count",
-            "SNMP datagrams dropped unread (no request was sent to their source), since start",
-        ),
-        Field("alerts_queued", "integer", "count", "with MQTT: alerts waiting for the broker now"),
-        Field(
-            "alerts_published", "integer", "count", "with MQTT: alerts the broker acknowledged since start"
-        ),
-        Field(
-            "alerts_dropped", "integer", "count", "with MQTT: alerts pushed out of the full queue since start"
-        ),
-        Field(
-            "alerts_refused",
-            "integer",
-            "count",
-            "with MQTT 5: alerts the broker refused (ACL, quota, topic; PUBACK reason code) since start",
-        ),
-        Field("mqtt_connected", "integer", "", "with MQTT: 1 while connected to the broker, else 0"),
     ),
     subject_tag="instance",
 )
@@ -380,10 +370,14 @@ ALERT = Measurement(
         Tag("state", "breach, clear or event"),
     ),
     fields=(
-        Field("value", "float", "", "the value that made the transition (bools as 1.0/0.0; absent for text)"),
-        Field("threshold", "float", "", "the rule's breach value (absent for text)"),
-        Field("id", "string", "", "the MQTT payload's id (unique per transition)"),
-        Field("message", "string", "", "the one-line description"),
+        *_fields(
+            """
+            value      float   -  the value that made the transition (bools as 1.0/0.0; absent for text)
+            threshold  float   -  the rule's breach value (absent for text)
+            id         string  -  the MQTT payload's id (unique per transition)
+            message    string  -  the one-line description
+            """
+        ),
     ),
     rules=False,
 )
