@@ -7,10 +7,11 @@ SHELL := /bin/bash
 PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The demo needs only a venv-capable Python; the tests need the real servers too.
+# The demo needs only a venv-capable Python; the tests need the real servers too, and Debian's chromium for the
+# status page test (Playwright drives /usr/bin/chromium; it never downloads a browser).
 DEMO_PACKAGES := python3-venv
 DEBIAN_PACKAGES := $(DEMO_PACKAGES) snmpd snmp mosquitto mosquitto-clients victoria-metrics influxdb nftables \
-	iproute2 fping prometheus-snmp-exporter systemd procps
+	iproute2 fping prometheus-snmp-exporter systemd procps chromium
 
 .PHONY: demo test lint typecheck pytest system-packages demo-packages venv clean bench
 

@@ -35,6 +35,7 @@ from netpoll.alerts.state import (
 )
 from netpoll.devicelog import device_log
 from netpoll.measurements import MODEL, Model
+from netpoll.numbers import human
 from netpoll.sample import FieldValue, Sample
 
 __all__ = ["Alert", "AlertEngine"]
@@ -277,8 +278,10 @@ class AlertEngine:
             return []
 
 
-def _message(rule: Rule, device: str, entity: str, value: FieldValue, transition: Transition) -> str:
+def _message(rule: Rule, device: str, entity: str, raw: FieldValue, transition: Transition) -> str:
     where = f"{device} {entity}" if entity else device
+    # Four significant digits for people (94.99, not 94.98664567052643); the alert's value keeps them all.
+    value = human(raw, 4)
     what = "changes" if rule.kind == "flapping" else rule.field
     if transition == "clear":
         return f"{where}: {rule.name} cleared: {what}={value} (no longer {rule.comparison} {rule.clear})"

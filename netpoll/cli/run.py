@@ -30,6 +30,10 @@ from netpoll.sharding import parse_shard, shard_from_environment
 log = logging.getLogger("netpoll.cli.run")
 
 DEMO_INTERVAL_S = 10.0
+DEMO_HTTP = (
+    defaults.HTTP_HOST,
+    9108,
+)  # the demo serves its status page and /metrics here (or on a free port)
 
 
 def register(sub: Any) -> None:
@@ -153,6 +157,8 @@ async def _run(settings: RunSettings, demo: bool, demo_interval: float, signals:
     from netpoll.demo.lab import demo_devices, write_lab
     from netpoll.demo.simulator import Simulator, free_udp_port
 
+    if settings.http_port is None:  # the demo is for looking at: its status page and /metrics are on
+        settings = replace(settings, http_host=DEMO_HTTP[0], http_port=_demo_http_port())
     lab_dir = settings.data_dir / "demo-lab"
     port = free_udp_port()
     recordings, inventory = await asyncio.to_thread(write_lab, lab_dir, port, demo_interval)
@@ -165,6 +171,17 @@ async def _run(settings: RunSettings, demo: bool, demo_interval: float, signals:
     simulator = Simulator(recordings, [d.address for d in devices], port, lab_dir, devices[0].community)
     async with simulator:
         return await Daemon(replace(settings, inventories=(inventory,)), signals=signals).run()
+
+
+def _demo_http_port() -> int:
+    """9108 when free; else 0 (a free port, printed at start), so a second demo still starts."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server will
+        try:
+            probe.bind(DEMO_HTTP)
+        except OSError:
+            return 0
+    return DEMO_HTTP[1]
 
 
 def _readable_for_nobody(lab_dir: Path) -> None:

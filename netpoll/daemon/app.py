@@ -31,11 +31,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from netpoll import defaults
 from netpoll.configkit.secrets import SecretPolicy
+from netpoll.daemon.http import HttpEndpoint
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
-from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
+from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.daemon.signals import ProcessSignals
 from netpoll.daemon.state import StateStore, encode_json
+from netpoll.daemon.status import StatusBoard
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inventory.models import Device, Inventory, SnmpBackendName
@@ -150,6 +152,9 @@ class Daemon:
         self._monitor = SelfMonitor(
             settings.instance, f"{settings.shard[0]}/{settings.shard[1]}" if settings.shard else "0/1"
         )
+        self.board = StatusBoard()
+        self._monitor.live.board = self.board
+        self.http_url: str | None = None
         self._store = StateStore(settings.state_dir)
         self._console: Any = None
         self._fast_stop = False
@@ -170,6 +175,7 @@ class Daemon:
         assert self._scheduler is not None
         before = self._scheduler.devices
         added, removed, changed = self._scheduler.set_devices(self._select(inventory))
+        self.board.set_inventory(inventory.devices, self._scheduler.devices)
         for name in removed:
             self._forget(name)
             self._release_snmp_client(name)
@@ -233,6 +239,8 @@ class Daemon:
             log.exception("alert evaluation failed")
             return
         if alerts:
+            for alert in alerts:
+                self.board.alert(alert)
             self._sink.write([alert.to_sample() for alert in alerts])
             if self._publisher is not None:
                 for alert in alerts:
@@ -279,10 +287,18 @@ class Daemon:
                 snmp_concurrency=s.snmp_concurrency,
                 icmp_concurrency=s.icmp_concurrency,
                 deadline_fraction=s.deadline_fraction,
+                observer=self.board,
             )
+            self._monitor.live.totals = lambda: self._scheduler.totals if self._scheduler else CycleStats()
+            if self._publisher is not None:
+                self._monitor.live.mqtt = self._publisher.stats
             stack.push_async_callback(self._save_state)
             if s.http_port is not None:
-                await stack.enter_async_context(HttpEndpoint(self._monitor, s.http_host, s.http_port))
+                endpoint = HttpEndpoint(self._monitor, s.http_host, s.http_port, board=self.board)
+                await stack.enter_async_context(endpoint)
+                self.http_url = endpoint.url
+                if s.console:
+                    print(f"status page: {endpoint.url}  metrics: {endpoint.url}metrics", flush=True)
             watcher = InventoryWatcher(s.inventories, loader, self.apply_inventory, s.reload_poll_s)
             watcher.watch_files(inventory.files)
             await stack.enter_async_context(watcher)
@@ -291,6 +307,7 @@ class Daemon:
             if self._reload_pending:  # a SIGHUP during start-up: the inventory may have changed since
                 watcher.trigger("SIGHUP during start-up")
             self._scheduler.set_devices(devices)
+            self.board.set_inventory(inventory.devices, self._scheduler.devices)
             self._scheduler.start()
             stack.push_async_callback(self._stop_scheduler)
             self._monitor.running = True

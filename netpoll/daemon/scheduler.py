@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from apscheduler import events
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -41,6 +41,15 @@ log = logging.getLogger("netpoll.daemon.scheduler")
 Kind = Literal["snmp", "ping"]
 KINDS: tuple[Kind, ...] = ("snmp", "ping")
 Emit = Callable[[list[Sample]], None]
+
+
+class PollObserver(Protocol):
+    """Told of every poll that ended or was skipped (the daemon's status board)."""
+
+    def poll_done(self, kind: str, name: str, result: ProbeResult, *, late: bool = False) -> None: ...
+
+    def poll_skipped(self, kind: str, name: str) -> None: ...
+
 
 # Phases are anchored here, not at process start, so they survive restarts.
 _EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
@@ -85,6 +94,7 @@ class PollScheduler:
         snmp_concurrency: at most this many SNMP polls at once.
         icmp_concurrency: at most this many ICMP probes at once.
         deadline_fraction: a poll's budget, as a fraction of its interval.
+        observer: told of every poll's result and of every skipped poll.
     """
 
     def __init__(
@@ -96,8 +106,10 @@ class PollScheduler:
         snmp_concurrency: int = defaults.MAX_CONCURRENT_SNMP,
         icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP,
         deadline_fraction: float = defaults.DEADLINE_FRACTION,
+        observer: PollObserver | None = None,
     ) -> None:
         self._emit = emit
+        self._observer = observer
         self._probes: dict[Kind, Probe | None] = {"snmp": snmp_poll, "ping": ping_probe}
         self._sems: dict[Kind, asyncio.Semaphore] = {
             "snmp": asyncio.Semaphore(snmp_concurrency),
@@ -234,6 +246,8 @@ class PollScheduler:
     def _on_skipped(self, event: events.JobEvent) -> None:
         kind, _, name = event.job_id.partition(":")
         self._count_slow(name, cut=False)
+        if self._observer is not None:
+            self._observer.poll_skipped(kind, name)
         device_log(log, name).debug("%s poll skipped: the previous one is still running", kind)
 
     def _count_slow(self, name: str, *, cut: bool) -> None:
@@ -280,16 +294,19 @@ class PollScheduler:
         if result.cut:
             self._count_slow(name, cut=True)
             dlog.debug("%s poll cut at its deadline (%.1f s)", kind, budget.seconds)
-        self._count(name, result, lag_ms, interval)
+        late = self._count(name, result, lag_ms, interval)
         if job_id in self._runs:
             self._runs[job_id] += 1
+        if self._observer is not None:
+            self._observer.poll_done(kind, name, result, late=late)
         if result.samples:
             try:
                 self._emit(result.samples)
             except Exception:
                 dlog.exception("output of the %s samples failed", kind)
 
-    def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> None:
+    def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> bool:
+        """Count one poll in this cycle and in the totals; returns whether it started late."""
         late = lag_ms > max(1000.0, interval * 50.0)
         for stats in (self.cycle, self.totals):
             stats.points += len(result.samples)
@@ -300,6 +317,7 @@ class PollScheduler:
             else:
                 stats.polls_failed += 1
                 stats.failed_devices.add(name)
+        return late
 
 
 async def _slot(semaphore: asyncio.Semaphore, budget: Budget) -> bool:

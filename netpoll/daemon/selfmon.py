@@ -1,33 +1,43 @@
-"""Self-monitoring: the ``netpoll`` measurement each cycle, and ``/metrics`` + ``/healthz`` over HTTP.
+"""Self-monitoring: the ``netpoll`` measurement each cycle, and the Prometheus registry behind ``/metrics``.
 
-The HTTP endpoint is a small asyncio server (no thread): ``GET /metrics`` answers the Prometheus text format
-from a private registry, ``GET /healthz`` answers 200 ``ok`` while the scheduler runs and a cycle completed
-recently, else 503 with the reason. It listens on loopback by default (``http.listen``).
+Cycle figures (points written, queue, spool, lag) are set at each cycle's end; figures that change with every
+poll (polls by outcome, per-device ``up``, the MQTT publisher's counters) are read live at scrape time by a
+collector, so a scrape never lags a cycle behind. The registry also carries ``netpoll_build_info`` and the
+standard process, platform and GC collectors; no ``_created`` series (``disable_created_metrics``).
+``netpoll.daemon.http`` serves it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
+import platform
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Self
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Info,
+    disable_created_metrics,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from netpoll import defaults
+from netpoll import __version__, defaults
 from netpoll.daemon.scheduler import CycleStats
-from netpoll.errors import NetpollError
+from netpoll.daemon.status import StatusBoard
 from netpoll.inputs.icmp.channel import REFUSED as ICMP_REFUSED
 from netpoll.inputs.snmp.replies import STATS, ReplyStats
 from netpoll.measurements import NETPOLL
 from netpoll.sample import FieldValue, Sample
+
+# A counter's _created series doubles the series count and no dashboard or alert reads it.
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 log = logging.getLogger("netpoll.daemon.selfmon")
 
@@ -92,12 +102,16 @@ class SelfMonitor:
         self.instance = instance
         self.shard = shard
         self.registry = CollectorRegistry()
-        self._polls = Counter("netpoll_polls", "Polls by outcome", ["outcome"], registry=self.registry)
+        for standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            # The default registry's collectors, shared: they read the process, they keep no state.
+            self.registry.register(standard)
+        Info("netpoll_build", "Version of netpoll and Python", registry=self.registry).info(
+            {"version": __version__, "python_version": platform.python_version()}
+        )
+        self.live = LiveCollector()
+        self.registry.register(self.live)
         self._points = Counter(
             "netpoll_points_written", "Points written to the output", registry=self.registry
-        )
-        self._alerts_queued = Gauge(
-            "netpoll_alerts_queued", "Alerts waiting for the MQTT broker", registry=self.registry
         )
         self._dropped = Counter(
             "netpoll_points_dropped", "Points the output had to drop", registry=self.registry
@@ -129,10 +143,6 @@ class SelfMonitor:
         """Record one cycle; returns its ``netpoll`` sample (with the MQTT publisher's counters if any)."""
         written = max(0, sink.points_written - self._last_points_written)
         self._last_points_written = sink.points_written
-        self._polls.labels("ok").inc(cycle.polls_ok)
-        self._polls.labels("failed").inc(cycle.polls_failed)
-        self._polls.labels("skipped").inc(cycle.polls_skipped)
-        self._polls.labels("late").inc(cycle.polls_late)
         self._points.inc(written)
         dropped = max(0, sink.points_dropped - self._last_points_dropped)
         self._dropped.inc(dropped)
@@ -167,7 +177,6 @@ class SelfMonitor:
             fields["alerts_dropped"] = mqtt["dropped"]
             fields["alerts_refused"] = mqtt.get("refused", 0)
             fields["mqtt_connected"] = mqtt["connected"]
-            self._alerts_queued.set(mqtt["queued"])
         tags = {"instance": self.instance, "shard": self.shard}
         return Sample(NETPOLL.name, tags, fields, time.time_ns())
 
@@ -180,66 +189,73 @@ class SelfMonitor:
         return True, "ok"
 
 
-class HttpEndpoint:
-    """Async context manager serving ``/metrics`` and ``/healthz`` on ``host:port``.
+class LiveCollector(Collector):
+    """Metrics read at scrape time from the scheduler's totals, the status board and the MQTT publisher.
 
-    Args:
-        monitor: the self-monitor to expose.
-        host: listen address.
-        port: TCP port; 0 picks a free one (see ``port`` after entering).
+    Each source is optional (set the attribute once it exists); a missing one adds no series.
     """
 
-    def __init__(self, monitor: SelfMonitor, host: str, port: int) -> None:
-        self.monitor = monitor
-        self.host = host
-        self.port = port
-        self._server: asyncio.Server | None = None
+    def __init__(self) -> None:
+        self.totals: Callable[[], CycleStats] | None = None
+        self.board: StatusBoard | None = None
+        self.mqtt: Callable[[], Mapping[str, int]] | None = None
 
-    async def __aenter__(self) -> Self:
-        try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
-        except OSError as exc:  # port taken, address not local: the user's to fix, one line
-            raise NetpollError(
-                f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
-                "free that port or change http.listen in the configuration"
-            ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
-        log.info("metrics on http://%s:%d/metrics, health on /healthz", self.host, self.port)
-        return self
+    def collect(self) -> Iterator[Metric]:
+        """The current values (called by the registry on every scrape)."""
+        if self.totals is not None:
+            yield from _poll_metrics(self.totals())
+        if self.board is not None:
+            yield from _device_metrics(self.board)
+        if self.mqtt is not None:
+            yield from _mqtt_metrics(self.mqtt())
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._server is not None:
-            self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            async with asyncio.timeout(5.0):
-                request = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-            parts = request.decode("latin-1").split()
-            path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
-            if path == "/metrics":
-                status, ctype, body = "200 OK", CONTENT_TYPE_LATEST, generate_latest(self.monitor.registry)
-            elif path == "/healthz":
-                healthy, reason = self.monitor.health()
-                status = "200 OK" if healthy else "503 Service Unavailable"
-                ctype, body = "text/plain; charset=utf-8", (reason + "\n").encode()
-            else:
-                status, ctype, body = "404 Not Found", "text/plain; charset=utf-8", b"not found\n"
-            head = (
-                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-            )
-            writer.write(head.encode() + body)
-            await writer.drain()
-        except (TimeoutError, OSError, UnicodeDecodeError):
-            pass
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+def _poll_metrics(totals: CycleStats) -> Iterator[Metric]:
+    # ok + failed is every poll that ran, so sum(netpoll_polls_total) counts polls. Late and cut polls are
+    # among those, and skipped ones never ran: each is its own counter so that no sum counts a poll twice.
+    polls = CounterMetricFamily("netpoll_polls", "Polls that ran, by outcome", labels=["outcome"])
+    polls.add_metric(["ok"], totals.polls_ok)
+    polls.add_metric(["failed"], totals.polls_failed)
+    yield polls
+    for name, value, text in (
+        ("netpoll_polls_late", totals.polls_late, "Polls that started late (a subset of the polls)"),
+        ("netpoll_polls_cut", totals.polls_cut, "Polls cut at their deadline (counted as failed too)"),
+        ("netpoll_polls_skipped", totals.polls_skipped, "Polls not started: the previous one still ran"),
+    ):
+        yield CounterMetricFamily(name, text, value=value)
+
+
+def _device_metrics(board: StatusBoard) -> Iterator[Metric]:
+    up = GaugeMetricFamily("netpoll_device_up", "1 if the last poll succeeded", labels=["device", "kind"])
+    success = GaugeMetricFamily(
+        "netpoll_device_last_success_timestamp_seconds",
+        "When a poll last succeeded (Unix time)",
+        labels=["device", "kind"],
+    )
+    duration = GaugeMetricFamily(
+        "netpoll_device_poll_duration_seconds", "Duration of the last poll", labels=["device", "kind"]
+    )
+    for name, kind, status in board.probes():
+        up.add_metric([name, kind], 1.0 if status.ok else 0.0)
+        duration.add_metric([name, kind], status.duration_s)
+        if status.last_success_at is not None:
+            success.add_metric([name, kind], status.last_success_at)
+    yield from (up, success, duration)
+
+
+def _mqtt_metrics(stats: Mapping[str, int]) -> Iterator[Metric]:
+    yield GaugeMetricFamily(
+        "netpoll_mqtt_connected", "1 while connected to the MQTT broker", value=stats.get("connected", 0)
+    )
+    yield GaugeMetricFamily(
+        "netpoll_mqtt_queued", "Alerts waiting for the MQTT broker", value=stats.get("queued", 0)
+    )
+    for key, text in (
+        ("published", "Alerts the broker acknowledged"),
+        ("dropped", "Alerts dropped from a full queue"),
+        ("refused", "Alerts the broker refused"),
+        ("connects", "Successful connections to the broker"),
+        ("connect_failures", "Failed connection attempts to the broker"),
+    ):
+        if key in stats:
+            yield CounterMetricFamily(f"netpoll_mqtt_{key}", text, value=stats[key])

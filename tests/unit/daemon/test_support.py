@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
+from netpoll.daemon.http import HttpEndpoint
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
-from netpoll.daemon.selfmon import HttpEndpoint, SelfMonitor, SinkFigures
+from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.daemon.state import StateStore, encode_json, load_json, write_atomic
 from netpoll.errors import ConfigError, NetpollError
 from netpoll.inventory.models import Device, Inventory
@@ -59,7 +60,11 @@ def test_cycle_sample_carries_the_mqtt_publisher_counters() -> None:
         "alerts_queued": 2, "alerts_published": 7, "alerts_dropped": 1,
     }  # fmt: skip
     assert sample.fields["mqtt_connected"] == 0
-    assert b"netpoll_alerts_queued 2.0" in generate_latest(monitor.registry)
+    assert b"netpoll_mqtt" not in generate_latest(monitor.registry)  # /metrics reads the publisher live
+    monitor.live.mqtt = lambda: mqtt
+    exposed = generate_latest(monitor.registry)
+    assert b"netpoll_mqtt_queued 2.0" in exposed
+    assert b"netpoll_mqtt_published_total 7.0" in exposed
 
 
 async def _get(port: int, path: str) -> tuple[str, str]:
@@ -80,6 +85,7 @@ async def test_http_endpoint() -> None:
         assert status.startswith("HTTP/1.1 503")
         monitor.running = True
         monitor.cycle_sample(CycleStats(polls_ok=3), SinkFigures(0, 0, 1.0, 10), devices=1)
+        monitor.live.totals = lambda: CycleStats(polls_ok=3)
         status, body = await _get(endpoint.port, "/healthz")
         assert (status, body) == ("HTTP/1.1 200 OK", "ok\n")
         monitor.cycle_sample(CycleStats(), SinkFigures(0, 0, 1.0, 10, points_dropped=7), devices=1)

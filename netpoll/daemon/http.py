@@ -1,0 +1,213 @@
+"""The daemon's HTTP endpoint: status page, JSON API, ``/metrics`` and ``/healthz`` (``http.listen``).
+
+A small asyncio server (no thread, no framework): one request per connection, ``GET`` and ``HEAD`` only.
+Every connection goes through ``HttpEndpoint._handle``, the one place where connection limits, header limits
+and timeouts apply; ``routes`` maps paths to answers and knows nothing of sockets.
+
+Paths:
+
+* ``/`` the status page (HTML; ``?q=`` filters by name, address, site, role or error, ``?state=`` by state,
+  ``?sort=`` orders by a column), ``/device/NAME`` one device's page;
+* ``/api/devices`` and ``/api/devices/NAME`` the same as JSON;
+* ``/metrics`` Prometheus text, ``/healthz`` 200 ``ok`` or 503 with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from netpoll.daemon import statuspage
+from netpoll.daemon.selfmon import SelfMonitor
+from netpoll.daemon.status import StatusBoard
+from netpoll.errors import NetpollError
+
+log = logging.getLogger("netpoll.daemon.http")
+
+REQUEST_TIMEOUT_S = 5.0
+_HTML = "text/html; charset=utf-8"
+_TEXT = "text/plain; charset=utf-8"
+_JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One answer: status line text, content type and body."""
+
+    status: str
+    content_type: str
+    body: bytes
+
+    @classmethod
+    def text(cls, status: str, text: str) -> Response:
+        """A plain-text answer."""
+        return cls(status, _TEXT, text.encode())
+
+
+Query = dict[str, list[str]]
+
+
+class Routes:
+    """Maps a request path (and query) to a ``Response``.
+
+    Args:
+        monitor: the self-monitor (registry and health).
+        board: the device status board; None serves no status page (404).
+    """
+
+    def __init__(self, monitor: SelfMonitor, board: StatusBoard | None) -> None:
+        self.monitor = monitor
+        self.board = board
+        self._exact: dict[str, Callable[[Query], Response]] = {
+            "/metrics": self._metrics,
+            "/healthz": self._healthz,
+            "/": self._index,
+            "/api/devices": self._api_devices,
+        }
+
+    def answer(self, target: str) -> Response:
+        """The response for a request target such as ``/device/r1?x=1``."""
+        parts = urlsplit(target)
+        path, query = parts.path or "/", parse_qs(parts.query)
+        handler = self._exact.get(path)
+        if handler is not None:
+            return handler(query)
+        for prefix, page in (("/device/", self._device_page), ("/api/devices/", self._api_device)):
+            if path.startswith(prefix) and len(path) > len(prefix):
+                return page(unquote(path[len(prefix) :]))
+        return Response.text("404 Not Found", "not found\n")
+
+    def _metrics(self, _query: Query) -> Response:
+        return Response("200 OK", CONTENT_TYPE_LATEST, generate_latest(self.monitor.registry))
+
+    def _healthz(self, _query: Query) -> Response:
+        healthy, reason = self.monitor.health()
+        return Response.text("200 OK" if healthy else "503 Service Unavailable", reason + "\n")
+
+    def _index(self, query: Query) -> Response:
+        if self.board is None:
+            return Response.text("404 Not Found", "no status page\n")
+        view = statuspage.View.from_query(query)
+        return Response("200 OK", _HTML, statuspage.index(self._overview(), view).encode())
+
+    def _api_devices(self, _query: Query) -> Response:
+        if self.board is None:
+            return Response.text("404 Not Found", "no status page\n")
+        return _json(self._overview())
+
+    def _device_page(self, name: str) -> Response:
+        detail = self.board.device(name) if self.board is not None else None
+        if detail is None:
+            return Response("404 Not Found", _HTML, statuspage.not_found(name).encode())
+        return Response("200 OK", _HTML, statuspage.device(detail, self.monitor.instance).encode())
+
+    def _api_device(self, name: str) -> Response:
+        detail = self.board.device(name) if self.board is not None else None
+        if detail is None:
+            return Response.text("404 Not Found", f"no device {name!r}\n")
+        return _json(detail)
+
+    def _overview(self) -> dict[str, Any]:
+        assert self.board is not None
+        healthy, reason = self.monitor.health()
+        return {
+            "instance": self.monitor.instance,
+            "shard": self.monitor.shard,
+            "healthy": healthy,
+            "health": reason,
+            "started": self.board.started_at,
+            "devices": self.board.devices(),
+        }
+
+
+def _json(document: Any) -> Response:
+    return Response("200 OK", _JSON, json.dumps(document, indent=1, default=str).encode())
+
+
+class HttpEndpoint:
+    """Async context manager serving ``Routes`` on ``host:port``.
+
+    Args:
+        monitor: the self-monitor to expose.
+        host: listen address.
+        port: TCP port; 0 picks a free one (see ``port`` after entering).
+        board: the status board behind ``/`` and ``/api``; None serves metrics and health only.
+    """
+
+    def __init__(
+        self,
+        monitor: SelfMonitor,
+        host: str,
+        port: int,
+        board: StatusBoard | None = None,
+    ) -> None:
+        self.routes = Routes(monitor, board)
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        """The status page's address, e.g. ``http://127.0.0.1:9108/``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    async def __aenter__(self) -> Self:
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:  # port taken, address not local: the user's to fix, one line
+            raise NetpollError(
+                f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
+                "free that port or change http.listen in the configuration"
+            ) from exc
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("status page on %s, metrics on %smetrics, health on %shealthz", self.url, self.url, self.url)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT_S):
+                request = await reader.readline()
+                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
+                    pass
+            parts = request.decode("latin-1").split()
+            method = parts[0] if parts else ""
+            if len(parts) < 2:
+                response = Response.text("400 Bad Request", "bad request\n")
+            elif method not in ("GET", "HEAD"):
+                response = Response.text("405 Method Not Allowed", "GET only\n")
+            else:
+                response = self.routes.answer(parts[1])
+            head = (
+                f"HTTP/1.1 {response.status}\r\nContent-Type: {response.content_type}\r\n"
+                f"Content-Length: {len(response.body)}\r\nConnection: close\r\n"
+                "Cache-Control: no-store\r\n\r\n"
+            )
+            writer.write(head.encode() + (b"" if method == "HEAD" else response.body))
+            await writer.drain()
+        except (TimeoutError, OSError, UnicodeDecodeError):
+            pass
+        except Exception:  # a page that fails to render must not take the server down
+            log.exception("HTTP request failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()

@@ -1,0 +1,213 @@
+"""The device status board: what the daemon knows about each device now, for the status page and ``/metrics``.
+
+The scheduler reports every poll's ``ProbeResult`` (``poll_done``) and every skipped poll (``poll_skipped``);
+the daemon reports every alert transition (``alert``) and the inventory (``set_inventory``). The board keeps,
+per device, the last result of each probe kind, a short history of poll results, the last poll's samples and
+the recent alerts, and answers with plain dicts (the JSON of ``/api/...``; the HTML page renders the same).
+
+Memory is bounded per device (``history`` results, ``alert_history`` alerts, one poll's samples per kind), and
+a device removed from the inventory is forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from netpoll.sample import Sample
+
+if TYPE_CHECKING:
+    from netpoll.alerts.alert import Alert
+    from netpoll.inventory.models import Device
+    from netpoll.probe import ProbeResult
+
+State = Literal["ok", "failing", "overloaded", "disabled", "pending"]
+STATES: tuple[State, ...] = ("failing", "overloaded", "ok", "pending", "disabled")
+
+
+@dataclass(slots=True)
+class ProbeStatus:
+    """The latest result of one probe kind (``snmp`` or ``ping``) of one device."""
+
+    ok: bool
+    error: str
+    ended_at: float  # wall-clock seconds
+    duration_s: float
+    last_success_at: float | None
+    polls: int = 1
+    failures_in_row: int = 0
+    late: bool = False  # started late: the poller, not the device, could not keep up
+
+
+@dataclass(slots=True)
+class _Entry:
+    device: Device
+    scheduled: bool
+    probes: dict[str, ProbeStatus] = field(default_factory=dict)
+    history: deque[dict[str, Any]] = field(default_factory=deque)
+    last_samples: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
+    alerts: deque[dict[str, Any]] = field(default_factory=deque)
+    active_alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    skipped_at: float = 0.0
+
+
+class StatusBoard:
+    """Per-device live status, fed by the scheduler and the alert pipeline.
+
+    Args:
+        history: poll results kept per device.
+        alert_history: alert transitions kept per device.
+    """
+
+    def __init__(self, history: int = 30, alert_history: int = 50) -> None:
+        self._history = history
+        self._alert_history = alert_history
+        self._entries: dict[str, _Entry] = {}
+        self.started_at = time.time()
+
+    # ---- feeding ----
+
+    def set_inventory(self, devices: Iterable[Device], scheduled: Iterable[str]) -> None:
+        """The inventory's devices (disabled ones too) and the names this daemon schedules."""
+        on = set(scheduled)
+        fresh: dict[str, _Entry] = {}
+        for device in devices:
+            if not device.enabled or device.name in on:  # another shard's devices are not ours to show
+                entry = self._entries.get(device.name) or self._new_entry(device)
+                entry.device, entry.scheduled = device, device.name in on
+                fresh[device.name] = entry
+        self._entries = fresh
+
+    def _new_entry(self, device: Device) -> _Entry:
+        return _Entry(
+            device, True, history=deque(maxlen=self._history), alerts=deque(maxlen=self._alert_history)
+        )
+
+    def poll_done(self, kind: str, name: str, result: ProbeResult, *, late: bool = False) -> None:
+        """One poll of ``kind`` of device ``name`` came to ``result``.
+
+        ``late``: it started late (waiting for a free slot or for the event loop), a sign of an overloaded
+        poller rather than of a failing device.
+        """
+        entry = self._entries.get(name)
+        if entry is None:
+            return
+        now = time.time()
+        ok = result.ok
+        error = "" if ok else (result.error or "poll failed")
+        duration_s = result.duration_s
+        samples = result.samples
+        previous = entry.probes.get(kind)
+        entry.probes[kind] = ProbeStatus(
+            ok=ok,
+            error=error,
+            ended_at=now,
+            duration_s=duration_s,
+            last_success_at=now if ok else (previous.last_success_at if previous else None),
+            polls=(previous.polls + 1) if previous else 1,
+            failures_in_row=0 if ok else (previous.failures_in_row + 1 if previous else 1),
+            late=late,
+        )
+        entry.last_samples[kind] = tuple(samples)
+        entry.history.appendleft(
+            {"kind": kind, "time": now, "ok": ok, "duration_s": round(duration_s, 4), "error": error}
+        )
+
+    def poll_skipped(self, kind: str, name: str) -> None:
+        """A poll was not started: the previous one of the same device was still running."""
+        entry = self._entries.get(name)
+        if entry is not None:
+            entry.skipped_at = time.time()
+
+    def alert(self, alert: Alert) -> None:
+        """One alert transition (breach, clear or event)."""
+        entry = self._entries.get(alert.device)
+        if entry is None:
+            return
+        record = {
+            "time": alert.time_ns / 1e9,
+            "state": alert.state,
+            "rule": alert.rule,
+            "severity": alert.severity,
+            "entity": alert.entity,
+            "message": alert.message,
+        }
+        entry.alerts.appendleft(record)
+        key = (alert.rule, alert.entity)
+        if alert.state == "breach":
+            entry.active_alerts[key] = record
+        elif alert.state == "clear":
+            entry.active_alerts.pop(key, None)
+
+    # ---- reading ----
+
+    def probes(self) -> Iterable[tuple[str, str, ProbeStatus]]:
+        """(device, kind, status) of every probe that has run, for the per-device metrics."""
+        for name, entry in self._entries.items():
+            for kind, status in entry.probes.items():
+                yield name, kind, status
+
+    def devices(self) -> list[dict[str, Any]]:
+        """One summary dict per device (the rows of the status page and of ``/api/devices``)."""
+        return [self._summary(entry) for entry in self._entries.values()]
+
+    def device(self, name: str) -> dict[str, Any] | None:
+        """Everything about one device: its summary, recent poll results, last samples and alerts."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return None
+        detail = self._summary(entry)
+        detail["history"] = list(entry.history)
+        detail["alert_history"] = list(entry.alerts)
+        detail["samples"] = [
+            sample.to_dict() for kind in sorted(entry.last_samples) for sample in entry.last_samples[kind]
+        ]
+        return detail
+
+    def _summary(self, entry: _Entry) -> dict[str, Any]:
+        device = entry.device
+        probes = entry.probes
+        state = _state(entry)
+        errors = [f"{kind}: {status.error}" for kind, status in sorted(probes.items()) if status.error]
+        last = max(probes.values(), key=lambda status: status.ended_at, default=None)
+        snmp = entry.last_samples.get("snmp", ())
+        return {
+            "name": device.name,
+            "address": device.address,
+            "site": device.site,
+            "role": device.role,
+            "state": state,
+            "error": "; ".join(errors),
+            "last_poll": last.ended_at if last else None,
+            "last_duration_s": round(last.duration_s, 4) if last else None,
+            "interfaces": sum(1 for sample in snmp if sample.measurement == "interface"),
+            "active_alerts": sorted(entry.active_alerts.values(), key=lambda a: (a["rule"], a["entity"])),
+            "probes": {
+                kind: {
+                    "ok": status.ok,
+                    "error": status.error,
+                    "last_poll": status.ended_at,
+                    "duration_s": round(status.duration_s, 4),
+                    "last_success": status.last_success_at,
+                    "polls": status.polls,
+                    "failures_in_row": status.failures_in_row,
+                }
+                for kind, status in sorted(probes.items())
+            },
+        }
+
+
+def _state(entry: _Entry) -> State:
+    if not entry.device.enabled or not entry.scheduled:
+        return "disabled"
+    if not entry.probes:
+        return "pending"
+    if any(not status.ok for status in entry.probes.values()):
+        return "failing"
+    last_end = max(status.ended_at for status in entry.probes.values())
+    if any(status.late for status in entry.probes.values()) or entry.skipped_at >= last_end:
+        return "overloaded"  # the poller is behind: polls start late, or are skipped
+    return "ok"

@@ -1,0 +1,103 @@
+"""The status board: device states from poll results, skipped polls, alerts and the inventory."""
+
+from __future__ import annotations
+
+from netpoll.alerts.alert import Alert
+from netpoll.daemon.status import StatusBoard
+from netpoll.inventory.models import Device
+from netpoll.probe import ProbeResult
+from netpoll.sample import Sample
+
+
+def _snmp(name: str, ok: bool, error: str = "", interfaces: int = 0, duration: float = 0.05) -> ProbeResult:
+    fields: dict[str, int | str] = {"poll_ok": int(ok)}
+    if error:
+        fields["error"] = error
+    status = Sample("snmp", {"device": name}, fields, 1)
+    rows = [
+        Sample("interface", {"device": name, "ifName": f"e{i}"}, {"in_bps": 1.5}, 1)
+        for i in range(interfaces)
+    ]
+    return ProbeResult(ok, [status, *rows], error or None, duration)
+
+
+def _ping(name: str, code: int) -> ProbeResult:
+    error = {0: None, 1: "no reply"}.get(code, "could not send")
+    return ProbeResult(code == 0, [Sample("ping", {"device": name}, {"result_code": code}, 1)], error, 0.001)
+
+
+def _board(*names: str, disabled: tuple[str, ...] = ()) -> StatusBoard:
+    board = StatusBoard(history=3)
+    devices = [Device(name=n, address="127.0.0.1") for n in names]
+    devices += [Device(name=n, address="127.0.0.2", enabled=False) for n in disabled]
+    board.set_inventory(devices, names)
+    return board
+
+
+def _state(board: StatusBoard, name: str) -> str:
+    detail = board.device(name)
+    assert detail is not None
+    return str(detail["state"])
+
+
+def test_states_follow_the_last_results() -> None:
+    board = _board("a", "b", "c", disabled=("d",))
+    assert [d["state"] for d in board.devices()] == ["pending", "pending", "pending", "disabled"]
+    board.poll_done("snmp", "a", _snmp("a", True, interfaces=2))
+    board.poll_done("ping", "a", _ping("a", 0))
+    board.poll_done("snmp", "b", _snmp("b", False, "no response within 2 s", duration=4.0))
+    board.poll_done("snmp", "c", _snmp("c", True), late=True)
+    assert [_state(board, n) for n in "abcd"] == ["ok", "failing", "overloaded", "disabled"]
+    a = board.device("a")
+    assert a is not None
+    assert a["interfaces"] == 2
+    assert a["probes"]["snmp"]["last_success"] is not None
+    b = board.device("b")
+    assert b is not None
+    assert b["error"] == "snmp: no response within 2 s"
+    assert b["probes"]["snmp"]["last_success"] is None
+    board.poll_done("snmp", "a", _snmp("a", True))
+    board.poll_skipped("snmp", "a")  # the next one could not start: the device is too slow for its interval
+    assert _state(board, "a") == "overloaded"
+    board.poll_done("snmp", "b", _snmp("b", True))
+    assert _state(board, "b") == "ok"
+
+
+def test_history_is_bounded_and_newest_first() -> None:
+    board = _board("a")
+    for i in range(5):
+        board.poll_done("snmp", "a", _snmp("a", i % 2 == 0, "x" if i % 2 else "", duration=float(i)))
+    detail = board.device("a")
+    assert detail is not None
+    assert [h["duration_s"] for h in detail["history"]] == [4.0, 3.0, 2.0]
+    assert detail["probes"]["snmp"]["polls"] == 5
+
+
+def _alert(state: str, entity: str = "ge-0/0/1") -> Alert:
+    return Alert(
+        id="x", state=state, rule="if_util", severity="warning", device="a", entity=entity,  # type: ignore[arg-type]
+        measurement="interface", field="in_util_pct", value=95.0, threshold=90.0, clear_threshold=80.0,
+        since_ns=1, time_ns=2_000_000_000, message="a ge-0/0/1: if_util breached",
+    )  # fmt: skip
+
+
+def test_alerts_active_until_cleared_and_kept_in_history() -> None:
+    board = _board("a")
+    board.alert(_alert("breach"))
+    summary = board.devices()[0]
+    assert [a["rule"] for a in summary["active_alerts"]] == ["if_util"]
+    board.alert(_alert("clear"))
+    detail = board.device("a")
+    assert detail is not None
+    assert detail["active_alerts"] == []
+    assert [a["state"] for a in detail["alert_history"]] == ["clear", "breach"]
+
+
+def test_reload_keeps_known_devices_and_forgets_removed() -> None:
+    board = _board("a", "b")
+    board.poll_done("snmp", "a", _snmp("a", True))
+    board.set_inventory([Device(name="a", address="127.0.0.3")], ["a"])
+    assert [d["name"] for d in board.devices()] == ["a"]
+    assert board.devices()[0]["address"] == "127.0.0.3"
+    assert _state(board, "a") == "ok"
+    assert board.device("b") is None
