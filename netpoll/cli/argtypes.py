@@ -4,18 +4,65 @@ from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from netpoll.configkit.problems import did_you_mean
 
 if TYPE_CHECKING:
     from netpoll.inventory.models import Device
 
 
-def add_verb(sub: Any, name: str, summary: str, doc: str | None) -> argparse.ArgumentParser:
-    """Sub-command ``name``, ``summary`` in the verb list; ``--help`` shows the module docstring ``doc``."""
+class Parser(argparse.ArgumentParser):
+    """``argparse`` with one-line errors that say what was wrong and suggest the likely meant option.
+
+    ``netpoll poll --comunity x`` prints ``netpoll poll: unknown option --comunity; did you mean
+    '--community'? (netpoll poll --help lists them)`` instead of the usage of the whole command.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print one line on stderr and exit 2 (argparse's status for usage errors)."""
+        self.exit(2, f"{self.prog}: {explain(message, self)} (see {self.prog} --help)\n")
+
+
+def explain(message: str, parser: argparse.ArgumentParser) -> str:
+    """Argparse's error ``message`` in plain words, with a did-you-mean for an unknown option or choice."""
+    unknown = re.fullmatch(r"unrecognized arguments: (.*)", message, re.DOTALL)
+    if unknown:
+        words = unknown.group(1).split()
+        options = [word.split("=", 1)[0] for word in words if word.startswith("-")]
+        if not options:
+            return f"unexpected argument {words[0]!r}"
+        known = (o for action in parser._actions for o in action.option_strings if o.startswith("--"))
+        return f"unknown option {options[0]}{did_you_mean(options[0], known)}"
+    choice = re.fullmatch(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)", message)
+    if choice:
+        name, value, allowed = choice.groups()
+        choices = re.findall(r"'([^']*)'", allowed) or allowed.split(", ")
+        return f"{name}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
+    return message
+
+
+def plain(doc: str | None) -> str:
+    """A docstring as help text: reStructuredText's double backquotes and roles removed."""
+    text = re.sub(r":\w+:`([^`]*)`", r"\1", doc or "")
+    return text.replace("``", "")
+
+
+def add_verb(
+    sub: Any, name: str, summary: str, doc: str | None, examples: Iterable[str] = ()
+) -> argparse.ArgumentParser:
+    """Sub-command ``name`` (``summary`` in the verb list); its ``--help`` shows ``doc`` as plain text."""
+    lines = list(examples)
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in lines) if lines else None
     parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=summary, description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+        name,
+        help=summary,
+        description=plain(doc),
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     return parser
 

@@ -154,7 +154,7 @@ def _report(
 def _print_text(
     inventory: Inventory, config: DaemonConfig | None, shard: str | None, selected: list[Device] | None
 ) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = Console(highlight=False, soft_wrap=True, emoji=False)
     enabled = sum(1 for device in inventory if device.enabled)
     console.print(
         f"OK: {len(inventory)} devices ({enabled} enabled) from {len(inventory.files)} file(s):"

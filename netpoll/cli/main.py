@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from netpoll import __version__
 from netpoll.cli import check, ping, poll, run, traps
+from netpoll.cli.argtypes import Parser
 from netpoll.errors import ConfigError, NetpollError
 
 VERBS = (check, poll, ping, run, traps)
@@ -15,12 +16,15 @@ VERBS = (check, poll, ping, run, traps)
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser, one sub-command per verb module."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="netpoll",
         description="SNMP and ICMP polling of network devices into InfluxDB, threshold alerts over MQTT.",
+        epilog="examples:\n  netpoll run\n  netpoll poll 127.0.0.1:1161 --community public\n"
+        "  netpoll ping 127.0.0.1 ::1\n  netpoll VERB --help",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"netpoll {__version__}")
-    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB", parser_class=Parser)
     for verb in VERBS:
         verb.register(sub)
     return parser
@@ -28,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one verb; user mistakes become one-line errors and exit 1, never tracebacks."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # the verb's own parser explains, with its options to suggest from
+        verbs = {action.dest: action for action in parser._actions}["verb"].choices
+        assert isinstance(verbs, dict)
+        verbs[args.verb].error(f"unrecognized arguments: {' '.join(extras)}")
     try:
         code: int = args.handler(args)
     except ConfigError as exc:

@@ -3,8 +3,10 @@
 Every target is probed at once over one shared socket per address family. Inventory devices (``--inventory``)
 use their own ping settings unless ``--count``/``--interval``/``--timeout``/``--size`` are given. Output is a
 table (default), ``--format json`` (a list of ``ping`` records) or ``--format lp`` (InfluxDB line protocol).
-Exit status as fping's: 0 every target answered, 1 some gave no reply, 2 some could not be probed
-(unresolvable name, no route).
+The table never cuts a name or an address (on a narrow terminal the RTT spread columns go first; piped it
+shows all) and ends with a summary line; ``--failed-only`` shows only the targets that did not answer. Exit
+status as fping's: 0 every target answered, 1 some gave no reply, 2 some could not be probed (unresolvable
+name, no route).
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from netpoll.cli.argtypes import (
     add_inventory_option,
@@ -30,12 +32,21 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
+from netpoll.cli.tables import Column, print_table
 from netpoll.configkit.problems import did_you_mean
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.numbers import human
 from netpoll.sample import Sample
+from netpoll.text import for_terminal
 
+EXAMPLES = (
+    "netpoll ping 127.0.0.1 ::1",
+    "netpoll ping -i inventories/ rtr-core-1 sw-access-1 --count 5",
+    "netpoll ping 198.18.0.0/28 --failed-only              # a sweep: only the silent ones",
+    "netpoll ping 127.0.0.1 --format lp                     # what the daemon would write",
+)
 # A CIDR is expanded to its host addresses; beyond this many in one run it is more likely a typo (/8 for /24).
 CIDR_CAP = 65536
 # The inventory's ping defaults (one place), as the help texts state them.
@@ -45,7 +56,9 @@ _RESULT_TEXT = {0: "[green]ok[/green]", 1: "[red]no reply[/red]", 2: "[yellow]er
 
 def register(sub: Any) -> None:
     """Add the ``ping`` sub-command."""
-    parser = add_verb(sub, "ping", "ICMP echo probe of inventory devices, addresses or CIDRs", __doc__)
+    parser = add_verb(
+        sub, "ping", "ICMP echo probe of inventory devices, addresses or CIDRs", __doc__, EXAMPLES
+    )
     parser.add_argument(
         "targets",
         nargs="+",
@@ -79,6 +92,9 @@ def register(sub: Any) -> None:
         choices=("auto", "dgram", "raw"),
         default="auto",
         help="ICMP socket kind: datagram (ping_group_range) or raw (CAP_NET_RAW); auto tries datagram first",
+    )
+    parser.add_argument(
+        "--failed-only", action="store_true", help="show only the targets that did not answer"
     )
     parser.set_defaults(handler=handle)
 
@@ -142,12 +158,12 @@ def handle(args: argparse.Namespace) -> int:
         if value is not None
     }
     targets = expand_targets(args.targets, devices, overrides)
-    stderr = Console(stderr=True)
+    stderr = Console(stderr=True, emoji=False)
     show_progress = sys.stderr.isatty() and len(targets) > shutil.get_terminal_size().lines
     outcomes = asyncio.run(_probe_all(targets, args.socket, stderr if show_progress else None))
     samples = [sample for sample, _error in outcomes]
     try:
-        _print(samples, args.format)
+        _print(samples, args.format, failed_only=args.failed_only)
     except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
         sys.stderr.close()
         return 0
@@ -197,41 +213,72 @@ async def _with_progress(
 
 
 def _ms(value: Any) -> str:
-    return "-" if value is None else f"{value:.3f}"
+    if value is None:
+        return "-"
+    # Microseconds are the finest a person reads here (loopback answers in 0.02 ms).
+    return f"{value:.3f}" if abs(value) < 1 else human(value)
 
 
-def _print(samples: list[Sample], fmt: str) -> None:
+_COLUMNS = [
+    Column("device"),
+    Column("address"),
+    Column("sent", 3, "right"),
+    Column("recv", 3, "right"),
+    Column("loss %", 1, "right"),
+    Column("min", 4, "right"),
+    Column("avg", 1, "right"),
+    Column("max", 4, "right"),
+    Column("stddev", 5, "right"),
+    Column("jitter", 5, "right"),
+    Column("result"),
+]
+
+
+def summary(samples: Sequence[Sample]) -> str:
+    """One line: how many targets, how many answered, gave no reply, could not be probed."""
+    codes = [int(sample.fields["result_code"]) for sample in samples]
+    parts = [f"{codes.count(0)} answered", f"{codes.count(1)} no reply"]
+    if codes.count(2):
+        parts.append(f"{codes.count(2)} error")
+    return f"{len(samples)} target{'s' if len(samples) != 1 else ''}: {', '.join(parts)}"
+
+
+def _print(samples: list[Sample], fmt: str, *, failed_only: bool = False) -> None:
+    shown = [s for s in samples if s.fields["result_code"] != 0] if failed_only else samples
     if fmt == "json":
-        print(json.dumps([sample.to_dict() for sample in samples], indent=2))
+        print(json.dumps([sample.to_dict() for sample in shown], indent=2))
         return
     if fmt == "lp":
-        sys.stdout.write("".join(sample.to_line_protocol() + "\n" for sample in samples))
+        sys.stdout.write("".join(sample.to_line_protocol() + "\n" for sample in shown))
         return
-    table = Table(title=f"ping: {len(samples)} target{'s' if len(samples) != 1 else ''}, RTTs in ms")
-    for column in ("device", "url"):
-        table.add_column(column, no_wrap=True)
-    for column in ("sent", "recv", "loss %", "min", "avg", "max", "stddev", "jitter"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("result", no_wrap=True)
-    for sample in samples:
+    rows = []
+    for sample in shown:
         fields = sample.fields
-        table.add_row(
-            sample.tags["device"],
-            sample.tags["url"] if sample.tags["url"] != sample.tags["device"] else "",
-            str(fields["packets_transmitted"]),
-            str(fields["packets_received"]),
-            f"{fields['percent_packet_loss']:.1f}",
-            *(
-                _ms(fields.get(name))
-                for name in (
-                    "minimum_response_ms",
-                    "average_response_ms",
-                    "maximum_response_ms",
-                    "standard_deviation_ms",
-                    "jitter_ms",
-                )
-            ),
-            _RESULT_TEXT.get(int(fields["result_code"]), str(fields["result_code"])),
+        rows.append(
+            [
+                escape(for_terminal(sample.tags["device"])),
+                escape(for_terminal(sample.tags["url"]))
+                if sample.tags["url"] != sample.tags["device"]
+                else "",
+                str(fields["packets_transmitted"]),
+                str(fields["packets_received"]),
+                human(fields["percent_packet_loss"]),
+                *(
+                    _ms(fields.get(name))
+                    for name in (
+                        "minimum_response_ms",
+                        "average_response_ms",
+                        "maximum_response_ms",
+                        "standard_deviation_ms",
+                        "jitter_ms",
+                    )
+                ),
+                _RESULT_TEXT.get(int(fields["result_code"]), str(fields["result_code"])),
+            ]
         )
-    # Off a terminal rich assumes 80 columns and would truncate every cell: give the table room instead.
-    Console(width=None if sys.stdout.isatty() else 160).print(table)
+    title = f"ping: {len(shown)} target{'s' if len(shown) != 1 else ''}"
+    if failed_only:
+        title += f" of {len(samples)} without an answer"
+    if rows:
+        print_table(f"{title}, RTTs in ms", _COLUMNS, rows)
+    print(summary(samples))

@@ -4,30 +4,33 @@ A TARGET is an inventory device name or an ad-hoc agent ``host``, ``host:port`` 
 agents use the credentials given here: ``--community`` (or ``--community-file``, or
 ``$NETPOLL_SNMP_COMMUNITY``) for v1/v2c, ``--user`` with the v3 options for v3 (keys also from
 ``$NETPOLL_SNMP_AUTH_KEY`` / ``$NETPOLL_SNMP_PRIV_KEY``). The inventory (``--inventory``, default
-``inventories/``) is read when ``--inventory`` is given or when no credentials are.
+``inventories/``) is read when ``--inventory`` is given, or to look up a TARGET that is a name when no
+credentials are given; an IP address target never reads ``inventories/``.
 
 ``--samples N --every SECONDS`` polls N times to show rates. Output: a table of the last round (default),
 ``--format json`` (every record of every round: a list of {measurement, tags, fields, time}) or
-``--format lp`` (InfluxDB line protocol, exactly what the daemon would write). A failing device gets one line
-on stderr and exit status 1; the others are still shown.
+``--format lp`` (InfluxDB line protocol, exactly what the daemon would write). The table never cuts a
+device name or an address: on a narrow terminal less important columns are left out (and named), piped
+it shows them all. ``--failed-only`` shows the failed devices only; a summary line ends the table. A
+failing device gets one line on stderr and exit status 1; the others are still shown.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import SecretStr, ValidationError
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+from rich.markup import escape
 
 from netpoll import defaults
 from netpoll.cli.argtypes import (
@@ -37,9 +40,10 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
+from netpoll.cli.tables import Column, print_table, terminal_width
 from netpoll.configkit.problems import did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
-from netpoll.errors import NetpollError
+from netpoll.errors import ConfigError, NetpollError
 from netpoll.inventory.models import (
     MIN_V3_KEY,
     AuthProtocol,
@@ -51,11 +55,20 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
+from netpoll.numbers import human
 from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
 from netpoll.text import for_terminal
 
 DEFAULT_INVENTORY = "inventories"
+EXAMPLES = (
+    "netpoll poll rtr-core-1                              # an inventory device (inventories/)",
+    "NETPOLL_SNMP_COMMUNITY=public netpoll poll 127.0.0.1:1161",
+    "netpoll poll '[::1]:1161' --community-file ~/.snmp-community",
+    "netpoll poll 127.0.0.1 -u monitor -a SHA256 -x AES   # SNMPv3: keys from $NETPOLL_SNMP_*_KEY",
+    "netpoll poll rtr-core-1 --samples 2 --every 10        # rates need two samples",
+    "netpoll poll -i inventories/ sw-1 sw-2 --failed-only --format json",
+)
 ENV_COMMUNITY = "NETPOLL_SNMP_COMMUNITY"
 ENV_AUTH_KEY = "NETPOLL_SNMP_AUTH_KEY"
 ENV_PRIV_KEY = "NETPOLL_SNMP_PRIV_KEY"
@@ -67,7 +80,9 @@ _SNMP_DEFAULTS = {name: info.default for name, info in SnmpSettings.model_fields
 
 def register(sub: Any) -> None:
     """Add the ``poll`` sub-command."""
-    parser = add_verb(sub, "poll", "one-shot SNMP poll of inventory devices or ad-hoc agents", __doc__)
+    parser = add_verb(
+        sub, "poll", "one-shot SNMP poll of inventory devices or ad-hoc agents", __doc__, EXAMPLES
+    )
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="inventory device name or host[:port]")
     add_inventory_option(
         parser, f"inventory file or directory (repeatable; default {DEFAULT_INVENTORY}/ without credentials)"
@@ -111,6 +126,7 @@ def register(sub: Any) -> None:
     )
     parser.add_argument("--format", "-f", choices=("table", "json", "lp"), default="table")
     parser.add_argument("--no-interfaces", action="store_true", help="table: device lines only")
+    parser.add_argument("--failed-only", action="store_true", help="show only the devices whose poll failed")
     parser.set_defaults(handler=handle)
 
 
@@ -196,13 +212,8 @@ def cli_credentials(
 def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str]) -> list[Device]:
     """Inventory devices and ad-hoc agents, with the command line's overrides applied."""
     credentials = cli_credentials(args, environ)
-    paths = args.inventory or ([] if credentials is not None else [DEFAULT_INVENTORY])
-    if paths and not args.inventory and not Path(DEFAULT_INVENTORY).exists():
-        raise NetpollError(
-            f"poll: no credentials given and no {DEFAULT_INVENTORY}/ here: give --community or --user"
-            " for an ad-hoc agent, or --inventory PATH"
-        )
-    devices = inventory_devices(paths, profiles_dir=args.profiles_dir) if paths else {}
+    names = [text for text in args.targets if not is_address(text, args.port)]
+    devices = _inventory(args.inventory, names if credentials is None else [], args.profiles_dir)
     overrides: dict[str, Any] = {
         key: value
         for key, value in (
@@ -225,14 +236,52 @@ def resolve_targets(args: argparse.Namespace, environ: dict[str, str] | os._Envi
             continue
         if credentials is None:
             hint = did_you_mean(text, devices)
+            what = "is not an inventory device" if text in names else "is an ad-hoc agent"
             raise NetpollError(
-                f"poll: {text} is not an inventory device; for an ad-hoc agent give --community"
-                f" or --user{hint}"
+                f"poll: {text} {what}: give --community, --community-file or ${ENV_COMMUNITY}"
+                f" (or --user for SNMPv3){hint}"
             )
         host, port = split_host_port(text, args.port)
         settings = snmp_settings({"credentials": credentials, "port": port}, overrides)
         out.setdefault(text, Device(name=text, address=host, snmp=settings))
     return list(out.values())
+
+
+def is_address(text: str, default_port: int) -> bool:
+    """Whether a TARGET is an IP address (with or without a port): an ad-hoc agent, not a device name."""
+    try:
+        host, _port = split_host_port(text, default_port)
+        ipaddress.ip_address(host)
+    except (NetpollError, ValueError):
+        return False
+    return True
+
+
+def _inventory(
+    paths: Sequence[str], names: Sequence[str], profiles_dir: str | None = None
+) -> Mapping[str, Device]:
+    """The devices of ``--inventory`` paths; without any, of ``inventories/`` when ``names`` need looking up.
+
+    A default ``inventories/`` that does not load is not the user's doing: it is reported in one line that
+    points at ``netpoll check`` instead of as its problems.
+    """
+    if paths:
+        return inventory_devices(paths, profiles_dir=profiles_dir)
+    if not names:
+        return {}
+    if not Path(DEFAULT_INVENTORY).exists():
+        raise NetpollError(
+            f"poll: {names[0]} is not an address and there is no {DEFAULT_INVENTORY}/ here to look it up in:"
+            " give --inventory PATH, or --community (or --user) to poll it as an ad-hoc agent"
+        )
+    try:
+        return inventory_devices([DEFAULT_INVENTORY], profiles_dir=profiles_dir)
+    except ConfigError as exc:
+        raise NetpollError(
+            f"poll: cannot look {names[0]} up: {DEFAULT_INVENTORY}/ does not load ({len(exc.problems)}"
+            f" problems; netpoll check {DEFAULT_INVENTORY}/ lists them); give --inventory PATH, or"
+            " --community (or --user) to poll it as an ad-hoc agent"
+        ) from None
 
 
 # The command-line flag behind each SnmpSettings field it can set, for error messages.
@@ -327,12 +376,13 @@ def handle(args: argparse.Namespace) -> int:
             deadline=args.deadline,
         )
     )
-    stderr = Console(stderr=True, highlight=False)
+    stderr = Console(stderr=True, highlight=False, emoji=False)
     try:
         _print(
             [[result.samples for result in rnd] for rnd in rounds],
             args.format,
             interfaces=not args.no_interfaces,
+            failed_only=args.failed_only,
         )
     except BrokenPipeError:
         sys.stderr.close()
@@ -344,33 +394,55 @@ def handle(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _status(samples: Sequence[Sample]) -> Sample | None:
+    return next((s for s in samples if s.measurement == "snmp"), None)
+
+
+def _ok(samples: Sequence[Sample]) -> bool:
+    status = _status(samples)
+    return status is not None and status.fields.get("poll_ok") == 1
+
+
 # --- output ----------------------------------------------------------------------------------------
 
 
-def _cell(text: str) -> Text:
-    """A device string as a table cell: no markup, no raw control or escape sequences (``netpoll.text``)."""
-    return Text(for_terminal(text))
+def _cell(text: str) -> str:
+    """A device string as a table cell: markup escaped, no control or escape sequences (``netpoll.text``)."""
+    return escape(for_terminal(text))
 
 
-def _print(rounds: list[list[list[Sample]]], fmt: str, *, interfaces: bool) -> None:
+def _print(
+    rounds: list[list[list[Sample]]], fmt: str, *, interfaces: bool, failed_only: bool = False
+) -> None:
+    if failed_only:
+        rounds = [[samples for samples in rnd if not _ok(samples)] for rnd in rounds]
     if fmt == "json":
         print(json.dumps([s.to_dict() for rnd in rounds for dev in rnd for s in dev], indent=2))
         return
     if fmt == "lp":
         sys.stdout.write("".join(s.to_line_protocol() + "\n" for rnd in rounds for dev in rnd for s in dev))
         return
-    console = Console(width=None if sys.stdout.isatty() else 200)
     last = rounds[-1]
-    console.print(_device_table(last, len(rounds)))
+    width = terminal_width()
+    print_table(*_device_table(last, len(rounds)), width)
+    shown_interfaces = False
     if interfaces:
         for samples in last:
             table = _interface_table(samples)
             if table is not None:
-                console.print(table)
+                print_table(*table, width)
+                shown_interfaces = True
+    if shown_interfaces and len(rounds) == 1:
+        print(_RATES_NEED_TWO)
+    ok = sum(1 for samples in last if _ok(samples))
+    if failed_only:
+        print(f"{len(last)} device{'s' if len(last) != 1 else ''} failed")
+    else:
+        print(f"{len(last)} device{'s' if len(last) != 1 else ''}: {ok} ok, {len(last) - ok} failed")
 
 
-def _num(value: Any, fmt: str = "{:.1f}") -> str:
-    return "-" if value is None else fmt.format(value)
+def _num(value: Any) -> str:
+    return "-" if value is None else human(value)
 
 
 def _si(value: Any, unit: str = "") -> str:
@@ -379,8 +451,8 @@ def _si(value: Any, unit: str = "") -> str:
     v = float(value)
     for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(v) >= factor:
-            return f"{v / factor:.2f}{prefix}{unit}"
-    return f"{v:.0f}{unit}" if v == int(v) else f"{v:.2f}{unit}"
+            return f"{human(v / factor)}{prefix}{unit}"
+    return f"{human(v)}{unit}"
 
 
 def _uptime(seconds: Any) -> str:
@@ -391,39 +463,58 @@ def _uptime(seconds: Any) -> str:
     return f"{days}d {s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+Table = tuple[str, list[Column], list[list[str]]]
+
+_DEVICE_COLUMNS = [
+    Column("device"),
+    Column("agent"),
+    Column("profile", 3),
+    Column("sysName", 4),
+    Column("uptime", 2),
+    Column("cpu %", 2, "right"),
+    Column("mem %", 2, "right"),
+    Column("temp °C", 5, "right"),
+    Column("sessions", 6, "right"),
+    Column("ifs", 3, "right"),
+    Column("varbinds", 6, "right"),
+    Column("ms", 4, "right"),
+    Column("status"),
+]
+
+
 def _device_table(devices: list[list[Sample]], rounds: int) -> Table:
     title = f"snmp: {len(devices)} device{'s' if len(devices) != 1 else ''}"
     if rounds > 1:
         title += f", sample {rounds} of {rounds}"
-    table = Table(title=title)
-    for column in ("device", "agent", "profile", "sysName", "uptime"):
-        table.add_column(column, no_wrap=True)
-    for column in ("cpu %", "mem %", "temp °C", "sessions", "ifs", "varbinds", "ms"):
-        table.add_column(column, justify="right", no_wrap=True)
-    table.add_column("status")
+    rows = []
     for samples in devices:
-        status = next(s for s in samples if s.measurement == "snmp")
+        status = _status(samples)
+        if status is None:
+            continue
         f = status.fields
         ok = f.get("poll_ok") == 1
         state = "[green]ok[/green]" if ok else "[red]failed[/red]"
         if f.get("rebooted"):
             state += " [yellow]rebooted[/yellow]"
-        table.add_row(
-            _cell(status.tags.get("device", "")),
-            _cell(status.tags.get("agent_host", "")),
-            _cell(str(f.get("profile", "-"))),
-            _cell(str(f.get("sys_name", "-"))),
-            _uptime(f.get("uptime_s")),
-            _num(f.get("cpu_pct")),
-            _num(f.get("mem_used_pct")),
-            _num(f.get("temperature_c")),
-            _num(f.get("sessions"), "{}"),
-            str(sum(1 for s in samples if s.measurement == "interface")) if ok else "-",
-            str(f.get("varbinds", 0)),
-            _num(f.get("poll_duration_ms"), "{:.0f}"),
-            state,
+        name, agent = status.tags.get("device", ""), status.tags.get("agent_host", "")
+        rows.append(
+            [
+                _cell(name),
+                "" if agent in name else _cell(agent),  # an ad-hoc target is named by its address
+                _cell(str(f.get("profile", "-"))),
+                _cell(str(f.get("sys_name", "-"))),
+                _uptime(f.get("uptime_s")),
+                _num(f.get("cpu_pct")),
+                _num(f.get("mem_used_pct")),
+                _num(f.get("temperature_c")),
+                _num(f.get("sessions")),
+                str(sum(1 for s in samples if s.measurement == "interface")) if ok else "-",
+                str(f.get("varbinds", 0)),
+                _num(f.get("poll_duration_ms")),
+                state,
+            ]
         )
-    return table
+    return title, _DEVICE_COLUMNS, rows
 
 
 _OPER = {
@@ -435,43 +526,52 @@ _OPER = {
     7: "lowerDown",
 }
 _ADMIN = {1: "up", 2: "down", 3: "testing"}
+_INTERFACE_COLUMNS = [
+    Column("ifName"),
+    Column("ifIndex", 6, "right"),
+    Column("ifAlias", 5),
+    Column("oper", 1),
+    Column("admin", 4),
+    Column("speed", 3, "right"),
+    Column("in bps", 1, "right"),
+    Column("out bps", 1, "right"),
+    Column("in %", 2, "right"),
+    Column("out %", 2, "right"),
+    Column("in pps", 5, "right"),
+    Column("out pps", 5, "right"),
+    Column("err/s in/out", 4, "right"),
+    Column("disc/s in/out", 4, "right"),
+]
+_RATES_NEED_TWO = (
+    "rates (bps, pps, %, err/s, disc/s; '-' above) are differences between two polls:"
+    " add --samples 2 (10 s apart by default, --every to change)"
+)
 
 
 def _interface_table(samples: list[Sample]) -> Table | None:
     rows = [s for s in samples if s.measurement == "interface"]
     if not rows:
         return None
-    table = Table(title=f"{rows[0].tags.get('device', '')}: {len(rows)} interfaces")
-    for column in ("ifName", "ifIndex", "ifAlias", "oper", "admin"):
-        table.add_column(column, no_wrap=True, max_width=30)
-    for column in (
-        "speed",
-        "in bps",
-        "out bps",
-        "in %",
-        "out %",
-        "in pps",
-        "out pps",
-        "err/s in/out",
-        "disc/s in/out",
-    ):
-        table.add_column(column, justify="right", no_wrap=True)
+    title = _cell(f"{rows[0].tags.get('device', '')}: {len(rows)} interfaces")
+    cells = []
     for s in rows:
         f = s.fields
-        table.add_row(
-            _cell(s.tags.get("ifName", "")),
-            _cell(s.tags.get("ifIndex", "")),
-            _cell(s.tags.get("ifAlias", "")),
-            _OPER.get(int(f["oper_status"]), str(f["oper_status"])) if "oper_status" in f else "-",
-            _ADMIN.get(int(f["admin_status"]), str(f["admin_status"])) if "admin_status" in f else "-",
-            _si(f.get("speed_bps")),
-            _si(f.get("in_bps")),
-            _si(f.get("out_bps")),
-            _num(f.get("in_util_pct"), "{:.2f}"),
-            _num(f.get("out_util_pct"), "{:.2f}"),
-            _si(f.get("in_pps")),
-            _si(f.get("out_pps")),
-            f"{_num(f.get('in_errors_ps'), '{:.2f}')}/{_num(f.get('out_errors_ps'), '{:.2f}')}",
-            f"{_num(f.get('in_discards_ps'), '{:.2f}')}/{_num(f.get('out_discards_ps'), '{:.2f}')}",
+        cells.append(
+            [
+                _cell(s.tags.get("ifName", "")),
+                _cell(s.tags.get("ifIndex", "")),
+                _cell(s.tags.get("ifAlias", "")),
+                _OPER.get(int(f["oper_status"]), str(f["oper_status"])) if "oper_status" in f else "-",
+                _ADMIN.get(int(f["admin_status"]), str(f["admin_status"])) if "admin_status" in f else "-",
+                _si(f.get("speed_bps")),
+                _si(f.get("in_bps")),
+                _si(f.get("out_bps")),
+                _num(f.get("in_util_pct")),
+                _num(f.get("out_util_pct")),
+                _si(f.get("in_pps")),
+                _si(f.get("out_pps")),
+                f"{_num(f.get('in_errors_ps'))}/{_num(f.get('out_errors_ps'))}",
+                f"{_num(f.get('in_discards_ps'))}/{_num(f.get('out_discards_ps'))}",
+            ]
         )
-    return table
+    return title, _INTERFACE_COLUMNS, cells

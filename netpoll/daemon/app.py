@@ -496,7 +496,7 @@ class Daemon:
             if self._console is None:
                 from rich.console import Console
 
-                self._console = Console(highlight=False)
+                self._console = Console(highlight=False, emoji=False)
             style = "red" if cycle.polls_failed else "green"
             self._console.print(text, style=style, markup=False)
         else:

@@ -68,7 +68,11 @@ def test_one_failing_device_does_not_hide_the_others(
     assert ok == {good: 1, dead: 0}
     assert any(r["measurement"] == "interface" for r in records)
     assert len(err.strip().splitlines()) == 1
-    assert err.startswith(f"{dead}: no response")
+    # A closed port on a live host answers with an ICMP port unreachable: said so at once, not a timeout.
+    port = dead.rsplit(":", 1)[1]
+    assert err.startswith(
+        f"{dead}: nothing listening on UDP port {port} of 127.0.0.1 (ICMP port unreachable)"
+    )
 
 
 @pytest.mark.parametrize("backend", ["pysnmp", "gufo"])
@@ -166,8 +170,8 @@ def test_user_mistakes_are_one_line(
         ),
         (
             ["agent11"],
-            "is not an inventory device; for an ad-hoc agent give --community or --user;"
-            " did you mean 'agent1'?",
+            "is not an inventory device: give --community, --community-file or $NETPOLL_SNMP_COMMUNITY"
+            " (or --user for SNMPv3); did you mean 'agent1'?",
         ),
     ],
 )
@@ -220,3 +224,57 @@ def test_community_file_mistakes_are_one_line(
     assert err.startswith(f"netpoll: poll: --community-file {path}: {message}"), err
     assert len(err.strip().splitlines()) == 1
     assert "s3cret" not in err
+
+
+def test_ad_hoc_address_never_reads_inventories(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An address target without credentials asks for them; the broken inventories/ here is never read."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NETPOLL_SNMP_COMMUNITY", raising=False)
+    (tmp_path / "inventories").mkdir()
+    (tmp_path / "inventories" / "broken.yaml").write_text(
+        "devices: [{name: x, address: 127.0.0.1, bogus: 1}]\n"
+    )
+    for target in ("127.0.0.1:9", "[::1]:1161", "::1"):
+        code = main(["poll", target])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert err.strip().splitlines() == [
+            f"netpoll: poll: {target} is an ad-hoc agent: give --community, --community-file or"
+            " $NETPOLL_SNMP_COMMUNITY (or --user for SNMPv3)"
+        ]
+    code = main(["poll", "rtr-1"])  # a name is looked up there, and the broken file is one line, not four
+    err = capsys.readouterr().err
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert "inventories/ does not load (1 problems; netpoll check inventories/ lists them)" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["127.0.0.1", "--comunity", "x"],
+            "netpoll poll: unknown option --comunity; did you mean '--community'?",
+        ),
+        (["127.0.0.1", "--format", "jsn"], "netpoll poll: --format/-f: 'jsn' is not one of table, json, lp;"),
+    ],
+)
+def test_argument_errors_are_one_line_with_a_suggestion(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["poll", *argv])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith(message)
+
+
+def test_help_is_plain_text_with_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["poll", "--help"])
+    out = capsys.readouterr().out
+    assert "``" not in out
+    assert "examples:\n  netpoll poll" in out

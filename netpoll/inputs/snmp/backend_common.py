@@ -133,15 +133,31 @@ class WalkGuard:
 
 
 def timeout_message(target: Target) -> str:
-    """Error text for a timeout; says when a wrong SNMPv3 privacy key is the likely cause."""
+    """Error text for a timeout, with the likely causes (a wrong privacy key first where it applies)."""
     settings = target.settings
     text = f"no response within {settings.timeout_s:g}s x {settings.retries + 1} tries"
     credentials = settings.credentials
     if credentials.version == "3" and credentials.priv_protocol is not None:
         # net-snmp and most agents drop a PDU they cannot decrypt without a report: a wrong privacy key
         # (or protocol) is indistinguishable from a dead agent on the wire.
-        text += " (SNMPv3 authPriv: a wrong privacy key or protocol also looks like this)"
-    return text
+        return text + (
+            " (SNMPv3 authPriv: a wrong privacy key or protocol looks like this; also check the address,"
+            f" port {settings.port}, the agent's access rules and firewalls on the way)"
+        )
+    # Agents drop a request with a wrong community without a word, so it looks like a dead agent.
+    wrong = "community" if credentials.version != "3" else "user or engine"
+    return text + (
+        f" (likely: wrong {wrong}, agent not running or not listening on port {settings.port} of that"
+        " address, agent access rules, or a firewall on the way)"
+    )
+
+
+def refused_message(target: Target) -> str:
+    """Error text for an ICMP port unreachable: nothing listens on the SNMP port of that address."""
+    return (
+        f"nothing listening on UDP port {target.settings.port} of {target.address}"
+        " (ICMP port unreachable): wrong port, or the SNMP agent is not running"
+    )
 
 
 class BackendClient:

@@ -46,7 +46,7 @@ from gufo.snmp.typing import ValueType
 from netpoll.compat.gufo_snmp import GetIter, session_socket
 from netpoll.devicelog import device_log
 from netpoll.errors import SnmpAuthError, SnmpError
-from netpoll.inputs.snmp.backend_common import BackendClient, Tally, Target, WalkGuard
+from netpoll.inputs.snmp.backend_common import BackendClient, Tally, Target, WalkGuard, refused_message
 from netpoll.inputs.snmp.replies import is_fatal, well_formed
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpValue, format_oid
 from netpoll.inventory.models import SnmpSettings, UsmCredentials
@@ -214,6 +214,13 @@ class _Wire:
                 return receive()
             except BlockingIOError:
                 continue  # not the reply to this request (a late one to an earlier try): keep waiting
+            except TimeoutError as exc:
+                # gufo raises TimeoutError("connection refused") when the kernel reports an ICMP port
+                # unreachable for the connected socket: the agent answered "nobody here" at once. Retrying
+                # would not help and waiting out a timeout would hide what happened.
+                if "refused" in str(exc):
+                    raise ConnectionRefusedError(str(exc)) from exc
+                raise
             except BaseException as exc:
                 if _undecodable(exc):
                     self.distrust()  # check this agent's replies before gufo decodes them, from now on
@@ -358,6 +365,8 @@ class GufoClient(BackendClient):
             return self.target.timed_out()
         if isinstance(exc, GufoAuthError):
             return SnmpAuthError(label, "SNMPv3 authentication failed (wrong user, key or protocol)")
+        if isinstance(exc, ConnectionRefusedError):
+            return SnmpError(label, refused_message(self.target))
         return SnmpError(label, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
 
     def _rediscover(self) -> None:
