@@ -13,10 +13,15 @@ DEMO_PACKAGES := python3-venv
 DEBIAN_PACKAGES := $(DEMO_PACKAGES) snmpd snmp mosquitto mosquitto-clients victoria-metrics influxdb nftables \
 	iproute2 fping prometheus-snmp-exporter systemd procps chromium
 
-.PHONY: demo test lint typecheck pytest system-packages demo-packages venv clean bench
+.PHONY: demo demo-grafana test lint typecheck pytest system-packages demo-packages venv clean bench
 
 demo: demo-packages venv
 	$(BIN)/netpoll run
+
+# The demo into VictoriaMetrics, with Grafana and the VictoriaMetrics dashboards where Grafana is installed.
+demo-grafana: demo-packages venv
+	$(call ensure_packages,victoria-metrics)
+	$(BIN)/python -m netpoll.demo.stack
 
 test: system-packages venv lint typecheck pytest
 

@@ -5,8 +5,17 @@ Run ``python deploy/grafana/build_dashboards.py`` after editing; the generated J
 provisioning needs no build step. Writing the dashboards here, not by hand, keeps the datasource, the
 template-variable filters, units and legends the same on every panel.
 
-Queries are InfluxQL, which InfluxDB 1.x, 2.x (through a DBRP mapping) and 3.x answer. Names follow the
-InfluxDB schema in the README: measurements ``interface``, ``snmp``, ``ping``, ``alert``.
+Every dashboard is built twice from the same panels: ``dashboards/*.json`` query InfluxDB in InfluxQL (which
+InfluxDB 1.x, 2.x through a DBRP mapping, and 3.x answer); ``dashboards/victoriametrics/*.json`` query
+VictoriaMetrics (or any Prometheus-compatible store fed netpoll's line protocol) in PromQL, where a field is
+the series ``<measurement>_<field>`` and tags are labels. Each panel states both queries side by side (``Q``);
+``DIALECT`` picks one while a board is built. Names follow the schema in docs/schema.md: measurements
+``interface``, ``snmp``, ``ping``, ``alert``, ``netpoll``.
+
+Why not grafana-foundation-sdk: its typed builders would replace this file's ~200 lines of helpers, but it is
+not packaged for Debian, adds a dependency to a build step that now needs only the standard library, and its
+Python release line (generated per Grafana version) would tie the repository to one Grafana schema; the tests
+already check the output against Grafana's provisioning format and run every query against real databases.
 """
 
 from __future__ import annotations
@@ -17,10 +26,47 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Fixed uid, set by provisioning/datasources/netpoll.yaml, so dashboards need no datasource variable.
-DATASOURCE = {"type": "influxdb", "uid": "netpoll-influxdb"}
+# Fixed uids, set by provisioning/datasources/*.yaml, so dashboards need no datasource variable.
+DATASOURCES = {
+    "influxql": {"type": "influxdb", "uid": "netpoll-influxdb"},
+    "promql": {"type": "prometheus", "uid": "netpoll-victoriametrics"},
+}
 SCHEMA_VERSION = 39
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+OUT_DIRS = {"influxql": OUT_DIR, "promql": OUT_DIR / "victoriametrics"}
+DIALECT = "influxql"  # set by render() while it builds one dialect's boards
+
+
+def datasource() -> dict[str, str]:
+    """The datasource of the dialect being built."""
+    return DATASOURCES[DIALECT]
+
+
+@dataclass(frozen=True)
+class Q:
+    """One panel query in both dialects.
+
+    ``prom`` is a list of (PromQL expression, legend or column name): several where InfluxQL selects several
+    fields in one query. ``instant``: PromQL evaluated once at the end of the range (stats, tables).
+    """
+
+    influx: str
+    alias: str = ""
+    prom: tuple[tuple[str, str], ...] = ()
+    instant: bool = False
+
+
+def pq(*pairs: tuple[str, str], instant: bool = False) -> dict[str, Any]:
+    """Keyword arguments for ``Q``'s PromQL side: ``Q(influx, alias, **pq((expr, legend), ...))``."""
+    return {"prom": pairs, "instant": instant}
+
+
+# PromQL label filters matching the InfluxQL ones: Grafana writes a multi-value variable as a regex
+# alternation for Prometheus; "All" is ".*" as for InfluxDB, which also matches a series without the label.
+P_SCOPE = 'site=~"$site", role=~"$role"'
+P_DEVICE = 'device=~"$device"'
+P_IFS = 'device=~"$device", ifName=~"$interface"'
+P_ALERT = 'severity=~"$severity", rule=~"$rule", state=~"$state", device=~"$device"'
 
 # Template-variable filters. Grafana's InfluxDB datasource regex-escapes the values and joins several with
 # "|", so the group keeps ^...$ anchoring every alternative. "All" is the custom value ".*": with thousands
@@ -83,7 +129,7 @@ def target(query: str, alias: str = "", ref: str = "A", fmt: str = "time_series"
     """One raw InfluxQL query of a panel."""
     out: dict[str, Any] = {
         "refId": ref,
-        "datasource": DATASOURCE,
+        "datasource": datasource(),
         "query": query,
         "rawQuery": True,
         "resultFormat": fmt,
@@ -93,17 +139,47 @@ def target(query: str, alias: str = "", ref: str = "A", fmt: str = "time_series"
     return out
 
 
+def prom_target(expr: str, legend: str, ref: str, *, instant: bool, table: bool) -> dict[str, Any]:
+    """One PromQL query of a panel."""
+    return {
+        "refId": ref,
+        "datasource": datasource(),
+        "expr": expr,
+        "legendFormat": legend,
+        "instant": instant,
+        "range": not instant,
+        "format": "table" if table else "time_series",
+    }
+
+
+def targets(*queries: Q, table: bool = False) -> list[dict[str, Any]]:
+    """A panel's targets in the dialect being built, refIds A, B, ..."""
+    refs = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    if DIALECT == "influxql":
+        fmt = "table" if table else "time_series"
+        return [target(q.influx, q.alias, next(refs), fmt) for q in queries]
+    return [
+        prom_target(expr, legend, next(refs), instant=q.instant, table=table)
+        for q in queries
+        for expr, legend in q.prom
+    ]
+
+
 def query_var(
-    name: str, label: str, query: str, *, multi: bool = True, include_all: bool = True
+    name: str, label: str, query: str, prom: str, *, multi: bool = True, include_all: bool = True
 ) -> dict[str, Any]:
-    """A template variable filled by an InfluxQL ``SHOW TAG VALUES`` query, refreshed on time change."""
+    """A template variable filled by ``SHOW TAG VALUES`` (InfluxQL) or ``label_values`` (PromQL).
+
+    Refreshed when the time range changes.
+    """
+    text = query if DIALECT == "influxql" else prom
     var: dict[str, Any] = {
         "name": name,
         "label": label,
         "type": "query",
-        "datasource": DATASOURCE,
-        "query": query,
-        "definition": query,
+        "datasource": datasource(),
+        "query": text if DIALECT == "influxql" else {"query": text, "refId": f"{name}-values"},
+        "definition": text,
         "refresh": 2,
         "sort": 1,
         "regex": "",
@@ -118,11 +194,29 @@ def query_var(
     return var
 
 
-def alert_annotation(*conditions: str) -> dict[str, Any]:
-    """Alert transitions (breach, clear, event) from measurement ``alert`` as annotations on time series."""
+def alert_annotation(*conditions: str, prom: str = "") -> dict[str, Any]:
+    """Alert transitions (breach, clear, event) from measurement ``alert`` as annotations on time series.
+
+    PromQL has no text values (VictoriaMetrics keeps numeric fields only): the annotation's title and text
+    come from the labels instead of the message.
+    """
+    if DIALECT == "promql":
+        return {
+            "name": "Alerts",
+            "datasource": datasource(),
+            "enable": True,
+            "hide": False,
+            "iconColor": "red",
+            "expr": f"alert_value{{{prom}}}",
+            "step": "$__interval",
+            "titleFormat": "{{rule}} {{state}}",
+            "textFormat": "{{device}} {{entity}}",
+            "tagKeys": "device,rule,severity,state",
+            "useValueForTime": False,
+        }
     return {
         "name": "Alerts",
-        "datasource": DATASOURCE,
+        "datasource": datasource(),
         "enable": True,
         "hide": False,
         "iconColor": "red",
@@ -200,14 +294,14 @@ class Board:
 
 
 def _panel(
-    kind: str, title: str, targets: list[dict[str, Any]], unit: str, description: str
+    kind: str, title: str, panel_targets: list[dict[str, Any]], unit: str, description: str
 ) -> dict[str, Any]:
     return {
         "type": kind,
         "title": title,
         "description": description,
-        "datasource": DATASOURCE,
-        "targets": targets,
+        "datasource": datasource(),
+        "targets": panel_targets,
         "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
         "options": {},
     }
@@ -215,7 +309,7 @@ def _panel(
 
 def timeseries(
     title: str,
-    targets: list[dict[str, Any]],
+    queries: list[Q],
     unit: str,
     description: str = "",
     *,
@@ -226,7 +320,7 @@ def timeseries(
     mapping: dict[str, tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """A time-series graph; ``negative_y`` is a regex of series drawn below the axis (outbound)."""
-    panel = _panel("timeseries", title, targets, unit, description)
+    panel = _panel("timeseries", title, targets(*queries), unit, description)
     defaults = panel["fieldConfig"]["defaults"]
     defaults["custom"] = {
         "drawStyle": "bars" if bars else "line",
@@ -263,16 +357,15 @@ def timeseries(
 
 def stat(
     title: str,
-    query: str,
+    query: Q,
     unit: str,
     description: str = "",
     *,
     steps: dict[str, Any] = GREEN,
     mapping: dict[str, tuple[str, str]] | None = None,
-    alias: str = "",
 ) -> dict[str, Any]:
     """A single number (the last value of the query)."""
-    panel = _panel("stat", title, [target(query, alias)], unit, description)
+    panel = _panel("stat", title, targets(query), unit, description)
     panel["fieldConfig"]["defaults"]["thresholds"] = steps
     panel["fieldConfig"]["defaults"]["color"] = {"mode": "thresholds"}
     if mapping:
@@ -288,9 +381,9 @@ def stat(
     return panel
 
 
-def gauge(title: str, query: str, description: str = "") -> dict[str, Any]:
+def gauge(title: str, query: Q, description: str = "") -> dict[str, Any]:
     """A 0-100 % gauge."""
-    panel = _panel("gauge", title, [target(query)], "percent", description)
+    panel = _panel("gauge", title, targets(query), "percent", description)
     defaults = panel["fieldConfig"]["defaults"]
     defaults.update({"min": 0, "max": 100, "thresholds": UTIL, "color": {"mode": "thresholds"}})
     panel["options"] = {
@@ -303,7 +396,7 @@ def gauge(title: str, query: str, description: str = "") -> dict[str, Any]:
 
 def table(
     title: str,
-    query: str,
+    query: Q,
     description: str = "",
     *,
     units: dict[str, str] | None = None,
@@ -311,8 +404,12 @@ def table(
     transformations: list[dict[str, Any]] | None = None,
     sort: tuple[str, bool] | None = None,
 ) -> dict[str, Any]:
-    """A table (InfluxQL table format: one row per series, tags as columns)."""
-    panel = _panel("table", title, [target(query, fmt="table")], "none", description)
+    """A table: one row per series, tags as columns, one column per field.
+
+    PromQL: one instant query per column, joined on their labels; ``Value #A``... are renamed to the
+    columns' names, so units, mappings and sorting apply to both dialects alike.
+    """
+    panel = _panel("table", title, targets(query, table=True), "none", description)
     overrides = panel["fieldConfig"]["overrides"]
     for column, unit in (units or {}).items():
         overrides.append(
@@ -330,10 +427,13 @@ def table(
         )
     # Grafana may return one frame per series (GROUP BY tags): merge them into one table before sorting
     # and limiting, so "top 10" is over every interface, not within each.
-    panel["transformations"] = [
-        {"id": "merge", "options": {}},
-        {"id": "organize", "options": {"excludeByName": {"Time": True}}},
-    ]
+    renames = {}
+    if DIALECT == "promql":
+        renames = {f"Value #{tgt['refId']}": tgt["legendFormat"] for tgt in panel["targets"]}
+    organize: dict[str, Any] = {"excludeByName": {"Time": True}}
+    if renames:
+        organize["renameByName"] = renames
+    panel["transformations"] = [{"id": "merge", "options": {}}, {"id": "organize", "options": organize}]
     panel["transformations"].extend(transformations or [])
     panel["options"] = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
     if sort:
@@ -358,10 +458,10 @@ def top(column: str, reducer: str, columns: list[str], limit: int = 10) -> list[
 
 
 def state_timeline(
-    title: str, query: str, alias: str, mapping: dict[str, tuple[str, str]], description: str = ""
+    title: str, query: Q, mapping: dict[str, tuple[str, str]], description: str = ""
 ) -> dict[str, Any]:
     """A coloured band per series: up/down history."""
-    panel = _panel("state-timeline", title, [target(query, alias)], "none", description)
+    panel = _panel("state-timeline", title, targets(query), "none", description)
     panel["fieldConfig"]["defaults"]["mappings"] = mappings(mapping)
     panel["fieldConfig"]["defaults"]["color"] = {"mode": "thresholds"}
     panel["fieldConfig"]["defaults"]["thresholds"] = GREEN
@@ -392,6 +492,11 @@ def link_device_column(panel: dict[str, Any]) -> dict[str, Any]:
     return panel
 
 
+def _last(metric: str, scope: str, by: str = "device") -> str:
+    """PromQL: the latest value of ``metric`` per ``by`` within the dashboard's time range."""
+    return f"max by ({by}) (last_over_time({metric}{{{scope}}}[$__range]))"
+
+
 def overview() -> Board:
     """The NOC view: who is down, latency and loss, busiest and noisiest interfaces, reboots."""
     board = Board(
@@ -400,11 +505,17 @@ def overview() -> Board:
         description="Reachability, latency, loss, devices down, top interfaces and reboots across the fleet.",
     )
     board.variables = [
-        query_var("site", "Site", 'SHOW TAG VALUES WITH KEY = "site"'),
-        query_var("role", "Role", f'SHOW TAG VALUES WITH KEY = "role" WHERE {SITE}'),
+        query_var("site", "Site", 'SHOW TAG VALUES WITH KEY = "site"', "label_values(site)"),
+        query_var(
+            "role",
+            "Role",
+            f'SHOW TAG VALUES WITH KEY = "role" WHERE {SITE}',
+            'label_values({__name__=~"(ping|snmp|interface)_.+", site=~"$site"}, role)',
+        ),
     ]
-    board.annotations = [alert_annotation()]
+    board.annotations = [alert_annotation(prom="")]
     scope = (SITE, ROLE)
+    ps = P_SCOPE
     last_reach = f'SELECT last("reachable") AS "r" FROM "ping" {where(*scope)} GROUP BY "device"'
     last_poll = f'SELECT last("poll_ok") AS "ok" FROM "snmp" {where(*scope)} GROUP BY "device"'
 
@@ -412,7 +523,10 @@ def overview() -> Board:
     board.add(
         stat(
             "Devices probed",
-            f'SELECT count("r") AS "devices" FROM ({last_reach})',
+            Q(
+                f'SELECT count("r") AS "devices" FROM ({last_reach})',
+                **pq((f"count({_last('ping_reachable', ps)})", "devices"), instant=True),
+            ),
             "none",
             "Devices with at least one ICMP probe in the time range.",
         ),
@@ -422,7 +536,10 @@ def overview() -> Board:
     board.add(
         stat(
             "Devices down",
-            f'SELECT count("r") - sum("r") AS "down" FROM ({last_reach})',
+            Q(
+                f'SELECT count("r") - sum("r") AS "down" FROM ({last_reach})',
+                **pq((f"count({_last('ping_reachable', ps)} == 0) or vector(0)", "down"), instant=True),
+            ),
             "none",
             "Devices whose latest ICMP probe got no answer.",
             steps=BAD_ABOVE_ZERO,
@@ -433,7 +550,10 @@ def overview() -> Board:
     board.add(
         stat(
             "SNMP polls failing",
-            f'SELECT count("ok") - sum("ok") AS "failing" FROM ({last_poll})',
+            Q(
+                f'SELECT count("ok") - sum("ok") AS "failing" FROM ({last_poll})',
+                **pq((f"count({_last('snmp_poll_ok', ps)} == 0) or vector(0)", "failing"), instant=True),
+            ),
             "none",
             "Devices whose latest SNMP poll failed (timeout, authentication, agent error).",
             steps=BAD_ABOVE_ZERO,
@@ -444,7 +564,13 @@ def overview() -> Board:
     board.add(
         stat(
             "Reachability",
-            f'SELECT mean("reachable") * 100 FROM "ping" {where(*scope)}',
+            Q(
+                f'SELECT mean("reachable") * 100 FROM "ping" {where(*scope)}',
+                **pq(
+                    (f"avg(avg_over_time(ping_reachable{{{ps}}}[$__range])) * 100", "reachability"),
+                    instant=True,
+                ),
+            ),
             "percent",
             "Share of ICMP probes answered over the time range.",
             steps=thresholds((None, "red"), (99, "orange"), (99.9, "green")),
@@ -455,7 +581,16 @@ def overview() -> Board:
     board.add(
         stat(
             "Median RTT",
-            f'SELECT median("average_response_ms") FROM "ping" {where(*scope)}',
+            Q(
+                f'SELECT median("average_response_ms") FROM "ping" {where(*scope)}',
+                **pq(
+                    (
+                        f"quantile(0.5, quantile_over_time(0.5, ping_average_response_ms{{{ps}}}[$__range]))",
+                        "rtt",
+                    ),
+                    instant=True,
+                ),
+            ),
             "ms",
             "Median of the per-probe average round-trip times.",
             steps=RTT,
@@ -466,7 +601,13 @@ def overview() -> Board:
     board.add(
         stat(
             "Reboots",
-            f'SELECT sum("rebooted") FROM "snmp" {where(*scope)}',
+            Q(
+                f'SELECT sum("rebooted") FROM "snmp" {where(*scope)}',
+                **pq(
+                    (f"sum(sum_over_time(snmp_rebooted{{{ps}}}[$__range])) or vector(0)", "reboots"),
+                    instant=True,
+                ),
+            ),
             "none",
             "Reboots detected (sysUpTime went backwards) in the time range.",
             steps=BAD_ABOVE_ZERO,
@@ -479,55 +620,58 @@ def overview() -> Board:
     board.add(
         state_timeline(
             "Reachability by device",
-            f'SELECT last("reachable") FROM "ping" {where(*scope)} GROUP BY time($__interval), "device" '
-            "fill(null)",
-            "$tag_device",
+            Q(
+                f'SELECT last("reachable") FROM "ping" {where(*scope)} GROUP BY time($__interval), "device" '
+                "fill(null)",
+                "$tag_device",
+                **pq((f"max by (device) (ping_reachable{{{ps}}})", "{{device}}")),
+            ),
             UP_DOWN,
             "Green: answered; red: no echo reply.",
         ),
         24,
         8,
     )
-    board.add(
-        timeseries(
-            "Latency (average RTT)",
-            [
-                target(
-                    f'SELECT mean("average_response_ms") FROM "ping" {where(*scope)} {PER_DEVICE}',
-                    "$tag_device",
-                )
-            ],
-            "ms",
-            "Average echo round-trip time per device.",
-            minimum=0,
-        ),
-        12,
-        8,
-    )
-    board.add(
-        timeseries(
-            "Packet loss",
-            [
-                target(
-                    f'SELECT mean("percent_packet_loss") FROM "ping" {where(*scope)} {PER_DEVICE}',
-                    "$tag_device",
-                )
-            ],
-            "percent",
-            "Share of echo requests without a reply.",
-            minimum=0,
-            maximum=100,
-        ),
-        12,
-        8,
-    )
+    for title, name, unit, text, extra in (
+        ("Latency (average RTT)", "average_response_ms", "ms", "Average echo round-trip time per device.",
+         {}),
+        ("Packet loss", "percent_packet_loss", "percent", "Share of echo requests without a reply.",
+         {"maximum": 100}),
+    ):  # fmt: skip
+        board.add(
+            timeseries(
+                title,
+                [
+                    Q(
+                        f'SELECT mean("{name}") FROM "ping" {where(*scope)} {PER_DEVICE}',
+                        "$tag_device",
+                        **pq((f"avg by (device) (ping_{name}{{{ps}}})", "{{device}}")),
+                    )
+                ],
+                unit,
+                text,
+                minimum=0,
+                **extra,
+            ),
+            12,
+            8,
+        )
     board.add(
         link_device_column(
             table(
                 "Devices, worst first",
-                'SELECT last("reachable") AS "reachable", last("percent_packet_loss") AS "loss", '
-                'last("average_response_ms") AS "rtt", last("jitter_ms") AS "jitter" '
-                f'FROM "ping" {where(*scope)} GROUP BY "device"',
+                Q(
+                    'SELECT last("reachable") AS "reachable", last("percent_packet_loss") AS "loss", '
+                    'last("average_response_ms") AS "rtt", last("jitter_ms") AS "jitter" '
+                    f'FROM "ping" {where(*scope)} GROUP BY "device"',
+                    **pq(
+                        (_last("ping_reachable", ps), "reachable"),
+                        (_last("ping_percent_packet_loss", ps), "loss"),
+                        (_last("ping_average_response_ms", ps), "rtt"),
+                        (_last("ping_jitter_ms", ps), "jitter"),
+                        instant=True,
+                    ),
+                ),
                 "Latest ICMP result per device; unreachable devices first.",
                 units={"loss": "percent", "rtt": "ms", "jitter": "ms"},
                 mapping_by_column={"reachable": UP_DOWN},
@@ -541,9 +685,10 @@ def overview() -> Board:
         timeseries(
             "Jitter",
             [
-                target(
+                Q(
                     f'SELECT mean("jitter_ms") FROM "ping" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
+                    **pq((f"avg by (device) (ping_jitter_ms{{{ps}}})", "{{device}}")),
                 )
             ],
             "ms",
@@ -555,12 +700,23 @@ def overview() -> Board:
     )
 
     board.row("Interfaces (SNMP)")
+
+    def peak(metric: str) -> str:
+        return f"max by (device, ifName) (max_over_time({metric}{{{ps}}}[$__range]))"
+
     board.add(
         link_device_column(
             table(
                 "Top interfaces by utilisation",
-                'SELECT max("in_util_pct") AS "in", max("out_util_pct") AS "out" '
-                f'FROM "interface" {where(*scope)} GROUP BY "device", "ifName"',
+                Q(
+                    'SELECT max("in_util_pct") AS "in", max("out_util_pct") AS "out" '
+                    f'FROM "interface" {where(*scope)} GROUP BY "device", "ifName"',
+                    **pq(
+                        (peak("interface_in_util_pct"), "in"),
+                        (peak("interface_out_util_pct"), "out"),
+                        instant=True,
+                    ),
+                ),
                 "Peak utilisation over the time range, in or out, busiest 10.",
                 units={"in": "percent", "out": "percent", "peak": "percent"},
                 transformations=top("peak", "max", ["in", "out"]),
@@ -573,9 +729,18 @@ def overview() -> Board:
         link_device_column(
             table(
                 "Top interfaces by errors and discards",
-                'SELECT max("in_errors_ps") AS "in errors", max("out_errors_ps") AS "out errors", '
-                'max("in_discards_ps") AS "in discards", max("out_discards_ps") AS "out discards" '
-                f'FROM "interface" {where(*scope)} GROUP BY "device", "ifName"',
+                Q(
+                    'SELECT max("in_errors_ps") AS "in errors", max("out_errors_ps") AS "out errors", '
+                    'max("in_discards_ps") AS "in discards", max("out_discards_ps") AS "out discards" '
+                    f'FROM "interface" {where(*scope)} GROUP BY "device", "ifName"',
+                    **pq(
+                        (peak("interface_in_errors_ps"), "in errors"),
+                        (peak("interface_out_errors_ps"), "out errors"),
+                        (peak("interface_in_discards_ps"), "in discards"),
+                        (peak("interface_out_discards_ps"), "out discards"),
+                        instant=True,
+                    ),
+                ),
                 "Peak error and discard rates over the time range, worst 10.",
                 units={
                     "in errors": "pps",
@@ -598,9 +763,12 @@ def overview() -> Board:
         timeseries(
             "Reboots",
             [
-                target(
+                Q(
                     f'SELECT sum("rebooted") FROM "snmp" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
+                    **pq(
+                        (f"sum by (device) (sum_over_time(snmp_rebooted{{{ps}}}[$__interval]))", "{{device}}")
+                    ),
                 )
             ],
             "none",
@@ -615,9 +783,18 @@ def overview() -> Board:
         link_device_column(
             table(
                 "Uptime and SNMP health",
-                'SELECT last("uptime_s") AS "uptime", sum("rebooted") AS "reboots", '
-                'last("poll_ok") AS "poll", last("poll_duration_ms") AS "poll time" '
-                f'FROM "snmp" {where(*scope)} GROUP BY "device"',
+                Q(
+                    'SELECT last("uptime_s") AS "uptime", sum("rebooted") AS "reboots", '
+                    'last("poll_ok") AS "poll", last("poll_duration_ms") AS "poll time" '
+                    f'FROM "snmp" {where(*scope)} GROUP BY "device"',
+                    **pq(
+                        (_last("snmp_uptime_s", ps), "uptime"),
+                        (f"sum by (device) (sum_over_time(snmp_rebooted{{{ps}}}[$__range]))", "reboots"),
+                        (_last("snmp_poll_ok", ps), "poll"),
+                        (_last("snmp_poll_duration_ms", ps), "poll time"),
+                        instant=True,
+                    ),
+                ),
                 "Shortest uptime first: recently rebooted devices on top.",
                 units={"uptime": "s", "poll time": "ms"},
                 mapping_by_column={"poll": POLL_OK},
@@ -631,9 +808,10 @@ def overview() -> Board:
         timeseries(
             "SNMP poll duration",
             [
-                target(
+                Q(
                     f'SELECT mean("poll_duration_ms") FROM "snmp" {where(*scope)} {PER_DEVICE}',
                     "$tag_device",
+                    **pq((f"avg by (device) (snmp_poll_duration_ms{{{ps}}})", "{{device}}")),
                 )
             ],
             "ms",
@@ -648,14 +826,24 @@ def overview() -> Board:
     # overloaded shard stands out after scaling out.
     board.row("Pollers (self-monitoring, per shard)")
     shard_series = 'GROUP BY time($__interval), "instance", "shard" fill(none)'
+    per_shard = "by (instance, shard)"
     board.add(
         timeseries(
             "Polls per shard",
             [
-                target(
+                Q(
                     'SELECT sum("polls_ok") AS "ok", sum("polls_failed") AS "failed", '
                     f'sum("polls_skipped") AS "skipped" FROM "netpoll" {where()} {shard_series}',
                     "$tag_shard $tag_instance $col",
+                    **pq(
+                        *(
+                            (
+                                f"sum {per_shard} (sum_over_time(netpoll_polls_{kind}[$__interval]))",
+                                f"{{{{shard}}}} {{{{instance}}}} {kind}",
+                            )
+                            for kind in ("ok", "failed", "skipped")
+                        )
+                    ),
                 )
             ],
             "none",
@@ -671,9 +859,10 @@ def overview() -> Board:
         timeseries(
             "Poll lag",
             [
-                target(
+                Q(
                     f'SELECT max("poll_lag_ms") FROM "netpoll" {where()} {shard_series}',
                     "$tag_shard $tag_instance",
+                    **pq((f"max {per_shard} (netpoll_poll_lag_ms)", "{{shard}} {{instance}}")),
                 )
             ],
             "ms",
@@ -683,15 +872,30 @@ def overview() -> Board:
         8,
         8,
     )
+    pollers = {
+        "devices": "devices", "ok": "polls_ok", "failed": "polls_failed", "skipped": "polls_skipped",
+        "lag": "poll_lag_ms", "queue": "queue_size", "spool": "spool_bytes",
+        "write latency": "write_latency_ms",
+    }  # fmt: skip
     board.add(
         table(
             "Pollers",
-            'SELECT last("devices") AS "devices", last("polls_ok") AS "ok", '
-            'last("polls_failed") AS "failed", last("polls_skipped") AS "skipped", '
-            'last("poll_lag_ms") AS "lag", '
-            'last("queue_size") AS "queue", last("spool_bytes") AS "spool", '
-            'last("write_latency_ms") AS "write latency", sum("points_written") AS "points" '
-            f'FROM "netpoll" {where()} GROUP BY "instance", "shard"',
+            Q(
+                'SELECT last("devices") AS "devices", last("polls_ok") AS "ok", '
+                'last("polls_failed") AS "failed", last("polls_skipped") AS "skipped", '
+                'last("poll_lag_ms") AS "lag", '
+                'last("queue_size") AS "queue", last("spool_bytes") AS "spool", '
+                'last("write_latency_ms") AS "write latency", sum("points_written") AS "points" '
+                f'FROM "netpoll" {where()} GROUP BY "instance", "shard"',
+                **pq(
+                    *(
+                        (_last(f"netpoll_{field}", "", "instance, shard"), name)
+                        for name, field in pollers.items()
+                    ),
+                    (f"sum {per_shard} (sum_over_time(netpoll_points_written[$__range]))", "points"),
+                    instant=True,
+                ),
+            ),
             "Latest cycle of every poller: devices it polls, polls, lag, output; a shard missing here is not"
             " running.",
             units={"lag": "ms", "spool": "decbytes", "write latency": "ms"},
@@ -719,11 +923,12 @@ def device() -> Board:
         ],
     )
     board.variables = [
-        query_var("site", "Site", 'SHOW TAG VALUES WITH KEY = "site"'),
+        query_var("site", "Site", 'SHOW TAG VALUES WITH KEY = "site"', "label_values(site)"),
         query_var(
             "device",
             "Device",
             f'SHOW TAG VALUES WITH KEY = "device" WHERE {SITE}',
+            'label_values({__name__=~"(ping|snmp|interface)_.+", site=~"$site"}, device)',
             multi=False,
             include_all=False,
         ),
@@ -731,17 +936,25 @@ def device() -> Board:
             "interface",
             "Interface",
             f'SHOW TAG VALUES FROM "interface" WITH KEY = "ifName" WHERE {DEVICE}',
+            'label_values(interface_oper_status{device=~"$device"}, ifName)',
         ),
     ]
-    board.annotations = [alert_annotation(DEVICE)]
+    board.annotations = [alert_annotation(DEVICE, prom=P_DEVICE)]
     dev = where(DEVICE)
     ifs = where(DEVICE, INTERFACE)
+    pd, pi = P_DEVICE, P_IFS
+
+    def last(measurement: str, field: str) -> Q:
+        return Q(
+            f'SELECT last("{field}") FROM "{measurement}" {dev}',
+            **pq((f"last_over_time({measurement}_{field}{{{pd}}}[$__range])", field), instant=True),
+        )
 
     board.row("Health")
     board.add(
         stat(
             "Reachable",
-            f'SELECT last("reachable") FROM "ping" {dev}',
+            last("ping", "reachable"),
             "none",
             "Latest ICMP probe.",
             steps=GOOD_FROM_ONE,
@@ -751,35 +964,16 @@ def device() -> Board:
         4,
     )
     board.add(
-        stat(
-            "RTT",
-            f'SELECT last("average_response_ms") FROM "ping" {dev}',
-            "ms",
-            "Latest average round-trip time.",
-            steps=RTT,
-        ),
+        stat("RTT", last("ping", "average_response_ms"), "ms", "Latest average round-trip time.", steps=RTT),
         3,
         4,
     )
     board.add(
-        stat(
-            "Loss",
-            f'SELECT last("percent_packet_loss") FROM "ping" {dev}',
-            "percent",
-            "Latest packet loss.",
-            steps=LOSS,
-        ),
-        3,
-        4,
+        stat("Loss", last("ping", "percent_packet_loss"), "percent", "Latest packet loss.", steps=LOSS), 3, 4
     )
     board.add(
         stat(
-            "SNMP",
-            f'SELECT last("poll_ok") FROM "snmp" {dev}',
-            "none",
-            "Latest SNMP poll.",
-            steps=GOOD_FROM_ONE,
-            mapping=POLL_OK,
+            "SNMP", last("snmp", "poll_ok"), "none", "Latest SNMP poll.", steps=GOOD_FROM_ONE, mapping=POLL_OK
         ),
         3,
         4,
@@ -787,7 +981,7 @@ def device() -> Board:
     board.add(
         stat(
             "Uptime",
-            f'SELECT last("uptime_s") FROM "snmp" {dev}',
+            last("snmp", "uptime_s"),
             "s",
             "sysUpTime at the latest poll.",
             steps=thresholds((None, "orange"), (3600, "green")),
@@ -795,20 +989,28 @@ def device() -> Board:
         4,
         4,
     )
-    board.add(gauge("CPU", f'SELECT last("cpu_pct") FROM "snmp" {dev}', "Latest CPU load."), 4, 4)
-    board.add(gauge("Memory", f'SELECT last("mem_used_pct") FROM "snmp" {dev}', "Latest memory use."), 4, 4)
+    board.add(gauge("CPU", last("snmp", "cpu_pct"), "Latest CPU load."), 4, 4)
+    board.add(gauge("Memory", last("snmp", "mem_used_pct"), "Latest memory use."), 4, 4)
+
+    def per_if(*fields: tuple[str, str]) -> Q:
+        """InfluxQL: the mean of each field per interface; PromQL: one query per field."""
+        selects = ", ".join(f'mean("{field}") AS "{name}"' for field, name in fields)
+        return Q(
+            f'SELECT {selects} FROM "interface" {ifs} {PER_INTERFACE}',
+            "$tag_ifName $col",
+            **pq(
+                *(
+                    (f"avg by (device, ifName) (interface_{field}{{{pi}}})", f"{{{{ifName}}}} {name}")
+                    for field, name in fields
+                )
+            ),
+        )
 
     board.row("Interfaces")
     board.add(
         timeseries(
             "Bandwidth in / out",
-            [
-                target(
-                    'SELECT mean("in_bps") AS "in", mean("out_bps") AS "out" '
-                    f'FROM "interface" {ifs} {PER_INTERFACE}',
-                    "$tag_ifName $col",
-                )
-            ],
+            [per_if(("in_bps", "in"), ("out_bps", "out"))],
             "bps",
             "Bits per second; outbound drawn below the axis.",
             negative_y=".* out$",
@@ -819,13 +1021,7 @@ def device() -> Board:
     board.add(
         timeseries(
             "Utilisation",
-            [
-                target(
-                    'SELECT mean("in_util_pct") AS "in", mean("out_util_pct") AS "out" '
-                    f'FROM "interface" {ifs} {PER_INTERFACE}',
-                    "$tag_ifName $col",
-                )
-            ],
+            [per_if(("in_util_pct", "in"), ("out_util_pct", "out"))],
             "percent",
             "Rate over interface speed (ifHighSpeed); outbound drawn below the axis.",
             negative_y=".* out$",
@@ -837,11 +1033,11 @@ def device() -> Board:
         timeseries(
             "Errors and discards",
             [
-                target(
-                    'SELECT mean("in_errors_ps") AS "in errors", mean("out_errors_ps") AS "out errors", '
-                    'mean("in_discards_ps") AS "in discards", mean("out_discards_ps") AS "out discards" '
-                    f'FROM "interface" {ifs} {PER_INTERFACE}',
-                    "$tag_ifName $col",
+                per_if(
+                    ("in_errors_ps", "in errors"),
+                    ("out_errors_ps", "out errors"),
+                    ("in_discards_ps", "in discards"),
+                    ("out_discards_ps", "out discards"),
                 )
             ],
             "pps",
@@ -854,13 +1050,7 @@ def device() -> Board:
     board.add(
         timeseries(
             "Packets in / out",
-            [
-                target(
-                    'SELECT mean("in_pps") AS "in", mean("out_pps") AS "out" '
-                    f'FROM "interface" {ifs} {PER_INTERFACE}',
-                    "$tag_ifName $col",
-                )
-            ],
+            [per_if(("in_pps", "in"), ("out_pps", "out"))],
             "pps",
             "Unicast, multicast and broadcast packets per second; outbound drawn below the axis.",
             negative_y=".* out$",
@@ -871,22 +1061,38 @@ def device() -> Board:
     board.add(
         state_timeline(
             "Operational status",
-            f'SELECT last("oper_status") FROM "interface" {ifs} '
-            'GROUP BY time($__interval), "device", "ifName" fill(null)',
-            "$tag_ifName",
+            Q(
+                f'SELECT last("oper_status") FROM "interface" {ifs} '
+                'GROUP BY time($__interval), "device", "ifName" fill(null)',
+                "$tag_ifName",
+                **pq((f"max by (device, ifName) (interface_oper_status{{{pi}}})", "{{ifName}}")),
+            ),
             IF_OPER_STATUS,
             "ifOperStatus over time.",
         ),
         12,
         9,
     )
+    columns = {
+        "oper": "oper_status", "admin": "admin_status", "speed": "speed_bps", "in": "in_bps",
+        "out": "out_bps", "in errors": "in_error_pct", "out errors": "out_error_pct",
+    }  # fmt: skip
     board.add(
         table(
             "Interface status",
-            'SELECT last("oper_status") AS "oper", last("admin_status") AS "admin", '
-            'last("speed_bps") AS "speed", last("in_bps") AS "in", last("out_bps") AS "out", '
-            'last("in_error_pct") AS "in errors", last("out_error_pct") AS "out errors" '
-            f'FROM "interface" {ifs} GROUP BY "ifName", "ifAlias"',
+            Q(
+                'SELECT last("oper_status") AS "oper", last("admin_status") AS "admin", '
+                'last("speed_bps") AS "speed", last("in_bps") AS "in", last("out_bps") AS "out", '
+                'last("in_error_pct") AS "in errors", last("out_error_pct") AS "out errors" '
+                f'FROM "interface" {ifs} GROUP BY "ifName", "ifAlias"',
+                **pq(
+                    *(
+                        (_last(f"interface_{field}", pi, "ifName, ifAlias"), name)
+                        for name, field in columns.items()
+                    ),
+                    instant=True,
+                ),
+            ),
             "Latest status, speed and rates of each interface.",
             units={
                 "speed": "bps",
@@ -907,10 +1113,14 @@ def device() -> Board:
         timeseries(
             "CPU and memory",
             [
-                target(
+                Q(
                     'SELECT mean("cpu_pct") AS "cpu", mean("mem_used_pct") AS "memory" '
                     f'FROM "snmp" {dev} {PER_DEVICE}',
                     "$col",
+                    **pq(
+                        (f"avg by (device) (snmp_cpu_pct{{{pd}}})", "cpu"),
+                        (f"avg by (device) (snmp_mem_used_pct{{{pd}}})", "memory"),
+                    ),
                 )
             ],
             "percent",
@@ -925,9 +1135,10 @@ def device() -> Board:
         timeseries(
             "Uptime",
             [
-                target(
+                Q(
                     f'SELECT last("uptime_s") FROM "snmp" {dev} {PER_DEVICE}',
                     "$tag_device uptime",
+                    **pq((f"max by (device) (snmp_uptime_s{{{pd}}})", "{{device}} uptime")),
                 )
             ],
             "s",
@@ -941,15 +1152,19 @@ def device() -> Board:
         timeseries(
             "Latency and loss",
             [
-                target(
+                Q(
                     f'SELECT mean("average_response_ms") AS "rtt", max("maximum_response_ms") AS "max rtt" '
                     f'FROM "ping" {dev} {PER_DEVICE}',
                     "$col",
+                    **pq(
+                        (f"avg by (device) (ping_average_response_ms{{{pd}}})", "rtt"),
+                        (f"max by (device) (ping_maximum_response_ms{{{pd}}})", "max rtt"),
+                    ),
                 ),
-                target(
+                Q(
                     f'SELECT mean("percent_packet_loss") AS "loss" FROM "ping" {dev} {PER_DEVICE}',
                     "$col",
-                    ref="B",
+                    **pq((f"avg by (device) (ping_percent_packet_loss{{{pd}}})", "loss")),
                 ),
             ],
             "ms",
@@ -974,9 +1189,10 @@ def device() -> Board:
         timeseries(
             "Temperature",
             [
-                target(
+                Q(
                     f'SELECT mean("temperature_c") FROM "snmp" {dev} {PER_DEVICE}',
                     "$tag_device",
+                    **pq((f"avg by (device) (snmp_temperature_c{{{pd}}})", "{{device}}")),
                 )
             ],
             "celsius",
@@ -989,28 +1205,55 @@ def device() -> Board:
 
 
 def alerts() -> Board:
-    """Threshold alert events written by the alert engine (measurement ``alert``)."""
+    """Threshold alert events written by the alert engine (measurement ``alert``).
+
+    PromQL sees the numeric fields only (``alert_value``, ``alert_threshold``): the message and the id are
+    text, which VictoriaMetrics does not store; rows carry the labels (device, rule, entity, state, severity).
+    """
     board = Board(
         uid="netpoll-alerts",
         title="netpoll / Alerts",
         description="Threshold breaches and their clearing, as written to measurement alert.",
     )
     board.variables = [
-        query_var("severity", "Severity", 'SHOW TAG VALUES FROM "alert" WITH KEY = "severity"'),
-        query_var("rule", "Rule", 'SHOW TAG VALUES FROM "alert" WITH KEY = "rule"'),
-        query_var("state", "State", 'SHOW TAG VALUES FROM "alert" WITH KEY = "state"'),
+        query_var(
+            "severity",
+            "Severity",
+            'SHOW TAG VALUES FROM "alert" WITH KEY = "severity"',
+            "label_values(alert_value, severity)",
+        ),
+        query_var(
+            "rule",
+            "Rule",
+            'SHOW TAG VALUES FROM "alert" WITH KEY = "rule"',
+            "label_values(alert_value, rule)",
+        ),
+        query_var(
+            "state",
+            "State",
+            'SHOW TAG VALUES FROM "alert" WITH KEY = "state"',
+            "label_values(alert_value, state)",
+        ),
         query_var(
             "device",
             "Device",
             f'SHOW TAG VALUES FROM "alert" WITH KEY = "device" WHERE {SEVERITY} AND {RULE}',
+            'label_values(alert_value{severity=~"$severity", rule=~"$rule"}, device)',
         ),
     ]
     scope = (SEVERITY, RULE, STATE, DEVICE)
-    board.annotations = [alert_annotation(*scope)]
+    pa = P_ALERT
+    board.annotations = [alert_annotation(*scope, prom=pa)]
     board.add(
         stat(
             "Alert events",
-            f'SELECT count("id") AS "events" FROM "alert" {where(*scope)}',
+            Q(
+                f'SELECT count("id") AS "events" FROM "alert" {where(*scope)}',
+                **pq(
+                    (f"sum(count_over_time(alert_value{{{pa}}}[$__range])) or vector(0)", "events"),
+                    instant=True,
+                ),
+            ),
             "none",
             "Breaches, clears and events in the time range.",
         ),
@@ -1021,10 +1264,16 @@ def alerts() -> Board:
         timeseries(
             "Alert events by severity and state",
             [
-                target(
+                Q(
                     f'SELECT count("id") FROM "alert" {where(*scope)} '
                     'GROUP BY time($__interval), "severity", "state" fill(none)',
                     "$tag_severity $tag_state",
+                    **pq(
+                        (
+                            f"sum by (severity, state) (count_over_time(alert_value{{{pa}}}[$__interval]))",
+                            "{{severity}} {{state}}",
+                        )
+                    ),
                 )
             ],
             "none",
@@ -1039,8 +1288,15 @@ def alerts() -> Board:
         link_device_column(
             table(
                 "Latest state of each alert",
-                'SELECT last("message") AS "message", "state", "severity", "value", "threshold" '
-                f'FROM "alert" {where(*scope)} GROUP BY "device", "rule", "entity"',
+                Q(
+                    'SELECT last("message") AS "message", "state", "severity", "value", "threshold" '
+                    f'FROM "alert" {where(*scope)} GROUP BY "device", "rule", "entity"',
+                    **pq(
+                        (f"last_over_time(alert_value{{{pa}}}[$__range])", "value"),
+                        (f"last_over_time(alert_threshold{{{pa}}}[$__range])", "threshold"),
+                        instant=True,
+                    ),
+                ),
                 "The most recent transition of each (device, rule, entity).",
                 mapping_by_column={"state": ALERT_STATE},
                 sort=("severity", False),
@@ -1053,9 +1309,12 @@ def alerts() -> Board:
         link_device_column(
             table(
                 "Alert log",
-                'SELECT "state", "severity", "device", "rule", "entity", '
-                '"value", "threshold", "message", "id" '
-                f'FROM "alert" {where(*scope)} ORDER BY time DESC LIMIT 1000',
+                Q(
+                    'SELECT "state", "severity", "device", "rule", "entity", '
+                    '"value", "threshold", "message", "id" '
+                    f'FROM "alert" {where(*scope)} ORDER BY time DESC LIMIT 1000',
+                    **pq((f"alert_value{{{pa}}}", "value")),
+                ),
                 "Every breach, clear and event, newest first (at most 1,000).",
                 mapping_by_column={"state": ALERT_STATE},
             )
@@ -1071,17 +1330,40 @@ def alerts() -> Board:
 BOARDS = {"network-overview.json": overview, "device.json": device, "alerts.json": alerts}
 
 
-def render() -> dict[str, str]:
-    """File name → JSON text of every dashboard."""
-    return {name: json.dumps(build().to_json(), indent=2) + "\n" for name, build in BOARDS.items()}
+def render() -> dict[Path, str]:
+    """Path → JSON text of every dashboard, in both dialects."""
+    global DIALECT
+    out: dict[Path, str] = {}
+    try:
+        for dialect, directory in OUT_DIRS.items():
+            DIALECT = dialect
+            for name, build in BOARDS.items():
+                board = build()
+                if dialect == "promql":  # beside the InfluxQL ones in the same Grafana: own uids and titles
+                    board.uid = board.uid.replace("netpoll-", "netpoll-vm-")
+                    board.title = board.title.replace("netpoll /", "netpoll (VictoriaMetrics) /")
+                    _relink(board)
+                out[directory / name] = json.dumps(board.to_json(), indent=2) + "\n"
+    finally:
+        DIALECT = "influxql"
+    return out
+
+
+def _relink(board: Board) -> None:
+    """Point the links between dashboards at the VictoriaMetrics ones."""
+    text = json.dumps([board.panels, board.links])
+    text = text.replace("/d/netpoll-device/", "/d/netpoll-vm-device/").replace(
+        "/d/netpoll-overview/", "/d/netpoll-vm-overview/"
+    )
+    board.panels, board.links = json.loads(text)
 
 
 def main() -> int:
     """Write the dashboards; with ``--check``, fail if the committed JSON is out of date."""
     check = "--check" in sys.argv[1:]
     stale = []
-    for name, text in render().items():
-        path = OUT_DIR / name
+    for path, text in render().items():
+        name = str(path.relative_to(OUT_DIR))
         if check:
             if not path.exists() or path.read_text(encoding="utf-8") != text:
                 stale.append(name)

@@ -164,9 +164,12 @@ async def _run(settings: RunSettings, demo: bool, demo_interval: float, signals:
     recordings, inventory = await asyncio.to_thread(write_lab, lab_dir, port, demo_interval)
     _readable_for_nobody(lab_dir)
     devices = demo_devices()
+    output = settings.influx.url if settings.influx else f"line-protocol files in {settings.data_dir}/"
     print(
         f"netpoll demo: {len(devices)} simulated devices (+2 ping-only peers) on 127.0.0.11-16, "
-        f"polled every {demo_interval:g} s; line protocol goes to {settings.data_dir}/; Ctrl-C stops."
+        f"polled every {demo_interval:g} s; points go to {output}; Ctrl-C stops.\n"
+        "To see them in Grafana: make demo-grafana (VictoriaMetrics and Grafana where installed), or"
+        " docs/deployment.md (deploy/compose.yaml: InfluxDB and Grafana)."
     )
     simulator = Simulator(recordings, [d.address for d in devices], port, lab_dir, devices[0].community)
     async with simulator:

@@ -10,6 +10,8 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -499,4 +501,146 @@ def test_every_query_runs_and_returns_series(loaded: tuple[Any, int, int], path:
             if not answered:
                 problems.append(f"{query.where}: no series for any variable setting\n    {query.text}")
     assert not problems, f"{path.name}:\n" + "\n".join(problems)
+    assert len(queries) >= 5
+
+
+# ---- VictoriaMetrics: the same panels in PromQL, every query run against VictoriaMetrics ----------------
+
+
+VM_DIR = GRAFANA / "dashboards" / "victoriametrics"
+VM_FILES = sorted(VM_DIR.glob("*.json"))
+VM_DATASOURCE = {"type": "prometheus", "uid": "netpoll-victoriametrics"}
+# Grafana's Prometheus datasource escapes regex characters in a template value with a doubled backslash
+# (one for the regex, one for the PromQL string literal); "/" needs none there.
+_PROM_SPECIAL = re.compile(r"([\\^$.|?*+()\[\]{}])")
+_LABEL_VALUES = re.compile(r"label_values\((?:(.*),\s*)?(\w+)\)")
+
+
+def _layout(board: dict[str, Any]) -> list[tuple[str, str, tuple[int, ...]]]:
+    return [
+        (p["type"], p.get("title", ""), tuple(p["gridPos"][k] for k in "xywh"))
+        for p in all_panels(board["panels"])
+    ]
+
+
+def test_victoriametrics_dashboards_have_the_same_panels() -> None:
+    assert [p.name for p in VM_FILES] == [p.name for p in DASHBOARD_FILES]
+    for path in VM_FILES:
+        board, influx = load(path), load(GRAFANA / "dashboards" / path.name)
+        assert _layout(board) == _layout(influx), path.name
+        assert board["uid"] == influx["uid"].replace("netpoll-", "netpoll-vm-")
+        assert [v["name"] for v in board["templating"]["list"]] == [
+            v["name"] for v in influx["templating"]["list"]
+        ]
+        for panel in all_panels(board["panels"]):
+            if panel["type"] != "row":
+                assert panel["datasource"] == VM_DATASOURCE, panel["title"]
+                assert all(t.get("expr") for t in panel["targets"]), panel["title"]
+        assert "/d/netpoll-device/" not in path.read_text()  # links stay among the VictoriaMetrics boards
+
+
+def extract_prom_queries(path: Path) -> list[tuple[Query, bool]]:
+    """Every PromQL query of a dashboard, with whether Grafana runs it as an instant query."""
+    board = load(path)
+    found = []
+    for var in board["templating"]["list"]:
+        found.append((Query(path.name, f"variable {var['name']}", var["query"]["query"]), True))
+    for ann in board["annotations"]["list"]:
+        if not ann.get("builtIn"):
+            found.append((Query(path.name, f"annotation {ann['name']}", ann["expr"]), False))
+    for panel in all_panels(board["panels"]):
+        for tgt in panel.get("targets", []):
+            where = f"panel {panel['title']!r} target {tgt['refId']}"
+            found.append((Query(path.name, where, tgt["expr"]), bool(tgt.get("instant"))))
+    return found
+
+
+@pytest.fixture(scope="module")
+def vm_loaded(victoriametrics: Any, lab_line_protocol: str) -> tuple[Any, int, int]:
+    """VictoriaMetrics with the same line protocol: (server, start_s, end_s)."""
+    request = urllib.request.Request(
+        f"{victoriametrics.url}/write", data=lab_line_protocol.encode(), method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        assert answer.status == 204
+    victoriametrics.flush()
+    stamps = [int(line.rsplit(" ", 1)[1]) for line in lab_line_protocol.splitlines() if line.strip()]
+    return victoriametrics, min(stamps) // 10**9 - 60, max(stamps) // 10**9 + 60
+
+
+def prom_run(server: Any, query: str, start: int, end: int, instant: bool) -> tuple[str | None, int]:
+    """(error, number of series) of one PromQL query or ``label_values`` variable query."""
+    values = _LABEL_VALUES.fullmatch(query.strip())
+    if values:
+        selector, label = values.groups()
+        params = {"start": str(start), "end": str(end)}
+        if selector:
+            params["match[]"] = selector
+        path = f"/api/v1/label/{label}/values"
+    elif instant:
+        path, params = "/api/v1/query", {"query": query, "time": str(end)}
+    else:
+        path, params = (
+            "/api/v1/query_range",
+            {"query": query, "start": str(start), "end": str(end), "step": "10"},
+        )
+    try:
+        answer = json.loads(server._get(path, params))
+    except urllib.error.HTTPError as exc:
+        return f"HTTP {exc.code}: {exc.read().decode(errors='replace')[:300]}", 0
+    if answer.get("status") != "success":
+        return str(answer.get("error")), 0
+    data = answer["data"]
+    return None, len(data if isinstance(data, list) else data["result"])
+
+
+def prom_substitute(query: str, values: dict[str, str], start: int, end: int) -> str:
+    text = query.replace("$__range", f"{end - start}s").replace("$__interval", INTERVAL)
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2) or match.group(3)
+        if name not in values:
+            raise AssertionError(f"{query!r} uses ${name}, which is not a template variable of its dashboard")
+        return values[name]
+
+    return _VARIABLE.sub(one, text)
+
+
+def prom_variable_values(server: Any, board: dict[str, Any], start: int, end: int) -> dict[str, str]:
+    """One setting of the variables, in order: "All" where allowed, else the first value that works."""
+    setting: dict[str, str] = {}
+    for var in board["templating"]["list"]:
+        query = prom_substitute(var["query"]["query"], setting, start, end)
+        match = _LABEL_VALUES.fullmatch(query.strip())
+        assert match, query
+        selector, label = match.groups()
+        params = {"start": str(start), "end": str(end), **({"match[]": selector} if selector else {})}
+        found = json.loads(server._get(f"/api/v1/label/{label}/values", params))["data"]
+        assert found, f"{board['uid']}: variable {var['name']} has no values"
+        if var.get("includeAll"):
+            setting[var["name"]] = ".*"
+        else:  # the device: one with interfaces, so that the interface variable has values
+            with_ifs = json.loads(
+                server._get("/api/v1/label/device/values", {**params, "match[]": "interface_oper_status"})
+            )["data"]
+            chosen = sorted(set(found) & set(with_ifs)) or found
+            setting[var["name"]] = _PROM_SPECIAL.sub(r"\\\\\1", chosen[0])
+    return setting
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("path", VM_FILES, ids=lambda p: p.name)
+def test_every_victoriametrics_query_returns_series(vm_loaded: tuple[Any, int, int], path: Path) -> None:
+    server, start, end = vm_loaded
+    setting = prom_variable_values(server, load(path), start, end)
+    problems = []
+    queries = extract_prom_queries(path)
+    for query, instant in queries:
+        text = prom_substitute(query.text, setting, start, end)
+        error, count = prom_run(server, text, start, end, instant)
+        if error is not None:
+            problems.append(f"{query.where}: {error}\n    {text}")
+        elif not count:
+            problems.append(f"{query.where}: no series\n    {text}")
+    assert not problems, f"{path.name} ({len(problems)} of {len(queries)}):\n" + "\n".join(problems)
     assert len(queries) >= 5
