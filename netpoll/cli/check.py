@@ -31,7 +31,17 @@ from netpoll.sharding import parse_shard, shard_devices
 
 def register(sub: Any) -> None:
     """Add the ``check`` sub-command."""
-    parser = add_verb(sub, "check", "validate inventories and the daemon configuration", __doc__)
+    parser = add_verb(
+        sub,
+        "check",
+        "validate inventories and the daemon configuration",
+        __doc__,
+        (
+            "netpoll check inventories/",
+            "netpoll check --config /etc/netpoll/netpoll.yaml",
+            "netpoll check inventories/ --shard 1/4 --json",
+        ),
+    )
     inventories = "inventory files or directories (default: the inventories of the configuration)"
     parser.add_argument("inventories", nargs="*", metavar="INVENTORY", help=inventories)
     parser.add_argument("--config", metavar="FILE", help="also validate this daemon configuration file")

@@ -3,7 +3,8 @@
 With a configuration (``--config FILE`` or ``$NETPOLL_CONFIG``) that names inventories, polls them. With
 none, runs on its embedded defaults, the demo: it generates a simulated lab of routers, switches and
 firewalls in ``DATA_DIR/demo-lab/``, serves it with snmpsim on loopback addresses, polls and pings it,
-writes line-protocol files to ``DATA_DIR`` and prints one summary line per cycle; alerts go to the log.
+writes line-protocol files to ``DATA_DIR``, serves its status page and ``/metrics`` on
+http://127.0.0.1:9108/ and prints one summary line per cycle; alerts go to the log.
 SIGTERM or Ctrl-C stops it cleanly (exit 0); SIGHUP reloads the inventory.
 """
 
@@ -39,7 +40,15 @@ DEMO_HTTP = (
 def register(sub: Any) -> None:
     """Add the ``run`` sub-command."""
     parser = add_verb(
-        sub, "run", "run the polling daemon (the demo lab when no configuration is given)", __doc__
+        sub,
+        "run",
+        "run the polling daemon (the demo lab when no configuration is given)",
+        __doc__,
+        (
+            "netpoll run                                  # the demo: status page on http://127.0.0.1:9108/",
+            "netpoll run --config /etc/netpoll/netpoll.yaml",
+            "netpoll run --config netpoll.yaml --shard 0/2  # one of two pollers",
+        ),
     )
     parser.add_argument(
         "--config", metavar="FILE", help="daemon configuration file (default: embedded defaults)"

@@ -114,11 +114,13 @@ async def test_status_page_and_metrics(tmp_path: Path, chromium: str) -> None:
             assert url is not None
             names = {d["name"] for d in daemon.board.devices()}
             left: list[str] = []
+            seen: list[str] = []
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
                 page = await browser.new_page()
 
                 async def guard(route: Route) -> None:
+                    seen.append(route.request.url)
                     if _loopback(route.request.url):
                         await route.continue_()
                     else:
@@ -154,6 +156,7 @@ async def test_status_page_and_metrics(tmp_path: Path, chromium: str) -> None:
                 await page.screenshot(path=str(tmp_path / "device.png"), full_page=True)
                 await browser.close()
             assert left == [], f"requests left loopback: {left}"
+            assert len(seen) >= 3  # the guard saw the page loads (index, filtered index, device page)
 
             # Hold the polls, so that the scrape and the count see the same ones.
             scheduler = daemon._scheduler

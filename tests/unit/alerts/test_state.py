@@ -382,3 +382,11 @@ def test_default_rules_end_to_end() -> None:
         }
         states += [(a.rule, a.state) for a in engine.evaluate([Sample("ping", tags, fields, T0 + step * S)])]
     assert states == [("device_unreachable", "breach"), ("device_unreachable", "clear")]
+
+
+def test_messages_round_values_for_people_and_alerts_keep_them_whole() -> None:
+    engine = AlertEngine([rule(CPU)])
+    (breach,) = engine.evaluate([Sample("snmp", {"device": "r1"}, {"cpu_pct": 94.98664567052643}, T0)])
+    assert "cpu_pct=94.99 > 90" in breach.message
+    assert breach.value == 94.98664567052643
+    assert breach.to_sample().fields["value"] == 94.98664567052643
