@@ -644,3 +644,33 @@ def test_every_victoriametrics_query_returns_series(vm_loaded: tuple[Any, int, i
             problems.append(f"{query.where}: no series\n    {text}")
     assert not problems, f"{path.name} ({len(problems)} of {len(queries)}):\n" + "\n".join(problems)
     assert len(queries) >= 5
+
+
+_PROM_METRIC = re.compile(r"\b(" + "|".join(MODEL) + r")_([a-z0-9_]+)\b")
+_PROM_LABELS = (
+    re.compile(r"(\w+)\s*=~"),  # matchers
+    re.compile(r"\bby \(([^)]*)\)"),  # aggregations
+    re.compile(r"label_values\((?:.*,\s*)?(\w+)\)"),  # variable queries
+)
+
+
+def test_victoriametrics_names_are_declared_in_the_model() -> None:
+    """Every series is a declared numeric field (``<measurement>_<field>``), every label a declared tag."""
+    tags = {tag for name in MODEL for tag in MODEL[name].tag_names} | {"site", "role", "__name__"}
+    problems = []
+    for path in VM_FILES:
+        for query, _instant in extract_prom_queries(path):
+            for measurement, field in _PROM_METRIC.findall(query.text):
+                declared = MODEL[measurement].field(field)
+                if declared is None or declared.type not in NUMERIC:
+                    problems.append(
+                        f"{path.name} {query.where}: {measurement}_{field} is not a numeric field"
+                    )
+            for pattern in _PROM_LABELS:
+                for group in pattern.findall(query.text):
+                    problems += [
+                        f"{path.name} {query.where}: label {label} is not a declared tag"
+                        for label in (part.strip() for part in group.split(","))
+                        if label and label not in tags
+                    ]
+    assert not problems, "\n".join(problems)
