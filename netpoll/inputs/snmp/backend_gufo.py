@@ -163,6 +163,8 @@ class _Wire:
             return False
         try:
             data = peek.recv(65535, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except ConnectionRefusedError:
+            raise  # the peek took the socket's pending ICMP port unreachable: the caller passes it on
         except OSError:
             return False
         if well_formed(data):
@@ -175,15 +177,21 @@ class _Wire:
         waiter = self._waiter
         if waiter is not None:
             if not waiter.done():
-                if self._malformed():
+                try:
+                    malformed = self._malformed()
+                except ConnectionRefusedError as exc:
+                    waiter.set_exception(exc)
+                    return
+                if malformed:
                     waiter.set_exception(GufoDecodeError("malformed BER"))
                 else:
                     waiter.set_result(None)
             return
         # A late reply to a request already given up on: read it away, or the (level-triggered) reader fires
         # on every loop iteration. A malformed one must not reach the decoder (or the loop's error log).
-        if self._malformed():
-            return
+        with contextlib.suppress(ConnectionRefusedError):  # a refusal nobody waits for any more
+            if self._malformed():
+                return
         try:
             self.sock.recv_get_many()
         except BaseException as exc:
