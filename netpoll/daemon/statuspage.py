@@ -34,7 +34,8 @@ _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em;margin-top:1.5em}
 table{border-collapse:collapse;background:#fff;font-size:.92em}
-th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top}
+th,td{border:1px solid #ddd;padding:.3em .6em;text-align:left;vertical-align:top;white-space:nowrap}
+td.error,td.wrap{white-space:normal;min-width:12em}
 th a{color:inherit}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .state{font-weight:600;white-space:nowrap}.ok{color:#1a7f37}.failing{color:#cf222e}
 .overloaded{color:#9a6700}.disabled,.pending{color:#6e7781}.error{color:#cf222e}
@@ -178,7 +179,7 @@ def _row(d: dict[str, Any], now: float) -> str:
         f'<td class="state {d["state"]}">{d["state"]}</td>'
         f'<td class="error">{escape(d["error"])}</td>'
         f'<td>{_when(d["last_poll"], now)}</td><td class="num">{_ms(d["last_duration_s"])}</td>'
-        f'<td class="num">{d["interfaces"]}</td><td>{alert_text or "-"}</td></tr>'
+        f'<td class="num">{d["interfaces"]}</td><td class="wrap">{alert_text or "-"}</td></tr>'
     )
 
 
@@ -245,7 +246,8 @@ def _table(heads: Iterable[str], rows: str, empty: str) -> str:
 def _alerts(alerts: list[dict[str, Any]], now: float, empty: str) -> str:
     rows = "\n".join(
         f"<tr><td>{_when(a['time'], now)}</td><td>{escape(a['state'])}</td><td>{escape(a['severity'])}</td>"
-        f"<td>{escape(a['rule'])}</td><td>{escape(a['entity'])}</td><td>{escape(a['message'])}</td></tr>"
+        f"<td>{escape(a['rule'])}</td><td>{escape(a['entity'])}</td>"
+        f'<td class="wrap">{escape(a["message"])}</td></tr>'
         for a in alerts
     )
     return _table(("time", "state", "severity", "rule", "entity", "message"), rows, empty)
@@ -258,7 +260,7 @@ def _samples(samples: list[dict[str, Any]]) -> str:
     rows = "\n".join(
         f"<tr><td>{escape(s['measurement'])}</td>"
         f"<td>{escape(' '.join(str(s['tags'][k]) for k in _ENTITY_TAGS if k in s['tags']))}</td>"
-        f"<td>{escape(', '.join(f'{k}={_value(v)}' for k, v in s['fields'].items()))}</td></tr>"
+        f'<td class="wrap">{escape(", ".join(f"{k}={_value(v)}" for k, v in s["fields"].items()))}</td></tr>'
         for s in samples
     )
     return _table(("measurement", "entity", "fields"), rows, "no sample yet")
