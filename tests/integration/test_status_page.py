@@ -5,7 +5,8 @@ SNMP on), polled by the daemon in this process with its HTTP endpoint on a free 
 driven by Playwright, opens the status page: every device is listed, the failing one shows its error, the
 filter narrows the list to it and its link opens its page; every request the browser makes stays on
 loopback. Then the polls are paused and ``/metrics`` is parsed with prometheus-client's parser: the expected
-names, ``_total`` counters, no ``_created``, and ``sum(netpoll_polls_total)`` equal to the polls that ran.
+names (the MQTT publisher's too, connected to a real Mosquitto), ``_total`` counters, no ``_created``, and
+``sum(netpoll_polls_total)`` equal to the polls that ran.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from netpoll.config import MqttConfig
 from netpoll.daemon.app import Daemon, RunSettings
 from netpoll.demo.lab import demo_devices, write_lab
 from netpoll.demo.simulator import Simulator, free_udp_port
@@ -85,7 +87,7 @@ def chromium() -> str:
     return require_binary("/usr/bin/chromium", "the Debian package chromium")
 
 
-async def test_status_page_and_metrics(tmp_path: Path, chromium: str) -> None:
+async def test_status_page_and_metrics(tmp_path: Path, chromium: str, mosquitto: Any) -> None:
     from playwright.async_api import Route, async_playwright
 
     recordings, inventory, port, broken = _lab(tmp_path)
@@ -94,6 +96,7 @@ async def test_status_page_and_metrics(tmp_path: Path, chromium: str) -> None:
         data_dir=tmp_path / "data",
         state_dir=tmp_path / "state",
         http_port=0,
+        mqtt=MqttConfig(host=mosquitto.host, port=mosquitto.port, instance="status-page-test"),
         console=False,
         state_save_s=3600,
     )
@@ -175,7 +178,7 @@ def _check_metrics(text: str, polls: int, names: set[str], broken: str) -> None:
     assert "_created" not in text
     for name in (
         "netpoll_polls", "netpoll_polls_late", "netpoll_polls_skipped", "netpoll_points_written",
-        "netpoll_points_dropped",
+        "netpoll_points_dropped", "netpoll_mqtt_published", "netpoll_mqtt_dropped",
     ):  # fmt: skip
         assert families[name].type == "counter", name
         assert {s.name for s in families[name].samples} == {name + "_total"}, name
@@ -187,5 +190,9 @@ def _check_metrics(text: str, polls: int, names: set[str], broken: str) -> None:
     success = families["netpoll_device_last_success_timestamp_seconds"].samples
     assert (broken, "snmp") not in {(s.labels["device"], s.labels["kind"]) for s in success}
     assert families["netpoll_build_info"].samples[0].labels["version"]
+    # The alert publisher, connected to a real broker: the failing device's breach went out over MQTT.
+    assert families["netpoll_mqtt_connected"].samples[0].value == 1.0
+    assert families["netpoll_mqtt_queued"].type == "gauge"
+    assert families["netpoll_mqtt_published"].samples[0].value >= 0
     for standard in ("process_cpu_seconds", "process_resident_memory_bytes", "python_info"):
         assert standard in families, standard
