@@ -200,13 +200,10 @@ def alert_annotation(*conditions: str, prom: str = "") -> dict[str, Any]:
     PromQL has no text values (VictoriaMetrics keeps numeric fields only): the annotation's title and text
     come from the labels instead of the message.
     """
+    common = {"name": "Alerts", "datasource": datasource(), "enable": True, "hide": False, "iconColor": "red"}
     if DIALECT == "promql":
         return {
-            "name": "Alerts",
-            "datasource": datasource(),
-            "enable": True,
-            "hide": False,
-            "iconColor": "red",
+            **common,
             "expr": f"alert_value{{{prom}}}",
             "step": "$__interval",
             "titleFormat": "{{rule}} {{state}}",
@@ -215,11 +212,7 @@ def alert_annotation(*conditions: str, prom: str = "") -> dict[str, Any]:
             "useValueForTime": False,
         }
     return {
-        "name": "Alerts",
-        "datasource": datasource(),
-        "enable": True,
-        "hide": False,
-        "iconColor": "red",
+        **common,
         "query": 'SELECT "message", "device", "rule", "severity", "state", "entity" FROM "alert" '
         + where(*conditions),
         "textColumn": "message",

@@ -88,7 +88,11 @@ def substitute(query: str, values: dict[str, str], start_ns: int, end_ns: int) -
     text = query.replace(
         "$timeFilter", f"time >= {start_ns // 1_000_000}ms and time <= {end_ns // 1_000_000}ms"
     )
-    text = text.replace("$__interval", INTERVAL)
+    return expand_variables(query, text.replace("$__interval", INTERVAL), values)
+
+
+def expand_variables(query: str, text: str, values: dict[str, str]) -> str:
+    """``text`` (``query`` with Grafana's own variables expanded) with the template values put in."""
 
     def one(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2) or match.group(3)
@@ -596,14 +600,7 @@ def prom_run(server: Any, query: str, start: int, end: int, instant: bool) -> tu
 
 def prom_substitute(query: str, values: dict[str, str], start: int, end: int) -> str:
     text = query.replace("$__range", f"{end - start}s").replace("$__interval", INTERVAL)
-
-    def one(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2) or match.group(3)
-        if name not in values:
-            raise AssertionError(f"{query!r} uses ${name}, which is not a template variable of its dashboard")
-        return values[name]
-
-    return _VARIABLE.sub(one, text)
+    return expand_variables(query, text, values)
 
 
 def prom_variable_values(server: Any, board: dict[str, Any], start: int, end: int) -> dict[str, str]:
