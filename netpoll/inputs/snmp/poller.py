@@ -69,6 +69,9 @@ class _DeviceState:
     ifs: dict[IfKey, IfState] = field(default_factory=dict)
     # Profile table columns a walk found empty: not walked again until a reboot or another profile.
     absent: set[str] = field(default_factory=set)
+    # Label columns walked by a poll that the deadline then cut before its counters: the next poll takes them
+    # instead of walking them again, so a slow device needs only its counters in that poll.
+    labels_read: Columns | None = None
     # Not persisted: re-read on the first poll after a restart.
     rows: list[InterfaceRow] | None = None
     base_tags: dict[str, str] = field(default_factory=dict)
@@ -239,6 +242,7 @@ class SnmpPoller:
         full = relabel or st.full_poll_due
         if rebooted:
             st.absent.clear()  # tables can come with a new software version or module
+            st.labels_read = None
         time_ns = await self._read(poll, profile, relabel=relabel, if_number=if_number)
         assert st.rows is not None
         columns = poll.columns
@@ -293,6 +297,7 @@ class SnmpPoller:
                 st.full_poll_due = True
                 st.rows = None
                 st.absent.clear()
+                st.labels_read = None
             st.profile = profile.name
         elif st.profile is None:
             profile, scalars = await self._pick(poll, profile, raw, scalars, sys_oid)
@@ -325,7 +330,7 @@ class SnmpPoller:
         """
         st = poll.st
         if relabel:
-            await poll.walk(self._plan(profile, profile.if_labels))
+            await self._read_labels(poll, profile)
         walked, signature = await self._read_counters(poll, profile, cells=not relabel)
         time_ns = time.time_ns()
         if not relabel and signature != st.signature:
@@ -341,6 +346,15 @@ class SnmpPoller:
             cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
             st.cells = _cells(profile, cell_names, st, poll.columns, if_number, self._get_size(poll.device))
         return time_ns
+
+    async def _read_labels(self, poll: _Poll, profile: Profile) -> None:
+        """Walk the label columns, or take those an earlier poll walked before its deadline cut it."""
+        st = poll.st
+        if st.labels_read is not None:
+            poll.columns.update(st.labels_read)
+            return
+        await poll.walk(self._plan(profile, profile.if_labels))
+        st.labels_read = {name: poll.columns.get(name, {}) for name in profile.if_labels}
 
     async def _read_counters(
         self, poll: _Poll, profile: Profile, *, cells: bool
@@ -371,6 +385,7 @@ class SnmpPoller:
     ) -> bool:
         """Take the interface rows and labels from this poll; True when it walked the fallback counters."""
         st = poll.st
+        st.labels_read = None  # taken: the next label poll walks them afresh
         st.rows = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
         st.base_tags = dict(poll.tags)
         st.polls_since_labels = 0
