@@ -130,6 +130,7 @@ def summary(stats: TrapStats) -> str:
         f"traps: {stats.events} shown, {stats.informs_acknowledged} informs acknowledged,"
         f" {stats.unknown_source} from unknown senders, {sum(stats.auth_failures.values())} wrong community"
         f"{f' ({auth})' if auth else ''}, {stats.undecodable} undecodable,"
+        f" {stats.v3_unsupported} SNMPv3 (not decoded yet),"
         f" {stats.queue_dropped + stats.rate_dropped} dropped (queue {stats.queue_dropped},"
         f" rate {stats.rate_dropped}); {stats.received} datagrams"
     )

@@ -25,6 +25,7 @@ SNMP_TRAP_ADDRESS = (1, 3, 6, 1, 6, 3, 18, 1, 3, 0)
 SNMP_TRAP_COMMUNITY = (1, 3, 6, 1, 6, 3, 18, 1, 4, 0)
 
 _V1, _V2C = api.PROTOCOL_MODULES[api.SNMP_VERSION_1], api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
+_SNMP_V3 = 3  # msgVersion of SNMPv3 (RFC 3412)
 _VERSIONS = {api.SNMP_VERSION_1: "1", api.SNMP_VERSION_2C: "2c"}
 _NOTIFICATIONS = {
     _V1.TrapPDU.tagSet: "trap",
@@ -35,6 +36,10 @@ _NOTIFICATIONS = {
 
 class NotNotification(ValueError):
     """The datagram is not an SNMP v1/v2c trap or inform (garbage, another PDU, or SNMPv3)."""
+
+
+class SnmpV3Message(NotNotification):
+    """An SNMPv3 message: USM notifications are not decoded yet (issue 12), only counted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,8 @@ def decode(datagram: bytes) -> Notification:
     """
     try:
         version = int(api.decodeMessageVersion(datagram))
+        if version == _SNMP_V3:
+            raise SnmpV3Message("SNMPv3 is not decoded yet")
         module = api.PROTOCOL_MODULES[version]
         message, _rest = decoder.decode(datagram, asn1Spec=module.Message())
         pdu = module.apiMessage.get_pdu(message)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
-from netpoll.inputs.traps.decode import NotNotification, decode, inform_response
+from netpoll.inputs.traps.decode import NotNotification, SnmpV3Message, decode, inform_response
 from netpoll.inputs.traps.record import Trap
 from netpoll.inputs.traps.sources import Sources
 from netpoll.text import for_terminal
@@ -48,7 +48,8 @@ class TrapStats:
         received: datagrams read from the sockets.
         queue_dropped: dropped because the queue was full.
         rate_dropped: dropped by a sender's rate limit.
-        undecodable: not an SNMP v1/v2c trap or inform (garbage, another PDU, SNMPv3).
+        undecodable: not an SNMP v1/v2c trap or inform (garbage, another PDU).
+        v3_unsupported: SNMPv3 messages (USM notifications are not decoded yet).
         unknown_source: from a sender that is no inventory device.
         auth_failures: per device name: notifications with a wrong community.
         events: accepted notifications.
@@ -59,6 +60,7 @@ class TrapStats:
     queue_dropped: int = 0
     rate_dropped: int = 0
     undecodable: int = 0
+    v3_unsupported: int = 0
     unknown_source: int = 0
     auth_failures: Counter[str] = field(default_factory=Counter)
     events: int = 0
@@ -209,6 +211,11 @@ class TrapReceiver:
         now = time.monotonic()
         try:
             notification = decode(data)
+        except SnmpV3Message:
+            self.stats.v3_unsupported += 1
+            if self._throttle.due(f"v3 {source}", now):
+                self.log.warning("traps: %s sent SNMPv3, which netpoll does not decode yet: ignored", source)
+            return None
         except NotNotification as exc:
             self.stats.undecodable += 1
             if self._throttle.due(f"undecodable {source}", now):

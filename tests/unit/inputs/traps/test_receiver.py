@@ -9,7 +9,12 @@ import pytest
 
 from netpoll.inputs.traps.receiver import TrapReceiver, _Buckets, _Throttle
 from netpoll.inputs.traps.sources import Sources
-from tests.unit.inputs.traps.datagrams import V1_LINK_DOWN, V2C_INFORM_COLD_START, V2C_LINK_UP
+from tests.unit.inputs.traps.datagrams import (
+    V1_LINK_DOWN,
+    V2C_INFORM_COLD_START,
+    V2C_LINK_UP,
+    V3_AUTH_PRIV_COLD_START,
+)
 from tests.unit.inputs.traps.test_sources import device
 
 
@@ -72,6 +77,16 @@ def test_without_inventory_every_sender_is_shown() -> None:
     assert trap is not None
     assert trap.device_name == "127.0.0.77"
     assert trap.to_sample().tags["device"] == "127.0.0.77"
+
+
+def test_snmpv3_is_counted_apart(caplog: pytest.LogCaptureFixture) -> None:
+    traps = receiver()
+    with caplog.at_level(logging.INFO, logger="netpoll.traps"):
+        for _ in range(2):
+            assert traps.accept(V3_AUTH_PRIV_COLD_START, "127.0.0.5") is None
+    assert (traps.stats.v3_unsupported, traps.stats.undecodable) == (2, 0)
+    assert len(caplog.records) == 1
+    assert "SNMPv3" in caplog.text
 
 
 def test_garbage_is_counted() -> None:
