@@ -170,8 +170,16 @@ class InfluxConfig(_Frozen):
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
+        # The url is logged and shown by `netpoll check`: a user:password@ in it would be a secret in clear,
+        # so it is refused, and never echoed (only what follows the last '@' is).
+        shown = value if "@" not in value else "...@" + value.rpartition("@")[2]
         if not value.startswith(("http://", "https://")):
-            raise ValueError(f"url '{value}' must start with http:// or https://, e.g. http://127.0.0.1:8086")
+            raise ValueError(f"url '{shown}' must start with http:// or https://, e.g. http://127.0.0.1:8086")
+        if "@" in value.split("//", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                f"url '{shown}' must not hold a user or password (user:password@): use token (v2), or"
+                " username and password: ${ENV_VAR} (v1)"
+            )
         return value.rstrip("/")
 
     @model_validator(mode="after")

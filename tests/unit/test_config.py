@@ -158,6 +158,8 @@ def test_netpoll_config_variable_names_the_file(tmp_path: Path) -> None:
 
 FILE_ERRORS = [
     ("influxdb:\n  url: localhost:8086\n", 2, "must start with http:// or https://"),
+    ("influxdb:\n  url: u:s3cret@localhost:8086\n", 2, "url '...@localhost:8086' must start with http://"),
+    ("influxdb:\n  url: https://u:s3cret@127.0.0.1:8086/\n", 2, "must not hold a user or password"),
     ("influxdb:\n  url: http://x\n  token: plain-token-s3cret\n", 3, "token is a literal secret"),
     ("influxdb:\n  url: http://x\n  token: ${NOPE}\n", 3, "NOPE is not set"),
     ("influxdb:\n  url: http://x\n  token_file: missing.token\n", 3, "cannot read it"),
