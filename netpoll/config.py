@@ -5,10 +5,10 @@ Order of precedence (last wins): the embedded defaults, the file (``load_config(
 ``NETPOLL_MQTT__TLS__CA_FILE`` (one ``__`` per level), and for the top-level keys ``NETPOLL_DATA_DIR``,
 ``NETPOLL_STATE_DIR``, ``NETPOLL_THRESHOLDS``, ``NETPOLL_SHARD`` and ``NETPOLL_INVENTORIES`` (comma
 separated). Values from the environment are read as YAML scalars (``true``, ``5``); an empty value means
-null. Relative paths in the file resolve against the file's directory, others against the working
-directory. Secrets (``influxdb.token``, ``influxdb.password``, ``mqtt.password``) follow the inventory
-rule: ``${ENV_VAR}`` or ``*_file: PATH``, never a literal in the file (``NETPOLL_INFLUXDB__TOKEN`` is
-itself from the environment, so it is accepted as is).
+null. Relative paths in the file resolve against the file's directory (``~`` expanded, as for secret
+files), others against the working directory. Secrets (``influxdb.token``, ``influxdb.password``,
+``mqtt.password``) follow the inventory rule: ``${ENV_VAR}`` or ``*_file: PATH``, never a literal in the
+file (``NETPOLL_INFLUXDB__TOKEN`` is itself from the environment, so it is accepted as is).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pydantic import (
 )
 
 from netpoll import defaults
-from netpoll.configkit.files import unreadable
+from netpoll.configkit.files import resolve_path, unreadable
 from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.secrets import (
     DEFAULT_SECRET_DIRS,
@@ -460,9 +460,8 @@ def _resolve_paths(data: dict[str, Any], base_dir: Path) -> None:
 
 
 def _joined(value: Any, base_dir: Path) -> Any:
-    if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-        return str(base_dir / value)
-    return value
+    # The same rule as the secret files': ~ expanded, relative to the file's directory.
+    return str(resolve_path(value, base_dir)) if isinstance(value, str) and value else value
 
 
 def _apply_environment(

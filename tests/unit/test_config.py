@@ -249,6 +249,21 @@ def test_thresholds_behind_a_closed_directory_is_a_problem(
     assert "cannot read it (Permission denied): fix the path or its permissions" in problem
 
 
+def test_paths_in_the_file_expand_home_like_secret_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / "tls").mkdir(parents=True)
+    (home / "tls" / "ca.pem").write_text("ca\n")
+    monkeypatch.setenv("HOME", str(home))
+    path = _write(tmp_path, "data_dir: ~/data\nmqtt:\n  host: h\n  tls: {ca_file: ~/tls/ca.pem}\n")
+    config = load_config(path, environ={})
+    assert config.data_dir == home / "data"
+    assert config.mqtt is not None
+    assert config.mqtt.tls is not None
+    assert config.mqtt.tls.ca_file == home / "tls" / "ca.pem"
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read it"):
         load_config(tmp_path / "absent.yaml", environ={})
