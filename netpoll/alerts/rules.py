@@ -228,7 +228,7 @@ class _RuleYaml:
 
 def _rule_name(rule: _RuleYaml, seen: dict[str, int]) -> None:
     name = rule.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         rule.ok = False
         rule.source.report(
             (*rule.path, "name"),

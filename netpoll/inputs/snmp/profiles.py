@@ -290,7 +290,7 @@ def _names_map(doc: YamlSource, section: str, data: Any) -> dict[str, Oid]:
         doc.report((section,), f"'{section}' must map MIB object names to numeric OIDs")
         return out
     for name, value in data.items():
-        if not isinstance(name, str) or not _NAME_RE.match(name):
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
             doc.report((section, name), f"bad name {name!r}: use the MIB's object name")
             continue
         oid = _oid(doc, (section, name), value)
@@ -521,7 +521,7 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
         _check_references(owner, scalars, columns)
     fields: dict[str, tuple[Source, ...]] = {}
     for fname, (owner, alts) in raw_fields.items():
-        if not _NAME_RE.match(fname):
+        if not _NAME_RE.fullmatch(fname):
             owner.doc.report(("fields", fname), f"bad field name {fname!r}")
             continue
         compiled = []

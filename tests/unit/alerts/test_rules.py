@@ -41,6 +41,9 @@ BAD_CASES = [
         id="closed-measurement",
     ),
     pytest.param(GOOD.replace('">"', '"=>"'), ["5: rule 'cpu': comparison must be one of"], id="comparison"),
+    pytest.param(
+        GOOD.replace("name: cpu", 'name: "cpu\\n"'), ["2: rule 'name' is required"], id="name-newline"
+    ),
     pytest.param(GOOD.replace("    breach: 90\n", ""), ["2: rule 'cpu': 'breach' is required"], id="missing"),
     pytest.param(
         GOOD + "    clear: 95\n", ["7: rule 'cpu': clear (95) must not be above breach (90)"], id="clear"

@@ -237,6 +237,11 @@ def test_field_evaluation(
             id="duplicate key",
         ),
         pytest.param(
+            {"generic": GENERIC.replace("  cpu_pct:\n", '  "cpu_pct\\n":\n')},
+            r"generic.yaml:19: bad field name 'cpu_pct\n'",
+            id="field name with a trailing newline",
+        ),
+        pytest.param(
             {"generic": GENERIC.replace("labels: [ifDescr]", "labels: [ifDescription]")},
             "generic.yaml:16: bad name 'ifDescription'",
             id="bad interface column",
