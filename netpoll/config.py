@@ -35,7 +35,7 @@ from pydantic import (
 
 from netpoll import defaults
 from netpoll.configkit.files import resolve_path, unreadable
-from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.problems import Problems, hint
 from netpoll.configkit.secrets import (
     DEFAULT_SECRET_DIRS,
     DEFAULT_SECRET_ENV,
@@ -479,8 +479,8 @@ def _apply_environment(
             key_path: PathKey = (parts[0],)
         else:
             if parts[0] not in _SECTIONS:
-                hint = did_you_mean(parts[0], _SECTIONS) or f"; sections: {', '.join(_SECTIONS)}"
-                problems.add("environment", 0, f"{variable}: unknown section '{parts[0]}'{hint}")
+                listed = hint(parts[0], _SECTIONS, "sections")
+                problems.add("environment", 0, f"{variable}: unknown section '{parts[0]}'{listed}")
                 continue
             key_path = tuple(parts)
         raw = env[variable]

@@ -26,7 +26,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from netpoll.configkit.problems import Problems, did_you_mean
+from netpoll.configkit.problems import Problems, did_you_mean, hint
 from netpoll.configkit.units import has_unit, parse_duration
 from netpoll.configkit.validation import check_keys, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml, parse_yaml
@@ -221,8 +221,8 @@ class _RuleYaml:
         for choice in choices:
             if value == choice:
                 return choice
-        hint = did_you_mean(str(value), choices)
-        self.report(f"{key} must be one of {', '.join(choices)}, not {value!r}{hint}", key)
+        suggestion = did_you_mean(str(value), choices)
+        self.report(f"{key} must be one of {', '.join(choices)}, not {value!r}{suggestion}", key)
         return default
 
 
@@ -260,12 +260,12 @@ def _check_field(rule: _RuleYaml, model: Model, measurement: str, field_name: st
     declared = model.measurements.get(measurement)
     if declared is None or not declared.rules:
         watched = [m for m in model if model[m].rules]
-        hint = did_you_mean(measurement, watched) or f"; rules watch {', '.join(watched)}"
-        rule.report(f"unknown measurement '{measurement}'{hint}", "measurement")
+        listed = did_you_mean(measurement, watched) or f"; rules watch {', '.join(watched)}"
+        rule.report(f"unknown measurement '{measurement}'{listed}", "measurement")
     elif field_name is not None and field_name not in declared.field_names:
         known = sorted(declared.field_names)
-        hint = did_you_mean(field_name, known) or f"; its fields: {', '.join(known)}"
-        rule.report(f"measurement '{measurement}' has no field '{field_name}'{hint}", "field")
+        listed = hint(field_name, known, "its fields")
+        rule.report(f"measurement '{measurement}' has no field '{field_name}'{listed}", "field")
 
 
 def _comparison(rule: _RuleYaml, kind: RuleKind) -> Comparison:

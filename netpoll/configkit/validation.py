@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from netpoll.configkit.problems import Problems, closest, did_you_mean
+from netpoll.configkit.problems import Problems, closest, did_you_mean, hint
 from netpoll.configkit.yamlsource import PathKey, YamlSource
 
 M = TypeVar("M", bound=BaseModel)
@@ -82,8 +82,7 @@ def check_keys(
 
 def unknown_key(shown: str, key: str, allowed: Sequence[str]) -> str:
     """``unknown key 'shown'; did you mean 'x'?``, else with the keys allowed there listed."""
-    hint = did_you_mean(key, allowed) or (f"; allowed keys here: {', '.join(allowed)}" if allowed else "")
-    return f"unknown key '{shown}'{hint}"
+    return f"unknown key '{shown}'{hint(key, allowed, 'allowed keys here')}"
 
 
 def _without_explained_missing(model: type[BaseModel], errors: list[ErrorDetails]) -> list[ErrorDetails]:
@@ -135,8 +134,8 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> str:
     if kind == "literal_error":
         expected = str(ctx.get("expected", ""))
         choices = [part.strip(" '\"") for part in expected.replace(" or ", ", ").split(",")]
-        hint = did_you_mean(str(error.get("input")), choices) if not secret else ""
-        return f"{prefix}must be one of {expected}{got}{hint}"
+        suggestion = did_you_mean(str(error.get("input")), choices) if not secret else ""
+        return f"{prefix}must be one of {expected}{got}{suggestion}"
     if kind == "value_error":
         # Our own validators raise ValueError("what is wrong: how to fix it").
         message = str(ctx.get("error", error["msg"]))
