@@ -149,6 +149,30 @@ _AGENT_HOST = Tag("agent_host", "the address polled")
 _SITE = Tag("site", "the device's site in the inventory (absent when not set)")
 _ROLE = Tag("role", "the device's role in the inventory (absent when not set)")
 
+# Telegraf's ping tags: ``url`` is the address as configured, ``device`` netpoll's own.
+_PING_TAGS = (
+    Tag("device", "inventory name (ad-hoc targets: the address as given)"),
+    Tag("url", "the address probed as configured (IP or DNS name), as Telegraf's url"),
+    _SITE,
+    _ROLE,
+)
+
+# The poller itself is the subject: its instance name, as in the MQTT status topic.
+_NETPOLL_TAGS = (
+    Tag("instance", "mqtt.instance, else the host name (+ -shard-I-of-N when sharded)"),
+    Tag("shard", "I/N from --shard or shard:, 0/1 when not sharded"),
+)
+
+# A trap's sender and what it was: the notification's name and the SNMP version it came in.
+_TRAP_TAGS = (
+    Tag("device", "inventory name of the sender (netpoll traps without an inventory: its address)"),
+    Tag("agent_host", "the address the notification came from"),
+    Tag("trap", "the notification's name (coldStart, linkDown, ...), else its dotted snmpTrapOID"),
+    Tag("version", "SNMP version it came in: 1, 2c"),
+    _SITE,
+    _ROLE,
+)
+
 
 def _fields(table: str, *, profile: bool = False) -> tuple[Field, ...]:
     """Fields from a table, one per line: name, type, unit (``-`` for none) and the meaning (the rest).
@@ -279,14 +303,6 @@ SNMP = Measurement(
     inventory_tags=True,
 )
 
-# Telegraf's ping tags: ``url`` is the address as configured, ``device`` netpoll's own.
-_PING_TAGS = (
-    Tag("device", "inventory name (ad-hoc targets: the address as given)"),
-    Tag("url", "the address probed as configured (IP or DNS name), as Telegraf's url"),
-    _SITE,
-    _ROLE,
-)
-
 PING = Measurement(
     name="ping",
     producer="netpoll.inputs.icmp.stats",
@@ -311,12 +327,6 @@ PING = Measurement(
         ),
     ),
     inventory_tags=True,
-)
-
-# The poller itself is the subject: its instance name, as in the MQTT status topic.
-_NETPOLL_TAGS = (
-    Tag("instance", "mqtt.instance, else the host name (+ -shard-I-of-N when sharded)"),
-    Tag("shard", "I/N from --shard or shard:, 0/1 when not sharded"),
 )
 
 NETPOLL = Measurement(
@@ -386,21 +396,18 @@ TRAP = Measurement(
     name="trap",
     producer="netpoll.inputs.traps.record",
     summary="one point per SNMP trap or inform received from a known device",
-    tags=(
-        Tag("device", "inventory name of the sender (netpoll traps without an inventory: its address)"),
-        Tag("agent_host", "the address the notification came from"),
-        Tag("trap", "the notification's name (coldStart, linkDown, ...), else its dotted snmpTrapOID"),
-        Tag("version", "SNMP version it came in: 1, 2c"),
-        _SITE,
-        _ROLE,
-    ),
+    tags=_TRAP_TAGS,
     fields=(
-        Field("trap_oid", "string", "", "snmpTrapOID.0 (v1: from enterprise and generic/specific trap)"),
-        Field("kind", "string", "", "trap, or inform (acknowledged with a Response)"),
-        Field("varbinds", "string", "", 'the variable bindings as a JSON object by name ({"ifIndex.3": 3})'),
-        Field("agent_addr", "string", "", "v1 agent-addr or snmpTrapAddress.0 (absent when not sent)"),
-        Field("uptime_s", "float", "s", "the sender's sysUpTime.0 (v1 time-stamp)"),
-        Field("id", "string", "", "unique per notification (the MQTT event's id)"),
+        *_fields(
+            """
+            trap_oid    string  -  snmpTrapOID.0 (v1: from enterprise and generic/specific trap)
+            kind        string  -  trap, or inform (acknowledged with a Response)
+            varbinds    string  -  the variable bindings as a JSON object by name ({"ifIndex.3": 3})
+            agent_addr  string  -  v1 agent-addr or snmpTrapAddress.0 (absent when not sent)
+            uptime_s    float   s  the sender's sysUpTime.0 (v1 time-stamp)
+            id          string  -  unique per notification (the MQTT event's id)
+            """
+        ),
     ),
     inventory_tags=True,
     rules=False,

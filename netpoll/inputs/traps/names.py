@@ -8,25 +8,18 @@ from __future__ import annotations
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 
 _SNMP_TRAPS = (1, 3, 6, 1, 6, 3, 1, 1, 5)
-TRAP_NAMES: dict[Oid, str] = {
-    (*_SNMP_TRAPS, 1): "coldStart",
-    (*_SNMP_TRAPS, 2): "warmStart",
-    (*_SNMP_TRAPS, 3): "linkDown",
-    (*_SNMP_TRAPS, 4): "linkUp",
-    (*_SNMP_TRAPS, 5): "authenticationFailure",
-    (*_SNMP_TRAPS, 6): "egpNeighborLoss",
-}
+# snmpTraps.1 to .6, in order (RFC 3418).
+_STANDARD = ("coldStart", "warmStart", "linkDown", "linkUp", "authenticationFailure", "egpNeighborLoss")
+TRAP_NAMES: dict[Oid, str] = {(*_SNMP_TRAPS, number): name for number, name in enumerate(_STANDARD, 1)}
 
 # Columns, whose instances are named ``name.index`` (ifIndex.3), and scalars, named as they are.
 _IF_ENTRY = (1, 3, 6, 1, 2, 1, 2, 2, 1)
+_IF_X_ENTRY = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
+_IF_COLUMNS = {1: "ifIndex", 2: "ifDescr", 3: "ifType", 7: "ifAdminStatus", 8: "ifOperStatus"}
+_IF_X_COLUMNS = {1: "ifName", 18: "ifAlias"}
 _COLUMNS: dict[Oid, str] = {
-    (*_IF_ENTRY, 1): "ifIndex",
-    (*_IF_ENTRY, 2): "ifDescr",
-    (*_IF_ENTRY, 3): "ifType",
-    (*_IF_ENTRY, 7): "ifAdminStatus",
-    (*_IF_ENTRY, 8): "ifOperStatus",
-    (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 1): "ifName",
-    (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18): "ifAlias",
+    **{(*_IF_ENTRY, column): name for column, name in _IF_COLUMNS.items()},
+    **{(*_IF_X_ENTRY, column): name for column, name in _IF_X_COLUMNS.items()},
 }
 _SCALARS: dict[Oid, str] = {
     (1, 3, 6, 1, 6, 3, 18, 1, 3, 0): "snmpTrapAddress",
