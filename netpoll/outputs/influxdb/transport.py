@@ -256,7 +256,8 @@ def _error_text(data: bytes) -> str:
     text = data.decode(errors="replace").strip()
     with contextlib.suppress(ValueError, AttributeError):
         text = str(json.loads(text)["error"])
-    return text[:500]
+    # The start says what failed; InfluxDB 1.x puts the count of a partial write at the end ("dropped=N").
+    return text if len(text) <= 500 else f"{text[:400]} ... {text[-100:]}"
 
 
 def _cert_reqs(config: InfluxConfig) -> str:

@@ -22,7 +22,9 @@ Delivery rules:
 * 5xx, 429, network and TLS errors, deadline: backoff (``netpoll.backoff``, capped at ``backoff_cap_s`` so a
   server that comes back is found within seconds) or the server's ``Retry-After`` if longer; meanwhile every
   batch goes to the spool, replayed oldest first once the server answers, also after a restart.
-* 400, 413, 422 (the server will never accept this batch): dropped, counted, the server's message logged.
+* 400, 413, 422 (the server will not accept this batch): an InfluxDB 1.x partial write (it stored the other
+  lines) counts only the lines it dropped; otherwise the batch is split in halves, each written again, until
+  the refused lines are isolated: only those are dropped, counted and logged with their device.
 * 401, 403, 404 (credentials, permissions, org, bucket, database, or a server without the v2 API): logged
   once with the likely cause; batches keep going to the spool and are retried at the backoff cap.
 
@@ -34,6 +36,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 import time
 from collections import deque
@@ -47,6 +50,7 @@ from netpoll.backoff import Backoff
 from netpoll.outputs.influxdb.spool import Spool, SpooledBatch
 from netpoll.outputs.influxdb.transport import InfluxTransport, WriteRejected
 from netpoll.sample import Sample
+from netpoll.text import for_terminal
 
 if TYPE_CHECKING:
     from netpoll.config import InfluxConfig
@@ -56,6 +60,8 @@ log = logging.getLogger("netpoll.outputs.influxdb")
 __all__ = ["InfluxWriter", "WriteRejected"]
 
 _DROP_STATUSES = frozenset({400, 413, 422})
+_PARTIAL = re.compile(r"partial write\b.*\bdropped=(\d+)", re.S)
+_DEVICE_TAG = re.compile(r"[ ,]device=((?:[^\\, ]|\\.)*)")
 _CONFIG_STATUSES = frozenset({401, 403, 404})
 # Writes abandoned at their deadline whose threads still run: past this many, no new write is started
 # (each holds a connection and a batch in memory) until one ends.
@@ -396,17 +402,7 @@ class InfluxWriter:
             await self._write(body)
         except WriteRejected as exc:
             if exc.status in _DROP_STATUSES:
-                self._rejected_points += points
-                first = body.split(b"\n", 1)[0].decode(errors="replace")[:300]
-                log.error(
-                    "influxdb: server rejected a batch of %d points (%s); dropped (%d dropped so far). "
-                    "First line of the batch: %s",
-                    points,
-                    exc,
-                    self._rejected_points,
-                    first,
-                )
-                return "dropped", None
+                return await self._refused(body, points, exc), None
             self._failures += 1
             if exc.status in _CONFIG_STATUSES:
                 if not self._config_error_logged:
@@ -439,6 +435,48 @@ class InfluxWriter:
         self._config_error_logged = False
         self._unreachable_logged = False
         return "ok", None
+
+    async def _refused(self, body: bytes, points: int, exc: WriteRejected) -> Outcome:
+        """A batch the server refused (400/413/422): keep every line it would take, drop only the others.
+
+        InfluxDB 1.x writes the lines it can parse and answers 400 "partial write: ... dropped=N": those N are
+        dropped, the rest counted as written. A server that refuses a whole batch for some lines gets it again
+        in halves, down to single lines (a few bad lines cost a few writes per halving).
+        """
+        partial = _PARTIAL.search(str(exc))
+        if partial is not None:
+            dropped = min(points, int(partial.group(1)))
+            self._rejected_points += dropped
+            self.points_written += points - dropped
+            log.error(
+                "influxdb: %d of %d points refused (partial write): %s",
+                dropped,
+                points,
+                for_terminal(str(exc), 400),
+            )
+            return "ok"
+        lines = [line for line in body.split(b"\n") if line]
+        if len(lines) <= 1:
+            self._rejected_points += points
+            line = body.decode(errors="replace")
+            device = _DEVICE_TAG.search(line)
+            log.error(
+                "influxdb: point of device %s refused (%s), dropped (%d dropped so far): %s",
+                for_terminal(device.group(1) if device else "?", 80),
+                for_terminal(str(exc), 300),
+                self._rejected_points,
+                for_terminal(line, 300),
+            )
+            return "dropped"
+        middle = len(lines) // 2
+        outcomes = []
+        for half in (lines[:middle], lines[middle:]):
+            outcome, _ = await self._deliver(b"\n".join(half) + b"\n", len(half))
+            outcomes.append(outcome)
+        for worst in ("config", "retry"):
+            if worst in outcomes:
+                return worst
+        return "ok" if "ok" in outcomes else "dropped"
 
     def _log_unreachable(self, reason: str) -> None:
         if not self._unreachable_logged:

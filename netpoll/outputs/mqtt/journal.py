@@ -1,9 +1,11 @@
 """An append-only journal of the publisher's queue, so alerts not yet acknowledged survive a restart.
 
 One line per event: ``+{json}`` when an alert is queued, ``-<id>`` when the broker acknowledged it (or it was
-dropped). Lines are flushed to the OS at once, which is enough for a process killed with SIGKILL; at start-up
-the pending alerts are read back in order and the file is rewritten with only them. A torn last line (a crash
-mid-write) is ignored. Journal I/O errors are logged and turn the journal off: they never stop publishing.
+dropped), ``!<id>`` when it was set aside (connections kept breaking on it, or paho would not send it): a
+record, never replayed. Lines are flushed to the OS at once, which is enough for a process killed with
+SIGKILL; at start-up the pending alerts are read back in order and the file is rewritten with only them. A
+torn last line (a crash mid-write) is ignored. Journal I/O errors are logged and turn the journal off: they
+never stop publishing.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class QueueJournal:
                 if line.startswith("+"):
                     item = Outgoing.from_record(json.loads(line[1:]))
                     pending[item.alert_id] = item
-                elif line.startswith("-"):
+                elif line.startswith(("-", "!")):
                     pending.pop(line[1:], None)
             except (ValueError, TypeError, KeyError):
                 logger.warning("MQTT queue journal: skipping a damaged line")
@@ -101,6 +103,10 @@ class QueueJournal:
             except OSError as exc:
                 self._fail(exc)
             self._removed = 0
+
+    def refused(self, alert_id: str) -> None:
+        """Record an alert set aside as refused: no longer pending, not replayed after a restart."""
+        self._write(f"!{alert_id}\n")
 
     def close(self) -> None:
         """Close the file (what is pending stays in it for the next start)."""

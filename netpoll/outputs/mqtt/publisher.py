@@ -41,12 +41,17 @@ from netpoll.backoff import Backoff
 from netpoll.compat.aiomqtt import PublishResults, paho_socket, track_publish_results
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
 from netpoll.outputs.mqtt.topics import alert_topic, status_topic
+from netpoll.text import for_terminal
 from netpoll.tls import TlsSettings, client_context
 
 if TYPE_CHECKING:
     from netpoll.config import MqttConfig
 
 logger = logging.getLogger("netpoll.outputs.mqtt")
+
+
+# Connections that may break with the same alert in flight before it is set aside as refused.
+MAX_ATTEMPTS = 3
 
 
 def encode(alert: Alert, prefix: str) -> tuple[tuple[str, bytes, bool], ...]:
@@ -137,6 +142,8 @@ class MqttPublisher:
         self.connects = 0
         self.connect_failures = 0
         self.refused = 0
+        self._failures: dict[str, int] = {}  # alert id -> connections that broke while it was in flight
+        self._sending: str | None = None  # the alert being sent on the current connection
         self._refused_topics: set[str] = set()
         self._protocol = (
             aiomqtt.ProtocolVersion.V311 if config.protocol == "3.1.1" else aiomqtt.ProtocolVersion.V5
@@ -324,6 +331,7 @@ class MqttPublisher:
                 if self._fall_back(exc):
                     continue
                 logger.warning("MQTT broker %s: %s", endpoint, exc)
+                self._after_break(exc)
             except Exception:
                 # Whatever else broke, the publisher must keep trying: alerts depend on it.
                 self.connect_failures += 1
@@ -375,6 +383,33 @@ class MqttPublisher:
         async for _message in client.messages:
             pass
 
+    def _after_break(self, exc: BaseException) -> None:
+        """A connection broke: count it against the alert in flight; set that aside after MAX_ATTEMPTS.
+
+        A broker outage breaks the connection too, but then the next connect fails and nothing is sent: only
+        connections that came up, sent the status message and then broke with this alert in flight count.
+        """
+        alert_id, self._sending = self._sending, None
+        if alert_id is None or not self._queue or self._queue[0].alert_id != alert_id:
+            return
+        failures = self._failures[alert_id] = self._failures.get(alert_id, 0) + 1
+        if failures >= MAX_ATTEMPTS:
+            self._set_aside(self._queue.popleft(), exc)
+
+    def _set_aside(self, item: Outgoing, exc: BaseException) -> None:
+        """Give up on an alert for good: logged once, counted as refused, journaled as such, never resent."""
+        self._failures.pop(item.alert_id, None)
+        self.refused += 1
+        topics = ", ".join(for_terminal(topic, 120) for topic, _, _ in item.messages)
+        logger.error(
+            "MQTT alert %s set aside, not sent again: %s (topics %s)",
+            item.alert_id,
+            for_terminal(str(exc) or type(exc).__name__),
+            topics,
+        )
+        if self._journal is not None:
+            self._journal.refused(item.alert_id)
+
     async def _send_loop(self, client: aiomqtt.Client) -> None:
         while True:
             if not self._queue:
@@ -385,16 +420,23 @@ class MqttPublisher:
                 await self._wakeup.wait()
                 continue
             item = self._inflight = self._queue.popleft()
+            self._sending = item.alert_id
             delivered = True
             try:
                 for topic, payload, retain in item.messages:
                     delivered = await self._publish(client, topic, payload, retain) and delivered
-            except BaseException:
-                # Not acknowledged: it goes out again first, after the reconnect.
+            except (aiomqtt.MqttError, asyncio.CancelledError, KeyboardInterrupt, SystemExit):
+                # Not acknowledged: it goes out again first, after the reconnect (``_after_break`` sets it
+                # aside if connections keep breaking on it).
                 self._queue.appendleft(item)
                 raise
+            except Exception as exc:  # paho refused it before sending (a topic too long, ...): never sendable
+                self._set_aside(item, exc)
+                continue
             finally:
                 self._inflight = None
+            self._sending = None
+            self._failures.pop(item.alert_id, None)
             # Refused: not retried, the broker would refuse it again; counted apart from the published.
             if delivered:
                 self.published += 1
