@@ -114,8 +114,11 @@ async def test_drops_batch_on_400_and_moves_on(tmp_path: Path, caplog: pytest.Lo
         server.fail_with = None
         w.write(samples(5, 5))
         await wait_for(lambda: len(server.lines()) == 5)
-    assert server.calls == 2  # no retry of the rejected batch
-    assert "First line of the batch: m,device=d v=0i 0" in caplog.text
+    # A server refusing every line: the batch of 5 is resent in halves down to single lines (9 writes), each
+    # line dropped and logged with its device; then the next batch goes out (1 write).
+    assert server.calls == 10
+    assert "point of device d refused" in caplog.text
+    assert "m,device=d v=0i 0" in caplog.text
     assert w.spool_bytes == 0
 
 
