@@ -506,10 +506,20 @@ def _apply_environment(
                 parent[key] = child
             parent = child
         parent[key_path[-1]] = value
-        if (key_path[0], key_path[-1]) in _SECRETS:
-            parent.pop(f"{key_path[-1]}_file", None)
+        if len(key_path) == 2:
+            # The environment beats the file whichever way each writes the secret (KEY or KEY_file).
+            parent.pop(_other_secret_form(*key_path), None)
         origin[key_path] = variable
     return origin
+
+
+def _other_secret_form(section: str | int, key: str | int) -> str | None:
+    """For a secret written as ``key`` (``password`` or ``password_file``), the other way to write it."""
+    if (section, key) in _SECRETS:
+        return f"{key}_file"
+    if isinstance(key, str) and key.endswith("_file") and (section, key.removesuffix("_file")) in _SECRETS:
+        return key.removesuffix("_file")
+    return None
 
 
 def _resolve_secrets(

@@ -151,6 +151,16 @@ def test_environment_secret_overrides_without_a_file() -> None:
     assert config.mqtt.password.get_secret_value() == "env-pass-s3cret"
 
 
+def test_environment_secret_file_overrides_the_files_secret(tmp_path: Path) -> None:
+    secret = tmp_path / "mqtt.password"
+    secret.write_text("file-pass-s3cret\n")
+    path = _write(tmp_path, "mqtt:\n  host: h\n  username: u\n  password: ${P}\n")
+    config = load_config(path, environ={"P": "x", "NETPOLL_MQTT__PASSWORD_FILE": str(secret)})
+    assert config.mqtt is not None
+    assert config.mqtt.password is not None
+    assert config.mqtt.password.get_secret_value() == "file-pass-s3cret"
+
+
 def test_netpoll_config_variable_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "log: {format: json}\n")
     assert load_config(None, environ={"NETPOLL_CONFIG": str(path)}).log.format == "json"
