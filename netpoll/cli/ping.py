@@ -32,7 +32,7 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
-from netpoll.cli.tables import Column, print_table
+from netpoll.cli.tables import columns, print_table
 from netpoll.configkit.problems import did_you_mean
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
@@ -219,19 +219,21 @@ def _ms(value: Any) -> str:
     return f"{value:.3f}" if abs(value) < 1 else human(value)
 
 
-_COLUMNS = [
-    Column("device"),
-    Column("address"),
-    Column("sent", 3, "right"),
-    Column("recv", 3, "right"),
-    Column("loss %", 1, "right"),
-    Column("min", 4, "right"),
-    Column("avg", 1, "right"),
-    Column("max", 4, "right"),
-    Column("stddev", 5, "right"),
-    Column("jitter", 5, "right"),
-    Column("result"),
-]
+_COLUMNS = columns(
+    """
+    device
+    address
+    sent          | 3 >
+    recv          | 3 >
+    loss %        | 1 >
+    min           | 4 >
+    avg           | 1 >
+    max           | 4 >
+    stddev        | 5 >
+    jitter        | 5 >
+    result
+    """
+)
 
 
 def summary(samples: Sequence[Sample]) -> str:

@@ -40,7 +40,7 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
-from netpoll.cli.tables import Column, print_table, terminal_width
+from netpoll.cli.tables import Column, columns, print_table, terminal_width
 from netpoll.configkit.problems import did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.errors import ConfigError, NetpollError
@@ -465,21 +465,23 @@ def _uptime(seconds: Any) -> str:
 
 Table = tuple[str, list[Column], list[list[str]]]
 
-_DEVICE_COLUMNS = [
-    Column("device"),
-    Column("agent"),
-    Column("profile", 3),
-    Column("sysName", 4),
-    Column("uptime", 2),
-    Column("cpu %", 2, "right"),
-    Column("mem %", 2, "right"),
-    Column("temp °C", 5, "right"),
-    Column("sessions", 6, "right"),
-    Column("ifs", 3, "right"),
-    Column("varbinds", 6, "right"),
-    Column("ms", 4, "right"),
-    Column("status"),
-]
+_DEVICE_COLUMNS = columns(
+    """
+    device
+    agent
+    profile       | 3
+    sysName       | 4
+    uptime        | 2
+    cpu %         | 2 >
+    mem %         | 2 >
+    temp °C       | 5 >
+    sessions      | 6 >
+    ifs           | 3 >
+    varbinds      | 6 >
+    ms            | 4 >
+    status
+    """
+)
 
 
 def _device_table(devices: list[list[Sample]], rounds: int) -> Table:
@@ -526,22 +528,24 @@ _OPER = {
     7: "lowerDown",
 }
 _ADMIN = {1: "up", 2: "down", 3: "testing"}
-_INTERFACE_COLUMNS = [
-    Column("ifName"),
-    Column("ifIndex", 6, "right"),
-    Column("ifAlias", 5),
-    Column("oper", 1),
-    Column("admin", 4),
-    Column("speed", 3, "right"),
-    Column("in bps", 1, "right"),
-    Column("out bps", 1, "right"),
-    Column("in %", 2, "right"),
-    Column("out %", 2, "right"),
-    Column("in pps", 5, "right"),
-    Column("out pps", 5, "right"),
-    Column("err/s in/out", 4, "right"),
-    Column("disc/s in/out", 4, "right"),
-]
+_INTERFACE_COLUMNS = columns(
+    """
+    ifName
+    ifIndex       | 6 >
+    ifAlias       | 5
+    oper          | 1
+    admin         | 4
+    speed         | 3 >
+    in bps        | 1 >
+    out bps       | 1 >
+    in %          | 2 >
+    out %         | 2 >
+    in pps        | 5 >
+    out pps       | 5 >
+    err/s in/out  | 4 >
+    disc/s in/out | 4 >
+    """
+)
 _RATES_NEED_TWO = (
     "rates (bps, pps, %, err/s, disc/s; '-' above) are differences between two polls:"
     " add --samples 2 (10 s apart by default, --every to change)"

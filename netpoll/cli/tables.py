@@ -30,6 +30,20 @@ class Column:
     justify: Justify = "left"
 
 
+def columns(spec: str) -> list[Column]:
+    """Columns from a table, one per line: the heading; after ``|``, its priority and ``>`` if right-aligned.
+
+    ``sent | 3 >`` is ``Column("sent", 3, "right")``; a line without ``|`` is a column never dropped.
+    """
+    out = []
+    for line in spec.strip().splitlines():
+        heading, _, rest = line.partition("|")
+        words = rest.split()
+        priority = int(words[0]) if words and words[0] != ">" else 0
+        out.append(Column(heading.strip(), priority, "right" if ">" in words else "left"))
+    return out
+
+
 def terminal_width() -> int | None:
     """The terminal's width, or None when stdout is not a terminal (take the width the table needs)."""
     if not sys.stdout.isatty():

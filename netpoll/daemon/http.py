@@ -35,9 +35,8 @@ from netpoll.errors import NetpollError
 log = logging.getLogger("netpoll.daemon.http")
 
 REQUEST_TIMEOUT_S = 5.0
-_HTML = "text/html; charset=utf-8"
-_TEXT = "text/plain; charset=utf-8"
-_JSON = "application/json"
+# Content types of the status page, /metrics and /healthz, and the JSON API.
+_HTML, _TEXT, _JSON = "text/html; charset=utf-8", "text/plain; charset=utf-8", "application/json"
 
 
 @dataclass(frozen=True, slots=True)
