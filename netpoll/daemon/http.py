@@ -1,8 +1,8 @@
 """The daemon's HTTP endpoint: status page, JSON API, ``/metrics`` and ``/healthz`` (``http.listen``).
 
 A small asyncio server (no thread, no framework): one request per connection, ``GET`` and ``HEAD`` only.
-Every connection goes through ``HttpEndpoint._handle``, the one place where connection limits, header limits
-and timeouts apply; ``routes`` maps paths to answers and knows nothing of sockets.
+Every connection goes through ``HttpEndpoint._handle``, where the bounds of :mod:`netpoll.daemon.httplimits`
+(connections, header sizes, time) apply; ``routes`` maps paths to answers and knows nothing of sockets.
 
 Paths:
 
@@ -28,13 +28,19 @@ from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from netpoll.daemon import statuspage
+from netpoll.daemon.httplimits import (
+    LISTEN_BACKLOG,
+    MAX_LINE_BYTES,
+    BadRequest,
+    ConnectionSlots,
+    read_request_line,
+)
 from netpoll.daemon.selfmon import SelfMonitor
 from netpoll.daemon.status import StatusBoard
 from netpoll.errors import NetpollError
 
 log = logging.getLogger("netpoll.daemon.http")
 
-REQUEST_TIMEOUT_S = 5.0
 # Content types of the status page, /metrics and /healthz, and the JSON API.
 _HTML, _TEXT, _JSON = "text/html; charset=utf-8", "text/plain; charset=utf-8", "application/json"
 
@@ -154,6 +160,7 @@ class HttpEndpoint:
         self.host = host
         self.port = port
         self._server: asyncio.Server | None = None
+        self._slots = ConnectionSlots()
 
     @property
     def url(self) -> str:
@@ -163,7 +170,9 @@ class HttpEndpoint:
 
     async def __aenter__(self) -> Self:
         try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+            self._server = await asyncio.start_server(
+                self._handle, self.host, self.port, limit=MAX_LINE_BYTES, backlog=LISTEN_BACKLOG
+            )
         except OSError as exc:  # port taken, address not local: the user's to fix, one line
             raise NetpollError(
                 f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
@@ -182,31 +191,43 @@ class HttpEndpoint:
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Every bound (connections, header sizes, time) is in netpoll.daemon.httplimits.
+        with self._slots.hold(writer) as admitted:
+            if not admitted:
+                return
+            try:
+                await self._serve(reader, writer)
+            except (TimeoutError, OSError):
+                pass
+            except Exception:  # a page that fails to render must not take the server down
+                log.exception("HTTP request failed")
+            finally:
+                writer.close()
+                with contextlib.suppress(Exception):
+                    await writer.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        method = ""
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT_S):
-                request = await reader.readline()
-                while (await reader.readline()) not in (b"\r\n", b"\n", b""):
-                    pass
-            parts = request.decode("latin-1").split()
+            request = await read_request_line(reader)
+        except BadRequest as exc:
+            response = Response.text(exc.status, "request too large\n")
+        else:
+            if not request:
+                return
+            self._slots.answering(writer)
+            parts = request.split()
             method = parts[0] if parts else ""
-            if len(parts) < 2:
+            if len(parts) < 2 or not parts[1].startswith("/"):
                 response = Response.text("400 Bad Request", "bad request\n")
             elif method not in ("GET", "HEAD"):
                 response = Response.text("405 Method Not Allowed", "GET only\n")
             else:
                 response = self.routes.answer(parts[1])
-            head = (
-                f"HTTP/1.1 {response.status}\r\nContent-Type: {response.content_type}\r\n"
-                f"Content-Length: {len(response.body)}\r\nConnection: close\r\n"
-                "Cache-Control: no-store\r\n\r\n"
-            )
-            writer.write(head.encode() + (b"" if method == "HEAD" else response.body))
-            await writer.drain()
-        except (TimeoutError, OSError, UnicodeDecodeError):
-            pass
-        except Exception:  # a page that fails to render must not take the server down
-            log.exception("HTTP request failed")
-        finally:
-            writer.close()
-            with contextlib.suppress(Exception):
-                await writer.wait_closed()
+        head = (
+            f"HTTP/1.1 {response.status}\r\nContent-Type: {response.content_type}\r\n"
+            f"Content-Length: {len(response.body)}\r\nConnection: close\r\n"
+            "Cache-Control: no-store\r\n\r\n"
+        )
+        writer.write(head.encode() + (b"" if method == "HEAD" else response.body))
+        await writer.drain()

@@ -9,8 +9,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +16,9 @@ from pathlib import Path
 import pytest
 
 from netpoll.demo.simulator import Simulator
+from tests.harness.daemon import start_daemon, stop_daemon
 from tests.harness.demo_sim import demo_simulator, running
+from tests.harness.waits import wait_until as wait_for
 
 pytestmark = [pytest.mark.network, pytest.mark.slow]
 
@@ -68,15 +68,6 @@ def read_points(data_dir: Path) -> list[tuple[str, dict[str, str], str, float]]:
 
 def device_points(points: list, device: str, measurement: str, after: float) -> list:
     return [p for p in points if p[0] == measurement and p[1].get("device") == device and p[3] > after]
-
-
-def wait_for(condition: object, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.25)
-    return False
 
 
 def hostile_edits(inv: Path, tmp_path: Path, log_path: Path, data: Path) -> None:
@@ -135,16 +126,8 @@ def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> 
     config = tmp_path / "netpoll.yaml"
     config.write_text("inventories: [inventory.yaml]\ndata_dir: data\nstate_dir: state\n")
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")}
     log_path = tmp_path / "netpoll.log"
-    with open(log_path, "wb") as log_file:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "netpoll", "run", "--config", str(config)],
-            cwd=tmp_path,
-            env=env,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
+    proc = start_daemon(config, tmp_path, log_path)
     try:
         assert wait_for(lambda: len(device_points(read_points(data), "dev-a", "interface", 0)) > 0, 15)
         assert wait_for(lambda: device_points(read_points(data), "dev-c", "ping", 0), 10)
@@ -195,10 +178,5 @@ def test_reload_add_remove_change_and_reject(tmp_path: Path, sim: Simulator) -> 
         assert wait_for(lambda: device_points(read_points(data), "dev-e", "ping", hup_at), INTERVAL + 4)
         assert "SIGHUP: reloading" in log_path.read_text()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=30)
-    log = log_path.read_text()
-    assert code == 0, log
-    assert "Traceback" not in log
+        log = stop_daemon(proc, log_path)
     assert "demo-rtr-edge-1" not in log  # the community
