@@ -160,16 +160,17 @@ def test_quick_start_as_written(
     sub = background(head + one_command(BLOCKS["alerts"]), workdir)
     daemon_slot.append(sub)
     assert sub.stdout is not None
-    line = ""
+    seen = b""
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and sub.poll() is None:
-        # Read only what is there: a subscriber that prints nothing must not hang the test.
+    while time.monotonic() < deadline and not re.search(rb"netpoll/status/\S+ \S+\n", seen):
+        # Read only what is there (the raw pipe, no buffering): a silent subscriber cannot hang the test.
         ready, _, _ = select.select([sub.stdout], [], [], max(0.0, deadline - time.monotonic()))
-        if not ready:
+        chunk = os.read(sub.stdout.fileno(), 65536) if ready else b""
+        if not chunk:
             break
-        line = sub.stdout.readline().strip()
-        if line.startswith("netpoll/status/"):
-            break
+        seen += chunk
+    lines = seen.decode(errors="replace").splitlines()
+    line = next((x.strip() for x in lines if x.startswith("netpoll/status/")), "")
     assert line == f"netpoll/status/{socket.gethostname()} online"
 
     # Ctrl-C/SIGTERM stops the daemon cleanly.
