@@ -339,11 +339,24 @@ NETPOLL = Measurement(
             """
             polls_ok              integer  count   SNMP polls with poll_ok=1 and ping probes with result_code
                                                    0
-            polls_failed          integer  count   the other polls and probes (unreachable agent, deadline,
-                                                   error)
-            polls_skipped         integer  count   polls not started: the device's previous poll still ran
+            polls_failed          integer  count   the other polls and probes the device is to blame for
+                                                   (unreachable agent, its deadline, error)
+            polls_overloaded      integer  count   polls the poller was too busy for (not the device's
+                                                   failure, no record written): overloaded_slot_wait +
+                                                   polls_skipped + overloaded_loop_lag
+            overloaded_slot_wait  integer  count   polls that got no concurrency slot before their next run
+                                                   was due (nothing sent)
+            overloaded_loop_lag   integer  count   polls that failed for want of an answer while the event
+                                                   loop stalled for 1 s or more
+            polls_skipped         integer  count   runs APScheduler did not start: the device's previous
+                                                   poll still ran, or the run was missed (overloaded too)
             polls_late            integer  count   polls started more than max(1 s, 5 % of the interval) late
-            poll_lag_ms           float    ms      largest delay between a poll's due time and its start
+            poll_lag_ms           float    ms      largest delay between a poll's due time and its first
+                                                   request (the wait for a slot included)
+            poll_lag_p99_ms       float    ms      99th percentile of that delay over the cycle's polls
+            loop_lag_p99_ms       float    ms      99th percentile of the event loop's lag (a timer due every
+                                                   0.1 s, how late it ran)
+            loop_lag_max_ms       float    ms      largest event-loop lag in the cycle
             queue_size            integer  points  points waiting in memory for the output
             spool_bytes           integer  bytes   bytes in the on-disk spool (InfluxDB unreachable); 0 for
                                                    files

@@ -1,10 +1,11 @@
 """The contract between whoever schedules polls and the probes: a time budget in, an explicit result out.
 
 The scheduler (the daemon's ``PollScheduler``, or ``netpoll poll`` for a one-shot poll) owns the one deadline
-of a poll: it gives the probe a :class:`Budget`. The probe (``SnmpPoller.run``, ``IcmpProber.run``) ends by
-that deadline whatever the device does and returns a :class:`ProbeResult` that says in so many words whether
-the poll worked, why not, what it produced and how long it took; a device failure is a result, not an
-exception.
+of a poll: it gives the probe a :class:`Budget`, started when the probe may send its first request (after any
+wait for a concurrency slot, which is the poller's time, not the device's). The probe (``SnmpPoller.run``,
+``IcmpProber.run``) ends by that deadline whatever the device does and returns a :class:`ProbeResult` that
+says in so many words whether the poll worked, why not, what it produced and how long it took; a device
+failure is a result, not an exception.
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class ProbeResult:
         error: why the poll failed; None when ``ok``.
         duration_s: how long the poll took.
         cut: the poll ended at its budget's deadline rather than by the device's answer or error.
+        no_answer: an answer did not come (a request timeout, a cut, an echo request without reply, also in a
+            ping that got other replies), the one kind of failure a poller too busy to read its replies can
+            cause; False for an answer that said no (authentication, agent error, no route).
     """
 
     ok: bool
@@ -62,6 +66,7 @@ class ProbeResult:
     error: str | None = None
     duration_s: float = 0.0
     cut: bool = False
+    no_answer: bool = False
 
 
 Probe = Callable[[Device, Budget], Awaitable[ProbeResult]]

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import string
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,7 @@ class AlertEngine:
             clear_threshold=None if rule.kind == "event" else rule.clear,
             since_ns=since,
             time_ns=now,
-            message=_message(rule, device, entity, value, transition),
+            message=_message(rule, device, entity, value, transition, sample.fields),
             breach_id=breach_id,
             tags=dict(sample.tags),
         )
@@ -278,7 +279,14 @@ class AlertEngine:
             return []
 
 
-def _message(rule: Rule, device: str, entity: str, raw: FieldValue, transition: Transition) -> str:
+def _message(
+    rule: Rule,
+    device: str,
+    entity: str,
+    raw: FieldValue,
+    transition: Transition,
+    fields: Mapping[str, FieldValue] | None = None,
+) -> str:
     where = f"{device} {entity}" if entity else device
     # Four significant digits for people (94.99, not 94.98664567052643); the alert's value keeps them all.
     value = human(raw, 4)
@@ -288,7 +296,18 @@ def _message(rule: Rule, device: str, entity: str, raw: FieldValue, transition: 
     if transition == "event":
         return f"{where}: {rule.name}: {what}={value} ({rule.comparison} {rule.breach})"
     hold = f" for {rule.hold.describe()}" if rule.hold != Hold() else ""
-    return f"{where}: {rule.name} breached: {what}={value} {rule.comparison} {rule.breach}{hold}"
+    advice = f": {_advice(rule.advice, fields or {})}" if rule.advice else ""
+    return f"{where}: {rule.name} breached: {what}={value} {rule.comparison} {rule.breach}{hold}{advice}"
+
+
+def _advice(text: str, fields: Mapping[str, FieldValue]) -> str:
+    """A rule's advice with each ``{field}`` replaced by that field of the sample (``?`` when absent)."""
+    parts = []
+    for literal, name, _, _ in string.Formatter().parse(text):
+        parts.append(literal)
+        if name is not None:
+            parts.append(human(fields[name], 4) if name in fields else "?")
+    return "".join(parts)
 
 
 def _log(alert: Alert) -> None:

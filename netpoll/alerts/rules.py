@@ -20,6 +20,7 @@ import contextlib
 import fnmatch
 import math
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -49,7 +50,7 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP_KEYS = ("rules", "include_defaults", "disable")
 _RULE_KEYS = (
     "name", "description", "kind", "measurement", "field", "comparison", "breach", "clear", "for",
-    "clear_for", "severity", "scope", "entity", "when", "trigger", "window",
+    "clear_for", "severity", "scope", "entity", "when", "trigger", "window", "advice",
 )  # fmt: skip
 _SCOPE_KEYS = ("devices", "roles", "sites", "tags", "interfaces")
 
@@ -125,6 +126,7 @@ class Rule:
     trigger: Trigger = "match"
     window_s: float | None = None
     description: str = ""
+    advice: str = ""  # appended to a breach's message; {field} is that field of the sample that breached
     source: str = ""
 
     def entity_of(self, tags: Mapping[str, str]) -> str:
@@ -427,6 +429,24 @@ def _description(rule: _RuleYaml) -> str:
     return ""
 
 
+def _advice(rule: _RuleYaml, model: Model, measurement: str | None) -> str:
+    """The ``advice`` text; each ``{name}`` in it must be a field of the rule's measurement."""
+    advice = rule.get("advice", "")
+    if not isinstance(advice, str):
+        rule.report("advice must be text", "advice")
+        return ""
+    declared = model.measurements.get(measurement or "")
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(advice) if name is not None]
+    except ValueError as exc:
+        rule.report(f"advice: {exc} (write a literal brace as {{{{ or }}}})", "advice")
+        return ""
+    for name in names:
+        if declared is not None and name not in declared.field_names:
+            rule.report(f"advice: measurement '{measurement}' has no field '{name}'", "advice")
+    return advice
+
+
 def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: Model) -> Rule | None:
     raw = source.data
     for key in path:
@@ -464,6 +484,7 @@ def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: 
         trigger=_trigger(rule, kind),
         window_s=_window(rule, kind),
         description=_description(rule),
+        advice=_advice(rule, model, measurement),
         source=f"{source.file}:{rule.line()}",
     )
     return parsed if rule.ok else None

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from netpoll import defaults
 from netpoll.configkit.secrets import SecretPolicy
 from netpoll.daemon.http import HttpEndpoint
+from netpoll.daemon.looplag import LoopLagMonitor
 from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
@@ -158,6 +159,7 @@ class Daemon:
         self._store = StateStore(settings.state_dir)
         self._console: Any = None
         self._fast_stop = False
+        self._loop_lag = LoopLagMonitor()
 
     # ---- devices ----
 
@@ -280,6 +282,7 @@ class Daemon:
             self._sink = await stack.enter_async_context(self._make_sink())
             await self._open_alerts(stack, profiles)
             await self._open_probes(stack, profiles)
+            await stack.enter_async_context(self._loop_lag)
             self._scheduler = PollScheduler(
                 self.emit,
                 snmp_poll=self._poller.run if self._poller is not None else None,
@@ -288,6 +291,7 @@ class Daemon:
                 icmp_concurrency=s.icmp_concurrency,
                 deadline_fraction=s.deadline_fraction,
                 observer=self.board,
+                stalled=self._loop_lag.stalled_s,
             )
             self._monitor.live.totals = lambda: self._scheduler.totals if self._scheduler else CycleStats()
             if self._publisher is not None:
@@ -449,7 +453,7 @@ class Daemon:
         assert self._scheduler is not None
         assert self._sink is not None
         cycle = self._scheduler.take_cycle()
-        if final and not (cycle.polls_ok or cycle.polls_failed or cycle.polls_skipped):
+        if final and not (cycle.polls_ok or cycle.polls_failed or cycle.polls_overloaded):
             return
         self.cycle_no += 1
         sink = self._sink
@@ -461,17 +465,19 @@ class Daemon:
             points_dropped=sink.points_dropped,
         )
         mqtt = self._publisher.stats() if self._publisher is not None else None
-        sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices), mqtt)
+        loop = self._loop_lag.take()
+        sample = self._monitor.cycle_sample(cycle, figures, len(self._scheduler.devices), mqtt, loop)
         # Through the same pipeline as every other sample: the output, and the alert engine (netpoll rules).
         self.emit([sample])
-        if cycle.polls_cut or cycle.polls_skipped:
+        if cycle.polls_cut or cycle.polls_overloaded:
             # One line per cycle, not one per device: at thousands of devices a per-poll warning floods the
             # log and costs CPU when it is least affordable (the per-device detail is in the data).
             log.warning(
-                "cycle %d: %d polls cut at their deadline, %d skipped (previous one still running); e.g. %s",
+                "cycle %d: %d polls cut at their deadline, %d overloaded (%s); e.g. %s",
                 self.cycle_no,
                 cycle.polls_cut,
-                cycle.polls_skipped,
+                cycle.polls_overloaded,
+                self._monitor.overload or "none",
                 ", ".join(sorted(cycle.slow_devices)[:5]),
             )
         if self.settings.console:
@@ -486,7 +492,9 @@ class Daemon:
             f"{cycle.polls_late} late, "
             f"{cycle.points} points, lag max {cycle.poll_lag_ms_max:.0f} ms, "
             f"written {sample.fields['points_written']}, "
-            f"queue {figures.queue_size}, spool {figures.spool_bytes} B"
+            f"queue {figures.queue_size}, spool {figures.spool_bytes} B, "
+            f"{cycle.polls_overloaded} overloaded, lag p99 {sample.fields['poll_lag_p99_ms']:.0f} ms, "
+            f"loop lag p99 {sample.fields['loop_lag_p99_ms']:.0f} ms"
         )
         if cycle.failed_devices:
             names = sorted(cycle.failed_devices)

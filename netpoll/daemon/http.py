@@ -8,7 +8,8 @@ Paths:
 
 * ``/`` the status page (HTML; ``?q=`` filters by name, address, site, role or error, ``?state=`` by state,
   ``?sort=`` orders by a column), ``/device/NAME`` one device's page;
-* ``/api/devices`` and ``/api/devices/NAME`` the same as JSON;
+* ``/api/devices`` and ``/api/devices/NAME`` the same as JSON; ``/api/status`` the poller's health and its
+  last cycle's ``netpoll`` record (small at any fleet size, for scripts and benches);
 * ``/metrics`` Prometheus text, ``/healthz`` 200 ``ok`` or 503 with the reason.
 """
 
@@ -78,6 +79,7 @@ class Routes:
             "/healthz": self._healthz,
             "/": self._index,
             "/api/devices": self._api_devices,
+            "/api/status": self._api_status,
         }
 
     def answer(self, target: str) -> Response:
@@ -109,6 +111,19 @@ class Routes:
         if self.board is None:
             return Response.text("404 Not Found", "no status page\n")
         return _json(self._overview())
+
+    def _api_status(self, _query: Query) -> Response:
+        healthy, reason = self.monitor.health()
+        return _json(
+            {
+                "instance": self.monitor.instance,
+                "shard": self.monitor.shard,
+                "healthy": healthy,
+                "health": reason,
+                "last_cycle_at": self.monitor.last_cycle_at or None,
+                "last_cycle": self.monitor.last_fields,
+            }
+        )
 
     def _device_page(self, name: str) -> Response:
         detail = self.board.device(name) if self.board is not None else None

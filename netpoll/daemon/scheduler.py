@@ -5,13 +5,19 @@
   a fixed epoch, so polls are spread over the interval and a restart keeps every device's phase.
 * No overlap: ``max_instances=1`` and ``coalesce``; a poll due while the previous one still runs is counted
   as skipped (``EVENT_JOB_MAX_INSTANCES``), as is a run APScheduler had to drop (``EVENT_JOB_MISSED``).
-* Deadline: each poll gets one time budget, ``deadline_fraction`` of its interval from when it comes due
-  (``netpoll.probe.Budget``): the wait for a concurrency slot ends at it, and the probe ends by it, so a dead
-  device ends as a failed poll before its next one is due.
+* Deadline: each poll gets one time budget, ``deadline_fraction`` of its interval, that starts when it got a
+  concurrency slot and may send (``netpoll.probe.Budget``): the device is measured, not the queue. The wait
+  for the slot ends when the budget would have ended had the poll started on time (so before its next run
+  is due); a poll that got no slot by then sends nothing.
+* Overload (``netpoll.daemon.overload``): a poll that got no slot, a run APScheduler skipped, and a poll
+  that failed for want of an answer while the event loop stalled are the poller's problem, not the
+  device's: counted as overloaded with the reason, their records never emitted, so no device rule sees them.
 * Global limits: one semaphore bounds concurrent SNMP polls, another concurrent ICMP probes; each poll is its
   own task, so one slow device never delays another.
 * Results: a probe returns a ``ProbeResult`` (ok, error, samples, duration, cut at its deadline); the
   scheduler counts it and hands its samples to ``emit``. It knows nothing of what the samples hold.
+* Start lag: from a poll's due time to its first request (the slot wait included), its largest and its
+  99th percentile per cycle.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import contextlib
 import hashlib
 import logging
 import time
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +38,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from netpoll import defaults
+from netpoll.daemon.overload import REASONS, Reason, classify
 from netpoll.devicelog import device_log
 from netpoll.inventory.models import Device
 from netpoll.probe import Budget, Probe, ProbeResult
@@ -44,11 +52,11 @@ Emit = Callable[[list[Sample]], None]
 
 
 class PollObserver(Protocol):
-    """Told of every poll that ended or was skipped (the daemon's status board)."""
+    """Told of every poll that ended or was overloaded (the daemon's status board)."""
 
     def poll_done(self, kind: str, name: str, result: ProbeResult, *, late: bool = False) -> None: ...
 
-    def poll_skipped(self, kind: str, name: str) -> None: ...
+    def poll_overloaded(self, kind: str, name: str, reason: Reason) -> None: ...
 
 
 # Phases are anchored here, not at process start, so they survive restarts.
@@ -71,17 +79,26 @@ def interval_of(device: Device, kind: Kind) -> float | None:
 
 @dataclass(slots=True)
 class CycleStats:
-    """Counters since the last ``take()`` (one cycle of the summary)."""
+    """Counters since the last ``take()`` (one cycle of the summary).
+
+    Every poll due is one of ok, failed (the device's problem) or overloaded (the poller's, by reason in
+    ``overloaded``); ``polls_skipped`` (reason ``skipped``) is among the overloaded ones, ``polls_cut`` among
+    the failed ones, ``polls_late`` among the ok and failed ones.
+    """
 
     polls_ok: int = 0
     polls_failed: int = 0
     polls_skipped: int = 0
     polls_late: int = 0  # started more than max(1 s, 5 % of the interval) after they were due
     polls_cut: int = 0  # cancelled at their deadline
+    polls_overloaded: int = 0
+    overloaded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(REASONS, 0))
     poll_lag_ms_max: float = 0.0
+    # Start lags (ms) of the polls that started; kept for the cycle only (the totals leave it empty).
+    start_lags_ms: array[float] = field(default_factory=lambda: array("d"))
     points: int = 0
     failed_devices: set[str] = field(default_factory=set)
-    slow_devices: set[str] = field(default_factory=set)  # cut or skipped
+    slow_devices: set[str] = field(default_factory=set)  # cut or overloaded
 
 
 class PollScheduler:
@@ -94,7 +111,8 @@ class PollScheduler:
         snmp_concurrency: at most this many SNMP polls at once.
         icmp_concurrency: at most this many ICMP probes at once.
         deadline_fraction: a poll's budget, as a fraction of its interval.
-        observer: told of every poll's result and of every skipped poll.
+        observer: told of every poll's result and of every overloaded poll.
+        stalled: seconds of event-loop lag since start (``LoopLagMonitor.stalled_s``); None: never stalled.
     """
 
     def __init__(
@@ -107,9 +125,11 @@ class PollScheduler:
         icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP,
         deadline_fraction: float = defaults.DEADLINE_FRACTION,
         observer: PollObserver | None = None,
+        stalled: Callable[[], float] | None = None,
     ) -> None:
         self._emit = emit
         self._observer = observer
+        self._stalled = stalled or (lambda: 0.0)
         self._probes: dict[Kind, Probe | None] = {"snmp": snmp_poll, "ping": ping_probe}
         self._sems: dict[Kind, asyncio.Semaphore] = {
             "snmp": asyncio.Semaphore(snmp_concurrency),
@@ -245,19 +265,18 @@ class PollScheduler:
 
     def _on_skipped(self, event: events.JobEvent) -> None:
         kind, _, name = event.job_id.partition(":")
-        self._count_slow(name, cut=False)
-        if self._observer is not None:
-            self._observer.poll_skipped(kind, name)
+        self._overloaded(kind, name, "skipped")
         device_log(log, name).debug("%s poll skipped: the previous one is still running", kind)
 
-    def _count_slow(self, name: str, *, cut: bool) -> None:
-        """Count a poll cut at its deadline (``cut``) or skipped, in this cycle and in the totals."""
+    def _overloaded(self, kind: str, name: str, reason: Reason) -> None:
+        """Count a poll that was the poller's problem (cycle and totals), and tell the observer."""
         for stats in (self.cycle, self.totals):
-            if cut:
-                stats.polls_cut += 1
-            else:
-                stats.polls_skipped += 1
+            stats.polls_overloaded += 1
+            stats.overloaded[reason] += 1
+            stats.polls_skipped += reason == "skipped"
             stats.slow_devices.add(name)
+        if self._observer is not None:
+            self._observer.poll_overloaded(kind, name, reason)
 
     # ---- the job ----
 
@@ -270,19 +289,24 @@ class PollScheduler:
         job_id = f"{kind}:{name}"
         self._in_flight[job_id] = task
         interval = interval_of(device, kind) or defaults.INTERVAL_S
-        lag_ms = max(0.0, (time.time() - self._due.get(job_id, time.time())) * 1000.0)
-        budget = Budget.start(interval * self._deadline_fraction)
+        seconds = interval * self._deadline_fraction
+        lag_s = max(0.0, time.time() - self._due.get(job_id, time.time()))
         started = time.monotonic()
         dlog = device_log(log, name)
+        result: ProbeResult | None = None
+        stalled = 0.0
         try:
-            slot = await _slot(self._sems[kind], budget)
-            lag_ms += (time.monotonic() - started) * 1000.0  # plus the wait for a slot
-            try:
-                # A budget spent waiting for the slot: the probe reports the poll cut without a request.
-                result = await probe(device, budget)
-            finally:
-                if slot:
+            # Waiting for a slot is the poller's time: at most until the poll would have ended had it
+            # started on time, so a poll that got none ends before its next run is due.
+            if await _slot(self._sems[kind], max(0.0, seconds - lag_s)):
+                lag_s += time.monotonic() - started
+                mark = self._stalled()
+                try:
+                    # The device's budget starts now, as its first request goes out.
+                    result = await probe(device, Budget.start(seconds))
+                finally:
                     self._sems[kind].release()
+                stalled = self._stalled() - mark
         except asyncio.CancelledError:
             dlog.debug("%s poll cancelled", kind)
             return
@@ -291,12 +315,20 @@ class PollScheduler:
             result = ProbeResult(False, error="internal error", duration_s=time.monotonic() - started)
         finally:
             self._in_flight.pop(job_id, None)
-        if result.cut:
-            self._count_slow(name, cut=True)
-            dlog.debug("%s poll cut at its deadline (%.1f s)", kind, budget.seconds)
-        late = self._count(name, result, lag_ms, interval)
         if job_id in self._runs:
             self._runs[job_id] += 1
+        reason = classify(result, stalled)
+        if reason is not None or result is None:
+            # Not the device's failure: nothing is emitted, so its rules see neither a failure nor a gap.
+            self._overloaded(kind, name, reason or "slot_wait")
+            dlog.debug("%s poll overloaded (%s)", kind, reason)
+            return
+        if result.cut:
+            for stats in (self.cycle, self.totals):
+                stats.polls_cut += 1
+                stats.slow_devices.add(name)
+            dlog.debug("%s poll cut at its deadline (%.1f s)", kind, seconds)
+        late = self._count(name, result, lag_s * 1000.0, interval)
         if self._observer is not None:
             self._observer.poll_done(kind, name, result, late=late)
         if result.samples:
@@ -308,6 +340,7 @@ class PollScheduler:
     def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> bool:
         """Count one poll in this cycle and in the totals; returns whether it started late."""
         late = lag_ms > max(1000.0, interval * 50.0)
+        self.cycle.start_lags_ms.append(lag_ms)
         for stats in (self.cycle, self.totals):
             stats.points += len(result.samples)
             stats.polls_late += late
@@ -320,10 +353,10 @@ class PollScheduler:
         return late
 
 
-async def _slot(semaphore: asyncio.Semaphore, budget: Budget) -> bool:
-    """Wait for a concurrency slot until the budget's deadline; False when the budget ran out first."""
+async def _slot(semaphore: asyncio.Semaphore, wait_s: float) -> bool:
+    """Wait up to ``wait_s`` for a concurrency slot; False when none came free by then."""
     try:
-        async with asyncio.timeout_at(budget.deadline):
+        async with asyncio.timeout(wait_s):
             await semaphore.acquire()
     except TimeoutError:
         return False

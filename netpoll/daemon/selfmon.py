@@ -1,10 +1,15 @@
 """Self-monitoring: the ``netpoll`` measurement each cycle, and the Prometheus registry behind ``/metrics``.
 
-Cycle figures (points written, queue, spool, lag) are set at each cycle's end; figures that change with every
-poll (polls by outcome, per-device ``up``, the MQTT publisher's counters) are read live at scrape time by a
-collector, so a scrape never lags a cycle behind. The registry also carries ``netpoll_build_info`` and the
-standard process, platform and GC collectors; no ``_created`` series (``disable_created_metrics``).
+Cycle figures (points written, queue, spool, poll start lag, event-loop lag) are set at each cycle's end;
+figures that change with every poll (polls by outcome, per-device ``up``, the MQTT publisher's counters) are
+read live at scrape time by a collector, so a scrape never lags a cycle behind. The registry also carries
+``netpoll_build_info`` and the standard process, platform and GC collectors; no ``_created`` series
+(``disable_created_metrics``).
 ``netpoll.daemon.http`` serves it.
+
+Health (``/healthz``): unhealthy when the scheduler is not running or no cycle ended for three cycle lengths;
+*degraded* (still healthy: restarting an overloaded poller helps nobody) when the last cycle had overloaded
+polls, with the figures that say how far behind the poller is and what to do about it.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from netpoll import __version__, defaults
+from netpoll.daemon.looplag import LagFigures, p99
+from netpoll.daemon.overload import REASONS
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.status import StatusBoard
 from netpoll.inputs.icmp.channel import REFUSED as ICMP_REFUSED
@@ -119,6 +126,26 @@ class SelfMonitor:
         self._lag = Gauge(
             "netpoll_poll_lag_seconds", "Largest poll start lag in the last cycle", registry=self.registry
         )
+        self._lag_p99 = Gauge(
+            "netpoll_poll_lag_p99_seconds",
+            "99th percentile of the poll start lag (due to first request) in the last cycle",
+            registry=self.registry,
+        )
+        self._loop_p99 = Gauge(
+            "netpoll_event_loop_lag_p99_seconds",
+            "99th percentile of the event loop's lag in the last cycle",
+            registry=self.registry,
+        )
+        self._loop_max = Gauge(
+            "netpoll_event_loop_lag_max_seconds",
+            "Largest lag of the event loop in the last cycle",
+            registry=self.registry,
+        )
+        self._overloaded = Gauge(
+            "netpoll_overloaded_polls_last_cycle",
+            "Polls the poller was too busy for in the last cycle (0: not overloaded)",
+            registry=self.registry,
+        )
         self._queue = Gauge("netpoll_queue_points", "Points waiting in memory", registry=self.registry)
         self._spool = Gauge(
             "netpoll_spool_bytes", "Bytes waiting in the on-disk spool", registry=self.registry
@@ -136,18 +163,35 @@ class SelfMonitor:
         self.last_cycle_at = 0.0
         self.cycle_interval_s = defaults.INTERVAL_S
         self.running = False
+        self.overload = ""  # why the last cycle was degraded; "" when it was not
+        self.last_fields: dict[str, FieldValue] = {}  # the last cycle's netpoll record (/api/status)
 
     def cycle_sample(
-        self, cycle: CycleStats, sink: SinkFigures, devices: int, mqtt: Mapping[str, int] | None = None
+        self,
+        cycle: CycleStats,
+        sink: SinkFigures,
+        devices: int,
+        mqtt: Mapping[str, int] | None = None,
+        loop: LagFigures | None = None,
     ) -> Sample:
-        """Record one cycle; returns its ``netpoll`` sample (with the MQTT publisher's counters if any)."""
+        """Record one cycle; returns its ``netpoll`` sample (with the MQTT publisher's counters if any).
+
+        ``loop``: the event loop's lag over the cycle (``LoopLagMonitor.take()``).
+        """
         written = max(0, sink.points_written - self._last_points_written)
         self._last_points_written = sink.points_written
         self._points.inc(written)
         dropped = max(0, sink.points_dropped - self._last_points_dropped)
         self._dropped.inc(dropped)
         self._last_points_dropped = sink.points_dropped
+        loop = loop or LagFigures()
+        lag_p99_ms = p99(cycle.start_lags_ms)
         self._lag.set(cycle.poll_lag_ms_max / 1000.0)
+        self._lag_p99.set(lag_p99_ms / 1000.0)
+        self._loop_p99.set(loop.p99_s)
+        self._loop_max.set(loop.max_s)
+        self._overloaded.set(cycle.polls_overloaded)
+        self.overload = _overload_text(cycle, lag_p99_ms, loop)
         self._queue.set(sink.queue_size)
         self._spool.set(sink.spool_bytes)
         self._latency.set(sink.write_latency_ms / 1000.0)
@@ -160,6 +204,12 @@ class SelfMonitor:
             "polls_skipped": cycle.polls_skipped,
             "polls_late": cycle.polls_late,
             "poll_lag_ms": round(cycle.poll_lag_ms_max, 3),
+            "poll_lag_p99_ms": round(lag_p99_ms, 3),
+            "polls_overloaded": cycle.polls_overloaded,
+            "overloaded_slot_wait": cycle.overloaded["slot_wait"],
+            "overloaded_loop_lag": cycle.overloaded["loop_lag"],
+            "loop_lag_p99_ms": round(loop.p99_s * 1000.0, 3),
+            "loop_lag_max_ms": round(loop.max_s * 1000.0, 3),
             "queue_size": sink.queue_size,
             "spool_bytes": sink.spool_bytes,
             "write_latency_ms": round(sink.write_latency_ms, 3),
@@ -178,15 +228,38 @@ class SelfMonitor:
             fields["alerts_refused"] = mqtt.get("refused", 0)
             fields["mqtt_connected"] = mqtt["connected"]
         tags = {"instance": self.instance, "shard": self.shard}
+        self.last_fields = fields
         return Sample(NETPOLL.name, tags, fields, time.time_ns())
 
     def health(self) -> tuple[bool, str]:
-        """(healthy, reason)."""
+        """(healthy, reason): ``ok``, ``degraded: ...`` (healthy but overloaded), or why not healthy."""
         if not self.running:
             return False, "not running"
         if self.last_cycle_at and time.time() - self.last_cycle_at > 3 * self.cycle_interval_s:
             return False, f"no cycle completed for {time.time() - self.last_cycle_at:.0f} s"
+        if self.overload:
+            return True, f"degraded: {self.overload}"
         return True, "ok"
+
+
+# What an operator can do about an overloaded poller, in the /healthz text (the alert rule says it too).
+ADVICE = (
+    "shard the inventory over more processes (--shard I/N), raise the devices' interval_s, or raise "
+    "scheduler.max_concurrent_snmp / max_concurrent_icmp if a core is left"
+)
+
+
+def _overload_text(cycle: CycleStats, lag_p99_ms: float, loop: LagFigures) -> str:
+    """How far behind the poller was in a cycle, and what to do; "" when no poll was overloaded."""
+    if not cycle.polls_overloaded:
+        return ""
+    due = cycle.polls_ok + cycle.polls_failed + cycle.polls_overloaded
+    reasons = ", ".join(f"{reason} {cycle.overloaded[reason]}" for reason in REASONS)
+    return (
+        f"{cycle.polls_overloaded} of {due} polls overloaded in the last cycle ({reasons}); "
+        f"poll start lag p99 {lag_p99_ms / 1000.0:.1f} s, event-loop lag p99 {loop.p99_s * 1000.0:.0f} ms: "
+        f"{ADVICE}"
+    )
 
 
 class LiveCollector(Collector):
@@ -217,10 +290,22 @@ def _poll_metrics(totals: CycleStats) -> Iterator[Metric]:
     polls.add_metric(["ok"], totals.polls_ok)
     polls.add_metric(["failed"], totals.polls_failed)
     yield polls
+    overloaded = CounterMetricFamily(
+        "netpoll_polls_overloaded",
+        "Polls the poller was too busy for (not the device's failure), by reason",
+        labels=["reason"],
+    )
+    for reason in REASONS:
+        overloaded.add_metric([reason], totals.overloaded[reason])
+    yield overloaded
     for name, value, text in (
         ("netpoll_polls_late", totals.polls_late, "Polls that started late (a subset of the polls)"),
         ("netpoll_polls_cut", totals.polls_cut, "Polls cut at their deadline (counted as failed too)"),
-        ("netpoll_polls_skipped", totals.polls_skipped, "Polls not started: the previous one still ran"),
+        (
+            "netpoll_polls_skipped",
+            totals.polls_skipped,
+            "Polls not started: the previous one still ran (overloaded, reason skipped, too)",
+        ),
     ):
         yield CounterMetricFamily(name, text, value=value)
 

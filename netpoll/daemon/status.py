@@ -1,6 +1,7 @@
 """The device status board: what the daemon knows about each device now, for the status page and ``/metrics``.
 
-The scheduler reports every poll's ``ProbeResult`` (``poll_done``) and every skipped poll (``poll_skipped``);
+The scheduler reports every poll's ``ProbeResult`` (``poll_done``) and every poll the poller was too busy for
+(``poll_overloaded``, with the reason: a device's state is then ``overloaded``, never ``failing``);
 the daemon reports every alert transition (``alert``) and the inventory (``set_inventory``). The board keeps,
 per device, the last result of each probe kind, a short history of poll results, the last poll's samples and
 the recent alerts, and answers with plain dicts (the JSON of ``/api/...``; the HTML page renders the same).
@@ -21,6 +22,7 @@ from netpoll.sample import Sample
 
 if TYPE_CHECKING:
     from netpoll.alerts.alert import Alert
+    from netpoll.daemon.overload import Reason
     from netpoll.inventory.models import Device
     from netpoll.probe import ProbeResult
 
@@ -51,7 +53,8 @@ class _Entry:
     last_samples: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
     alerts: deque[dict[str, Any]] = field(default_factory=deque)
     active_alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    skipped_at: float = 0.0
+    overloaded_at: float = 0.0
+    overload_reason: str = ""
 
 
 class StatusBoard:
@@ -116,11 +119,15 @@ class StatusBoard:
             {"kind": kind, "time": now, "ok": ok, "duration_s": round(duration_s, 4), "error": error}
         )
 
-    def poll_skipped(self, kind: str, name: str) -> None:
-        """A poll was not started: the previous one of the same device was still running."""
+    def poll_overloaded(self, kind: str, name: str, reason: Reason) -> None:
+        """A poll of ``kind`` was the poller's problem (``reason``, see ``netpoll.daemon.overload``)."""
         entry = self._entries.get(name)
         if entry is not None:
-            entry.skipped_at = time.time()
+            entry.overloaded_at = time.time()
+            entry.overload_reason = f"{kind}: {reason}"
+            entry.history.appendleft(
+                {"kind": kind, "time": entry.overloaded_at, "ok": None, "overloaded": reason, "error": ""}
+            )
 
     def alert(self, alert: Alert) -> None:
         """One alert transition (breach, clear or event)."""
@@ -185,6 +192,9 @@ class StatusBoard:
             "last_duration_s": round(last.duration_s, 4) if last else None,
             "interfaces": sum(1 for sample in snmp if sample.measurement == "interface"),
             "active_alerts": sorted(entry.active_alerts.values(), key=lambda a: (a["rule"], a["entity"])),
+            # The last poll the poller was too busy for (``kind: reason``) and when; "" / None: none yet.
+            "overloaded": entry.overload_reason,
+            "last_overloaded": entry.overloaded_at or None,
             "probes": {
                 kind: {
                     "ok": status.ok,
@@ -204,10 +214,10 @@ def _state(entry: _Entry) -> State:
     if not entry.device.enabled or not entry.scheduled:
         return "disabled"
     if not entry.probes:
-        return "pending"
+        return "overloaded" if entry.overloaded_at else "pending"
     if any(not status.ok for status in entry.probes.values()):
         return "failing"
     last_end = max(status.ended_at for status in entry.probes.values())
-    if any(status.late for status in entry.probes.values()) or entry.skipped_at >= last_end:
-        return "overloaded"  # the poller is behind: polls start late, or are skipped
+    if any(status.late for status in entry.probes.values()) or entry.overloaded_at >= last_end:
+        return "overloaded"  # the poller is behind: polls start late, or it had no time for the last one
     return "ok"

@@ -148,7 +148,11 @@ def index(overview: dict[str, Any], view: View) -> str:
     rows = "\n".join(_row(d, now) for d in shown) or (
         f'<tr><td colspan="{len(heads)}">no device matches</td></tr>'
     )
-    health = "healthy" if overview["healthy"] else f"not healthy: {escape(overview['health'])}"
+    health = escape(overview["health"])  # ok, or degraded: how far behind the poller is
+    if overview["health"] == "ok":
+        health = "healthy"
+    elif not overview["healthy"]:
+        health = f"not healthy: {health}"
     body = f"""<h1>netpoll status: {escape(overview["instance"])}</h1>
 <p><small>shard {escape(overview["shard"])} · {health} · {len(devices)} devices ·
 <a href="/api/devices">JSON</a> · <a href="/metrics">metrics</a> · <a href="{escape(view.link())}">refresh</a>
@@ -183,6 +187,13 @@ def _row(d: dict[str, Any], now: float) -> str:
     )
 
 
+def _result(h: dict[str, Any]) -> str:
+    """A poll's result cell: ok, failed, or overloaded (the poller had no time for it) with the reason."""
+    if h.get("overloaded"):
+        return f'<td class="state overloaded">overloaded: {escape(h["overloaded"])}</td>'
+    return f'<td class="state {"ok" if h["ok"] else "failing"}">{"ok" if h["ok"] else "failed"}</td>'
+
+
 def device(detail: dict[str, Any], instance: str) -> str:
     """One device's page: its probes, active alerts, alert history, poll history and last samples."""
     now = time.time()
@@ -196,9 +207,8 @@ def device(detail: dict[str, Any], instance: str) -> str:
         for kind, p in detail["probes"].items()
     )
     history = "\n".join(
-        f"<tr><td>{_when(h['time'], now)}</td><td>{h['kind']}</td>"
-        f'<td class="state {"ok" if h["ok"] else "failing"}">{"ok" if h["ok"] else "failed"}</td>'
-        f'<td class="num">{_ms(h["duration_s"])}</td><td class="error">{escape(h["error"])}</td></tr>'
+        f"<tr><td>{_when(h['time'], now)}</td><td>{h['kind']}</td>{_result(h)}"
+        f'<td class="num">{_ms(h.get("duration_s"))}</td><td class="error">{escape(h["error"])}</td></tr>'
         for h in detail["history"]
     )
     api = f"/api/devices/{quote(name, safe='')}"

@@ -240,7 +240,7 @@ class IcmpProber:
         start = time.perf_counter()
         started_ns = time.time_ns()
         echo: EchoResult | None = None
-        if budget.remaining() > 0:  # else spent before it began (waiting for a slot): not a single echo
+        if budget.remaining() > 0:  # else spent before it began: not a single echo
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout_at(budget.deadline):
                     echo = await self.probe_with(device.address, settings)
@@ -251,7 +251,9 @@ class IcmpProber:
         ok = echo.stats.result_code is ResultCode.OK
         error = None if ok else echo.error or "no echo reply"
         sample = echo.sample(device=device.name, tags=device.output_tags())
-        return ProbeResult(ok, [sample], error, time.perf_counter() - start, cut)
+        stats = echo.stats
+        no_answer = cut or stats.result_code is ResultCode.NO_REPLY or stats.received < stats.transmitted
+        return ProbeResult(ok, [sample], error, time.perf_counter() - start, cut, no_answer)
 
     async def probe_with(self, address: str, settings: PingSettings) -> EchoResult:
         """``probe_stats`` with ping settings: count, packet interval, timeout, payload size."""

@@ -173,18 +173,19 @@ class SnmpPoller:
         poll = _Poll(device, device.output_tags(), device_log(log, device.name))
         # The profile tables, read last, stop a little before the deadline, so what came is kept.
         poll.tables_by = budget.deadline - min(0.5, budget.seconds * 0.05)
-        cut = False
+        cut = no_answer = False
         try:
             if budget.remaining() <= 0:
-                raise TimeoutError  # spent before it began (waiting for a slot): not a single request
+                raise TimeoutError  # a budget spent before it began: not a single request
             async with asyncio.timeout_at(budget.deadline):
                 samples = await self._poll(poll, start)
             return ProbeResult(True, samples, None, time.perf_counter() - start)
         except TimeoutError:
-            error, cut = budget.exceeded, True
+            error, cut, no_answer = budget.exceeded, True, True
         except SnmpError as exc:
             # The record already names the device: drop the agent prefix the exception carries.
             error = str(exc).removeprefix(f"{exc.agent}: ")
+            no_answer = isinstance(exc, SnmpTimeout)
         except _PollError as exc:
             error = str(exc)
         except BaseException as exc:  # a bug (or a library panic, a BaseException) must not stop the others
@@ -201,7 +202,7 @@ class SnmpPoller:
             "error": error,
         }
         record = Sample(SNMP.name, poll.tags, fields, time.time_ns())
-        return ProbeResult(False, [record], error, duration, cut)
+        return ProbeResult(False, [record], error, duration, cut, no_answer)
 
     def _profile(self, settings: SnmpSettings, st: _DeviceState) -> Profile | None:
         name = settings.profile or st.profile

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from netpoll.alerts.engine import AlertEngine
-from netpoll.alerts.rules import parse_rules
+from netpoll.alerts.rules import load_rules, parse_rules
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
+from netpoll.errors import ConfigError
 from netpoll.measurements import MODEL, Field, Measurement, Tag
 from netpoll.outputs.mqtt.topics import alert_topic
 from netpoll.sample import Sample
@@ -63,3 +66,37 @@ def test_a_measurement_added_to_the_model_is_keyed_on_its_subject_tag() -> None:
     engine = AlertEngine(rules, model=model)
     (alert,) = engine.evaluate([Sample("ups", {"ups": "ups-1"}, {"load_pct": 95.0}, 1)])
     assert (alert.device, alert.state) == ("ups-1", "breach")
+
+
+def _overloaded_cycle(count: int) -> CycleStats:
+    cycle = CycleStats(polls_ok=100, polls_overloaded=count)
+    cycle.overloaded["slot_wait"] = count
+    cycle.start_lags_ms.extend([100.0] * 98 + [57_000.0] * 2)
+    return cycle
+
+
+def test_the_shipped_poller_overloaded_rule_says_how_far_behind_and_what_to_do() -> None:
+    engine = AlertEngine(load_rules(None))
+    monitor = SelfMonitor("poller1", "0/1")
+    alerts = []
+    for count in (0, 40, 40, 40, 0, 0):
+        record = monitor.cycle_sample(_overloaded_cycle(count), SinkFigures(0, 0, 1.0, 0), 3)
+        alerts += engine.evaluate([record])
+    assert [(a.rule, a.state, a.device) for a in alerts] == [
+        ("poller_overloaded", "breach", "poller1"),
+        ("poller_overloaded", "clear", "poller1"),
+    ]
+    message = alerts[0].message
+    assert message.startswith("poller1: poller_overloaded breached: polls_overloaded=40 > 0 for 2 samples: ")
+    assert "40 polls overloaded in the cycle (slot wait 40, skipped 0, loop lag 0)" in message
+    assert "poll start lag p99 57000 ms" in message
+    for advice in ("shard the inventory", "interval_s", "max_concurrent_snmp"):
+        assert advice in message
+
+
+def test_advice_names_only_fields_of_its_measurement() -> None:
+    text = RULES.replace(
+        "kind: event, trigger: change}", "kind: event, trigger: change, advice: 'see {nope}'}"
+    )
+    with pytest.raises(ConfigError, match="advice: measurement 'netpoll' has no field 'nope'"):
+        parse_rules(text)

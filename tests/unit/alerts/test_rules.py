@@ -201,7 +201,13 @@ def test_defaults_load() -> None:
         "interface_out_errors",
         "cpu_high",
         "memory_high",
+        "poller_overloaded",
     }
+    assert (rules["poller_overloaded"].measurement, rules["poller_overloaded"].field) == (
+        "netpoll",
+        "polls_overloaded",
+    )
+    assert "shard" in rules["poller_overloaded"].advice
     assert rules["device_rebooted"].kind == "event"
     assert rules["interface_down"].trigger == "change"
     assert rules["interface_flapping"].window_s == 600

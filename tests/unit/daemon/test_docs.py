@@ -14,7 +14,7 @@ SUFFIX = {"counter": "_total", "info": "_info"}
 def documented() -> set[str]:
     text = read("docs/daemon.md")
     start = text.index("`GET /metrics`")
-    return set(re.findall(r"`(netpoll_[a-z_]+)", text[start : text.index("`GET /healthz`", start)]))
+    return set(re.findall(r"`(netpoll_[a-z0-9_]+)", text[start : text.index("`GET /healthz`", start)]))
 
 
 def served() -> set[str]:

@@ -212,26 +212,127 @@ async def _second_stop_signal(clock: VirtualClock, tmp_path: Path) -> None:
     assert sched.in_flight == 0
 
 
-def test_a_budget_spent_waiting_for_a_slot_is_a_cut_poll(clock: VirtualClock) -> None:
-    clock.run(_budget_spent_waiting_for_a_slot(clock))
+class Observer:
+    def __init__(self) -> None:
+        self.done: list[tuple[str, str, bool]] = []
+        self.overloaded: list[tuple[str, str, str]] = []
+
+    def poll_done(self, kind: str, name: str, result: ProbeResult, *, late: bool = False) -> None:
+        self.done.append((kind, name, result.ok))
+
+    def poll_overloaded(self, kind: str, name: str, reason: str) -> None:
+        self.overloaded.append((kind, name, reason))
 
 
-async def _budget_spent_waiting_for_a_slot(clock: VirtualClock) -> None:
+def test_a_poll_that_gets_no_slot_is_overloaded_never_failed(clock: VirtualClock) -> None:
+    clock.run(_no_slot_is_overloaded(clock))
+
+
+async def _no_slot_is_overloaded(clock: VirtualClock) -> None:
     rec = Recorder(clock, delays={"hog": 3600.0})
+    observer = Observer()
     sched = PollScheduler(
-        rec.emit, snmp_poll=rec.poll, ping_probe=None, snmp_concurrency=1, deadline_fraction=0.2
+        rec.emit,
+        snmp_poll=rec.poll,
+        ping_probe=None,
+        snmp_concurrency=1,
+        deadline_fraction=0.2,
+        observer=observer,
     )
-    # The hog holds the only slot (its budget: 20 s); the other's budget is 0.2 s.
+    # The hog holds the only slot (its budget: 20 s); the other may wait 0.2 s for it, then gives up.
     sched.set_devices([device("hog", interval=100.0), device("queued", interval=1.0)])
     hog = asyncio.create_task(sched._run("snmp", "hog"))
     await asyncio.sleep(0)
     await sched._run("snmp", "queued")
-    assert "queued" in rec.calls  # the probe was asked, with the spent budget, to report the cut
-    assert sched.totals.polls_cut == 1
-    assert sched.totals.failed_devices == {"queued"}
+    assert "queued" not in rec.calls  # nothing was sent to the device
+    assert not [s for s in rec.emitted if s.tags["device"] == "queued"]  # no failure record for its rules
+    assert (sched.totals.polls_failed, sched.totals.polls_cut) == (0, 0)
+    assert sched.totals.polls_overloaded == 1
+    assert sched.totals.overloaded == {"slot_wait": 1, "skipped": 0, "loop_lag": 0}
+    assert sched.cycle.polls_overloaded == 1
+    assert sched.totals.failed_devices == set()
+    assert observer.overloaded == [("snmp", "queued", "slot_wait")]
+    assert observer.done == []
     hog.cancel()
     await asyncio.wait({hog})
     assert sched.in_flight == 0
+
+
+def test_the_budget_starts_when_the_slot_is_granted(clock: VirtualClock) -> None:
+    clock.run(_budget_starts_at_the_slot(clock))
+
+
+async def _budget_starts_at_the_slot(clock: VirtualClock) -> None:
+    # One slot, both due at once, each device answers in 0.5 s, budget 0.8 s: the second waits 0.5 s for
+    # the slot and still has its whole 0.8 s (from the due time it would have had 0.3 s and been cut).
+    rec = Recorder(clock, delays={"first": 0.5, "second": 0.5})
+    sent: dict[str, float] = {}
+    deadlines: dict[str, float] = {}
+
+    async def poll(dev: Device, budget: Budget) -> ProbeResult:
+        sent[dev.name] = asyncio.get_running_loop().time()
+        deadlines[dev.name] = budget.deadline
+        return await rec.poll(dev, budget)
+
+    sched = PollScheduler(
+        rec.emit, snmp_poll=poll, ping_probe=None, snmp_concurrency=1, deadline_fraction=0.8
+    )
+    sched.set_devices([device("first", interval=1.0), device("second", interval=1.0)])
+    await asyncio.gather(sched._run("snmp", "first"), sched._run("snmp", "second"))
+    assert sent["second"] - sent["first"] == pytest.approx(0.5)
+    assert {name: deadlines[name] - sent[name] for name in sent} == {
+        "first": pytest.approx(0.8),
+        "second": pytest.approx(0.8),
+    }
+    assert (sched.totals.polls_ok, sched.totals.polls_failed, sched.totals.polls_overloaded) == (2, 0, 0)
+    assert sched.totals.poll_lag_ms_max == pytest.approx(500.0)  # the slot wait is the poller's lag
+    assert sorted(sched.cycle.start_lags_ms) == [pytest.approx(0.0), pytest.approx(500.0)]
+
+
+# (what the probe returns, event-loop lag while it ran) -> (outcome, records emitted)
+_FAILED_TIMEOUT = ProbeResult(False, error="no response within 1s x 2 tries", no_answer=True)
+_FAILED_CUT = ProbeResult(False, error="poll deadline of 0.8s exceeded", cut=True, no_answer=True)
+_FAILED_AUTH = ProbeResult(False, error="SNMPv3 authentication failed")
+_OK = ProbeResult(True)
+
+
+@pytest.mark.parametrize(
+    ("result", "stall_s", "outcome"),
+    [
+        (_OK, 0.0, "ok"),
+        (_OK, 5.0, "ok"),  # an answer is an answer, however late the loop read it
+        (_FAILED_TIMEOUT, 0.0, "failed"),  # the device's timeout: the loop kept up
+        (_FAILED_TIMEOUT, 0.5, "failed"),  # a short hiccup does not excuse it
+        (_FAILED_TIMEOUT, 1.5, "loop_lag"),  # the loop stalled: the reply may have come unread
+        (_FAILED_CUT, 0.0, "failed"),  # cut at a budget that started at the send: the device's
+        (_FAILED_CUT, 3.0, "loop_lag"),
+        (_FAILED_AUTH, 3.0, "failed"),  # an answer that said no is the device's whatever the loop did
+    ],
+)
+def test_whose_problem_a_poll_was(
+    clock: VirtualClock, result: ProbeResult, stall_s: float, outcome: str
+) -> None:
+    clock.run(_whose_problem(result, stall_s, outcome))
+
+
+async def _whose_problem(result: ProbeResult, stall_s: float, outcome: str) -> None:
+    stalled = [10.0]  # lag since start, before the poll
+
+    async def probe(dev: Device, budget: Budget) -> ProbeResult:
+        await asyncio.sleep(0.1)
+        stalled[0] += stall_s
+        record = Sample("snmp", {"device": dev.name}, {"poll_ok": int(result.ok)}, 0)
+        return ProbeResult(result.ok, [record], result.error, 0.1, result.cut, result.no_answer)
+
+    emitted: list[Sample] = []
+    sched = PollScheduler(emitted.extend, snmp_poll=probe, ping_probe=None, stalled=lambda: stalled[0])
+    sched.set_devices([device("r1")])
+    await sched._run("snmp", "r1")
+    totals = sched.totals
+    counts = {"ok": totals.polls_ok, "failed": totals.polls_failed, **totals.overloaded}
+    assert counts == {key: int(key == outcome) for key in counts}
+    assert totals.polls_overloaded == int(outcome not in ("ok", "failed"))
+    assert len(emitted) == int(outcome in ("ok", "failed"))  # an overloaded poll writes nothing
 
 
 async def test_results_are_counted_as_the_probe_says_not_from_the_samples() -> None:

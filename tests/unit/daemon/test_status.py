@@ -57,10 +57,23 @@ def test_states_follow_the_last_results() -> None:
     assert b["error"] == "snmp: no response within 2 s"
     assert b["probes"]["snmp"]["last_success"] is None
     board.poll_done("snmp", "a", _snmp("a", True))
-    board.poll_skipped("snmp", "a")  # the next one could not start: the device is too slow for its interval
+    board.poll_overloaded("snmp", "a", "skipped")  # the poller was too busy for the next one
     assert _state(board, "a") == "overloaded"
+    a = board.device("a")
+    assert a is not None
+    assert (a["overloaded"], a["history"][0]["overloaded"]) == ("snmp: skipped", "skipped")
     board.poll_done("snmp", "b", _snmp("b", True))
     assert _state(board, "b") == "ok"
+
+
+def test_a_device_the_poller_never_had_time_for_is_overloaded_not_failing() -> None:
+    board = _board("a")
+    board.poll_overloaded("snmp", "a", "slot_wait")
+    assert _state(board, "a") == "overloaded"
+    detail = board.device("a")
+    assert detail is not None
+    assert detail["error"] == ""
+    assert detail["probes"] == {}
 
 
 def test_history_is_bounded_and_newest_first() -> None:

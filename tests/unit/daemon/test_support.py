@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import generate_latest
 
 from netpoll.daemon.http import HttpEndpoint
+from netpoll.daemon.looplag import LagFigures
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
@@ -95,6 +96,40 @@ async def test_http_endpoint() -> None:
         assert "netpoll_points_dropped_total 7.0" in body
         status, _ = await _get(endpoint.port, "/nope")
         assert status.startswith("HTTP/1.1 404")
+
+
+async def test_healthz_is_degraded_while_polls_are_overloaded() -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    monitor.running = True
+    cycle = CycleStats(polls_ok=90, polls_failed=2, polls_skipped=3, polls_overloaded=8)
+    cycle.overloaded.update(slot_wait=5, skipped=3)
+    cycle.start_lags_ms.extend([10.0] * 90 + [40_000.0] * 2)
+    record = monitor.cycle_sample(cycle, SinkFigures(0, 0, 1.0, 10), devices=50, loop=LagFigures(0.25, 1.5))
+    counts = ("polls_overloaded", "overloaded_slot_wait", "overloaded_loop_lag")
+    assert [record.fields[k] for k in counts] == [8, 5, 0]
+    assert (record.fields["loop_lag_p99_ms"], record.fields["loop_lag_max_ms"]) == (250.0, 1500.0)
+    assert record.fields["poll_lag_p99_ms"] == 40_000.0
+    monitor.live.totals = lambda: cycle
+    async with HttpEndpoint(monitor, "127.0.0.1", 0) as endpoint:
+        status, body = await _get(endpoint.port, "/healthz")
+        # Still 200: a liveness probe must not restart a busy poller; the body says degraded and why.
+        assert status == "HTTP/1.1 200 OK"
+        assert body.startswith(
+            "degraded: 8 of 100 polls overloaded in the last cycle (slot_wait 5, skipped 3,"
+        )
+        assert "poll start lag p99 40.0 s, event-loop lag p99 250 ms" in body
+        assert "shard the inventory" in body
+        _, metrics = await _get(endpoint.port, "/metrics")
+        assert 'netpoll_polls_overloaded_total{reason="slot_wait"} 5.0' in metrics
+        assert "netpoll_event_loop_lag_p99_seconds 0.25" in metrics
+        assert "netpoll_overloaded_polls_last_cycle 8.0" in metrics
+        _, status_json = await _get(endpoint.port, "/api/status")
+        status_doc = json.loads(status_json)
+        assert status_doc["healthy"] is True
+        assert status_doc["health"] == body.strip()
+        assert status_doc["last_cycle"]["polls_overloaded"] == 8
+        monitor.cycle_sample(CycleStats(polls_ok=100), SinkFigures(0, 0, 1.0, 10), devices=50)
+        assert await _get(endpoint.port, "/healthz") == ("HTTP/1.1 200 OK", "ok\n")
 
 
 async def test_http_endpoint_port_taken_is_one_line_error() -> None:

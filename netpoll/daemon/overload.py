@@ -1,0 +1,45 @@
+"""Whose problem a poll was: the device's (ok or failed) or the poller's (overloaded, with a reason).
+
+A poll that could not start or finish because the poller itself was behind is *overloaded*: it is counted
+as such (``polls_overloaded`` and one counter per reason in the ``netpoll`` record), shown on the status
+page, and its records are not written, so no device alert rule ever sees it as a failure. Reasons:
+
+* ``slot_wait``: no concurrency slot came free before the poll's next run was due; no request was sent.
+* ``skipped``: APScheduler did not start the run (the device's previous poll, started late, still ran, or the
+  run was missed by more than its grace time).
+* ``loop_lag``: an answer the poll waited for did not come (a timeout, cut at its deadline, an echo request
+  without reply, also in a ping that got others: it would read as loss) while the event loop stalled for at
+  least :data:`STALL_S` seconds: the reply may well have come, unread, or been dropped from a full socket
+  buffer.
+
+A failure with an answer that said no (authentication, an agent error, no route) is the device's whatever the
+loop did; so is a timeout or a cut while the loop kept up, because the device's budget starts when its
+request is sent (:class:`netpoll.probe.Budget`): time spent waiting for a slot never counts against it.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from netpoll.probe import ProbeResult
+
+Reason = Literal["slot_wait", "skipped", "loop_lag"]
+REASONS: tuple[Reason, ...] = ("slot_wait", "skipped", "loop_lag")
+
+# Event-loop lag accumulated during a poll from which a failure for want of an answer is the poller's: longer
+# than a typical SNMP request timeout's share of it, far shorter than a dead device's budget.
+STALL_S = 1.0
+
+
+def classify(result: ProbeResult | None, stalled_s: float = 0.0) -> Reason | None:
+    """Why a poll was the poller's problem, or None when it was the device's (``result.ok`` or not).
+
+    Args:
+        result: what the probe returned; None when the poll never got a concurrency slot.
+        stalled_s: event-loop lag accumulated while the probe ran.
+    """
+    if result is None:
+        return "slot_wait"
+    if result.no_answer and stalled_s >= STALL_S:
+        return "loop_lag"
+    return None
