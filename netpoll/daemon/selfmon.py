@@ -126,26 +126,16 @@ class SelfMonitor:
         self._lag = Gauge(
             "netpoll_poll_lag_seconds", "Largest poll start lag in the last cycle", registry=self.registry
         )
-        self._lag_p99 = Gauge(
-            "netpoll_poll_lag_p99_seconds",
-            "99th percentile of the poll start lag (due to first request) in the last cycle",
-            registry=self.registry,
-        )
-        self._loop_p99 = Gauge(
-            "netpoll_event_loop_lag_p99_seconds",
-            "99th percentile of the event loop's lag in the last cycle",
-            registry=self.registry,
-        )
-        self._loop_max = Gauge(
-            "netpoll_event_loop_lag_max_seconds",
-            "Largest lag of the event loop in the last cycle",
-            registry=self.registry,
-        )
-        self._overloaded = Gauge(
-            "netpoll_overloaded_polls_last_cycle",
-            "Polls the poller was too busy for in the last cycle (0: not overloaded)",
-            registry=self.registry,
-        )
+        # How far behind the poller was in the last cycle (see netpoll.daemon.overload).
+        self._behind = {
+            name: Gauge(name, text, registry=self.registry)
+            for name, text in (
+                ("netpoll_poll_lag_p99_seconds", "99th percentile of the poll start lag in the last cycle"),
+                ("netpoll_event_loop_lag_p99_seconds", "99th percentile of the event loop's lag, last cycle"),
+                ("netpoll_event_loop_lag_max_seconds", "Largest lag of the event loop in the last cycle"),
+                ("netpoll_overloaded_polls_last_cycle", "Polls the poller was too busy for, last cycle"),
+            )
+        }
         self._queue = Gauge("netpoll_queue_points", "Points waiting in memory", registry=self.registry)
         self._spool = Gauge(
             "netpoll_spool_bytes", "Bytes waiting in the on-disk spool", registry=self.registry
@@ -187,10 +177,13 @@ class SelfMonitor:
         loop = loop or LagFigures()
         lag_p99_ms = p99(cycle.start_lags_ms)
         self._lag.set(cycle.poll_lag_ms_max / 1000.0)
-        self._lag_p99.set(lag_p99_ms / 1000.0)
-        self._loop_p99.set(loop.p99_s)
-        self._loop_max.set(loop.max_s)
-        self._overloaded.set(cycle.polls_overloaded)
+        for name, value in (
+            ("netpoll_poll_lag_p99_seconds", lag_p99_ms / 1000.0),
+            ("netpoll_event_loop_lag_p99_seconds", loop.p99_s),
+            ("netpoll_event_loop_lag_max_seconds", loop.max_s),
+            ("netpoll_overloaded_polls_last_cycle", cycle.polls_overloaded),
+        ):
+            self._behind[name].set(value)
         self.overload = _overload_text(cycle, lag_p99_ms, loop)
         self._queue.set(sink.queue_size)
         self._spool.set(sink.spool_bytes)
