@@ -20,6 +20,11 @@ MAX_CONCURRENT_ICMP = 512
 # A poll's budget (its one deadline), as a fraction of its interval: it ends as a failed poll before the next
 # one is due.
 DEADLINE_FRACTION = 0.95
+# Shutdown: polls in flight get SHUTDOWN_GRACE_S to finish (then are cancelled); everything after them (state,
+# the MQTT drain, the output's flush or spool) shares SHUTDOWN_FLUSH_S. Past both plus a margin, a watchdog
+# ends the process whatever still runs.
+SHUTDOWN_GRACE_S = 5.0
+SHUTDOWN_FLUSH_S = 10.0
 # The self-monitoring HTTP endpoint's address when only a port is known; http.listen is off by default.
 HTTP_HOST = "127.0.0.1"
 # The line-protocol file output (no influxdb: section) starts a new file at this size or age.

@@ -9,7 +9,10 @@ Pipeline (one direction)::
 
 Every long-lived part is an async context manager entered in dependency order, so the exit runs in
 reverse: stop scheduling, finish or cancel in-flight polls within ``shutdown_grace_s``, save state, close
-the probes, and last flush the output (or spool what cannot be sent). A cycle ticker emits the ``netpoll``
+the probes, drain the MQTT queue, and last flush the output (or spool what cannot be sent). Everything after
+the polls shares ``shutdown_flush_s``: the MQTT drain gets at most half of what is left, the output the rest.
+A watchdog thread ends the process should anything still run well past both (a stuck thread, a callback
+that never yields). A cycle ticker emits the ``netpoll``
 self-monitoring sample and prints one console line per cycle.
 """
 
@@ -19,9 +22,11 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AsyncExitStack
@@ -57,6 +62,9 @@ if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never 
     from netpoll.outputs.mqtt.publisher import MqttPublisher
 
 log = logging.getLogger("netpoll.daemon")
+
+# The watchdog's margin past the shutdown budget (grace + flush) before it ends the process.
+WATCHDOG_MARGIN_S = 5.0
 
 
 class Sink(Protocol):
@@ -97,7 +105,8 @@ class RunSettings:
     snmp_backend: SnmpBackendName = "auto"  # the default for devices whose snmp.backend is auto
     icmp_concurrency: int = defaults.MAX_CONCURRENT_ICMP
     deadline_fraction: float = defaults.DEADLINE_FRACTION
-    shutdown_grace_s: float = 5.0
+    shutdown_grace_s: float = defaults.SHUTDOWN_GRACE_S
+    shutdown_flush_s: float = defaults.SHUTDOWN_FLUSH_S
     http_host: str = defaults.HTTP_HOST
     http_port: int | None = None  # None: no HTTP endpoint (http.listen is off by default)
     shard: tuple[int, int] | None = None
@@ -125,7 +134,8 @@ class Daemon:
         loader: the inventory loader, injectable for tests; None: ``load_inventory`` checking profile
             references against the profiles this daemon loaded, at start and on every reload alike.
         signals: the process's signal handlers, installed by ``netpoll run`` before anything else; None:
-            a daemon that receives no signals (tests stop it with ``stop_event``).
+            a daemon that receives no signals (tests stop it with ``stop_event``). Only a daemon given them
+            owns its process, so only it arms the shutdown watchdog that may end the process.
     """
 
     def __init__(
@@ -137,6 +147,7 @@ class Daemon:
         self.settings = settings
         self.loader = loader
         self.signals = signals or ProcessSignals()
+        self._owns_process = signals is not None
         self._watcher: InventoryWatcher | None = None
         self._reload_pending = False
         self.stop_event = asyncio.Event()
@@ -160,6 +171,8 @@ class Daemon:
         self._console: Any = None
         self._fast_stop = False
         self._loop_lag = LoopLagMonitor()
+        self._exit_by: float | None = None  # loop time by which the shutdown must be over
+        self._watchdog = False  # armed at the first stop once run() runs with the process's signals
 
     # ---- devices ----
 
@@ -254,6 +267,7 @@ class Daemon:
         """Run until SIGTERM/SIGINT (or ``cycles`` cycles); returns the exit code."""
         # From here to the end signals reach _on_signal; those that came earlier are replayed now.
         self.signals.listen(asyncio.get_running_loop(), self._on_signal)
+        self._watchdog = self._owns_process
         try:
             return await self._run()
         finally:
@@ -280,6 +294,7 @@ class Daemon:
         async with AsyncExitStack() as stack:
             # Entered next, so it is closed last: everything polled until the end gets flushed or spooled.
             self._sink = await stack.enter_async_context(self._make_sink())
+            stack.callback(self._budget_sink)  # runs just before the sink's exit
             await self._open_alerts(stack, profiles)
             await self._open_probes(stack, profiles)
             await stack.enter_async_context(self._loop_lag)
@@ -294,6 +309,7 @@ class Daemon:
                 stalled=self._loop_lag.stalled_s,
             )
             self._monitor.live.totals = lambda: self._scheduler.totals if self._scheduler else CycleStats()
+            self._monitor.live.in_flight = lambda: self._scheduler.in_flight if self._scheduler else 0
             if self._publisher is not None:
                 self._monitor.live.mqtt = self._publisher.stats
             stack.push_async_callback(self._save_state)
@@ -345,6 +361,7 @@ class Daemon:
             self._publisher = await stack.enter_async_context(
                 MqttPublisher(s.mqtt, queue_path=s.state_dir / "mqtt-queue.jsonl")
             )
+            stack.callback(self._budget_publisher)  # runs just before the publisher's exit
         else:
             log.info("alerts: no MQTT broker configured; alerts go to the log")
 
@@ -378,7 +395,39 @@ class Daemon:
                 self._scheduler.cancel_in_flight()
             return
         log.info("%s: stopping", sig.name)
+        self._begin_stop()
         self.stop_event.set()
+
+    def _begin_stop(self) -> None:
+        """Start the shutdown clock (once): polls get their grace, the rest the flush budget."""
+        if self._exit_by is not None:
+            return
+        s = self.settings
+        budget = s.shutdown_grace_s + s.shutdown_flush_s
+        self._exit_by = asyncio.get_running_loop().time() + budget
+        if self._watchdog:
+            timer = threading.Timer(budget + WATCHDOG_MARGIN_S, _overran, args=(budget + WATCHDOG_MARGIN_S,))
+            timer.daemon = True  # a process that exits in time never waits for it
+            timer.start()
+
+    def _remaining(self) -> float:
+        """Seconds left of the shutdown budget."""
+        if self._exit_by is None:
+            self._begin_stop()
+        assert self._exit_by is not None
+        return self._exit_by - asyncio.get_running_loop().time()
+
+    def _budget_publisher(self) -> None:
+        # The MQTT drain may take at most half of what is left (plus the publisher's 1 s to give up), so the
+        # output always keeps time to flush or spool.
+        if self._publisher is not None:
+            half = max(0.1, (self._remaining() - 1.0) / 2)
+            self._publisher.drain_timeout = min(self._publisher.drain_timeout, half)
+
+    def _budget_sink(self) -> None:
+        if isinstance(self._sink, InfluxWriter):
+            left = max(0.1, self._remaining() - 0.5)  # the spool write after the deadline takes a moment
+            self._sink.shutdown_timeout_s = min(self._sink.shutdown_timeout_s, left)
 
     def _on_hup(self) -> None:
         # Never the default action (death): a reload while running, remembered during start-up, nothing
@@ -393,6 +442,7 @@ class Daemon:
 
     async def _stop_scheduler(self) -> None:
         assert self._scheduler is not None
+        self._begin_stop()  # a stop by --cycles or an error has the same budget as one by a signal
         self._monitor.running = False
         grace = 0.0 if self._fast_stop else self.settings.shutdown_grace_s
         await self._scheduler.stop(grace)
@@ -509,3 +559,12 @@ class Daemon:
             self._console.print(text, style=style, markup=False)
         else:
             print(text, flush=True)
+
+
+def _overran(after_s: float) -> None:
+    """The watchdog: the shutdown overran its budget; end the process now (exit status 1)."""
+    log.critical("shutdown still running %.0f s after the stop signal: exiting now", after_s)
+    for handler in logging.getLogger().handlers:
+        with contextlib.suppress(Exception):
+            handler.flush()
+    os._exit(1)

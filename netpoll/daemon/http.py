@@ -121,6 +121,7 @@ class Routes:
                 "healthy": healthy,
                 "health": reason,
                 "last_cycle_at": self.monitor.last_cycle_at or None,
+                "in_flight": self.monitor.live.in_flight() if self.monitor.live.in_flight else 0,
                 "last_cycle": self.monitor.last_fields,
             }
         )

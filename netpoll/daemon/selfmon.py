@@ -265,11 +265,14 @@ class LiveCollector(Collector):
         self.totals: Callable[[], CycleStats] | None = None
         self.board: StatusBoard | None = None
         self.mqtt: Callable[[], Mapping[str, int]] | None = None
+        self.in_flight: Callable[[], int] | None = None
 
     def collect(self) -> Iterator[Metric]:
         """The current values (called by the registry on every scrape)."""
         if self.totals is not None:
             yield from _poll_metrics(self.totals())
+        if self.in_flight is not None:
+            yield GaugeMetricFamily("netpoll_polls_in_flight", "Polls running now", value=self.in_flight())
         if self.board is not None:
             yield from _device_metrics(self.board)
         if self.mqtt is not None:
