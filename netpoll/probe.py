@@ -11,7 +11,9 @@ failure is a result, not an exception.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from netpoll.inventory.models import Device
@@ -71,3 +73,46 @@ class ProbeResult:
 
 Probe = Callable[[Device, Budget], Awaitable[ProbeResult]]
 """``SnmpPoller.run`` / ``IcmpProber.run``: poll one device within a budget; a device failure is a result."""
+
+
+# Seconds the running poll spent waiting in the poller's own queues; None outside a poll the scheduler runs.
+_QUEUED: ContextVar[list[float] | None] = ContextVar("netpoll_poll_queued", default=None)
+
+
+@contextlib.contextmanager
+def poller_queue() -> Iterator[None]:
+    """Around a wait inside the poller (not the device): a backend's bound on requests in flight, send pacing.
+
+    The time is added to the running poll's queue time (see :func:`queue_time`), which tells a poll cut at its
+    deadline because it queued in the poller from one cut because the device was slow.
+    """
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    try:
+        yield
+    finally:
+        queued = _QUEUED.get()
+        if queued is not None:
+            queued[0] += loop.time() - start
+
+
+@contextlib.asynccontextmanager
+async def holding(semaphore: asyncio.Semaphore) -> AsyncIterator[None]:
+    """``async with semaphore`` whose wait for the semaphore counts as poller queue time."""
+    with poller_queue():
+        await semaphore.acquire()
+    try:
+        yield
+    finally:
+        semaphore.release()
+
+
+@contextlib.contextmanager
+def queue_time() -> Iterator[list[float]]:
+    """Collect the queue time of the poll run inside (``[seconds]``, read once the block ended)."""
+    queued = [0.0]
+    token = _QUEUED.set(queued)
+    try:
+        yield queued
+    finally:
+        _QUEUED.reset(token)

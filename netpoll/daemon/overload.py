@@ -11,6 +11,9 @@ page, and its records are not written, so no device alert rule ever sees it as a
   without reply, also in a ping that got others: it would read as loss) while the event loop stalled for at
   least :data:`STALL_S` seconds: the reply may well have come, unread, or been dropped from a full socket
   buffer.
+* ``queue``: the poll was cut at its deadline after waiting :data:`STALL_S` seconds or more in the poller's
+  own queues inside the probe (pysnmp's bound on requests in flight, ICMP send pacing:
+  ``netpoll.probe.poller_queue``): the device did not get its whole budget.
 
 A failure with an answer that said no (authentication, an agent error, no route) is the device's whatever the
 loop did; so is a timeout or a cut while the loop kept up, because the device's budget starts when its
@@ -23,23 +26,26 @@ from typing import Literal
 
 from netpoll.probe import ProbeResult
 
-Reason = Literal["slot_wait", "skipped", "loop_lag"]
-REASONS: tuple[Reason, ...] = ("slot_wait", "skipped", "loop_lag")
+Reason = Literal["slot_wait", "skipped", "loop_lag", "queue"]
+REASONS: tuple[Reason, ...] = ("slot_wait", "skipped", "loop_lag", "queue")
 
 # Event-loop lag accumulated during a poll from which a failure for want of an answer is the poller's: longer
 # than a typical SNMP request timeout's share of it, far shorter than a dead device's budget.
 STALL_S = 1.0
 
 
-def classify(result: ProbeResult | None, stalled_s: float = 0.0) -> Reason | None:
+def classify(result: ProbeResult | None, stalled_s: float = 0.0, queued_s: float = 0.0) -> Reason | None:
     """Why a poll was the poller's problem, or None when it was the device's (``result.ok`` or not).
 
     Args:
         result: what the probe returned; None when the poll never got a concurrency slot.
         stalled_s: event-loop lag accumulated while the probe ran.
+        queued_s: time the probe waited in the poller's own queues (``netpoll.probe.queue_time``).
     """
     if result is None:
         return "slot_wait"
     if result.no_answer and stalled_s >= STALL_S:
         return "loop_lag"
+    if result.cut and queued_s >= STALL_S:
+        return "queue"
     return None

@@ -9,9 +9,10 @@
   concurrency slot and may send (``netpoll.probe.Budget``): the device is measured, not the queue. The wait
   for the slot ends when the budget would have ended had the poll started on time (so before its next run
   is due); a poll that got no slot by then sends nothing.
-* Overload (``netpoll.daemon.overload``): a poll that got no slot, a run APScheduler skipped, and a poll
-  that failed for want of an answer while the event loop stalled are the poller's problem, not the
-  device's: counted as overloaded with the reason, their records never emitted, so no device rule sees them.
+* Overload (``netpoll.daemon.overload``): a poll that got no slot, a run APScheduler skipped, a poll that
+  failed for want of an answer while the event loop stalled, and one cut after queueing inside the poller
+  are the poller's problem, not the device's: counted as overloaded with the reason, their records never
+  emitted, so no device rule sees them.
 * Global limits: one semaphore bounds concurrent SNMP polls, another concurrent ICMP probes; each poll is its
   own task, so one slow device never delays another.
 * Results: a probe returns a ``ProbeResult`` (ok, error, samples, duration, cut at its deadline); the
@@ -41,7 +42,7 @@ from netpoll import defaults
 from netpoll.daemon.overload import REASONS, Reason, classify
 from netpoll.devicelog import device_log
 from netpoll.inventory.models import Device
-from netpoll.probe import Budget, Probe, ProbeResult
+from netpoll.probe import Budget, Probe, ProbeResult, queue_time
 from netpoll.sample import Sample
 
 log = logging.getLogger("netpoll.daemon.scheduler")
@@ -294,7 +295,7 @@ class PollScheduler:
         started = time.monotonic()
         dlog = device_log(log, name)
         result: ProbeResult | None = None
-        stalled = 0.0
+        stalled = queued_s = 0.0
         try:
             # Waiting for a slot is the poller's time: at most until the poll would have ended had it
             # started on time, so a poll that got none ends before its next run is due.
@@ -302,11 +303,13 @@ class PollScheduler:
                 lag_s += time.monotonic() - started
                 mark = self._stalled()
                 try:
-                    # The device's budget starts now, as its first request goes out.
-                    result = await probe(device, Budget.start(seconds))
+                    with queue_time() as queued:
+                        # The device's budget starts now, as its first request goes out.
+                        result = await probe(device, Budget.start(seconds))
                 finally:
                     self._sems[kind].release()
                 stalled = self._stalled() - mark
+                queued_s = queued[0]
         except asyncio.CancelledError:
             dlog.debug("%s poll cancelled", kind)
             return
@@ -317,7 +320,7 @@ class PollScheduler:
             self._in_flight.pop(job_id, None)
         if job_id in self._runs:
             self._runs[job_id] += 1
-        reason = classify(result, stalled)
+        reason = classify(result, stalled, queued_s)
         if reason is not None or result is None:
             # Not the device's failure: nothing is emitted, so its rules see neither a failure nor a gap.
             self._overloaded(kind, name, reason or "slot_wait")

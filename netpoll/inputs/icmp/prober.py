@@ -38,7 +38,7 @@ from netpoll.errors import IcmpError
 from netpoll.inputs.icmp.channel import FAMILY_NAMES, Channel, ProbeState, SocketKind
 from netpoll.inputs.icmp.stats import EchoStats, ResultCode, ping_sample, summarize
 from netpoll.inventory.models import Device, PingSettings
-from netpoll.probe import Budget, ProbeResult
+from netpoll.probe import Budget, ProbeResult, poller_queue
 from netpoll.sample import Sample
 
 logger = logging.getLogger("netpoll.icmp")
@@ -303,7 +303,8 @@ class IcmpProber:
                         await asyncio.sleep(delay)
                 slot = self._take_slot()
                 if slot is not None:
-                    await slot
+                    with poller_queue():  # send pacing: the poller's time, not the target's
+                        await slot
                 try:
                     channel.send(probe, index, sockaddr, payload_size)
                 except BlockingIOError:

@@ -62,6 +62,7 @@ from netpoll.inputs.snmp.pysnmp_wire import (
 )
 from netpoll.inputs.snmp.types import Oid, SnmpValue, format_oid
 from netpoll.inventory.models import UsmCredentials
+from netpoll.probe import holding
 
 log = logging.getLogger("netpoll.snmp.pysnmp")
 
@@ -163,7 +164,8 @@ class PysnmpEngines:
     ``in_flight`` bounds the requests outstanding on all of them (held for one ``get`` or one ``walk``, which
     has one request outstanding at a time): pysnmp spends ~100 µs of CPU per varbind, so beyond a few dozen
     requests in flight replies only wait longer in the socket buffers while the event loop decodes others, and
-    that wait counts against their timeouts. Waiting for ``in_flight`` does not.
+    that wait counts against their timeouts. Waiting for ``in_flight`` does not (and counts as the poller's
+    queue time, not the device's: ``netpoll.probe.holding``).
     """
 
     def __init__(
@@ -366,7 +368,7 @@ class PysnmpClient(BackendClient):
     async def _get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         pending = list(oids)
         result: dict[Oid, SnmpValue] = {}
-        async with self._engines.in_flight:
+        async with holding(self._engines.in_flight):
             # v1 answers a whole request with noSuchName when one OID is missing: drop it and ask again.
             while pending:
                 request = [ObjectType(ObjectIdentity(oid)) for oid in pending]
@@ -403,7 +405,7 @@ class PysnmpClient(BackendClient):
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         guard = WalkGuard(root)
-        async with self._engines.in_flight:
+        async with holding(self._engines.in_flight):
             if self.target.version == "1":
                 rows = await self._walk_next(guard)
             else:

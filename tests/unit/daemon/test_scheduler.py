@@ -21,7 +21,7 @@ from pydantic import SecretStr
 import netpoll.daemon.scheduler
 from netpoll.daemon.scheduler import PollScheduler, phase_offset
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
-from netpoll.probe import Budget, ProbeResult
+from netpoll.probe import Budget, ProbeResult, holding
 from netpoll.sample import Sample
 from tests.fakeclock import VirtualClock
 
@@ -248,7 +248,7 @@ async def _no_slot_is_overloaded(clock: VirtualClock) -> None:
     assert not [s for s in rec.emitted if s.tags["device"] == "queued"]  # no failure record for its rules
     assert (sched.totals.polls_failed, sched.totals.polls_cut) == (0, 0)
     assert sched.totals.polls_overloaded == 1
-    assert sched.totals.overloaded == {"slot_wait": 1, "skipped": 0, "loop_lag": 0}
+    assert sched.totals.overloaded == {"slot_wait": 1, "skipped": 0, "loop_lag": 0, "queue": 0}
     assert sched.cycle.polls_overloaded == 1
     assert sched.totals.failed_devices == set()
     assert observer.overloaded == [("snmp", "queued", "slot_wait")]
@@ -333,6 +333,37 @@ async def _whose_problem(result: ProbeResult, stall_s: float, outcome: str) -> N
     assert counts == {key: int(key == outcome) for key in counts}
     assert totals.polls_overloaded == int(outcome not in ("ok", "failed"))
     assert len(emitted) == int(outcome in ("ok", "failed"))  # an overloaded poll writes nothing
+
+
+def test_a_poll_cut_after_queueing_inside_the_poller_is_overloaded(clock: VirtualClock) -> None:
+    clock.run(_cut_after_queueing(clock))
+
+
+async def _cut_after_queueing(clock: VirtualClock) -> None:
+    # A backend's own bound on requests in flight (one here, held by another poll for 3 s): the device's
+    # poll queues for it inside the probe and is cut at its 2 s budget having sent nothing.
+    bound = asyncio.Semaphore(1)
+
+    async def probe(dev: Device, budget: Budget) -> ProbeResult:
+        try:
+            async with asyncio.timeout_at(budget.deadline), holding(bound):
+                return ProbeResult(True)
+        except TimeoutError:
+            return ProbeResult(False, [Sample("snmp", {"device": dev.name}, {"poll_ok": 0}, 0)], cut=True)
+
+    async def hog() -> None:
+        async with bound:
+            await asyncio.sleep(3.0)
+
+    emitted: list[Sample] = []
+    sched = PollScheduler(emitted.extend, snmp_poll=probe, ping_probe=None, deadline_fraction=0.5)
+    sched.set_devices([device("r1", interval=4.0)])
+    holder = asyncio.create_task(hog())
+    await asyncio.sleep(0)
+    await sched._run("snmp", "r1")
+    await holder
+    assert sched.totals.overloaded["queue"] == 1
+    assert (sched.totals.polls_failed, sched.totals.polls_cut, emitted) == (0, 0, [])
 
 
 async def test_results_are_counted_as_the_probe_says_not_from_the_samples() -> None:
