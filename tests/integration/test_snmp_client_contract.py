@@ -348,6 +348,29 @@ async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent)
     assert _open_sockets() == before
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
+async def test_gufo_holds_a_socket_only_while_polling(snmpd: SnmpdAgent) -> None:
+    """A v2c session idle for ``session_idle_s`` is closed; the next request opens one again."""
+    before = _open_sockets()
+    async with SnmpClientPool(backend="gufo", session_idle_s=0.05) as pool:
+        clients = [
+            pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
+            for name in ("r1", "r2", "r3")
+        ]
+        for client in clients:
+            assert SYS_NAME in await client.get([SYS_NAME])
+        assert _open_sockets() == before + 3
+        for _ in range(100):  # bounded: the sweep runs every 50 ms
+            if _open_sockets() == before:
+                break
+            await asyncio.sleep(0.02)
+        assert _open_sockets() == before
+        for client in clients:  # the next poll: a new session, the same answers
+            assert len(await client.walk(IF_DESCR)) > 0
+        assert _open_sockets() == before + 3
+    assert _open_sockets() == before
+
+
 # --- snmpsim lab recordings ---------------------------------------------------------------------------------
 
 

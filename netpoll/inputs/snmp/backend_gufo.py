@@ -2,7 +2,11 @@
 
 gufo-snmp supports v1, v2c and v3 with MD5/SHA/SHA-2 auth and DES/AES-128/192/256 priv, but has no SNMPv3
 context name; ``supports`` says which credentials it can serve, and the pool's ``auto`` sends the rest to
-pysnmp. One UDP socket per session (per device), so replies for different devices never share a buffer.
+pysnmp. One UDP socket per session, so replies for different devices never share a buffer; a gufo socket is
+connected to its agent and decodes what it reads itself, so it cannot be shared between agents. A session is
+held only while a device is being polled: ``IdleSessions`` closes it once it has been idle for a second, so
+a daemon holds about as many sockets as it has v1/v2c polls in flight, not one per device. SNMPv3 sessions
+stay open (engine ID, time and localised keys are costly to rebuild).
 
 gufo returns Python values already: int for every integer type, bytes for OCTET STRING, and str for both
 OBJECT IDENTIFIER and IpAddress values. ``decode_value`` tells the two apart by shape: an IpAddress has
@@ -249,8 +253,54 @@ def _expire(waiter: asyncio.Future[None]) -> None:
         waiter.set_exception(TimeoutError())
 
 
+class IdleSessions:
+    """Closes the sessions of gufo clients that have been idle for ``idle_s`` seconds; one timer for all.
+
+    A poll sends its requests one after the other, so a second without one means the poll is over; the
+    next poll (an interval later) opens a new session. That keeps one file descriptor (and gufo's buffers)
+    per poll in flight instead of one per device for the daemon's life (figures in ``docs/scaling.md``). The
+    cost: a socket(), connect(), close() and two epoll_ctl per poll. v1/v2c sessions only (``GufoClient``).
+    """
+
+    def __init__(self, idle_s: float = 1.0) -> None:
+        self.idle_s = idle_s
+        self._open: set[GufoClient] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def opened(self, client: GufoClient) -> None:
+        """``client`` opened a session: close it when idle (the sweep starts with the first one)."""
+        self._open.add(client)
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(self.idle_s, self._sweep)
+
+    def closed(self, client: GufoClient) -> None:
+        """``client`` closed its session."""
+        self._open.discard(client)
+
+    def _sweep(self) -> None:
+        self._timer = None
+        idle_since = time.monotonic() - self.idle_s
+        for client in [c for c in self._open if c.idle_since(idle_since)]:
+            client.close()
+        if self._open:
+            self._timer = asyncio.get_running_loop().call_later(self.idle_s, self._sweep)
+
+    def stop(self) -> None:
+        """Stop sweeping (the pool is closing and closes every client itself)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
 class GufoClient(BackendClient):
-    """SnmpClient on gufo-snmp. Created by ``SnmpClientPool``; the session opens on the first request."""
+    """SnmpClient on gufo-snmp. Created by ``SnmpClientPool``; the session opens on the first request.
+
+    With ``idle`` (the pool's), the session closes when the client has been idle a while and reopens on the
+    next request; without, it stays open until ``close``.
+    """
 
     backend = "gufo"
 
@@ -261,9 +311,13 @@ class GufoClient(BackendClient):
         recv_buffer: int = 0,
         check_replies: bool = False,
         large_replies: Callable[[], SnmpClient] | None = None,
+        idle: IdleSessions | None = None,
     ) -> None:
         super().__init__(target, tally)
         self._check_replies = check_replies
+        # An agent that once sent an undecodable reply stays suspect across sessions (see ``_Wire``).
+        self._suspect = False
+        self._idle = idle
         # gufo 0.13 decodes into a fixed buffer of a few KB and reports a larger (legal, up to 64 KB) reply
         # as "incomplete": such a request is asked again through this client (pysnmp), which reads any size.
         self._large_replies = large_replies
@@ -316,9 +370,17 @@ class GufoClient(BackendClient):
             raise self._translate(exc) from exc
         self._session = session
         wire = _Wire(session)
-        if self._check_replies:
+        if self._check_replies or self._suspect:
             wire.distrust()
+        if self._idle is not None and self.target.version != "3":
+            # v3 sessions stay open: re-opening one localises its keys again (1.5 ms of CPU, measured) and
+            # costs a round trip for engine time synchronisation, every poll.
+            self._idle.opened(self)
         return wire
+
+    def idle_since(self, when: float) -> bool:
+        """True if the session is open, no request is in progress, and the last one ended before ``when``."""
+        return self._wire is not None and not self._busy.locked() and self._last_used < when
 
     async def _ready(self) -> _Wire:
         wire = self._wire
@@ -545,6 +607,9 @@ class GufoClient(BackendClient):
     def close(self) -> None:
         """Unregister the reader and drop the session; its socket closes with it."""
         if self._wire is not None:
+            self._suspect = self._suspect or self._wire.suspect
             self._wire.detach()
         self._wire = None
         self._session = None
+        if self._idle is not None:
+            self._idle.closed(self)

@@ -6,8 +6,9 @@ the pool's default.
 
 How many polls run at once is the caller's bound (the scheduler's, or ``netpoll poll``'s): a poll has one
 request outstanding at a time, so that bound is also the number of requests in flight. gufo gives every
-device its own socket and needs no more; pysnmp shares a few sockets and decodes slowly, so its engines
-add their own, lower bound on requests in flight (``PysnmpEngines``).
+device its own socket while it is polled (closed after ``session_idle_s`` without a request) and needs no
+more; pysnmp shares a few sockets and decodes slowly, so its engines add their own, lower bound on requests
+in flight (``PysnmpEngines``).
 
 Example::
 
@@ -26,7 +27,7 @@ from typing import Literal
 from netpoll.devicelog import device_log
 from netpoll.inputs.snmp import backend_gufo
 from netpoll.inputs.snmp.backend_common import Tally, Target
-from netpoll.inputs.snmp.backend_gufo import GufoClient
+from netpoll.inputs.snmp.backend_gufo import GufoClient, IdleSessions
 from netpoll.inputs.snmp.backend_pysnmp import DEFAULT_RECV_BUFFER, MAX_IN_FLIGHT, PysnmpClient, PysnmpEngines
 from netpoll.inputs.snmp.types import SnmpClient
 from netpoll.inventory.models import Device, SnmpBackendName, SnmpSettings
@@ -60,6 +61,7 @@ class SnmpClientPool:
         pysnmp_engines: int = 2,
         recv_buffer: int = DEFAULT_RECV_BUFFER,
         check_replies: bool = False,
+        session_idle_s: float | None = 1.0,
     ) -> None:
         self.default_backend: SnmpBackendName = backend
         self._engines = PysnmpEngines(pysnmp_engines, recv_buffer, pysnmp_max_in_flight)
@@ -67,6 +69,7 @@ class SnmpClientPool:
         self._tally = Tally()
         self._closed = False
         self._check_replies = check_replies
+        self._idle = IdleSessions(session_idle_s) if session_idle_s is not None else None
 
     @property
     def requests(self) -> int:
@@ -141,6 +144,7 @@ class SnmpClientPool:
                 self._tally,
                 check_replies=self._check_replies,
                 large_replies=lambda: PysnmpClient(target, self._engines, self._tally),
+                idle=self._idle,
             )
         else:
             client = PysnmpClient(target, self._engines, self._tally)
@@ -158,6 +162,8 @@ class SnmpClientPool:
         if self._closed:
             return
         self._closed = True
+        if self._idle is not None:
+            self._idle.stop()
         for _, _, client in self._clients.values():
             await client.aclose()
         self._clients.clear()
