@@ -1,9 +1,10 @@
 """SNMP sessions bench: what a device costs in sockets, CPU and memory under each way of holding its session.
 
-One net-snmp snmpd answers SNMP v2c on ``--devices`` loopback addresses (127.3.x.y); every contender polls every
-device ``--rounds`` times with ``SnmpPoller`` (the shipped profiles: scalars, walks, rates, records), 256 polls
-at once like the daemon's scheduler, with a pause of ``--pause`` seconds between rounds (a device's polls are an
-interval apart in the daemon). Each contender runs in a fresh process of its own, so memory figures are its own:
+One net-snmp snmpd answers SNMP v2c on ``--devices`` loopback addresses (127.3.x.y); every contender polls
+every device ``--rounds`` times with ``SnmpPoller`` (the shipped profiles: scalars, walks, rates, records),
+each round spread evenly over ``--spread`` seconds as the daemon's hashed phases spread a device's polls over
+its interval (at most 256 at once, the scheduler's bound). Each contender runs in a fresh process of its own,
+so memory figures are its own:
 
 - ``gufo, session for life``: the gufo backend keeping every device's session (one connected UDP socket) open
   until the pool closes (``session_idle_s=None``; netpoll before issue 17);
@@ -12,9 +13,10 @@ interval apart in the daemon). Each contender runs in a fresh process of its own
 - ``pysnmp, shared sockets``: the pysnmp backend, every device on two engines (one UDP socket each) with
   request-id demultiplexing by pysnmp.
 
-Reported: sockets open at most while polling and during the pauses, CPU µs per poll over the steady-state
-rounds (the first, with profile pick and label reads, is a warm-up), and RSS growth from before the pool to the
-end, per device. Run: ``.venv/bin/python bench/snmp_sessions.py [--devices 1000] [--rounds 3]``; 127/8 only.
+Reported: sockets open at most while polling and after the last round, CPU µs per poll over the steady-state
+rounds (the first, with profile pick and label reads, is a warm-up), and RSS growth from before the pool to
+the end, per device. Run: ``.venv/bin/python bench/snmp_sessions.py [--devices 1000] [--rounds 3]
+[--pysnmp]``; 127/8 only; about ``3 x (rounds + 1) x spread`` seconds.
 """
 
 from __future__ import annotations
@@ -66,7 +68,7 @@ def rss_kib() -> int:
 
 
 async def poll_fleet(
-    key: str, targets: list[tuple[str, int, str]], rounds: int, pause: float
+    key: str, targets: list[tuple[str, int, str]], rounds: int, spread: float
 ) -> dict[str, Any]:
     _, backend, idle = CONTENDERS[key]
     devices = [
@@ -96,22 +98,27 @@ async def poll_fleet(
     async with SnmpClientPool(backend=backend, session_idle_s=idle) as pool:  # type: ignore[arg-type]
         poller = SnmpPoller(pool, profiles)
 
-        async def one(device: Device) -> bool:
+        async def one(device: Device, delay: float) -> bool:
+            await asyncio.sleep(delay)
             async with slots:
                 return (await poller.run(device, Budget.start(30))).ok
 
         watcher = asyncio.create_task(watch())
         failed = 0
         cpu = 0.0
-        idle_sockets = []
+        step = spread / len(devices)
         for n in range(rounds + 1):
             cpu0 = time.process_time()
-            failed += sum(not ok for ok in await asyncio.gather(*(one(d) for d in devices)))
+            failed += sum(
+                not ok for ok in await asyncio.gather(*(one(d, i * step) for i, d in enumerate(devices)))
+            )
             if n:  # round 0 is the warm-up (profile pick, labels)
                 cpu += time.process_time() - cpu0
-            await asyncio.sleep(pause)
-            idle_sockets.append(open_sockets() - sockets0)
+            else:
+                peak = 0
+        await asyncio.sleep(2.5)  # the idle sweep's second, twice
         watcher.cancel()
+        idle_sockets = open_sockets() - sockets0
         rss = rss_kib() - rss0
     return {
         "key": key,
@@ -119,7 +126,7 @@ async def poll_fleet(
         "failed": failed,
         "cpu_us_per_poll": cpu / (len(devices) * rounds) * 1e6,
         "peak_sockets": peak,
-        "idle_sockets": max(idle_sockets),
+        "idle_sockets": idle_sockets,
         "rss_bytes_per_device": rss * 1024 / len(devices),
     }
 
@@ -128,13 +135,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pause", type=float, default=2.5, help="seconds between rounds")
+    parser.add_argument("--spread", type=float, default=5.0, help="seconds each round is spread over")
+    parser.add_argument("--pysnmp", action="store_true", help="also measure the pysnmp backend (slow)")
     parser.add_argument("--one", choices=list(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--targets", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
         targets = [tuple(t) for t in json.loads(Path(args.targets).read_text())]
-        print(json.dumps(asyncio.run(poll_fleet(args.one, targets, args.rounds, args.pause))))  # type: ignore[arg-type]
+        print(json.dumps(asyncio.run(poll_fleet(args.one, targets, args.rounds, args.spread))))  # type: ignore[arg-type]
         return 0
     with tempfile.TemporaryDirectory(prefix="netpoll-sessions-") as tmp:
         work = Path(tmp)
@@ -145,21 +153,20 @@ def main() -> int:
                 json.dumps([[host, port, agent.community] for host, port in agent.addresses])
             )
             results = []
-            for key in CONTENDERS:
+            for key in [k for k in CONTENDERS if args.pysnmp or k != "pysnmp"]:
                 out = subprocess.run(
                     [sys.executable, __file__, "--one", key, "--targets", str(work / "targets.json"),
-                     "--rounds", str(args.rounds), "--pause", str(args.pause)],
+                     "--rounds", str(args.rounds), "--spread", str(args.spread)],
                     capture_output=True, text=True, check=True, timeout=600,
                 ).stdout  # fmt: skip
                 results.append(json.loads(out.splitlines()[-1]))
         finally:
             agent.stop()
     print(
-        f"{args.devices} devices (snmpd on 127.3/16), {args.rounds} rounds after a warm-up, {CONCURRENCY} at once"
+        f"{args.devices} devices (snmpd on 127.3/16), {args.rounds} rounds after a warm-up, each spread over "
+        f"{args.spread:g} s, at most {CONCURRENCY} at once"
     )
-    print(
-        "| sessions | polls | failed | sockets open while polling (peak) | between rounds | CPU µs/poll | RSS B/device |"
-    )
+    print("| sessions | polls | failed | sockets while polling (peak) | after | CPU µs/poll | RSS B/device |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
