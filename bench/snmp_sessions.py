@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,7 @@ from netpoll.inputs.snmp.poller import SnmpPoller  # noqa: E402
 from netpoll.inputs.snmp.profiles import load_profiles  # noqa: E402
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings  # noqa: E402
 from netpoll.probe import Budget  # noqa: E402
+from tests.harness.process import open_sockets  # noqa: E402
 from tests.harness.snmpd import start_snmpd  # noqa: E402
 
 CONTENDERS = {
@@ -48,16 +48,6 @@ CONTENDERS = {
     "pysnmp": ("pysnmp, shared sockets", "pysnmp", None),
 }
 CONCURRENCY = 256
-
-
-def open_sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            continue
-    return count
 
 
 def rss_kib() -> int:

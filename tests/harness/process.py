@@ -287,3 +287,14 @@ def _stop_leftovers() -> None:
     for proc in list(_LIVE):
         with contextlib.suppress(Exception):
             proc.stop(timeout=3)
+
+
+def open_sockets(pid: int | str = "self") -> int:
+    """Sockets a process holds open now (from ``/proc/PID/fd``; Linux only)."""
+    count = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            count += os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+        except OSError:
+            continue  # closed since the listing
+    return count

@@ -25,6 +25,7 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
+from tests.harness.process import open_sockets
 from tests.harness.snmpd import SnmpdAgent, V3User
 from tests.harness.snmpsim import SnmpsimAgent
 
@@ -319,19 +320,9 @@ async def test_failing_device_does_not_stop_the_others(
     assert isinstance(results[1], SnmpError)
 
 
-def _open_sockets() -> int:
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-        except OSError:
-            continue  # closed since the listing
-    return count
-
-
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent) -> None:
-    before = _open_sockets()
+    before = open_sockets()
     async with SnmpClientPool(backend=backend) as pool:  # type: ignore[arg-type]
         clients = [
             pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
@@ -339,19 +330,19 @@ async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent)
         ]
         for client in clients:
             assert SYS_NAME in await client.get([SYS_NAME])
-        assert _open_sockets() > before
+        assert open_sockets() > before
         await pool.forget("r1")
         with pytest.raises(SnmpError, match="client closed"):  # a poll still holding it opens no new socket
             await clients[0].get([SYS_NAME])
     for _ in range(3):
         await asyncio.sleep(0)  # asyncio closes a datagram transport's socket on the next loop iteration
-    assert _open_sockets() == before
+    assert open_sockets() == before
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd")
 async def test_gufo_holds_a_socket_only_while_polling(snmpd: SnmpdAgent) -> None:
     """A v2c session idle for ``session_idle_s`` is closed; the next request opens one again."""
-    before = _open_sockets()
+    before = open_sockets()
     async with SnmpClientPool(backend="gufo", session_idle_s=0.05) as pool:
         clients = [
             pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
@@ -359,16 +350,16 @@ async def test_gufo_holds_a_socket_only_while_polling(snmpd: SnmpdAgent) -> None
         ]
         for client in clients:
             assert SYS_NAME in await client.get([SYS_NAME])
-        assert _open_sockets() == before + 3
+        assert open_sockets() == before + 3
         for _ in range(100):  # bounded: the sweep runs every 50 ms
-            if _open_sockets() == before:
+            if open_sockets() == before:
                 break
             await asyncio.sleep(0.02)
-        assert _open_sockets() == before
+        assert open_sockets() == before
         for client in clients:  # the next poll: a new session, the same answers
             assert len(await client.walk(IF_DESCR)) > 0
-        assert _open_sockets() == before + 3
-    assert _open_sockets() == before
+        assert open_sockets() == before + 3
+    assert open_sockets() == before
 
 
 # --- snmpsim lab recordings ---------------------------------------------------------------------------------
