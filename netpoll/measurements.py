@@ -279,6 +279,8 @@ SNMP = Measurement(
             uptime_s          float    s      agent uptime (sysUpTime, wrap-corrected; snmpEngineTime beyond
                                               497 days)
             rebooted          integer  -      1 on the poll where a reboot was detected, else 0
+            unexpected_reboot integer  -      1 on the poll where a reboot was detected and no coldStart or
+                                              warmStart trap from the device came since it booted, else 0
             poll_duration_ms  float    ms     wall time of the whole poll
             varbinds          integer  count  variable bindings received
             partial           integer  -      1 when the deadline came while the profile's tables were read:
@@ -296,6 +298,18 @@ SNMP = Measurement(
             temperature_c      float    °C     highest temperature sensor, where the MIB has one
             sessions           integer  count  firewall sessions (ASA, FortiGate, PAN-OS)
             sessions_util_pct  float    %      PAN-OS session table use 0-100
+            bad_community_names_ps  float  1/s  SNMPv2-MIB snmpInBadCommunityNames: requests with a
+                                                community the agent does not know, per second
+            bad_community_uses_ps   float  1/s  SNMPv2-MIB snmpInBadCommunityUses: requests the community
+                                                does not allow (a SET with a read-only one), per second
+            usm_wrong_digests_ps    float  1/s  SNMP-USER-BASED-SM-MIB usmStatsWrongDigests: SNMPv3 messages
+                                                with a wrong authentication digest (wrong key), per second
+            usm_unknown_users_ps    float  1/s  SNMP-USER-BASED-SM-MIB usmStatsUnknownUserNames: SNMPv3
+                                                messages for a user the agent does not know, per second
+            config_changed          integer  -  1 on the poll where the device's last-configuration-change
+                                                time moved, else 0 (vendors with one: Cisco, Juniper)
+            config_changed_uptime_s float    s  the device's uptime at its last configuration change
+                                                (ccmHistoryRunningLastChanged, jnxCmCfgChgLatestTime)
             """,
             profile=True,
         ),

@@ -24,6 +24,7 @@ from netpoll.alerts.state import (
     RuleState,
     StateKey,
     Transition,
+    baseline_ratio,
     dump_edges,
     dump_states,
     flap_count,
@@ -125,23 +126,10 @@ class AlertEngine:
             before = state.matched
             transition = step_event(rule, state, value)
             self._edges_dirty |= before != state.matched
-        elif rule.kind == "flapping":
+        elif rule.kind in ("flapping", "baseline"):
             if state is None:
                 state = self._states[key] = RuleState()
-            memory = (state.last_value, len(state.changes))
-            before_phase = state.phase
-            value = flap_count(rule, state, value, now)
-            transition = step_threshold(rule, state, value, now)
-            remembered = memory != (state.last_value, len(state.changes))
-            # An ok entity's memory is in the edges file, any other's in the active file; a change of
-            # phase to or from ok moves it from one to the other.
-            moved = (before_phase == "ok") != (state.phase == "ok")
-            self._edges_dirty |= moved or (remembered and state.phase == "ok")
-            self._dirty |= (
-                before_phase != state.phase
-                or state.phase in ("pending", "clearing")
-                or (remembered and state.phase != "ok")
-            )
+            transition, value = self._step_remembering(rule, state, value, now)
         else:
             if state is None:
                 if not rule.breaching(value):
@@ -156,6 +144,32 @@ class AlertEngine:
         if transition is None:
             return None
         return self._alert(rule, device, entity, sample, value, state, transition)
+
+    def _step_remembering(
+        self, rule: Rule, state: RuleState, value: FieldValue, now: int
+    ) -> tuple[Transition | None, FieldValue]:
+        """Step a flapping or baseline rule, whose state remembers past samples; (transition, alert value)."""
+        memory = state.memory()
+        before_phase = state.phase
+        transition: Transition | None = None
+        if rule.kind == "flapping":
+            value = flap_count(rule, state, value, now)
+            transition = step_threshold(rule, state, value, now)
+        else:
+            ratio = baseline_ratio(rule, state, value)
+            if ratio is not None:
+                transition = step_threshold(rule, state, ratio, now)
+        remembered = memory != state.memory()
+        # An ok entity's memory is in the edges file, any other's in the active file; a change of
+        # phase to or from ok moves it from one to the other.
+        moved = (before_phase == "ok") != (state.phase == "ok")
+        self._edges_dirty |= moved or (remembered and state.phase == "ok")
+        self._dirty |= (
+            before_phase != state.phase
+            or state.phase in ("pending", "clearing")
+            or (remembered and state.phase != "ok")
+        )
+        return transition, value
 
     def _alert(
         self,
@@ -291,6 +305,14 @@ def _message(
     # Four significant digits for people (94.99, not 94.98664567052643); the alert's value keeps them all.
     value = human(raw, 4)
     what = "changes" if rule.kind == "flapping" else rule.field
+    if rule.kind == "baseline":
+        # The levels are ratios to the entity's own recent median.
+        if transition == "clear":
+            return f"{where}: {rule.name} cleared: {what}={value} (no longer {rule.clear} x its baseline)"
+        return (
+            f"{where}: {rule.name} breached: {what}={value}, more than {rule.breach} x its baseline"
+            f" (median of the previous {rule.baseline_samples} samples)"
+        )
     if transition == "clear":
         return f"{where}: {rule.name} cleared: {what}={value} (no longer {rule.comparison} {rule.clear})"
     if transition == "event":

@@ -12,6 +12,8 @@ Semantics of one rule (see docs/alerts.md):
   ``trigger: change`` only fires when an earlier sample of the same entity did not meet the condition
   (a port already down when netpoll starts is not a "link down").
 - ``flapping``: the value compared is the number of changes of ``field`` within ``window``.
+- ``baseline``: the value compared is the ratio of ``field`` to its own recent baseline, the median of the
+  entity's previous ``baseline`` samples; a value under ``minimum`` never breaches (and clears).
 """
 
 from __future__ import annotations
@@ -34,11 +36,11 @@ from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml, parse_y
 from netpoll.measurements import MODEL, Model
 from netpoll.sample import FieldValue
 
-RuleKind = Literal["threshold", "event", "flapping"]
+RuleKind = Literal["threshold", "event", "flapping", "baseline"]
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Trigger = Literal["match", "change"]
 
-KINDS: tuple[RuleKind, ...] = ("threshold", "event", "flapping")
+KINDS: tuple[RuleKind, ...] = ("threshold", "event", "flapping", "baseline")
 COMPARISONS: tuple[Comparison, ...] = (">", ">=", "<", "<=", "==", "!=")
 SEVERITIES: tuple[str, ...] = ("critical", "major", "minor", "warning", "info")
 TRIGGERS: tuple[Trigger, ...] = ("match", "change")
@@ -50,8 +52,12 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _TOP_KEYS = ("rules", "include_defaults", "disable")
 _RULE_KEYS = (
     "name", "description", "kind", "measurement", "field", "comparison", "breach", "clear", "for",
-    "clear_for", "severity", "scope", "entity", "when", "trigger", "window", "advice",
+    "clear_for", "severity", "scope", "entity", "when", "trigger", "window", "advice", "baseline",
+    "minimum",
 )  # fmt: skip
+# Baseline rules: samples the median is taken over by default, and the fewest allowed.
+BASELINE_SAMPLES = 12
+BASELINE_MIN_SAMPLES = 3
 _SCOPE_KEYS = ("devices", "roles", "sites", "tags", "interfaces")
 
 _C = TypeVar("_C", bound=str)
@@ -125,9 +131,16 @@ class Rule:
     when: tuple[tuple[str, FieldValue], ...] = ()
     trigger: Trigger = "match"
     window_s: float | None = None
+    baseline_samples: int = BASELINE_SAMPLES
+    minimum: float = 0.0
     description: str = ""
     advice: str = ""  # appended to a breach's message; {field} is that field of the sample that breached
     source: str = ""
+
+    @property
+    def warmup(self) -> int:
+        """Baseline rules: the samples needed before the first judgement (half the window, at least 3)."""
+        return max(BASELINE_MIN_SAMPLES, (self.baseline_samples + 1) // 2)
 
     def entity_of(self, tags: Mapping[str, str]) -> str:
         """The entity (e.g. ifName) a sample is about; ``""`` for device-level rules."""
@@ -271,7 +284,7 @@ def _check_field(rule: _RuleYaml, model: Model, measurement: str, field_name: st
 
 
 def _comparison(rule: _RuleYaml, kind: RuleKind) -> Comparison:
-    raw = rule.get("comparison", ">=" if kind == "flapping" else None)
+    raw = rule.get("comparison", {"flapping": ">=", "baseline": ">"}.get(kind))
     if raw is None:
         rule.report(f"'comparison' is required: one of {' '.join(COMPARISONS)}")
         return "=="
@@ -421,6 +434,32 @@ def _window(rule: _RuleYaml, kind: RuleKind) -> float | None:
     return None
 
 
+def _baseline(rule: _RuleYaml, kind: RuleKind, comparison: Comparison) -> tuple[int, float]:
+    """A baseline rule's ``baseline`` (samples the median is over) and ``minimum`` (the least value)."""
+    if kind != "baseline":
+        for key in ("baseline", "minimum"):
+            if key in rule:
+                rule.report(f"'{key}' only applies to a baseline rule", key)
+        return BASELINE_SAMPLES, 0.0
+    if comparison not in (">", ">="):
+        rule.report("a baseline rule compares the ratio to its baseline with '>' or '>='", "comparison")
+    samples = rule.get("baseline", BASELINE_SAMPLES)
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < BASELINE_MIN_SAMPLES:
+        rule.report(
+            f"'baseline' is the count of previous samples the median is over, at least"
+            f" {BASELINE_MIN_SAMPLES}, e.g. 12; not {samples!r}",
+            "baseline",
+        )
+        samples = BASELINE_SAMPLES
+    minimum = rule.get("minimum", 0)
+    if not _number(minimum) or minimum < 0:
+        rule.report(
+            f"'minimum' is the least value that may breach (a number >= 0), not {minimum!r}", "minimum"
+        )
+        minimum = 0
+    return samples, float(minimum)
+
+
 def _description(rule: _RuleYaml) -> str:
     description = rule.get("description", "")
     if isinstance(description, str):
@@ -467,6 +506,7 @@ def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: 
     breach, clear = _levels(rule, comparison)
     hold, clear_hold = _holds(rule, kind)
     entity_tag = _entity(rule, model, measurement)
+    baseline_samples, minimum = _baseline(rule, kind, comparison)
     parsed = Rule(
         name=rule.name,
         kind=kind,
@@ -483,6 +523,8 @@ def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: 
         when=_when(rule, model, measurement),
         trigger=_trigger(rule, kind),
         window_s=_window(rule, kind),
+        baseline_samples=baseline_samples,
+        minimum=minimum,
         description=_description(rule),
         advice=_advice(rule, model, measurement),
         source=f"{source.file}:{rule.line()}",

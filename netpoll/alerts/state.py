@@ -10,12 +10,17 @@ clearing goes back to ``breached`` (hovering between the breach and clear values
 No sample means no step: a missing sample is never a clear.
 
 Event rules publish an event when the condition becomes true and re-arm when it is false again.
+
+Baseline rules feed the threshold machine the ratio of each value to the median of the entity's previous
+samples (``baseline_ratio``); every value joins the history, so a level held for more than half the window
+becomes the new baseline and the breach clears by itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import statistics
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,10 +51,21 @@ class RuleState:
     matched: bool | None = None  # event rules: whether the previous sample met the condition
     last_value: FieldValue | None = None  # flapping rules: the previous value of the field
     changes: list[int] = field(default_factory=list)  # flapping rules: change times (ns) in the window
+    history: list[float] = field(default_factory=list)  # baseline rules: the previous values, oldest first
 
     def is_idle(self) -> bool:
         """True when dropping this state would lose nothing."""
-        return self.phase == "ok" and self.matched is None and self.last_value is None and not self.changes
+        return (
+            self.phase == "ok"
+            and self.matched is None
+            and self.last_value is None
+            and not self.changes
+            and not self.history
+        )
+
+    def memory(self) -> tuple[object, ...]:
+        """What flapping and baseline rules remember of the entity, to tell whether a sample changed it."""
+        return (self.last_value, len(self.changes), len(self.history), self.history[-1:])
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (only what is not at its default)."""
@@ -64,6 +80,8 @@ class RuleState:
             data["last_value"] = self.last_value
         if self.changes:
             data["changes"] = list(self.changes)
+        if self.history:
+            data["history"] = list(self.history)
         return data
 
     @classmethod
@@ -85,6 +103,7 @@ class RuleState:
             matched=None if matched is None else bool(matched),
             last_value=last_value,
             changes=[int(t) for t in data.get("changes", [])],
+            history=[float(v) for v in data.get("history", [])],
         )
 
 
@@ -145,6 +164,25 @@ def flap_count(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> 
     return len(state.changes)
 
 
+def baseline_ratio(rule: Rule, state: RuleState, value: FieldValue) -> float | None:
+    """Record one value of a baseline rule's field; its ratio to the median of the previous ones.
+
+    None while fewer than ``rule.warmup`` values came before it (no judgement yet) and for text. A value
+    under ``rule.minimum`` gives 0.0 (never a breach, always a clear). The median is taken as at least 1, so
+    a baseline of zero sessions still gives a finite ratio.
+    """
+    if isinstance(value, str):
+        return None
+    current = float(value)
+    ratio: float | None = None
+    if len(state.history) >= rule.warmup:
+        base = max(statistics.median(state.history), 1.0)
+        ratio = current / base if current >= rule.minimum else 0.0
+    state.history.append(current)
+    del state.history[: -rule.baseline_samples]
+    return ratio
+
+
 # --------------------------------------------------------------------------------------------------
 # persistence
 
@@ -170,7 +208,9 @@ def dump_edges(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
     return {
         "version": STATE_FORMAT_VERSION,
         "edges": [
+            # Baseline rules add their history (a 7th item); the others keep the 6 of earlier versions.
             [rule, device, entity, state.matched, state.last_value, state.changes]
+            + ([state.history] if state.history else [])
             for (rule, device, entity), state in states
             if state.phase == "ok" and not state.is_idle()
         ],
@@ -195,8 +235,12 @@ def parse_edges(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
         raise ValueError("not a netpoll alert edges file of version 1")
     for record in document.get("edges", []):
         try:
-            rule, device, entity, matched, last_value, changes = record
-            state = RuleState.from_json({"matched": matched, "last_value": last_value, "changes": changes})
+            # Files written before baseline rules have no history (6 items).
+            rule, device, entity, matched, last_value, changes, *rest = record
+            history = rest[0] if rest else []
+            state = RuleState.from_json(
+                {"matched": matched, "last_value": last_value, "changes": changes, "history": history}
+            )
             yield (str(rule), str(device), str(entity)), state
         except (TypeError, ValueError) as exc:
             logger.warning("alert state: skipping malformed edge %r: %s", record, exc)

@@ -49,6 +49,7 @@ from netpoll.errors import IcmpError
 from netpoll.inventory.models import Device, Inventory, SnmpBackendName
 from netpoll.outputs.files import FileSink
 from netpoll.outputs.influxdb.writer import InfluxWriter
+from netpoll.restarts import RestartNotices
 from netpoll.sample import Sample
 from netpoll.text import for_terminal
 
@@ -157,6 +158,9 @@ class Daemon:
         self._engine: AlertEngine | None = None
         self._publisher: MqttPublisher | None = None
         self._poller: SnmpPoller | None = None
+        # coldStart/warmStart traps by device: the trap pipeline notes them, the poller's reboot check reads
+        # them (a reboot none announced is unexpected_reboot).
+        self.restarts = RestartNotices()
         self._prober: IcmpProber | None = None
         self._pool: SnmpClientPool | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -213,6 +217,7 @@ class Daemon:
                 device_log(log, name).info("inventory: changed")
 
     def _forget(self, name: str) -> None:
+        self.restarts.forget(name)
         if self._poller is not None:
             self._poller.forget(name)
         if self._engine is not None:
@@ -374,7 +379,7 @@ class Daemon:
         pool = await stack.enter_async_context(SnmpClientPool(backend=s.snmp_backend))
         self._pool = pool
         stack.push_async_callback(self._cancel_background)  # before the pool closes
-        self._poller = SnmpPoller(pool, profiles)
+        self._poller = SnmpPoller(pool, profiles, restarts=self.restarts)
         saved = self._store.load_counters()
         if saved:
             self._poller.import_state(saved)

@@ -47,6 +47,8 @@ PRODUCERS_RUN: set[str] = set()
 # Declared fields no producer here can write, and why.
 NOT_EXERCISED = {
     ("snmp", "sessions_util_pct"): "PAN-OS only; no lab recording of one",
+    ("snmp", "config_changed"): "no lab recording has it: tests/integration/test_security_signals.py",
+    ("snmp", "config_changed_uptime_s"): "as config_changed: tests/integration/test_security_signals.py",
     (
         "snmp",
         "partial",

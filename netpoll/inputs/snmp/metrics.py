@@ -1,4 +1,4 @@
-"""Rate maths for SNMP polls: interface bps/pps/errors/utilisation, device uptime and reboots.
+"""Rate maths for SNMP polls: interface bps/pps/errors/utilisation, device counters, uptime and reboots.
 
 Pure and synchronous: the poller hands in decoded columns and the previous state, gets back ``Sample``
 records and the new state. Everything here runs once per interface per poll, so it avoids per-varbind
@@ -343,6 +343,44 @@ def device_uptime(
         uptime_s = float(engine_time)
     rebooted = prev is not None and uptime_s < prev.uptime_s - 1.0
     return uptime_s, rebooted, UptimeState(time_ns, ticks, wraps, uptime_s)
+
+
+# --- device-level counters (profile fields with ``rate`` and ``changed``) ----------------------------
+
+# (time_ns, raw value) of a device-level counter or marker at the previous poll.
+Reading = tuple[int, int]
+
+
+def counter_rate(prev: Reading | None, raw: int, time_ns: int) -> float | None:
+    """Per-second increase of a device-level counter since ``prev``, or None when there is none to trust.
+
+    The counter is taken as 32-bit unless a value exceeds that range. A counter that went down wrapped
+    only when it was in the top quarter of its range and came back small (a real wrap); anything else is a
+    reset (an agent restart, a cleared counter): no rate on that poll. None too on the first poll and for
+    a non-positive interval.
+    """
+    if prev is None or time_ns <= prev[0] or raw < 0:
+        return None
+    before = prev[1]
+    if raw >= before:
+        delta = raw - before
+    else:
+        bits = 64 if before >= MAX32 else 32
+        wrapped = raw + (1 << bits) - before
+        if wrapped > 1 << (bits - 2):
+            return None
+        delta = wrapped
+    return delta / ((time_ns - prev[0]) / 1e9)
+
+
+def marker_changed(prev: Reading | None, raw: int) -> int | None:
+    """1 when a marker (a last-change time, an index) differs from the previous poll's, 0 when it does not.
+
+    None on the first poll (nothing to compare with).
+    """
+    if prev is None:
+        return None
+    return 1 if raw != prev[1] else 0
 
 
 # --- state persistence --------------------------------------------------------------------------

@@ -30,12 +30,15 @@ from netpoll.inputs.snmp.metrics import (
     IfKey,
     IfState,
     InterfaceRow,
+    Reading,
     UptimeState,
+    counter_rate,
     device_uptime,
     if_state_from_json,
     if_state_to_json,
     interface_rows,
     interface_samples,
+    marker_changed,
 )
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
 from netpoll.inputs.snmp.replies import is_fatal
@@ -43,6 +46,7 @@ from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpClients, SnmpValue, f
 from netpoll.inventory.models import Device, SnmpSettings
 from netpoll.measurements import SNMP
 from netpoll.probe import Budget, ProbeResult
+from netpoll.restarts import RestartNotices
 from netpoll.sample import FieldValue, Sample
 
 log = logging.getLogger("netpoll.snmp.poller")
@@ -67,6 +71,8 @@ class _DeviceState:
     sys_object_id: Oid | None = None
     uptime: UptimeState | None = None
     ifs: dict[IfKey, IfState] = field(default_factory=dict)
+    # Profile fields with ``rate`` / ``changed``: the previous poll's reading, by field name.
+    readings: dict[str, Reading] = field(default_factory=dict)
     # Profile table columns a walk found empty: not walked again until a reboot or another profile.
     absent: set[str] = field(default_factory=set)
     # Label columns walked by a poll that the deadline then cut before its counters: the next poll takes them
@@ -93,6 +99,7 @@ class _DeviceState:
             "sys_object_id": format_oid(self.sys_object_id) if self.sys_object_id else None,
             "uptime": self.uptime.to_json() if self.uptime else None,
             "ifs": if_state_to_json(self.ifs),
+            "readings": {name: list(reading) for name, reading in self.readings.items()},
         }
 
     @classmethod
@@ -105,6 +112,8 @@ class _DeviceState:
         uptime = data.get("uptime")
         st.uptime = UptimeState.from_json(uptime) if uptime else None
         st.ifs = if_state_from_json(data.get("ifs") or [])
+        readings = data.get("readings") or {}
+        st.readings = {str(name): (int(t), int(raw)) for name, (t, raw) in readings.items()}
         return st
 
 
@@ -131,11 +140,21 @@ class SnmpPoller:
         pool: hands out one ``SnmpClient`` per device (``pool.client(device)``).
         profiles: from ``load_profiles()``.
         label_every: re-read the label columns every this many polls.
+        restarts: the coldStart/warmStart traps the trap pipeline noted: a reboot none announced is
+            ``unexpected_reboot=1``. None: every reboot is unexpected (no trap intake).
     """
 
-    def __init__(self, pool: SnmpClients, profiles: ProfileSet, *, label_every: int = LABEL_EVERY) -> None:
+    def __init__(
+        self,
+        pool: SnmpClients,
+        profiles: ProfileSet,
+        *,
+        label_every: int = LABEL_EVERY,
+        restarts: RestartNotices | None = None,
+    ) -> None:
         self._pool = pool
         self._profiles = profiles
+        self._restarts = restarts
         self._label_every = max(1, label_every)
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
@@ -244,6 +263,7 @@ class SnmpPoller:
         if rebooted:
             st.absent.clear()  # tables can come with a new software version or module
             st.labels_read = None
+            st.readings.clear()  # counters restarted with the agent: no rate across a reboot
         time_ns = await self._read(poll, profile, relabel=relabel, if_number=if_number)
         assert st.rows is not None
         columns = poll.columns
@@ -257,9 +277,10 @@ class SnmpPoller:
             fields["uptime_s"] = uptime_s
         fields["poll_ok"] = 1
         fields["rebooted"] = 1 if rebooted else 0
+        fields["unexpected_reboot"] = 1 if rebooted and not self._announced(device.name, uptime_s) else 0
         fields["profile"] = profile.name
         partial = await self._read_tables(poll, profile, full=full)
-        fields.update(_evaluate_fields(profile, st, scalars, columns, full))
+        fields.update(_evaluate_fields(profile, st, scalars, columns, full, time_ns))
         if partial:
             fields["partial"] = 1
         fields["poll_duration_ms"] = (time.perf_counter() - start) * 1000.0  # the tables included
@@ -267,6 +288,13 @@ class SnmpPoller:
         # Tables cut short are read on the next poll, which tries every field again.
         st.full_poll_due = partial or (False if full else st.full_poll_due)
         return [*if_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
+
+    def _announced(self, name: str, uptime_s: float | None) -> bool:
+        """Whether the trap pipeline noted a coldStart/warmStart from the device since it booted."""
+        if self._restarts is None:
+            return False
+        boot_ns = time.time_ns() - int((uptime_s or 0.0) * 1e9)
+        return self._restarts.announced(name, boot_ns)
 
     async def _identify(self, poll: _Poll, settings: SnmpSettings) -> tuple[Profile, dict[str, SnmpValue]]:
         """GET the profile's scalars and settle which device (sysObjectID) and which profile this is."""
@@ -539,6 +567,7 @@ def _evaluate_fields(
     scalars: Mapping[str, SnmpValue],
     columns: Columns,
     full: bool,
+    time_ns: int,
 ) -> dict[str, FieldValue]:
     out: dict[str, FieldValue] = {}
     if full:
@@ -547,8 +576,8 @@ def _evaluate_fields(
             for i, src in enumerate(alts):
                 value = src.evaluate(scalars, columns)
                 if value is not None:
-                    out[name] = value
                     st.active[name] = i
+                    _put(out, st, name, src, value, time_ns)
                     break
         return out
     for name, i in st.active.items():
@@ -557,8 +586,29 @@ def _evaluate_fields(
         if value is None:
             st.full_poll_due = True  # the source went away: try every alternative next time
         else:
-            out[name] = value
+            _put(out, st, name, alts[i], value, time_ns)
     return out
+
+
+def _put(
+    out: dict[str, FieldValue], st: _DeviceState, name: str, src: Source, value: FieldValue, time_ns: int
+) -> None:
+    """Add a field's value; a ``rate`` or ``changed`` field compares the raw reading with the last poll's."""
+    if not src.stateful:
+        out[name] = value
+        return
+    if not isinstance(value, int):
+        return
+    previous = st.readings.get(name)
+    st.readings[name] = (time_ns, value)
+    result: FieldValue | None
+    if src.op == "rate":
+        rate = counter_rate(previous, value, time_ns)
+        result = None if rate is None else rate * src.scale + src.offset
+    else:
+        result = marker_changed(previous, value)
+    if result is not None:
+        out[name] = result
 
 
 def _cells(

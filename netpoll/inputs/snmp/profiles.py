@@ -44,6 +44,8 @@ DEFAULT_DIR = _shipped_dir()
 DEFAULT_PROFILE = "generic"
 
 AGGREGATES = ("value", "avg", "min", "max", "sum", "text")
+# Compared with the previous poll by the poller: ``rate`` of a counter (per second), ``changed`` marker.
+STATEFUL = ("rate", "changed")
 PERCENT_PARTS = ("used", "free", "total")
 IF_LABELS = frozenset({"ifDescr", "ifName", "ifAlias", "ifHighSpeed", "ifSpeed"})
 IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
@@ -78,7 +80,7 @@ class Where:
 class Source:
     """One way of computing a field: an aggregate of scalars/columns, filtered rows, scale and offset."""
 
-    op: str  # value | avg | min | max | sum | text | percent
+    op: str  # value | avg | min | max | sum | text | percent | rate | changed
     names: tuple[str, ...]  # the object for aggregates; (used, free, total) for percent ("" = not given)
     where: tuple[Where, ...] = ()
     scale: float = 1.0
@@ -96,6 +98,10 @@ class Source:
                 col = columns.get(name)
                 cell = next(iter(col.values()), None) if col else None
             return None if cell is None else text_of(cell)
+        if self.op in STATEFUL:
+            # The raw reading (a column is summed); the poller compares it with the previous poll's.
+            raw = self._values(self.names[0], scalars, columns)
+            return sum(raw) if raw else None
         if self.op == "percent":
             used, free, total = (self._sum(n, scalars, columns) if n else None for n in self.names)
             if used is not None and total is not None:
@@ -155,7 +161,14 @@ class Source:
         """How the value is written: text as a string, ``type: int`` as an integer, else a float."""
         if self.op == "text":
             return "string"
+        if self.op == "changed":
+            return "integer"
         return "integer" if self.as_int else "float"
+
+    @property
+    def stateful(self) -> bool:
+        """Whether the value needs the previous poll's reading (``rate``, ``changed``)."""
+        return self.op in STATEFUL
 
     def objects(self) -> set[str]:
         """Every object name this source reads."""
@@ -397,11 +410,12 @@ def _compile_source(
     scalars: Mapping[str, Oid],
     columns: Mapping[str, Oid],
 ) -> Source | None:
-    if not check_keys(doc, path, spec, (*AGGREGATES, "percent", "where", "scale", "offset", "type")):
+    ops_known = (*AGGREGATES, "percent", *STATEFUL)
+    if not check_keys(doc, path, spec, (*ops_known, "where", "scale", "offset", "type")):
         return None
-    ops = [k for k in (*AGGREGATES, "percent") if k in spec]
+    ops = [k for k in ops_known if k in spec]
     if len(ops) != 1:
-        doc.report(path, f"give exactly one of {', '.join((*AGGREGATES, 'percent'))}")
+        doc.report(path, f"give exactly one of {', '.join(ops_known)}")
         return None
     op = ops[0]
 

@@ -95,6 +95,27 @@ BAD_CASES = [
     pytest.param(
         GOOD.replace('">"', '"<"').replace("90", "x"), ["6: rule 'cpu': breach must be a number"], id="str"
     ),
+    pytest.param(
+        GOOD + "    baseline: 12\n    minimum: 5\n",
+        [
+            "7: rule 'cpu': 'baseline' only applies to a baseline rule",
+            "8: rule 'cpu': 'minimum' only applies",
+        ],
+        id="baseline-keys-kind",
+    ),
+    pytest.param(
+        GOOD.replace("comparison", "kind: baseline\n    comparison") + "    baseline: 2\n    minimum: -1\n",
+        [
+            "8: rule 'cpu': 'baseline' is the count of previous samples",
+            "9: rule 'cpu': 'minimum' is the least",
+        ],
+        id="baseline-values",
+    ),
+    pytest.param(
+        GOOD.replace("comparison", "kind: baseline\n    comparison").replace('">"', '"<"'),
+        ["rule 'cpu': a baseline rule compares the ratio to its baseline with '>' or '>='"],
+        id="baseline-comparison",
+    ),
     pytest.param("rules:\n  - name: [x]\n", ["2: rule 'name' is required"], id="bad-name"),
     pytest.param("rule:\n  - {}\n", ["1: unknown key 'rule'; did you mean 'rules'?"], id="top-key"),
     pytest.param("rules: [\n", ["2: YAML syntax error: "], id="yaml-syntax"),
@@ -153,7 +174,7 @@ def test_durations_and_interface_entity() -> None:
 def test_profile_fields_are_known_once_added_to_the_model() -> None:
     text = GOOD.replace("cpu_pct", "fan_rpm")
     with pytest.raises(
-        ConfigError, match="measurement 'snmp' has no field 'fan_rpm'; its fields: cpu_1min_pct"
+        ConfigError, match=r"measurement 'snmp' has no field 'fan_rpm'; its fields: .*cpu_1min_pct"
     ):
         parse_rules(text)
     model = MODEL.with_fields({"snmp": [Field("fan_rpm", "float", "", "a user profile's", profile=True)]})
@@ -193,6 +214,13 @@ def test_defaults_load() -> None:
         "packet_loss",
         "snmp_unreachable",
         "device_rebooted",
+        "unexpected_reboot",
+        "snmp_bad_community",
+        "snmp_bad_community_use",
+        "snmp_usm_wrong_digest",
+        "snmp_usm_unknown_user",
+        "config_changed",
+        "firewall_sessions_surge",
         "interface_down",
         "interface_flapping",
         "interface_in_utilisation",
@@ -238,3 +266,12 @@ def test_load_file_errors(tmp_path: Path) -> None:
     assert "missing.yaml:1: cannot read it (No such file or directory)" in info.value.problems[0]
     path.write_text(GOOD)
     assert [rule.name for rule in load_rules(path)] == ["cpu"]
+
+
+def test_baseline_rule_defaults() -> None:
+    text = GOOD.replace('comparison: ">"\n', "kind: baseline\n").replace("90", "3")
+    (rule,) = parse_rules(text)
+    assert (rule.kind, rule.comparison, rule.breach, rule.baseline_samples, rule.minimum) == (
+        "baseline", ">", 3, 12, 0.0,
+    )  # fmt: skip
+    assert rule.warmup == 6

@@ -76,6 +76,18 @@ FLAP = """
   clear: 1
   window: 60s
 """
+SURGE = """
+- name: surge
+  kind: baseline
+  measurement: snmp
+  field: sessions
+  breach: 3
+  clear: 2
+  baseline: 6
+  minimum: 1000
+"""
+SURGE_FOR2 = SURGE + "  for: 2\n"
+QUIET = [5000, 5200, 4800]  # a baseline of 6 judges from the 4th sample on (half of 6, at least 3)
 
 # None in a sequence is a poll without that field (missing sample); a tuple (value, seconds) gives the time.
 CASES = [
@@ -104,6 +116,25 @@ CASES = [
     pytest.param(REBOOT, [0, 1, 0, 0, 1, 0], ["event@1", "event@4"], id="event-per-reboot-no-clear"),
     pytest.param(REBOOT, [1, 1, 0], ["event@0"], id="event-first-sample-fires"),
     pytest.param(REBOOT, [float("nan"), 1], ["event@1"], id="nan-is-missing"),
+    pytest.param(SURGE, [50000, 60000, 70000], [], id="baseline-warm-up-judges-nothing"),
+    pytest.param(SURGE, [*QUIET, 16000], ["breach@3"], id="baseline-above-3x-median"),
+    pytest.param(SURGE, [*QUIET, 15000], [], id="baseline-3x-is-not-above"),
+    pytest.param(SURGE, [*QUIET, 16000, 12000, 10000], ["breach@3", "clear@5"], id="baseline-hysteresis"),
+    pytest.param(SURGE, [100, 120, 90, 900], [], id="baseline-under-minimum-never-breaches"),
+    pytest.param(SURGE, [0, 0, 0, 1500], ["breach@3"], id="baseline-zero-median-counts-as-one"),
+    pytest.param(
+        SURGE, [*QUIET, 5000, 80000, 5100], ["breach@4", "clear@5"], id="baseline-median-ignores-spike"
+    ),
+    pytest.param(
+        SURGE,
+        [*QUIET, 16000, 16000, 16000, 16000],
+        ["breach@3", "clear@6"],
+        id="baseline-new-level-becomes-normal",
+    ),
+    pytest.param(
+        SURGE_FOR2, [*QUIET, 16000, 5000, 16000, 17000], ["breach@6"], id="baseline-for-2-consecutive"
+    ),
+    pytest.param(SURGE, [*QUIET, None, 16000], ["breach@4"], id="baseline-missing-is-no-sample"),
 ]
 
 
@@ -390,3 +421,23 @@ def test_messages_round_values_for_people_and_alerts_keep_them_whole() -> None:
     assert "cpu_pct=94.99 > 90" in breach.message
     assert breach.value == 94.98664567052643
     assert breach.to_sample().fields["value"] == 94.98664567052643
+
+
+def test_baseline_history_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    r = rule(SURGE)
+    first = AlertEngine([r], state_path=path)
+    assert run(r, QUIET, first) == []
+    first.save()
+    assert json.loads(path.with_name("alerts.edges.json").read_text())["edges"] == [
+        ["surge", "r1", "", None, None, [], [float(v) for v in QUIET]]
+    ]
+    # Restarted: the baseline is there, so the next sample is judged at once.
+    assert run(r, [16000], AlertEngine([r], state_path=path)) == ["breach@0"]
+
+
+def test_edges_of_earlier_versions_load() -> None:
+    from netpoll.alerts.state import parse_edges
+
+    ((key, state),) = parse_edges({"version": 1, "edges": [["flap", "sw1", "Gi0/1", None, 1, [5]]]})
+    assert (key, state.last_value, state.changes, state.history) == (("flap", "sw1", "Gi0/1"), 1, [5], [])

@@ -12,11 +12,13 @@ from netpoll.inputs.snmp.metrics import (
     InterfaceRow,
     UptimeState,
     counter_delta,
+    counter_rate,
     device_uptime,
     if_state_from_json,
     if_state_to_json,
     interface_rows,
     interface_samples,
+    marker_changed,
     speed_bps,
 )
 from netpoll.inputs.snmp.replies import STATS
@@ -352,3 +354,31 @@ def test_counters_outside_their_type_are_absent_and_counted() -> None:
     assert "ifHCInOctets" not in samples[0].fields
     assert "ifHCOutOctets" not in samples[0].fields
     assert STATS.refused_values - before == 2
+
+
+@pytest.mark.parametrize(
+    ("prev", "raw", "seconds", "expected"),
+    [
+        pytest.param(None, 10, 60, None, id="first-poll"),
+        pytest.param(100, 160, 60, 1.0, id="steady"),
+        pytest.param(100, 100, 60, 0.0, id="flat"),
+        pytest.param(100, 160, 0, None, id="no-interval"),
+        pytest.param(MAX32 - 30, 30, 60, 1.0, id="32-bit-wrap"),
+        pytest.param(1_000, 5, 60, None, id="reset-not-wrap"),
+        pytest.param(MAX32 // 2, 5, 60, None, id="fall-from-mid-range-is-reset"),
+        pytest.param(MAX32 + 100, MAX32 + 160, 60, 1.0, id="64-bit"),
+        pytest.param(MAX64 - 30, 30, 60, 1.0, id="64-bit-wrap"),
+        pytest.param(100, -1, 60, None, id="negative-from-a-broken-agent"),
+    ],
+)
+def test_counter_rate(prev: int | None, raw: int, seconds: int, expected: float | None) -> None:
+    t0 = 1_000 * 10**9
+    before = None if prev is None else (t0, prev)
+    assert counter_rate(before, raw, t0 + seconds * 10**9) == expected
+
+
+@pytest.mark.parametrize(
+    ("prev", "raw", "expected"), [(None, 5, None), (5, 5, 0), (5, 6, 1), (6, 5, 1)], ids=str
+)
+def test_marker_changed(prev: int | None, raw: int, expected: int | None) -> None:
+    assert marker_changed(None if prev is None else (0, prev), raw) == expected

@@ -17,6 +17,7 @@ from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.inventory.models import CommunityCredentials, Device, SnmpSettings
 from netpoll.probe import Budget
+from netpoll.restarts import RestartNotices
 from netpoll.sample import Sample
 from tests.fakeclock import VirtualClock
 from tests.harness.snmpsim import lab_snmprec_dir
@@ -413,3 +414,70 @@ async def test_an_endless_table_is_cut_at_the_row_cap_named_in_the_error(pool: F
 )
 def test_row_cap_follows_if_number(if_number: int | None, cap: int) -> None:
     assert row_cap(if_number)[0] == cap
+
+
+BAD_COMMUNITY_NAMES = "1.3.6.1.2.1.11.4.0"
+CCM_RUNNING_LAST_CHANGED = "1.3.6.1.4.1.9.9.43.1.1.1.0"
+
+
+async def test_security_rates_none_across_a_reboot(pool: FakePool, clock: VirtualClock) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    fake.set(BAD_COMMUNITY_NAMES, 1_000)
+    poller = SnmpPoller(pool, load_profiles())
+    dev = device("r1")
+    assert "bad_community_names_ps" not in snmp(await poll(poller, dev))
+    clock.advance(10)
+    fake.set(SYS_UPTIME, 101_000)
+    fake.set(BAD_COMMUNITY_NAMES, 1_050)
+    second = snmp(await poll(poller, dev))
+    assert second["bad_community_names_ps"] == pytest.approx(5.0, rel=1e-3)
+    assert "usm_wrong_digests_ps" not in second  # the agent does not have the counter
+
+    # The state round trip keeps the reading; then a reboot: the counter restarted, no rate on that poll.
+    poller2 = SnmpPoller(pool, load_profiles())
+    poller2.import_state(json.loads(json.dumps(poller.export_state())))
+    clock.advance(10)
+    fake.set(SYS_UPTIME, 102_000)
+    fake.set(BAD_COMMUNITY_NAMES, 1_060)
+    assert snmp(await poll(poller2, dev))["bad_community_names_ps"] == pytest.approx(1.0, rel=1e-3)
+    clock.advance(10)
+    fake.set(SYS_UPTIME, 500)
+    fake.set(BAD_COMMUNITY_NAMES, 3)
+    rebooted = snmp(await poll(poller2, dev))
+    assert rebooted["rebooted"] == 1
+    assert "bad_community_names_ps" not in rebooted
+
+
+async def test_unexpected_reboot_unless_a_restart_trap_came(pool: FakePool, clock: VirtualClock) -> None:
+    fake = pool.clients["r1"] = FakeSnmpClient(small_agent())
+    notices = RestartNotices()
+    poller = SnmpPoller(pool, load_profiles(), restarts=notices)
+    dev = device("r1")
+    assert snmp(await poll(poller, dev))["unexpected_reboot"] == 0
+    clock.advance(60)
+    fake.set(SYS_UPTIME, 1_000)  # rebooted 10 s ago, and nothing announced it
+    assert snmp(await poll(poller, dev))["unexpected_reboot"] == 1
+    clock.advance(60)
+    fake.set(SYS_UPTIME, 7_000)
+    assert snmp(await poll(poller, dev))["unexpected_reboot"] == 0
+    clock.advance(60)
+    fake.set(SYS_UPTIME, 2_000)  # rebooted 20 s ago; its coldStart came 15 s ago
+    notices.note("r1", clock.time_ns() - 15 * 10**9)
+    fields = snmp(await poll(poller, dev))
+    assert (fields["rebooted"], fields["unexpected_reboot"]) == (1, 0)
+
+
+async def test_config_changed_compares_with_the_last_poll(pool: FakePool, clock: VirtualClock) -> None:
+    data = small_agent()
+    data[parse_oid("1.3.6.1.2.1.1.2.0")] = parse_oid("1.3.6.1.4.1.9.1.1208")
+    fake = pool.clients["r1"] = FakeSnmpClient(data)
+    fake.set(CCM_RUNNING_LAST_CHANGED, 4_200)
+    poller = SnmpPoller(pool, load_profiles())
+    dev = device("r1")
+    seen = []
+    for last_change in (4_200, 4_200, 90_000, 90_000):
+        fake.set(CCM_RUNNING_LAST_CHANGED, last_change)
+        fields = snmp(await poll(poller, dev))
+        seen.append((fields["profile"], fields.get("config_changed"), fields["config_changed_uptime_s"]))
+        clock.advance(60)
+    assert seen == [("cisco", None, 42.0), ("cisco", 0, 42.0), ("cisco", 1, 900.0), ("cisco", 0, 900.0)]
