@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 # status page test (Playwright drives /usr/bin/chromium; it never downloads a browser).
 DEMO_PACKAGES := python3-venv
 DEBIAN_PACKAGES := $(DEMO_PACKAGES) snmpd snmp mosquitto mosquitto-clients victoria-metrics influxdb nftables \
-	iproute2 fping prometheus-snmp-exporter systemd procps chromium
+	iproute2 fping prometheus-snmp-exporter systemd procps chromium snmptrapd
 
 .PHONY: demo demo-grafana test lint typecheck pytest system-packages demo-packages venv clean bench
 
@@ -44,7 +44,7 @@ demo-packages:
 # The tests start their own servers on free loopback ports: the packaged services must not hold the usual ones.
 system-packages:
 	$(call ensure_packages,$(DEBIAN_PACKAGES))
-	@systemctl disable --now snmpd mosquitto victoria-metrics influxdb >/dev/null 2>&1 || true
+	@systemctl disable --now snmpd snmptrapd.socket snmptrapd mosquitto victoria-metrics influxdb >/dev/null 2>&1 || true
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
