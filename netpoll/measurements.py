@@ -334,6 +334,8 @@ PING = Measurement(
             standard_deviation_ms  float    ms       population standard deviation (ping's mdev)
             jitter_ms              float    ms       mean absolute difference of consecutive RTTs; needs two
                                                      replies
+            ttl                    integer  -        IP TTL (IPv6 hop limit) the first reply arrived with;
+                                                     absent when nothing came back
             result_code            integer  -        0 ok, 1 no reply, 2 error (unresolvable name, no route,
                                                      no socket)
             reachable              integer  -        1 when at least one reply came back, else 0

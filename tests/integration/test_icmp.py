@@ -63,6 +63,9 @@ def _need_root() -> None:
 @pytest.mark.parametrize("address", ["127.0.0.1", "127.1.2.3", "::1"])
 async def test_loopback_no_loss_small_rtt(address: str) -> None:
     _need_root()
+    # The TTL (hop limit) a loopback reply arrives with: what this host's kernel sends replies with.
+    sysctl = "ipv4/ip_default_ttl" if ":" not in address else "ipv6/conf/lo/hop_limit"
+    host_ttl = int(Path("/proc/sys/net", sysctl).read_text())  # noqa: ASYNC240 (procfs, never blocks)
     async with IcmpProber() as prober:
         result = await prober.probe_stats(address, count=5, interval=0.02, timeout=1.0)
     stats = result.stats
@@ -72,6 +75,17 @@ async def test_loopback_no_loss_small_rtt(address: str) -> None:
     assert stats.min_ms is not None
     assert stats.max_ms is not None
     assert 0 < stats.min_ms <= stats.max_ms < 5
+    assert stats.ttl == host_ttl
+
+
+async def test_ttl_is_read_from_the_reply(netns_factory: Callable[..., Netns]) -> None:
+    """A namespace that answers with TTL 37: the ``ttl`` field is the reply's, not a constant (raw socket)."""
+    ns = netns_factory("npicmp")
+    ns.sysctl("net.ipv4.ip_default_ttl", 37)
+    async with IcmpProber(mode="raw") as prober:
+        result = await prober.probe_stats(ns.ns_ip, count=2, interval=0.01, timeout=1.0)
+    assert result.stats.received == 2
+    assert result.sample(device="ns").fields["ttl"] == 37
 
 
 async def test_device_sample_is_telegraf_ping() -> None:
@@ -286,7 +300,8 @@ _AS_NOBODY = textwrap.dedent(
         try:
             async with IcmpProber() as prober:
                 result = await prober.probe_stats("127.0.0.1", count=3, interval=0.01, timeout=1.0)
-                print(prober.socket_kinds["IPv4"], result.stats.received, result.stats.result_code.value)
+                stats = result.stats
+                print(prober.socket_kinds["IPv4"], stats.received, stats.result_code.value, stats.ttl)
         except IcmpError as exc:
             print("IcmpError:", exc)
             sys.exit(3)
@@ -331,9 +346,10 @@ def test_cli_without_privileges_is_one_line(netns_factory: Callable[..., Netns])
 def test_unprivileged_datagram_sockets_with_ping_group_range(netns_factory: Callable[..., Netns]) -> None:
     ns = netns_factory("npicmp")
     ns.sysctl("net.ipv4.ping_group_range", "0 2147483647")
+    ns.sysctl("net.ipv4.ip_default_ttl", 41)  # the datagram socket reads the TTL too (IP_RECVTTL)
     done = _run_as_nobody(ns)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.split() == ["dgram", "3", "0"]
+    assert done.stdout.split() == ["dgram", "3", "0", "41"]
 
 
 # --- netpoll ping ---------------------------------------------------------------------------------------

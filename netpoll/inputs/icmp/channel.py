@@ -26,14 +26,16 @@ from typing import Any, Literal
 
 from netpoll.compat.icmplib import IcmpSocket, echo_request, echo_request_type, reply_parser
 from netpoll.inputs.icmp.packets import (
+    ANCBUFSIZE,
     SO_RCVBUFFORCE,
     SO_TIMESTAMPNS,
-    TIMESTAMP_ANCBUFSIZE,
     Verdict,
     classify,
     quoted_destination,
     raw_filter,
     rx_timestamp_ns,
+    rx_ttl,
+    ttl_option,
 )
 
 logger = logging.getLogger("netpoll.icmp")
@@ -69,6 +71,7 @@ class ProbeState:
         "seqs",
         "timeout_ns",
         "transmitted",
+        "ttl",
         "waiter",
     )
 
@@ -85,6 +88,7 @@ class ProbeState:
         self.errors = 0  # ICMP errors (unreachable, time exceeded) quoting our requests
         self.all_sent = False
         self.waiter: asyncio.Future[None] | None = None
+        self.ttl: int | None = None  # of the first timely reply that carried one, as Telegraf reports
 
     def settle(self) -> None:
         """One request is answered or lost; wake the probe when nothing is left to wait for."""
@@ -92,13 +96,15 @@ class ProbeState:
         if self.outstanding == 0 and self.all_sent and self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
 
-    def on_reply(self, index: int, rx_ns: int) -> None:
+    def on_reply(self, index: int, rx_ns: int, ttl: int | None = None) -> None:
         rtt = rx_ns - self.sent_ns[index]
         if not 0 < rtt <= self.timeout_ns:
             # The wall clock stepped between send and receive: fall back to the monotonic clock.
             rtt = time.monotonic_ns() - self.sent_mono_ns[index]
         if rtt <= self.timeout_ns:  # a reply later than the timeout counts as lost, as in ping(8)
             self.rtts_ns[index] = rtt
+            if self.ttl is None:
+                self.ttl = ttl
         self.settle()
 
 
@@ -123,6 +129,7 @@ class Channel:
         sock = self.sock
         sock.setblocking(False)
         sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+        sock.setsockopt(*ttl_option(self.family))
         # Replies queue up while a burst is being sent; a large buffer keeps them all.
         try:
             sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf)
@@ -188,7 +195,7 @@ class Channel:
         parse = reply_parser(self.icmp)
         for _ in range(_DRAIN_LIMIT):
             try:
-                data, ancdata, _flags, address = sock.recvmsg(_RECV_SIZE, TIMESTAMP_ANCBUFSIZE)
+                data, ancdata, _flags, address = sock.recvmsg(_RECV_SIZE, ANCBUFSIZE)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # a pending socket error is reported once; the socket stays usable
@@ -212,7 +219,7 @@ class Channel:
                     REFUSED["stray_reply"] += 1  # same id and sequence from another host: not our reply
                     continue
                 del table[reply.sequence]
-                probe.on_reply(index, rx_ns)
+                probe.on_reply(index, rx_ns, rx_ttl(ancdata))
             else:
                 if self.kind == "raw" and quoted_destination(family, data) != probe.match_addr:
                     REFUSED["forged_error"] += 1  # it quotes a request to somewhere else: not ours

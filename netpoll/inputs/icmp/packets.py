@@ -19,6 +19,10 @@ SO_RCVBUFFORCE = 33
 SOL_RAW = 255
 ICMP_FILTER = 1  # SOL_RAW option of raw IPv4 ICMP sockets: bitmap of ICMP types to drop
 ICMP6_FILTER = 1  # IPPROTO_ICMPV6 option of raw ICMPv6 sockets: 256-bit bitmap of types to drop
+IP_RECVTTL = 12  # IPPROTO_IP option: deliver each packet's TTL as an IP_TTL control message
+IP_TTL = 2  # the control message's type
+IPV6_RECVHOPLIMIT = 51  # IPPROTO_IPV6 option: deliver each packet's hop limit as IPV6_HOPLIMIT
+IPV6_HOPLIMIT = 52
 
 ECHO_REPLY: dict[int, int] = {socket.AF_INET: 0, socket.AF_INET6: 129}
 # ICMP errors that quote one of our requests: destination unreachable, source quench, time exceeded,
@@ -29,6 +33,7 @@ ERROR_TYPES: dict[int, frozenset[int]] = {
 }
 
 _TIMESPEC = struct.Struct("@qq")
+_INT = struct.Struct("@i")
 
 
 class Verdict(enum.Enum):
@@ -88,7 +93,30 @@ def rx_timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
     return None
 
 
-TIMESTAMP_ANCBUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size)
+# Room for both control messages a reply comes with: the receive timestamp and the TTL (hop limit).
+ANCBUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_INT.size)
+
+
+def ttl_option(family: int) -> tuple[int, int, int]:
+    """``(level, option, value)`` for setsockopt: every packet read comes with its IP TTL (IPv6 hop limit).
+
+    A control message rather than the IP header, because only a raw IPv4 socket reads the header; datagram
+    sockets and ICMPv6 sockets never see it.
+    """
+    if family == socket.AF_INET:
+        return socket.IPPROTO_IP, IP_RECVTTL, 1
+    return socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1
+
+
+def rx_ttl(ancdata: list[tuple[int, int, bytes]]) -> int | None:
+    """The TTL (IPv6: hop limit) a packet arrived with, from recvmsg ancillary data; None when absent."""
+    for level, kind, data in ancdata:
+        if (level, kind) in _TTL_MESSAGES and len(data) >= _INT.size:
+            return int(_INT.unpack_from(data)[0])
+    return None
+
+
+_TTL_MESSAGES = frozenset({(socket.IPPROTO_IP, IP_TTL), (socket.IPPROTO_IPV6, IPV6_HOPLIMIT)})
 
 
 def quoted_destination(family: int, packet: bytes) -> str | None:

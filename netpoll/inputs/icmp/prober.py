@@ -332,7 +332,7 @@ class IcmpProber:
         finally:
             channel.forget(probe)
         rtts_ms = tuple(rtt / 1e6 for rtt in probe.rtts_ns if rtt is not None)
-        stats = summarize(probe.transmitted, rtts_ms, error=error is not None)
+        stats = summarize(probe.transmitted, rtts_ms, error=error is not None, ttl=probe.ttl)
         if error is not None and stats.result_code is ResultCode.ERROR:
             device_log(logger, address).info("ping: %s", error)
         return EchoResult(stats, rtts_ms, address, ip, error, started_ns)

@@ -27,6 +27,7 @@ class EchoStats:
     """The summary of one probe of one target.
 
     RTT figures are milliseconds and None when nothing came back; ``jitter_ms`` also needs two replies.
+    ``ttl`` is the IP TTL (IPv6 hop limit) of the first reply, None without one.
     """
 
     transmitted: int
@@ -38,6 +39,7 @@ class EchoStats:
     stddev_ms: float | None
     jitter_ms: float | None
     result_code: ResultCode
+    ttl: int | None = None
 
     @property
     def reachable(self) -> bool:
@@ -60,6 +62,8 @@ class EchoStats:
         ):
             if value is not None:
                 fields[name] = value
+        if self.ttl is not None and self.received:
+            fields["ttl"] = self.ttl
         fields["result_code"] = int(self.result_code)
         fields["reachable"] = int(self.reachable)
         return fields
@@ -72,7 +76,9 @@ def jitter(rtts_ms: Sequence[float]) -> float | None:
     return sum(abs(b - a) for a, b in itertools.pairwise(rtts_ms)) / (len(rtts_ms) - 1)
 
 
-def summarize(transmitted: int, rtts_ms: Sequence[float], *, error: bool = False) -> EchoStats:
+def summarize(
+    transmitted: int, rtts_ms: Sequence[float], *, error: bool = False, ttl: int | None = None
+) -> EchoStats:
     """Summarize one probe.
 
     Args:
@@ -81,6 +87,7 @@ def summarize(transmitted: int, rtts_ms: Sequence[float], *, error: bool = False
             (that order is what jitter is measured over).
         error: the probe could not run properly (unresolvable name, no route, send failure); it decides the
             result code only when no reply came back.
+        ttl: the TTL (hop limit) of the first reply, when the socket reported it.
     """
     received = len(rtts_ms)
     loss = 100.0 if transmitted == 0 else round(100.0 * (transmitted - received) / transmitted, 6)
@@ -105,6 +112,7 @@ def summarize(transmitted: int, rtts_ms: Sequence[float], *, error: bool = False
         stddev_ms=math.sqrt(variance),
         jitter_ms=jitter(rtts_ms),
         result_code=code,
+        ttl=ttl,
     )
 
 

@@ -13,6 +13,8 @@ from netpoll.inputs.icmp.channel import REFUSED, Channel, ProbeState
 from netpoll.inputs.icmp.packets import (
     ICMP6_FILTER,
     ICMP_FILTER,
+    IP_TTL,
+    IPV6_HOPLIMIT,
     SO_TIMESTAMPNS,
     SOL_RAW,
     Verdict,
@@ -20,6 +22,8 @@ from netpoll.inputs.icmp.packets import (
     quoted_destination,
     raw_filter,
     rx_timestamp_ns,
+    rx_ttl,
+    ttl_option,
 )
 from netpoll.inputs.icmp.stats import ResultCode, jitter, ping_sample, summarize
 
@@ -251,17 +255,30 @@ def _ip_header(src: str, dst: str) -> bytes:
 
 
 def _deliver(
-    sock: _FakeSock, icmp_type: int, ident: int, seq: int, source: str, rx_ns: int, quoted_dst: str = ""
+    sock: _FakeSock,
+    icmp_type: int,
+    ident: int,
+    seq: int,
+    source: str,
+    rx_ns: int,
+    quoted_dst: str = "",
+    ttl: int | None = None,
 ) -> None:
-    """Queue what a raw IPv4 socket reads: outer IP header, ICMP; an error quotes a request to quoted_dst."""
+    """Queue what a raw IPv4 socket reads: outer IP header, ICMP; an error quotes a request to quoted_dst.
+
+    ``ttl``: the IP_TTL control message the kernel adds (IP_RECVTTL).
+    """
     stamp = struct.pack("@qq", rx_ns // 1_000_000_000, rx_ns % 1_000_000_000)
+    ancdata = [(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)]
+    if ttl is not None:
+        ancdata.append((socket.IPPROTO_IP, IP_TTL, struct.pack("@i", ttl)))
     packet = _ip_header(source, "127.0.0.1")
     if quoted_dst:
         packet += struct.pack("!BBHHH", icmp_type, 1, 0, 0, 0) + _ip_header("127.0.0.1", quoted_dst)
         packet += struct.pack("!BBHHH", 8, 0, 0, ident, seq)
     else:
         packet += struct.pack("!BBHHH", icmp_type, 0, 0, ident, seq)
-    sock.inbox.append((packet, [(socket.SOL_SOCKET, SO_TIMESTAMPNS, stamp)], 0, (source, 0)))
+    sock.inbox.append((packet, ancdata, 0, (source, 0)))
 
 
 def _seq(sock: _FakeSock, n: int) -> int:
@@ -307,6 +324,53 @@ def test_late_reply_counts_as_lost() -> None:
     channel.on_readable()
     assert probe.rtts_ns == [None]
     assert probe.outstanding == 0
+
+
+def test_ttl_is_the_first_timely_replys() -> None:
+    channel, sock = _channel()
+    probe = ProbeState("127.0.0.2", 3, 0.5)
+    for index in range(3):
+        channel.send(probe, index, ("127.0.0.2", 0), 0)
+    sent = probe.sent_ns[0]
+    _deliver(sock, 0, channel.ident, _seq(sock, 0), "127.0.0.2", sent + 600_000_000, ttl=10)  # too late
+    _deliver(sock, 0, channel.ident, _seq(sock, 2), "127.0.0.2", sent + 1000)  # no TTL reported
+    _deliver(sock, 0, channel.ident, _seq(sock, 1), "127.0.0.2", sent + 2000, ttl=61)
+    probe.sent_mono_ns[0] -= 600_000_000
+    channel.on_readable()
+    assert probe.ttl == 61  # of the first timely reply that came with one: not the late reply's
+    other = ProbeState("127.0.0.3", 2, 0.5)
+    channel.send(other, 0, ("127.0.0.3", 0), 0)
+    channel.send(other, 1, ("127.0.0.3", 0), 0)
+    _deliver(sock, 0, channel.ident, _seq(sock, 4), "127.0.0.3", other.sent_ns[1] + 1000, ttl=250)
+    _deliver(sock, 0, channel.ident, _seq(sock, 3), "127.0.0.3", other.sent_ns[0] + 2000, ttl=57)
+    channel.on_readable()
+    assert other.ttl == 250  # the first reply to arrive, as Telegraf reports it
+
+
+@pytest.mark.parametrize(
+    ("ancdata", "expected"),
+    [
+        ([(socket.IPPROTO_IP, IP_TTL, struct.pack("@i", 63))], 63),
+        ([(socket.IPPROTO_IPV6, IPV6_HOPLIMIT, struct.pack("@i", 255))], 255),
+        ([(socket.SOL_SOCKET, SO_TIMESTAMPNS, b"\0" * 16), (socket.IPPROTO_IP, IP_TTL, b"\x01\0\0\0")], 1),
+        ([(socket.IPPROTO_IP, IP_TTL, b"\x01")], None),  # truncated
+        ([(socket.IPPROTO_IP, 99, struct.pack("@i", 63))], None),
+        ([], None),
+    ],
+)
+def test_rx_ttl_from_ancillary_data(ancdata: list[tuple[int, int, bytes]], expected: int | None) -> None:
+    assert rx_ttl(ancdata) == expected
+
+
+def test_ttl_option_per_family() -> None:
+    assert ttl_option(V4) == (socket.IPPROTO_IP, 12, 1)
+    assert ttl_option(V6) == (socket.IPPROTO_IPV6, 51, 1)
+
+
+def test_ttl_field_only_with_a_reply() -> None:
+    assert summarize(2, [1.0], ttl=64).fields()["ttl"] == 64
+    assert "ttl" not in summarize(2, [], ttl=64).fields()
+    assert "ttl" not in summarize(2, [1.0]).fields()
 
 
 def test_datagram_socket_trusts_the_kernel_identifier() -> None:
