@@ -49,6 +49,7 @@ from netpoll.configkit.validation import describe, expect
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inventory.addresses import AddressError, parse_address
 from netpoll.inventory.models import SnmpBackendName
+from netpoll.naming import Naming
 from netpoll.sharding import ShardError, parse_shard
 
 __all__ = [
@@ -84,7 +85,7 @@ _PATHS: tuple[PathKey, ...] = (
         for key in ("ca_file", "cert_file", "key_file")
     ),
 )
-_TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard")
+_TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard", "naming")
 _SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log", "inventory_secrets")
 
 
@@ -315,6 +316,8 @@ class DaemonConfig(_Frozen):
     inventory_secrets: InventorySecretsConfig = InventorySecretsConfig()
     # "I/N": poll only shard I of N (see netpoll.sharding)
     shard: Annotated[str, AfterValidator(_shard)] | None = None
+    # How the time-series output names things: netpoll's own, or Telegraf's beside them (netpoll.naming)
+    naming: Naming = "netpoll"
     # The file this came from, for messages; None: embedded defaults. Set by load_config, never by the file
     # (exclude: not offered among the keys a file may hold).
     source: str | None = Field(default=None, exclude=True)
@@ -377,6 +380,7 @@ class DaemonConfig(_Frozen):
         lines["http"] = self.http.listen or "(off)"
         lines["log"] = f"{self.log.level} {self.log.format}"
         lines["shard"] = self.shard or "(all devices)"
+        lines["naming"] = self.naming
         secrets = self.inventory_secrets
         lines["inventory_secrets"] = (
             f"env {', '.join(secrets.env) or '(none)'}; files in {', '.join(secrets.dirs)}"

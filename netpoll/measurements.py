@@ -148,6 +148,8 @@ _DEVICE = Tag("device", "inventory name of the device")
 _AGENT_HOST = Tag("agent_host", "the address polled")
 _SITE = Tag("site", "the device's site in the inventory (absent when not set)")
 _ROLE = Tag("role", "the device's role in the inventory (absent when not set)")
+# With ``naming: telegraf`` (netpoll.naming): Telegraf's tag for the agent's own name.
+_HOSTNAME = Tag("hostname", "naming: telegraf only: sysName, as Telegraf's common snmp example tags it")
 
 # Telegraf's ping tags: ``url`` is the address as configured, ``device`` netpoll's own.
 _PING_TAGS = (
@@ -156,6 +158,10 @@ _PING_TAGS = (
     _SITE,
     _ROLE,
 )
+
+# How a ping record's ``error`` begins when the target names no host (a name that does not resolve, an invalid
+# address): the one failure Telegraf gives a result code of its own (1, "no such host"; netpoll: 2).
+PING_NO_SUCH_HOST = "no such host"
 
 # The poller itself is the subject: its instance name, as in the MQTT status topic.
 _NETPOLL_TAGS = (
@@ -233,6 +239,7 @@ INTERFACE = Measurement(
         Tag("ifAlias", "ifAlias, the interface description (absent when empty)"),
         _SITE,
         _ROLE,
+        _HOSTNAME,
     ),
     fields=(
         *_fields(
@@ -259,6 +266,14 @@ INTERFACE = Measurement(
             """
         ),
         *_raw_counters(),
+        *_fields(
+            """
+            ifOperStatus   integer  -      naming: telegraf only: oper_status under its IF-MIB name
+            ifAdminStatus  integer  -      naming: telegraf only: admin_status under its IF-MIB name
+            ifHighSpeed    integer  Mbit/s naming: telegraf only: speed_bps / 1,000,000, rounded down
+            ifSpeed        integer  bit/s  naming: telegraf only: speed_bps, at most 4,294,967,295 (Gauge32)
+            """
+        ),
     ),
     entity_tag="ifName",
     inventory_tags=True,
@@ -268,7 +283,7 @@ SNMP = Measurement(
     name="snmp",
     producer="netpoll.inputs.snmp.poller",
     summary="SNMP, one point per device per poll",
-    tags=(_DEVICE, _AGENT_HOST, _SITE, _ROLE),
+    tags=(_DEVICE, _AGENT_HOST, _SITE, _ROLE, _HOSTNAME),
     fields=(
         *_fields(
             """
@@ -287,6 +302,8 @@ SNMP = Measurement(
                                               every interface is there, some profile fields are not (read on
                                               the next polls); absent otherwise
             profile           string   -      the device profile used
+            uptime            integer  1/100s  naming: telegraf only: uptime_s in TimeTicks, as Telegraf
+                                              writes sysUpTimeInstance
             """
         ),
         *_fields(
@@ -337,8 +354,10 @@ PING = Measurement(
             ttl                    integer  -        IP TTL (IPv6 hop limit) the first reply arrived with;
                                                      absent when nothing came back
             result_code            integer  -        0 ok, 1 no reply, 2 error (unresolvable name, no route,
-                                                     no socket)
+                                                     no socket); naming: telegraf writes 1 for no such host
             reachable              integer  -        1 when at least one reply came back, else 0
+            error                  string   -        why the probe could not run (only with result_code 2);
+                                                     "no such host: ..." when the target names no host
             """
         ),
     ),

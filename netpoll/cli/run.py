@@ -90,6 +90,7 @@ def settings_from_config(
         shard=shard,
         instance=instance,
         cycles=cycles,
+        naming=config.naming,
     )
 
 

@@ -47,6 +47,7 @@ from netpoll.daemon.status import StatusBoard
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inventory.models import Device, Inventory, SnmpBackendName
+from netpoll.naming import Naming, renamer
 from netpoll.outputs.files import FileSink
 from netpoll.outputs.influxdb.writer import InfluxWriter
 from netpoll.restarts import RestartNotices
@@ -119,6 +120,7 @@ class RunSettings:
     console: bool = True
     file_max_bytes: int = defaults.FILE_MAX_BYTES
     file_rotate_s: float = defaults.FILE_ROTATE_S
+    naming: Naming = "netpoll"  # telegraf: Telegraf's tags and fields beside netpoll's in the output
 
 
 def _identity(device: Device) -> tuple[Any, ...]:
@@ -155,6 +157,7 @@ class Daemon:
         self.cycle_no = 0
         self.exit_code = 0
         self._sink: Sink | None = None
+        self._rename = renamer(settings.naming)
         self._engine: AlertEngine | None = None
         self._publisher: MqttPublisher | None = None
         self._poller: SnmpPoller | None = None
@@ -250,7 +253,7 @@ class Daemon:
     def emit(self, samples: list[Sample]) -> None:
         """The hot path: samples to the sink, and through the alert engine."""
         assert self._sink is not None
-        self._sink.write(samples)
+        self._sink.write(samples if self._rename is None else self._rename(samples))
         if self._engine is None:
             return
         try:
@@ -341,6 +344,8 @@ class Daemon:
 
     def _make_sink(self) -> InfluxWriter | FileSink:
         s = self.settings
+        if s.naming != "netpoll":
+            log.info("output naming: %s (its tags and fields beside netpoll's: docs/telegraf.md)", s.naming)
         if s.influx is not None:
             spool_dir = s.state_dir / "spool"
             log.info("output: InfluxDB %s (api %s, spool %s)", s.influx.url, s.influx.api, spool_dir)

@@ -133,6 +133,10 @@ async def test_unresolvable_name_is_result_code_2() -> None:
     assert sample.fields["percent_packet_loss"] == 100.0
     assert not RTT_FIELDS & sample.fields.keys()
     assert dict(sample.tags) == {"device": "does-not-exist.invalid", "url": "does-not-exist.invalid"}
+    # Why, in the record: Telegraf's "no such host" (naming: telegraf writes its result code 1 for it).
+    assert str(sample.fields["error"]).startswith(
+        "no such host: name 'does-not-exist.invalid' does not resolve"
+    )
 
 
 async def test_slow_resolver_is_result_code_2(monkeypatch: pytest.MonkeyPatch) -> None:

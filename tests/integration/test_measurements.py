@@ -33,6 +33,7 @@ from netpoll.inputs.traps.sources import Sources
 from netpoll.inventory.loader import load_inventory
 from netpoll.inventory.models import CommunityCredentials, Device, PingSettings, SnmpSettings
 from netpoll.measurements import MODEL
+from netpoll.naming import TelegrafNaming
 from netpoll.probe import Budget
 from netpoll.sample import Sample
 from tests.harness.ports import free_port
@@ -109,7 +110,8 @@ async def test_lab_recordings(snmpsim_lab: Any) -> None:
     ok = [s.tags["device"] for s in samples if s.measurement == "snmp" and s.fields.get("poll_ok") == 1]
     assert sorted(ok) == sorted(2 * [device.name for device in devices])
     assert any("in_bps" in s.fields for s in samples), "no rates: the second poll did not count"
-    check("lab recordings", [*samples, *alerts_of(samples)])
+    # What the time-series output writes with ``naming: telegraf``: Telegraf's tags and fields beside them.
+    check("lab recordings", [*samples, *alerts_of(samples), *TelegrafNaming()(samples)])
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +145,15 @@ async def test_ping_on_loopback(demo: tuple[Path, Path, int]) -> None:
         samples = [sample for result in results for sample in result.samples]
         echo = await prober.probe_stats("::1", count=2, interval=0.01, timeout=1.0)
         samples.append(echo.sample(device="::1"))
+        # An address that names no host (an unknown scope; no DNS query): the record of a probe that
+        # could not run, with its error.
+        bad = await prober.probe_stats("fe80::1%nosuchif0", count=1, timeout=0.5)
     assert all(sample.fields["reachable"] == 1 for sample in samples), samples
-    check("ping", [*samples, *alerts_of(samples)])
+    samples.append(bad.sample(device="bad"))
+    assert samples[-1].fields["error"].startswith("no such host"), samples[-1]
+    (renamed,) = TelegrafNaming()(samples[-1:])
+    assert (samples[-1].fields["result_code"], renamed.fields["result_code"]) == (2, 1)
+    check("ping", [*samples, *alerts_of(samples), *TelegrafNaming()(samples)])
 
 
 def test_self_monitoring_records() -> None:

@@ -305,6 +305,7 @@ def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
     assert config.log == defaults.log
     assert config.http == defaults.http
     assert config.shard == defaults.shard
+    assert config.naming == defaults.naming
     assert config.thresholds == defaults.thresholds
     examples = {"url", "org", "token", "database", "username", "password", "tls"}  # not defaults: examples
     influx = config.influxdb.model_dump(exclude=examples)

@@ -38,6 +38,7 @@ from netpoll.errors import IcmpError
 from netpoll.inputs.icmp.channel import FAMILY_NAMES, Channel, ProbeState, SocketKind
 from netpoll.inputs.icmp.stats import EchoStats, ResultCode, ping_sample, summarize
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.measurements import PING_NO_SUCH_HOST as NO_SUCH_HOST
 from netpoll.probe import Budget, ProbeResult, poller_queue
 from netpoll.sample import Sample
 
@@ -63,7 +64,14 @@ class EchoResult:
 
     def sample(self, *, device: str, tags: Mapping[str, str] | None = None) -> Sample:
         """The ``ping`` record for this result."""
-        return ping_sample(self.stats, device=device, url=self.address, tags=tags or {}, time_ns=self.time_ns)
+        return ping_sample(
+            self.stats,
+            device=device,
+            url=self.address,
+            tags=tags or {},
+            time_ns=self.time_ns,
+            error=self.error,
+        )
 
 
 def _ping_group_range() -> str:
@@ -370,7 +378,7 @@ class IcmpProber:
                     host, None, socket.AF_INET6, socket.SOCK_DGRAM, 0, socket.AI_NUMERICHOST
                 )
             except socket.gaierror as exc:
-                return f"invalid address {address!r}: {exc.strerror}"
+                return f"{NO_SUCH_HOST}: invalid address {address!r}: {exc.strerror}"
             infos = [(socket.AF_INET6, found[0][4])]
         else:
             if self._dns is None:
@@ -380,9 +388,10 @@ class IcmpProber:
                 async with asyncio.timeout(self._resolve_timeout):
                     found = await self._loop.run_in_executor(self._dns, lookup)
             except TimeoutError:
-                return f"name {address!r} did not resolve within {self._resolve_timeout:g} s"
+                return f"{NO_SUCH_HOST}: name {address!r} did not resolve within {self._resolve_timeout:g} s"
             except (socket.gaierror, UnicodeError) as exc:
-                return f"name {address!r} does not resolve: {getattr(exc, 'strerror', None) or exc}"
+                why = getattr(exc, "strerror", None) or exc
+                return f"{NO_SUCH_HOST}: name {address!r} does not resolve: {why}"
             infos = [(family, sockaddr) for family, _type, _proto, _name, sockaddr in found]
         for family, sockaddr in infos:
             channel = self._channels.get(family)

@@ -116,9 +116,23 @@ def summarize(
     )
 
 
-def ping_sample(stats: EchoStats, *, device: str, url: str, tags: Mapping[str, str], time_ns: int) -> Sample:
-    """The ``ping`` record: tags ``device``, ``url`` and the inventory tags (never ``agent_host``)."""
+def ping_sample(
+    stats: EchoStats,
+    *,
+    device: str,
+    url: str,
+    tags: Mapping[str, str],
+    time_ns: int,
+    error: str | None = None,
+) -> Sample:
+    """The ``ping`` record: tags ``device``, ``url`` and the inventory tags (never ``agent_host``).
+
+    ``error``, why the probe could not run, is written only with result code 2.
+    """
     out = {key: value for key, value in tags.items() if key != "agent_host"}
     out["device"] = device
     out["url"] = url
-    return Sample(measurement=PING.name, tags=out, fields=stats.fields(), time_ns=time_ns)
+    fields = stats.fields()
+    if error and stats.result_code is ResultCode.ERROR:
+        fields["error"] = error
+    return Sample(measurement=PING.name, tags=out, fields=fields, time_ns=time_ns)

@@ -25,4 +25,5 @@ async def test_a_spent_budget_is_a_cut_poll_with_an_unreachable_ping_record() ->
         "percent_packet_loss": 100.0,
         "result_code": 2,
         "reachable": 0,
+        "error": "poll deadline of 9.5s exceeded",
     }

@@ -367,6 +367,16 @@ def test_ttl_option_per_family() -> None:
     assert ttl_option(V6) == (socket.IPPROTO_IPV6, 51, 1)
 
 
+def test_error_is_written_only_when_the_probe_could_not_run() -> None:
+    def fields(stats: object, error: str | None) -> dict[str, object]:
+        return dict(ping_sample(stats, device="r1", url="r1", tags={}, time_ns=1, error=error).fields)  # type: ignore[arg-type]
+
+    assert fields(summarize(0, [], error=True), "no such host: x")["error"] == "no such host: x"
+    assert "error" not in fields(summarize(2, []), "no echo reply")  # no reply is not an error
+    assert "error" not in fields(summarize(2, [1.0], error=True), "send failed")  # a reply came: ok
+    assert "error" not in fields(summarize(0, [], error=True), None)
+
+
 def test_ttl_field_only_with_a_reply() -> None:
     assert summarize(2, [1.0], ttl=64).fields()["ttl"] == 64
     assert "ttl" not in summarize(2, [], ttl=64).fields()
