@@ -19,7 +19,6 @@ from netpoll.measurements import INTERFACE, PING, PING_NO_SUCH_HOST, SNMP
 from netpoll.sample import FieldValue, Sample
 
 Naming = Literal["netpoll", "telegraf"]
-NAMINGS: tuple[Naming, ...] = ("netpoll", "telegraf")
 
 # ifSpeed is a Gauge32: an interface faster than 4.29 Gbit/s reads as its maximum (ifHighSpeed has the truth).
 IF_SPEED_MAX = 2**32 - 1
