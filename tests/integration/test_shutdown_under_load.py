@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import resource
 import signal
 import socket
 import time
@@ -34,6 +35,20 @@ ALERTS = 5000
 POLL_GRACE_S = 5.0
 FLUSH_S = 10.0
 SLACK_S = 10.0  # a machine busy with other test suites; far below the 60 s hang this test guards against
+
+
+@contextlib.contextmanager
+def enough_file_descriptors(count: int) -> Iterator[None]:
+    """At least ``count`` descriptors for this process and the daemon it starts (which inherits the limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = soft if soft >= count else min(count, hard)
+    if wanted < count:
+        pytest.skip(f"needs {count} file descriptors, the hard limit is {hard}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 @contextlib.contextmanager
@@ -84,7 +99,12 @@ def polls_in_flight(url: str) -> int:
 def test_sigterm_with_2000_polls_in_flight_exits_within_the_documented_budget(tmp_path: Path) -> None:
     http_port = free_port("tcp")
     url = f"http://127.0.0.1:{http_port}/"
-    with silent_udp_ports(DEVICES) as ports, black_hole_tcp() as mqtt_port, black_hole_tcp() as influx_port:
+    with (
+        enough_file_descriptors(3 * DEVICES),  # the test's silent ports, then the daemon's sockets
+        silent_udp_ports(DEVICES) as ports,
+        black_hole_tcp() as mqtt_port,
+        black_hole_tcp() as influx_port,
+    ):
         (tmp_path / "community").write_text("public\n")
         (tmp_path / "token").write_text("t\n")
         for secret in ("community", "token"):
