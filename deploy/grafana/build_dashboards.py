@@ -826,7 +826,7 @@ def overview() -> Board:
             [
                 Q(
                     'SELECT sum("polls_ok") AS "ok", sum("polls_failed") AS "failed", '
-                    f'sum("polls_skipped") AS "skipped" FROM "netpoll" {where()} {shard_series}',
+                    f'sum("polls_overloaded") AS "overloaded" FROM "netpoll" {where()} {shard_series}',
                     "$tag_shard $tag_instance $col",
                     **pq(
                         *(
@@ -834,14 +834,15 @@ def overview() -> Board:
                                 f"sum {per_shard} (sum_over_time(netpoll_polls_{kind}[$__interval]))",
                                 f"{{{{shard}}}} {{{{instance}}}} {kind}",
                             )
-                            for kind in ("ok", "failed", "skipped")
+                            for kind in ("ok", "failed", "overloaded")
                         )
                     ),
                 )
             ],
             "none",
-            "Polls per interval: failed ones are devices not answering; skipped ones mean the poller could"
-            " not keep up (a poll still running when the next was due).",
+            "Polls per interval: failed ones are devices not answering; overloaded ones are polls the poller"
+            " had no time for (no slot before the next was due, skipped, or its event loop stalled): the"
+            " poller's problem, never a device's. Shard, raise the interval or the concurrency.",
             bars=True,
             minimum=0,
         ),
@@ -853,20 +854,25 @@ def overview() -> Board:
             "Poll lag",
             [
                 Q(
-                    f'SELECT max("poll_lag_ms") FROM "netpoll" {where()} {shard_series}',
-                    "$tag_shard $tag_instance",
-                    **pq((f"max {per_shard} (netpoll_poll_lag_ms)", "{{shard}} {{instance}}")),
+                    'SELECT max("poll_lag_p99_ms") AS "start p99", max("loop_lag_p99_ms") AS "loop p99" '
+                    f'FROM "netpoll" {where()} {shard_series}',
+                    "$tag_shard $tag_instance $col",
+                    **pq(
+                        (f"max {per_shard} (netpoll_poll_lag_p99_ms)", "{{shard}} {{instance}} start p99"),
+                        (f"max {per_shard} (netpoll_loop_lag_p99_ms)", "{{shard}} {{instance}} loop p99"),
+                    ),
                 )
             ],
             "ms",
-            "How late polls start against their schedule; growing lag means the shard needs help.",
+            "How late polls start against their schedule (99th percentile, the wait for a slot included), and"
+            " how late the event loop runs what is due; growing lag means the shard needs help.",
             minimum=0,
         ),
         8,
         8,
     )
     pollers = {
-        "devices": "devices", "ok": "polls_ok", "failed": "polls_failed", "skipped": "polls_skipped",
+        "devices": "devices", "ok": "polls_ok", "failed": "polls_failed", "overloaded": "polls_overloaded",
         "lag": "poll_lag_ms", "queue": "queue_size", "spool": "spool_bytes",
         "write latency": "write_latency_ms",
     }  # fmt: skip
@@ -875,7 +881,7 @@ def overview() -> Board:
             "Pollers",
             Q(
                 'SELECT last("devices") AS "devices", last("polls_ok") AS "ok", '
-                'last("polls_failed") AS "failed", last("polls_skipped") AS "skipped", '
+                'last("polls_failed") AS "failed", last("polls_overloaded") AS "overloaded", '
                 'last("poll_lag_ms") AS "lag", '
                 'last("queue_size") AS "queue", last("spool_bytes") AS "spool", '
                 'last("write_latency_ms") AS "write latency", sum("points_written") AS "points" '
