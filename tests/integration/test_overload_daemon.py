@@ -6,7 +6,8 @@ of about two dozen requests takes most of a second), polled every 3 s through ``
 1``: the one slot serves a fraction of the polls due, the others wait for it until their next run and give up.
 The poller must say so (``polls_overloaded`` in its ``netpoll`` records, the shipped ``poller_overloaded``
 alert over MQTT, ``/healthz`` degraded with the figures and the advice), and no device may look failed: no
-``poll_ok=0`` record, no device alert, no device ``failing`` on the status page. No timing is asserted.
+``poll_ok=0`` record, no device alert (the shipped rules but the agent host's CPU and memory), no device
+``failing`` on the status page. No timing is asserted.
 """
 
 from __future__ import annotations
@@ -63,9 +64,11 @@ async def test_one_slot_for_a_fleet_is_overload_never_a_device_failure(
             for i, relay in enumerate(relays)
         )
     )
+    # The shipped rules, but for the agent's CPU and memory: the agent is this machine, as busy as the test
+    # suites beside this one make it, and a cpu_high breach would be a true alert, not a false one.
+    (tmp_path / "rules.yaml").write_text("include_defaults: true\ndisable: [cpu_high, memory_high]\n")
     config = write_setup(tmp_path, mosquitto, prefix)
-    text = config.read_text().replace("thresholds: rules.yaml\n", "")  # the shipped rules
-    config.write_text(text + "scheduler: {max_concurrent_snmp: 1}\n")
+    config.write_text(config.read_text() + "scheduler: {max_concurrent_snmp: 1}\n")
     base = _http_url(config)
     topic = f"{prefix}/alerts/np-test/{RULE}"
     daemon = Daemon(config)
