@@ -8,6 +8,8 @@ write is handled by ``behaviour`` (settable at any time), which may forward the 
 from __future__ import annotations
 
 import gzip
+import select
+import socket
 import threading
 import time
 import urllib.request
@@ -25,6 +27,9 @@ class Behaviour:
     headers: dict[str, str] = field(default_factory=dict)
     store: bool = True
     trickle: bool = False  # send the status line, then one header byte per second, never the end
+    # Store only when the answer is due and the client still waits for it (a server that commits at the end
+    # of the request): a client killed meanwhile has lost that write unless it kept a copy.
+    commit_on_answer: bool = False
 
 
 class WriteStandIn:
@@ -34,6 +39,7 @@ class WriteStandIn:
         self.forward_to = forward_to
         self.behaviour = Behaviour()
         self.writes: list[float] = []
+        self.abandoned = 0  # writes not stored because the client hung up first (``commit_on_answer``)
         self.stop_event = threading.Event()
         standin = self
 
@@ -68,22 +74,31 @@ class WriteStandIn:
     def handle_write(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
         behaviour = self.behaviour
         self.writes.append(time.monotonic())
+        if not behaviour.commit_on_answer:
+            self._store(behaviour, body)
+        if behaviour.trickle:
+            self._trickle(handler)
+            return
+        if behaviour.delay_s:
+            self.stop_event.wait(behaviour.delay_s)
+        if behaviour.commit_on_answer:
+            if _client_gone(handler):
+                self.abandoned += 1
+                return
+            self._store(behaviour, body)
+        handler.send_response(behaviour.status)
+        for key, value in behaviour.headers.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def _store(self, behaviour: Behaviour, body: bytes) -> None:
         if behaviour.store and self.forward_to is not None and behaviour.status < 300:
             request = urllib.request.Request(
                 f"{self.forward_to}/api/v2/write?bucket=b&org=o&precision=ns", data=body, method="POST"
             )
             with urllib.request.urlopen(request, timeout=10):
                 pass
-        if behaviour.trickle:
-            self._trickle(handler)
-            return
-        if behaviour.delay_s:
-            self.stop_event.wait(behaviour.delay_s)
-        handler.send_response(behaviour.status)
-        for key, value in behaviour.headers.items():
-            handler.send_header(key, value)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
 
     def _trickle(self, handler: BaseHTTPRequestHandler) -> None:
         handler.wfile.write(b"HTTP/1.1 204 No Content\r\nX-Trickle: ")
@@ -102,3 +117,13 @@ class WriteStandIn:
         self.stop_event.set()
         self._server.shutdown()
         self._server.server_close()
+
+
+def _client_gone(handler: BaseHTTPRequestHandler) -> bool:
+    """True when the client closed its end (a killed process: the kernel sent FIN or RST)."""
+    sock = handler.connection
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+        return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True

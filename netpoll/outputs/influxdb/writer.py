@@ -6,15 +6,14 @@ order, the spool (older) before memory (newer), joining batches up to ``batch_si
 write in its own daemon thread under a wall-clock deadline of ``timeout_s`` (a server that trickles its
 answer cannot hold the sender, nor the process at exit).
 
-What waits in memory longer than one flush interval goes to the spool: at every tick, when the sender is
-busy (a write in flight, a backlog, or backing off), every batch held in memory is written to the spool, and
-a copy of the batch in flight too; a batch is removed from memory or the spool only once the server
-acknowledged it. So a SIGKILL loses at most the points still buffered plus a batch handed to an idle sender
-less than one flush interval ago; the memory queue is also bounded by ``queue_max_points`` and
-``queue_max_bytes`` (reaching either spills at once). A batch can be delivered twice only when the server
-stored it but its answer did not arrive (deadline, crash between acknowledgement and removal): the points
-keep their poll timestamps, so InfluxDB overwrites the copy and VictoriaMetrics drops it when run with
-``-dedup.minScrapeInterval=1ms`` (``docs/delivery.md``).
+Every sealed batch is on disk before the server sees it: the sender writes the batches it takes to the spool
+first (write-ahead), and at every tick when the sender is busy (a write in flight, a backlog, or backing off)
+every batch held in memory is written to the spool; a batch is removed from memory or the spool only once the
+server acknowledged it. So a SIGKILL loses at most the points still buffered, those of the last flush
+interval; the memory queue is also bounded by ``queue_max_points`` and ``queue_max_bytes`` (reaching either
+spills at once). A batch can be delivered twice only when the server stored it but its answer did not arrive
+(deadline, crash between sending and removal): the points keep their poll timestamps, so InfluxDB overwrites
+the copy and VictoriaMetrics drops it when run with ``-dedup.minScrapeInterval=1ms`` (``docs/delivery.md``).
 
 Delivery rules:
 
@@ -339,14 +338,18 @@ class InfluxWriter:
             batches.append(self._memory.popleft())
         # Cancelled at exit, the batches stay in _inflight: the exit spools them.
         self._inflight = batches
+        # Write-ahead: a batch is on disk before it leaves, so a crash while the server holds it unanswered
+        # loses nothing (the replay after a restart may write it twice: same points, same timestamps, stored
+        # once). A batch the spool cannot take (disk error) is sent all the same, from memory.
+        await self._spill()
         outcome, retry_after = await self._deliver(b"".join(b.body for b in batches), points)
         if outcome not in ("ok", "dropped"):
-            await self._spill()  # the ones not yet copied by the ticker, before anything newer
+            await self._spill()  # any the spool could not take before the write, before anything newer
             self._inflight = []
             return outcome, retry_after
         assert self._spool is not None
         async with self._spool_lock:
-            # Copied by the ticker while in flight: the server has them now.
+            # Written ahead (or copied by the ticker) while in flight: the server has them now.
             copies = [b.spooled for b in batches if b.spooled is not None]
             self._inflight = []
             if copies:

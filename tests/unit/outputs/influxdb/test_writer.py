@@ -75,6 +75,26 @@ async def test_outage_spools_then_replays_in_order(tmp_path: Path) -> None:
     assert w.spool_bytes == 0
 
 
+async def test_every_batch_is_on_disk_before_the_server_sees_it(tmp_path: Path) -> None:
+    # Write-ahead: a SIGKILL while a write is in flight (a server answering in 3 s) loses nothing of that
+    # batch; it leaves the spool once acknowledged.
+    server = FakeServer()
+    on_disk: list[bool] = []
+
+    def checking(body: bytes) -> None:
+        spooled = b"".join(path.read_bytes() for path in sorted((tmp_path / "spool").glob("*.lp")))
+        on_disk.append(body in spooled)
+        server(body)
+
+    async with writer(tmp_path, checking) as w:
+        for n in range(4):
+            w.write(samples(n * 5, 5))  # batch_size 5: each call seals a batch the sender takes at once
+            await wait_for(lambda n=n: len(server.lines()) == (n + 1) * 5)
+        assert w.spool_bytes == 0
+    assert on_disk == [True] * len(server.received)
+    assert values(server) == list(range(20))
+
+
 async def test_backlog_is_sent_coalesced_up_to_batch_size(tmp_path: Path) -> None:
     server = FakeServer()
     server.fail_with = OSError("down")
