@@ -3,8 +3,9 @@ scheduler's budget: 9.5 s), whose first full poll needs more requests than fit.
 
 The poller reads the interfaces first and the profile's tables last, within the deadline: the first poll
 delivers every interface and says ``partial=1``, the second has rates for every interface, and tables found
-empty are not walked again, so the polls after it finish whole. The device sets ``max_repetitions`` above its
-interface count so each interface column is one request (docs/snmp.md, "Slow devices").
+empty are not walked again, so the polls after it finish whole. The device keeps the default
+``max_repetitions``: the poller sizes its interface walks to ifNumber, one request per column (docs/snmp.md,
+"Slow devices").
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ async def test_slow_device_yields_data_every_poll_and_rates_from_the_second(slow
                 "interval_s": INTERVAL_S,
                 "timeout_s": 2,
                 "retries": 1,
-                "max_repetitions": 50,
                 "backend": backend,
             },
         }

@@ -5,9 +5,10 @@ Kept free of any SNMP library import so the pool, both backends and the unit tes
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -33,6 +34,28 @@ _MAX_ROWS: contextvars.ContextVar[int] = contextvars.ContextVar(
 # net-snmp's snmpd answers at most 100 varbinds per GETBULK response; asking for more only costs bigger
 # requests for nothing, and some agents answer tooBig instead of truncating.
 MAX_REPETITIONS_CAP = 100
+
+# GETBULK max-repetitions the walks of this task ask for instead of the device's setting
+# (``walk_repetitions``): the poller sizes it to the interface count, so a column is one request.
+_REPETITIONS: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "netpoll_walk_repetitions", default=None
+)
+
+
+@contextlib.contextmanager
+def walk_repetitions(repetitions: int | None) -> Iterator[None]:
+    """Walks made inside (in this task) ask for ``repetitions`` per GETBULK (capped); None: the setting's."""
+    token = _REPETITIONS.set(repetitions)
+    try:
+        yield
+    finally:
+        _REPETITIONS.reset(token)
+
+
+def requested_repetitions(configured: int) -> int:
+    """The max-repetitions a walk started now asks for: ``walk_repetitions``' or ``configured``, capped."""
+    wanted = _REPETITIONS.get()
+    return max(1, min(configured if wanted is None else wanted, MAX_REPETITIONS_CAP))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +93,8 @@ class Target:
 
     @property
     def max_repetitions(self) -> int:
-        """GETBULK max-repetitions, capped at what agents answer anyway."""
-        return min(self.settings.max_repetitions, MAX_REPETITIONS_CAP)
+        """GETBULK max-repetitions, capped at what agents answer anyway (``walk_repetitions`` may set it)."""
+        return requested_repetitions(self.settings.max_repetitions)
 
 
 @dataclass(slots=True)

@@ -2,9 +2,11 @@
 
 The fake serves the demo lab's 26-interface access switch; a walk costs one request per ``max_repetitions``
 rows (plus the one that passes the end), as GETBULK does. The poller reads the interfaces first and the
-profile tables last: with ``max_repetitions`` above the interface count the first poll already delivers every
-interface (``partial=1``) and the second has rates; with the default 25, the first poll is cut in its counters
-but keeps the labels it walked, so the second delivers every interface and the third has rates.
+profile tables last, and walks the interface columns with max-repetitions sized to ifNumber (one request per
+column): the first poll already delivers every interface (``partial=1``) and the second has rates, as with an
+inventory ``max_repetitions`` above the interface count. An inventory that sets a smaller one is obeyed: the
+first poll is cut in its counters but keeps the labels it walked, the second delivers every interface and the
+third has rates.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 import netpoll.inputs.snmp.poller
 from netpoll.demo.lab import write_lab
+from netpoll.inputs.snmp.backend_common import requested_repetitions
 from netpoll.inputs.snmp.fake import FakeSnmpClient
 from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
@@ -42,7 +45,7 @@ class SlowAgent(FakeSnmpClient):
 
     async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
         rows = await super().walk(root, max_rows)
-        pages = len(rows) // self.repetitions + 1
+        pages = len(rows) // requested_repetitions(self.repetitions) + 1
         self.requests += pages
         await _sleep(REQUEST_S * pages)
         return rows
@@ -60,34 +63,40 @@ class Pool:
         return self.agent
 
 
-def _device(repetitions: int) -> Device:
+def _device(repetitions: int | None) -> Device:
     creds = CommunityCredentials(profile="lab", version="2c", community="c")  # type: ignore[arg-type]
+    given = {} if repetitions is None else {"max_repetitions": repetitions}
     return Device(
         name="slow",
         address="127.0.0.1",
-        snmp=SnmpSettings(credentials=creds, interval_s=10.0, max_repetitions=repetitions),
+        snmp=SnmpSettings(credentials=creds, interval_s=10.0, **given),
     )
 
 
 @pytest.mark.parametrize(
     ("repetitions", "interfaces", "rated"),
-    [(50, [26, 26, 26], [False, True, True]), (25, [0, 26, 26], [False, False, True])],
-    ids=["max_repetitions-50", "max_repetitions-25"],
+    [
+        (None, [26, 26, 26], [False, True, True]),
+        (50, [26, 26, 26], [False, True, True]),
+        (25, [0, 26, 26], [False, False, True]),
+    ],
+    ids=["default-sized-to-ifNumber", "max_repetitions-50", "max_repetitions-25-set"],
 )
 def test_slow_agent_gets_data(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    repetitions: int,
+    repetitions: int | None,
     interfaces: list[int],
     rated: list[bool],
 ) -> None:
     recordings, _ = write_lab(tmp_path / "lab", 161, 10.0)
     agent = SlowAgent.from_snmprec(recordings / "demo-sw-access-1.snmprec")
-    agent.repetitions = repetitions
+    device = _device(repetitions)
+    assert device.snmp is not None
+    agent.repetitions = device.snmp.max_repetitions
     clock = VirtualClock()
     clock.patch(monkeypatch, netpoll.inputs.snmp.poller)
     poller = SnmpPoller(Pool(agent), load_profiles())
-    device = _device(repetitions)
 
     async def three_polls() -> list[tuple[int, bool, int]]:
         seen = []
