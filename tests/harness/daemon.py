@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.harness.process import die_with_parent
+
 
 def start_daemon(config: Path, cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
     """``netpoll run --config CONFIG`` in ``cwd``, stdout and stderr into ``log_path``, no NETPOLL_* set."""
@@ -19,6 +21,7 @@ def start_daemon(config: Path, cwd: Path, log_path: Path) -> subprocess.Popen[by
             env=env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
         )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness.process import require_binary, require_root
+from tests.harness.process import die_with_parent, require_binary, require_root
 
 BENCH_NET = ipaddress.ip_network("198.18.0.0/15")
 _LOCK = Path("/run/netpoll-netns.lock") if os.access("/run", os.W_OK) else Path("/tmp/netpoll-netns.lock")
@@ -68,6 +68,7 @@ class Netns:
 
     def popen(self, argv: Sequence[str], **kwargs: Any) -> subprocess.Popen[Any]:
         """Start ``argv`` inside the namespace; the caller stops it (it is killed at removal otherwise)."""
+        kwargs.setdefault("preexec_fn", die_with_parent)  # also when pytest itself is killed
         proc = subprocess.Popen(["ip", "netns", "exec", self.name, *argv], **kwargs)
         self.started.append(proc)
         return proc

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
+import ctypes.util
 import http.client
 import os
 import shutil
@@ -11,6 +13,7 @@ import signal
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,6 +26,31 @@ import pytest
 # Processes started and not yet stopped, so an interrupted session (Ctrl-C, crash in a fixture) still
 # ends them instead of leaving servers behind on a shared machine.
 _LIVE: set[ServerProcess] = set()
+
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+# Loaded before any fork: the child between fork and exec only calls into it.
+_LIBC = (
+    ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if sys.platform == "linux"
+    else None
+)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn`` for test children: the kernel SIGKILLs the child when the test process dies.
+
+    Covers what atexit cannot: a pytest run killed with SIGKILL (a CI timeout, ``kill -9``) left snmpd,
+    mosquitto, victoria-metrics and snmpsim running with PPID 1 on the shared machine. The signal comes when
+    the *thread* that started the child ends, so start servers from the main thread (fixtures do). A child
+    that changes its user (snmpsim dropping to ``nobody``) loses the setting: atexit still covers normal
+    exits.
+    """
+    if _LIBC is None:
+        return
+    parent = os.getppid()
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the prctl: nobody will stop this child
+        os._exit(1)
 
 
 class ServerStartError(RuntimeError):
@@ -169,6 +197,7 @@ class ServerProcess:
     def _preexec(self) -> None:  # runs in the child between fork and exec
         import resource
 
+        die_with_parent()
         if self.nofile is not None:
             _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
             limit = max(self.nofile, hard) if os.geteuid() == 0 else hard
@@ -190,7 +219,7 @@ class ServerProcess:
                 env=env,
                 cwd=self.cwd,
                 start_new_session=True,  # a Ctrl-C meant for pytest must not hit the server mid-teardown
-                preexec_fn=self._preexec if self.nofile is not None else None,
+                preexec_fn=self._preexec,
             )
         _LIVE.add(self)
         deadline = time.monotonic() + self.timeout

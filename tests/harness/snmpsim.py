@@ -45,11 +45,6 @@ def _responder() -> str:
     return require_binary("snmpsim-command-responder", "PyPI package snmpsim (pip install -e '.[lab]')")
 
 
-def _world_traversable(path: Path) -> bool:
-    """Whether every directory from / down to ``path`` lets other users (``nobody``) through."""
-    return all(p.stat().st_mode & 0o001 for p in [path, *path.parents] if p.is_dir())
-
-
 def _private_tree(prefix: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
@@ -86,7 +81,9 @@ def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> Snm
         for path in [served, *served.rglob("*")]:
             path.chmod(0o755 if path.is_dir() else 0o644)
         cache = _private_tree("netpoll-snmpsim-cache-")
-        user, group = ("nobody", "nogroup") if _world_traversable(Path(sys.prefix)) else ("root", "root")
+        # root stays root: a child that changes its user loses die_with_parent's PDEATHSIG, and an snmpsim
+        # left behind by a killed pytest kept running as nobody with PPID 1.
+        user, group = "root", "root"
         shutil.chown(cache, user, group)
         argv += [f"--cache-dir={cache}", f"--process-user={user}", f"--process-group={group}"]
     else:

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.harness.http_standin import Behaviour, WriteStandIn
+from tests.harness.process import die_with_parent
 from tests.harness.victoriametrics import VictoriaMetrics
 from tests.integration.test_daemon_reload import wait_for
 
@@ -54,6 +55,7 @@ class Run:
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=die_with_parent,
             )
 
     def log(self) -> str:
