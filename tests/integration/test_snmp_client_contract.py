@@ -10,7 +10,8 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
@@ -37,6 +38,7 @@ SYS_DESCR = parse_oid("1.3.6.1.2.1.1.1.0")
 SYS_OBJECT_ID = parse_oid("1.3.6.1.2.1.1.2.0")
 SYS_UPTIME = parse_oid("1.3.6.1.2.1.1.3.0")
 SYS_NAME = parse_oid("1.3.6.1.2.1.1.5.0")
+T = TypeVar("T")
 IF_TABLE = parse_oid("1.3.6.1.2.1.2.2")
 IF_DESCR = parse_oid("1.3.6.1.2.1.2.2.1.2")
 IF_X_TABLE = parse_oid("1.3.6.1.2.1.31.1.1")
@@ -106,6 +108,26 @@ def netsnmp_get(host: str, port: int, community: str, oids: list[Oid]) -> dict[O
     argv = [_netsnmp("snmpget"), "-v2c", "-c", community, "-On", "-Oe", "-Ot", "-OQ", "-r1", "-t5"]
     argv += [f"{host}:{port}", *map(format_oid, oids)]
     return _parse_netsnmp(subprocess.run(argv, capture_output=True, text=True, check=True, env=_env()).stdout)
+
+
+async def steady(snmpd: SnmpdAgent, read: Callable[[], Awaitable[T]]) -> T:
+    """``read()`` (our reads and the reference's) taken while the agent's interface set held still.
+
+    snmpd serves this host's interface table, where other tests and other runs on the machine add and remove
+    veths at any moment (snmpd refreshes its cache every 3 s): a read during which the set changed compares
+    two different tables, so it is taken again, at most 5 times.
+    """
+
+    def interfaces() -> list[tuple[Oid, str]]:  # the rows and their stable columns (an interface set up, too)
+        table = netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_TABLE)
+        return [(oid, text) for oid, text in table.items() if oid[len(IF_TABLE) + 1] in STABLE_IF_COLUMNS]
+
+    for _attempt in range(5):
+        before = interfaces()
+        result = await read()
+        if interfaces() == before:
+            return result
+    pytest.fail("the host's interface table changed during each of 5 reads")
 
 
 def _env() -> dict[str, str]:
@@ -181,8 +203,11 @@ async def test_get_scalars_match_snmpget(pool: SnmpClientPool, snmpd: SnmpdAgent
 
 async def test_walk_if_table_matches_snmpbulkwalk(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
     client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
-    ours = await client.walk(IF_TABLE)
-    reference = netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_TABLE)
+
+    async def read() -> tuple[list[tuple[Oid, SnmpValue]], dict[Oid, str]]:
+        return await client.walk(IF_TABLE), netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_TABLE)
+
+    ours, reference = await steady(snmpd, read)
     assert [oid for oid, _ in ours] == list(reference)  # same OIDs, same order
     for oid, value in ours:
         if oid[len(IF_TABLE) + 1] in STABLE_IF_COLUMNS:  # 1.3.6.1.2.1.2.2 . 1 . column . ifIndex
@@ -192,8 +217,14 @@ async def test_walk_if_table_matches_snmpbulkwalk(pool: SnmpClientPool, snmpd: S
 
 async def test_concurrent_requests_on_one_device(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
     client = pool.client(device("r1", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
-    alone = [await client.walk(IF_DESCR), await client.walk(IF_NAME)]
-    together = await asyncio.gather(client.walk(IF_DESCR), client.walk(IF_NAME), client.get([SYS_NAME]))
+
+    async def read() -> tuple[list[list[tuple[Oid, SnmpValue]]], list[object]]:
+        alone = [await client.walk(IF_DESCR), await client.walk(IF_NAME)]
+        return alone, await asyncio.gather(
+            client.walk(IF_DESCR), client.walk(IF_NAME), client.get([SYS_NAME])
+        )
+
+    alone, together = await steady(snmpd, read)
     assert list(together[:2]) == alone
     assert SYS_NAME in together[2]
 
@@ -205,12 +236,16 @@ async def test_get_of_table_cells_matches_the_walk(pool: SnmpClientPool, snmpd: 
     client = pool.client(dev)
     assert pool.client(dev) is client  # the same device record: the same client, no re-check
     columns = [(*IF_TABLE, 1, c) for c in STABLE_IF_COLUMNS]
-    walked = {oid: value for column in columns for oid, value in await client.walk(column)}
-    assert walked
     missing = (*IF_TABLE, 1, 2, 999_999)
-    cells = (*walked, missing)
-    for ask in (cells, cells, list(cells)):
-        got = await client.get(ask)
+
+    async def read() -> tuple[dict[Oid, SnmpValue], list[dict[Oid, SnmpValue]]]:
+        walked = {oid: value for column in columns for oid, value in await client.walk(column)}
+        cells = (*walked, missing)
+        return walked, [await client.get(ask) for ask in (cells, cells, list(cells))]
+
+    walked, answers = await steady(snmpd, read)
+    assert walked
+    for got in answers:
         assert missing not in got
         assert {o: as_text(v) for o, v in got.items()} == {o: as_text(v) for o, v in walked.items()}
     assert dev.snmp is not None
@@ -236,14 +271,23 @@ async def test_small_max_repetitions_walks_the_same(pool: SnmpClientPool, snmpd:
     narrow = pool.client(
         device("narrow", snmpd.host, v2c_settings(snmpd.community, snmpd.port, max_repetitions=1))
     )
-    wide_oids = [oid for oid, _ in await wide.walk(IF_DESCR)]
-    assert [oid for oid, _ in await narrow.walk(IF_DESCR)] == wide_oids
+
+    async def read() -> tuple[list[Oid], list[Oid]]:
+        return [oid for oid, _ in await wide.walk(IF_DESCR)], [oid for oid, _ in await narrow.walk(IF_DESCR)]
+
+    wide_oids, narrow_oids = await steady(snmpd, read)
+    assert narrow_oids == wide_oids
 
 
 async def test_v1_uses_getnext(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
     v1 = pool.client(device("v1", snmpd.host, v2c_settings(snmpd.community, snmpd.port, version="1")))
     v2 = pool.client(device("v2", snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
-    assert await v1.walk(IF_DESCR) == await v2.walk(IF_DESCR)
+
+    async def read() -> tuple[list[tuple[Oid, SnmpValue]], list[tuple[Oid, SnmpValue]]]:
+        return await v1.walk(IF_DESCR), await v2.walk(IF_DESCR)
+
+    via_v1, via_v2 = await steady(snmpd, read)
+    assert via_v1 == via_v2
     # v1 answers a whole GET with noSuchName when one OID is missing: the others must still come back
     got = await v1.get([SYS_NAME, parse_oid("1.3.6.1.2.1.1.99.0"), SYS_OBJECT_ID])
     assert set(got) == {SYS_NAME, SYS_OBJECT_ID}
@@ -258,8 +302,15 @@ async def test_v3_get_and_walk(pool: SnmpClientPool, snmpd: SnmpdAgent, user_nam
     reference = netsnmp_get(snmpd.host, snmpd.port, snmpd.community, [SYS_NAME])
     got = await client.get([SYS_NAME])
     assert as_text(got[SYS_NAME]) == reference[SYS_NAME]
-    names = await client.walk(IF_DESCR)
-    assert [oid for oid, _ in names] == list(netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_DESCR))
+
+    async def read() -> tuple[list[Oid], list[Oid]]:
+        names = await client.walk(IF_DESCR)
+        return [oid for oid, _ in names], list(
+            netsnmp_walk(snmpd.host, snmpd.port, snmpd.community, IF_DESCR)
+        )
+
+    ours, reference = await steady(snmpd, read)
+    assert ours == reference
 
 
 async def test_v3_wrong_auth_key_is_an_auth_error_not_a_timeout(
@@ -267,11 +318,13 @@ async def test_v3_wrong_auth_key_is_an_auth_error_not_a_timeout(
 ) -> None:
     user = snmpd.v3_users["sha256_aes128"]
     wrong = V3User(user.name, user.auth_protocol, "wrong-auth-key-123", user.priv_protocol, user.priv_key)
-    client = pool.client(device("v3", snmpd.host, v3_settings(wrong, snmpd.port, timeout_s=2.0, retries=1)))
+    # A timeout would take 2 x 5 s: the bound tells the agent's report from it with room for a loaded machine
+    # (pysnmp localizes the keys in Python on first use).
+    client = pool.client(device("v3", snmpd.host, v3_settings(wrong, snmpd.port, timeout_s=5.0, retries=1)))
     started = time.monotonic()
     with pytest.raises(SnmpAuthError) as caught:
         await client.get([SYS_NAME])
-    assert time.monotonic() - started < 1.5  # a report from the agent, not the 4 s timeout
+    assert time.monotonic() - started < 4.0  # a report from the agent, not the 10 s timeout
     assert "wrong-auth-key" not in str(caught.value)
     assert str(caught.value).startswith("v3:")
 
@@ -296,8 +349,13 @@ async def test_closed_port_fails_in_time_saying_what_happened(
     expected = SnmpTimeout if backend == "pysnmp" else SnmpError
     with pytest.raises(expected) as caught:
         await client.walk(IF_DESCR)
-    # timeout x tries, plus slack for pysnmp's 0.1 s timer ticks and its first engine set-up (~0.3 s)
-    assert time.monotonic() - started < 0.5 * 2 + 1.5
+    took = time.monotonic() - started
+    if backend == "gufo":
+        assert took < 0.5 * 2, "the ICMP report, not the timeout"
+    else:
+        # timeout x tries, plus slack for pysnmp's 0.1 s timer ticks, its first engine set-up (~0.3 s) and a
+        # loaded machine: bounded, not hanging
+        assert took < 0.5 * 2 + 3.0
     assert "public" not in str(caught.value)
     if backend == "gufo":
         assert f"nothing listening on UDP port {port} of 127.0.0.1 (ICMP port unreachable)" in str(
@@ -506,10 +564,10 @@ async def test_non_increasing_oids_stop_the_walk(
     pool: SnmpClientPool, scripted: Callable[..., object]
 ) -> None:
     agent, port = await scripted(rows=50, stuck_at=20)  # type: ignore[misc]
-    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, timeout_s=1.0))
+    client = pool.client_for("127.0.0.1", port, v2c_settings("any", port, timeout_s=5.0))
     started = time.monotonic()
     rows = await client.walk(IF_DESCR)
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0  # stopped at the bad OID, did not wait for a 5 s timeout
     assert [oid[-1] for oid, _ in rows] == list(range(1, 21))
     warnings = getattr(client, "warnings", [])
     assert any("non-increasing" in w for w in warnings), warnings

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +24,7 @@ pytestmark = [pytest.mark.network, pytest.mark.slow]
 PAYLOAD = 20_000_000  # bytes each way
 NS_CACHE_TIMEOUT_IFTABLE = ".1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.2.2"
 NS_CACHE_TIMEOUT_IFXTABLE = ".1.3.6.1.4.1.8072.1.5.3.1.2.1.3.6.1.2.1.31.1.1"
+SNMP_IN_PKTS = ".1.3.6.1.2.1.11.1.0"
 
 # Runs inside the namespace: accept one connection, read PAYLOAD bytes, send PAYLOAD bytes back, exit.
 SINK = """
@@ -54,8 +54,39 @@ def _stat(netns: Any, counter: str) -> int:
     return int(out.stdout)
 
 
-def _host_stat(netns: Any, counter: str) -> int:
-    return int(Path(f"/sys/class/net/{netns.host_if}/statistics/{counter}").read_text())
+def _snmp_in_pkts(snmpget: str, agent: Any) -> int:
+    """The agent's snmpInPkts: every SNMP message it received, this GET included."""
+    done = subprocess.run(
+        [
+            snmpget,
+            "-m",
+            "",
+            "-v2c",
+            "-c",
+            agent.community,
+            "-Oqv",
+            f"{agent.host}:{agent.port}",
+            SNMP_IN_PKTS,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+        env={**os.environ, "MIBS": ""},
+    )
+    return int(done.stdout.split()[0])
+
+
+def _quiet(snmpget: str, agent: Any, deadline: float) -> int:
+    """Wait until nobody but us talks to the agent for 0.5 s (the poll in progress is over): snmpInPkts."""
+    last = _snmp_in_pkts(snmpget, agent)
+    while True:
+        time.sleep(0.5)
+        now = _snmp_in_pkts(snmpget, agent)
+        if now == last + 1:  # only our own GET
+            return now
+        assert time.monotonic() < deadline, "the first poll never ended"
+        last = now
 
 
 def _exchange(host: str, port: int) -> None:
@@ -74,9 +105,9 @@ def _exchange(host: str, port: int) -> None:
 
 
 def test_rates_match_kernel_counters(netns_factory: Any, snmpd_factory: Any, free_port: Any) -> None:
-    snmpset = shutil.which("snmpset")
-    if snmpset is None:
-        pytest.skip("snmpset not installed (Debian package snmp)")
+    snmpset, snmpget = shutil.which("snmpset"), shutil.which("snmpget")
+    if snmpset is None or snmpget is None:
+        pytest.skip("snmpset/snmpget not installed (Debian package snmp)")
     netns = netns_factory("nprt")
     agent = snmpd_factory(netns=netns)
     for oid in (NS_CACHE_TIMEOUT_IFTABLE, NS_CACHE_TIMEOUT_IFXTABLE):
@@ -109,7 +140,6 @@ def test_rates_match_kernel_counters(netns_factory: Any, snmpd_factory: Any, fre
         assert sink.stdout is not None
         assert sink.stdout.readline().strip() == "ready"
         rx0, tx0 = _stat(netns, "rx_bytes"), _stat(netns, "tx_bytes")
-        packets0 = _host_stat(netns, "tx_packets")
         env = {**os.environ, "NETPOLL_SNMP_COMMUNITY": agent.community}
         cli = subprocess.Popen(
             [
@@ -135,16 +165,21 @@ def test_rates_match_kernel_counters(netns_factory: Any, snmpd_factory: Any, fre
             env=env,
         )
         try:
-            # The first SNMP request shows up as a packet leaving the host end of the veth.
+            # The first poll has begun when the agent counts messages besides our own GETs. (A packet count on
+            # the veth was fooled by the new link's IPv6 chatter: the exchange then came before the first poll
+            # and both polls saw the same counters, ~3.5 kbit/s.)
             deadline = time.monotonic() + 30
-            while _host_stat(netns, "tx_packets") == packets0:
+            last = _snmp_in_pkts(snmpget, agent)
+            while (now := _snmp_in_pkts(snmpget, agent)) == last + 1:
                 assert time.monotonic() < deadline, "netpoll poll never sent a request"
                 assert cli.poll() is None, cli.stderr.read() if cli.stderr else ""
-                time.sleep(0.02)
-            first_request = time.monotonic()
-            time.sleep(1.0)  # the first poll (a couple of dozen round trips) is over by now
+                last = now
+                time.sleep(0.05)
+            # The exchange goes between the two polls: after the first one's last request (the agent quiet,
+            # not a guess of how long a poll takes on a loaded machine), and before the second one's first.
+            before = _quiet(snmpget, agent, time.monotonic() + 30)
             _exchange(netns.ns_ip, port)
-            assert time.monotonic() - first_request < 4.0, "the exchange overlapped the second poll"
+            assert _snmp_in_pkts(snmpget, agent) == before + 1, "the exchange overlapped the second poll"
             out, err = cli.communicate(timeout=60)
         finally:
             if cli.poll() is None:
@@ -161,6 +196,7 @@ def test_rates_match_kernel_counters(netns_factory: Any, snmpd_factory: Any, fre
     rows = [r for r in records if r["measurement"] == "interface" and r["tags"]["ifName"] == netns.ns_if]
     assert len(rows) == 2, [r["tags"] for r in records if r["measurement"] == "interface"]
     first, second = rows
+    print("DEBUG", first, second, rx0, rx1, file=sys.stderr)
     elapsed = (second["time"] - first["time"]) / 1e9
     assert 4.0 < elapsed < 7.0
     expected_in = (rx1 - rx0) * 8 / elapsed
