@@ -57,6 +57,10 @@ ROW_CAP_MIN = 10_000
 ROW_CAP_FACTOR = 4
 # Label columns are re-read every this many polls (and whenever the interface set changes).
 LABEL_EVERY = 10
+# An agent whose first GET of a poll takes this long is slow to answer, whatever it is asked: its interface
+# walks go with max-repetitions sized to ifNumber, so round trips, not rows, set the poll's length. A quick
+# agent keeps the setting: there the agent's work per varbind counts, and larger GETBULKs made snmpsim slower.
+SLOW_REQUEST_S = 0.1
 
 Columns = dict[str, dict[Oid, SnmpValue]]
 # One GET of known counter cells: the instance OIDs, and per column name the (instance OID, row index) pairs.
@@ -305,7 +309,9 @@ class SnmpPoller:
             st = self._state[name] = _DeviceState()
         # First contact: the default profile's scalars include sysObjectID and sysDescr to pick with.
         profile = self._profile(settings, st) or self._profiles[self._profiles.default]
+        asked = time.perf_counter()
         raw = await poll.get(profile.get_oids)
+        poll.slow = time.perf_counter() - asked >= SLOW_REQUEST_S
         scalars = _scalars(profile, raw)
         if not scalars:
             raise SnmpError(name, "the agent answered none of the system scalars (sysUpTime, ...)")
@@ -473,6 +479,7 @@ class _Poll:
     row_cap: int = ROW_CAP_MIN  # rows per column one walk may return (``row_cap``)
     row_cap_why: str = f"at least {ROW_CAP_MIN}"
     if_rows: int | None = None  # interfaces the agent has (ifNumber, else the last label walk's rows)
+    slow: bool = False  # the first GET took SLOW_REQUEST_S or more
     tables_by: float = float("inf")  # event-loop time the profile tables' walks end by
     columns: Columns = field(default_factory=dict)
     client: SnmpClient = field(init=False)
@@ -559,11 +566,14 @@ class _Poll:
 
         One GETBULK per column, however many interfaces (up to the cap), instead of one per 25 rows: on an
         agent that takes 0.3 s a request, the requests of a poll decide whether it fits its interval. +1 so
-        the reply also shows the column's end. Never below the setting, and not at all when the inventory
-        sets ``max_repetitions`` (an agent that needs a small value).
+        the reply also shows the column's end. Only for a slow agent (``SLOW_REQUEST_S``), never below the
+        setting, and not at all when the inventory sets ``max_repetitions`` (an agent that needs a small
+        value).
         """
         settings = self.device.snmp
-        if self.if_rows is None or settings is None or "max_repetitions" in settings.model_fields_set:
+        if not self.slow or self.if_rows is None or settings is None:
+            return None
+        if "max_repetitions" in settings.model_fields_set:
             return None
         # Past the cap, requests of equal size: 135 varbinds as 2 x 68, not 100 + 35 with 65 of the next
         # column that the agent works out for nothing.

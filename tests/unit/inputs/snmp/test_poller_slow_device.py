@@ -2,11 +2,11 @@
 
 The fake serves the demo lab's 26-interface access switch; a walk costs one request per ``max_repetitions``
 rows (plus the one that passes the end), as GETBULK does. The poller reads the interfaces first and the
-profile tables last, and walks the interface columns with max-repetitions sized to ifNumber (one request per
-column): the first poll already delivers every interface (``partial=1``) and the second has rates, as with an
-inventory ``max_repetitions`` above the interface count. An inventory that sets a smaller one is obeyed: the
-first poll is cut in its counters but keeps the labels it walked, the second delivers every interface and the
-third has rates.
+profile tables last, and, the agent being slow (0.3 s for the first GET), walks the interface columns with
+max-repetitions sized to ifNumber (one request per column): the first poll already delivers every interface
+(``partial=1``) and the second has rates, as with an inventory ``max_repetitions`` above the interface count.
+An inventory that sets a smaller one is obeyed: the first poll is cut in its counters but keeps the labels it
+walked, the second delivers every interface and the third has rates.
 """
 
 from __future__ import annotations
@@ -113,3 +113,22 @@ def test_slow_agent_gets_data(
     seen = clock.run(three_polls())
     assert [n for n, _, _ in seen] == interfaces, seen
     assert [r for _, r, _ in seen] == rated, seen
+
+
+async def test_a_quick_agent_keeps_the_configured_repetitions(tmp_path: Path) -> None:
+    # Larger GETBULKs cost a quick agent more work per varbind (snmpsim: twice as slow), for no round trip
+    # worth saving: only a slow agent gets them.
+    recordings, _ = write_lab(tmp_path / "lab", 161, 10.0)
+    asked: list[int] = []
+
+    class QuickAgent(FakeSnmpClient):
+        async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+            asked.append(requested_repetitions(25))
+            return await super().walk(root, max_rows)
+
+    agent = QuickAgent.from_snmprec(recordings / "demo-sw-access-1.snmprec")
+    poller = SnmpPoller(Pool(agent), load_profiles())  # type: ignore[arg-type]
+    result = await poller.run(_device(None), Budget.start(BUDGET_S))
+    assert result.ok
+    assert asked
+    assert set(asked) == {25}
