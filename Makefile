@@ -63,8 +63,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# Workers for the suite (pytest-xdist): most integration tests wait on servers and daemons, so 4 on 2 cores;
+# PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 4
+
 pytest: venv
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
 
 bench: venv
 	$(BIN)/python bench/snmp_walk.py

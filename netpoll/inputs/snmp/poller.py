@@ -60,7 +60,8 @@ LABEL_EVERY = 10
 # An agent whose first GET of a poll takes this long is slow to answer, whatever it is asked: its interface
 # walks go with max-repetitions sized to ifNumber, so round trips, not rows, set the poll's length. A quick
 # agent keeps the setting: there the agent's work per varbind counts, and larger GETBULKs made snmpsim slower.
-SLOW_REQUEST_S = 0.1
+# 0.2 s: far above a loaded test machine's snmpsim, below the 0.3 s a request of the slow devices seen.
+SLOW_REQUEST_S = 0.2
 
 Columns = dict[str, dict[Oid, SnmpValue]]
 # One GET of known counter cells: the instance OIDs, and per column name the (instance OID, row index) pairs.
