@@ -36,11 +36,13 @@ from netpoll.inventory.addresses import (
     parse_address,
     render_name,
 )
+from netpoll.inventory.interfaces import selection as interface_selection
 from netpoll.inventory.models import (
     MIN_V3_KEY,
     AuthProtocol,
     CommunityCredentials,
     Device,
+    InterfaceSelection,
     Inventory,
     PingSettings,
     PrivProtocol,
@@ -55,6 +57,7 @@ from netpoll.inventory.schema import (
     RawDefaults,
     RawDevice,
     RawGroup,
+    RawInterfaces,
     RawLayer,
     RawRange,
 )
@@ -239,6 +242,8 @@ class _Loader:
         self.entries_seen = 0
         self.range_entries: list[_Entry] = []
         self.tags: dict[int, dict[str, str] | None] = {}
+        # Per layer: the snmp.interfaces keys it sets (checked); merged key by key like snmp itself.
+        self.selections: dict[int, dict[str, Any]] = {}
         self.devices: list[Device] = []
         self.names: dict[str, SourceLocation] = {}
         self.endpoints: dict[tuple[str, int], tuple[str, SourceLocation]] = {}
@@ -492,7 +497,22 @@ class _Loader:
             ok = self._reference(entry, ("snmp", "profile"), label, "profiles", snmp.profile) and ok
         for index, group in enumerate(getattr(raw, "groups", None) or []):
             ok = self._reference(entry, ("groups", index), label, "groups", group) and ok
+        if snmp is not None and snmp.interfaces is not None and id(entry) not in self.selections:
+            ok = self._layer_interfaces(entry, label, snmp.interfaces) and ok
         return ok
+
+    def _layer_interfaces(self, entry: _Entry, label: str, raw: RawInterfaces) -> bool:
+        """Check a layer's ``snmp.interfaces`` (patterns, ifType names) and keep the keys it sets."""
+        at: PathKey = ("snmp", "interfaces")
+
+        def report(path: PathKey, message: str) -> None:
+            self.add(entry, entry.line_of(*at, *path), f"{label}: snmp.interfaces.{message}")
+
+        checked = interface_selection(raw, report)
+        if checked is None:
+            return False
+        self.selections[id(entry)] = {key: getattr(checked, key) for key in raw.model_fields_set}
+        return True
 
     def _reference(self, entry: _Entry, at: PathKey, label: str, section: str, name: str) -> bool:
         """Whether ``name`` (written at ``at``) names a usable credential profile, SNMP profile or group."""
@@ -639,11 +659,12 @@ class _Loader:
                 enabled = body.enabled
             tags.update(self.tags.get(id(layer)) or {})
             if body.snmp is not None:
-                snmp.update(body.snmp.model_dump(exclude_unset=True))
+                snmp.update(body.snmp.model_dump(exclude_unset=True, exclude={"interfaces"}))
             if body.ping is not None:
                 ping.update(body.ping.model_dump(exclude_unset=True))
         if port is not None:
             snmp["port"] = port
+        snmp.update(self._selection(layers))
         snmp_settings = ping_settings = None
         if snmp.pop("enabled", True):
             credentials_name = snmp.pop("credentials", None)
@@ -683,6 +704,13 @@ class _Loader:
                 "source": location,
             },
         )
+
+    def _selection(self, layers: Sequence[_Entry]) -> dict[str, InterfaceSelection]:
+        """``{"interfaces": selection}`` merged key by key over the layers (none set: ``{}``)."""
+        keys: dict[str, Any] = {}
+        for layer in layers:
+            keys.update(self.selections.get(id(layer)) or {})
+        return {"interfaces": InterfaceSelection(**keys)} if keys else {}
 
     def _build(self, entry: _Entry, label: str, model: type[B], values: dict[str, Any]) -> B | None:
         # The raw layers are already checked, so this only fails on a rule the frozen records add.

@@ -65,6 +65,47 @@ class UsmCredentials(_Frozen):
 SnmpCredentials = CommunityCredentials | UsmCredentials
 
 
+AdminDown = Literal["keep", "drop"]
+
+
+class InterfaceRules(_Frozen):
+    """One side (``include`` or ``exclude``) of an interface selection: a row matches when any rule does.
+
+    Patterns are Python regular expressions searched in the label (checked at load by
+    ``netpoll.configkit.patterns``); ifTypes are IANAifType numbers (names are turned into numbers at load).
+    """
+
+    ifName: tuple[str, ...] = ()  # noqa: N815 - the IF-MIB column names, as the file writes them
+    ifDescr: tuple[str, ...] = ()  # noqa: N815
+    ifAlias: tuple[str, ...] = ()  # noqa: N815
+    ifType: tuple[int, ...] = ()  # noqa: N815
+
+    def __bool__(self) -> bool:
+        return bool(self.ifName or self.ifDescr or self.ifAlias or self.ifType)
+
+
+class InterfaceSelection(_Frozen):
+    """Which interfaces of a device are polled and written (``snmp.interfaces``).
+
+    A key left unset (None) takes the profile's own default (``interfaces.select`` in ``mibs/*.yaml``), else:
+    every interface is included, none excluded, admin-down ports kept.
+    """
+
+    include: InterfaceRules | None = None
+    exclude: InterfaceRules | None = None
+    admin_down: AdminDown | None = None
+
+    def over(self, base: InterfaceSelection | None) -> InterfaceSelection:
+        """This selection with the keys it leaves unset taken from ``base`` (a profile's default)."""
+        if base is None:
+            return self
+        return InterfaceSelection(
+            include=self.include if self.include is not None else base.include,
+            exclude=self.exclude if self.exclude is not None else base.exclude,
+            admin_down=self.admin_down if self.admin_down is not None else base.admin_down,
+        )
+
+
 class SnmpSettings(_Frozen):
     """How and how often one device is polled over SNMP."""
 
@@ -76,6 +117,7 @@ class SnmpSettings(_Frozen):
     max_repetitions: int = Field(default=25, ge=1, le=200)
     backend: SnmpBackendName = "auto"
     profile: str | None = None  # None: picked by sysObjectID
+    interfaces: InterfaceSelection = InterfaceSelection()
 
 
 class PingSettings(_Frozen):

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from netpoll.inventory.addresses import MAX_RANGE_CAP
-from netpoll.inventory.models import SnmpBackendName
+from netpoll.inventory.models import AdminDown, SnmpBackendName
 
 TOP_LEVEL_KEYS = ("defaults", "credentials", "groups", "devices", "ranges")
 
@@ -20,6 +20,26 @@ TOP_LEVEL_KEYS = ("defaults", "credentials", "groups", "devices", "ranges")
 class _Strict(BaseModel):
     # strict: YAML already gives real numbers and booleans; "60" for a number is a mistake to report.
     model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class RawInterfaceRules(_Strict):
+    """``include:``/``exclude:`` of ``snmp.interfaces``: patterns (one or a list), ifTypes by name or number.
+
+    Patterns and ifType names are checked by ``netpoll.inventory.interfaces`` (a precise line for each).
+    """
+
+    ifName: str | list[str] | None = None  # noqa: N815 - the IF-MIB column names, as written
+    ifDescr: str | list[str] | None = None  # noqa: N815
+    ifAlias: str | list[str] | None = None  # noqa: N815
+    ifType: int | str | list[int | str] | None = None  # noqa: N815
+
+
+class RawInterfaces(_Strict):
+    """``snmp.interfaces``: which interfaces are polled and written."""
+
+    include: RawInterfaceRules | None = None
+    exclude: RawInterfaceRules | None = None
+    admin_down: AdminDown | None = None
 
 
 class RawSnmp(_Strict):
@@ -34,6 +54,7 @@ class RawSnmp(_Strict):
     max_repetitions: int | None = Field(default=None, ge=1, le=200)
     backend: SnmpBackendName | None = None
     profile: str | None = None
+    interfaces: RawInterfaces | None = None
 
 
 class RawPing(_Strict):

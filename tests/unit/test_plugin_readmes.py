@@ -7,6 +7,7 @@ what it writes.
 from __future__ import annotations
 
 import pytest
+from pydantic import BaseModel
 
 from netpoll.config import DaemonConfig, InfluxConfig, MqttConfig
 from netpoll.inventory.models import PingSettings, SnmpSettings
@@ -15,7 +16,11 @@ from tests.doctext import code_spans, documented_defaults, marked_table, read
 
 
 def _defaults(model: type[SnmpSettings] | type[PingSettings]) -> dict[str, object]:
-    return {name: f.default for name, f in model.model_fields.items() if not f.is_required()}
+    return {
+        name: f.default.model_dump(exclude_none=True) if isinstance(f.default, BaseModel) else f.default
+        for name, f in model.model_fields.items()
+        if not f.is_required()
+    }
 
 
 # README, table name → (every key the table must list, the defaults it must state).

@@ -26,6 +26,7 @@ from typing import Any, Literal
 from netpoll.devicelog import DeviceLog, device_log
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP, WalkTooLong, walk_repetitions
+from netpoll.inputs.snmp.ifselect import ADMIN_DOWN, Decision, Selector, selector
 from netpoll.inputs.snmp.metrics import (
     IfKey,
     IfState,
@@ -62,6 +63,11 @@ LABEL_EVERY = 10
 # agent keeps the setting: there the agent's work per varbind counts, and larger GETBULKs made snmpsim slower.
 # 0.2 s: far above a loaded test machine's snmpsim, below the 0.3 s a request of the slow devices seen.
 SLOW_REQUEST_S = 0.2
+# A GET of counter cells is packed up to a response of about this many bytes (under a 1500-byte MTU, so not
+# fragmented), at COUNTER_VARBIND_BYTES per cell (OID of 12-13 arcs and a Counter64, BER-encoded, with
+# the varbind's framing); never fewer cells than max-repetitions, which the agent answers in a GETBULK.
+GET_RESPONSE_BYTES = 1400
+COUNTER_VARBIND_BYTES = 30
 
 Columns = dict[str, dict[Oid, SnmpValue]]
 # One GET of known counter cells: the instance OIDs, and per column name the (instance OID, row index) pairs.
@@ -97,6 +103,11 @@ class _DeviceState:
     # exactly these instances (see ``_Poll.get_cells``). None: walk the counter columns.
     cells: tuple[_Chunk, ...] | None = None
     no_cell_gets: bool = False  # the agent refused such a GET but answered the walk (tooBig, genErr, ...)
+    # Interface selection: the compiled selection the rows were chosen with, every interface the labels
+    # found with its decision (``netpoll poll --explain``), and how many there were.
+    selector: Selector | None = None
+    decisions: list[Decision] = field(default_factory=list)
+    if_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -156,11 +167,13 @@ class SnmpPoller:
         *,
         label_every: int = LABEL_EVERY,
         restarts: RestartNotices | None = None,
+        explain: bool = False,
     ) -> None:
         self._pool = pool
         self._profiles = profiles
         self._restarts = restarts
         self._label_every = max(1, label_every)
+        self._explain = explain  # read ifType on every label poll, for ``decisions``
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
 
@@ -184,6 +197,11 @@ class SnmpPoller:
     def forget(self, name: str) -> None:
         """Drop a device's state (removed from the inventory)."""
         self._state.pop(name, None)
+
+    def decisions(self, name: str) -> list[Decision]:
+        """Every interface the last label read found, and whether the selection kept it (or why not)."""
+        st = self._state.get(name)
+        return list(st.decisions) if st is not None else []
 
     # --- polling -------------------------------------------------------------------------------
 
@@ -257,23 +275,31 @@ class SnmpPoller:
         )
         if_number = _as_int(scalars.get(system.get("if_number", "")))
         poll.row_cap, poll.row_cap_why = row_cap(if_number)
-        poll.if_rows = if_number if if_number is not None else (len(st.rows) if st.rows else None)
+        # The rows the table has (all of them, selected or not): walks are sized to it for a slow agent.
+        poll.if_rows = if_number if if_number is not None else (st.if_count if st.rows is not None else None)
+        sel = selector(device.snmp.interfaces.over(profile.if_select))
         relabel = (
             st.rows is None
             or st.polls_since_labels + 1 >= self._label_every
             or rebooted
             or if_number != st.if_number
             or st.base_tags != poll.tags
+            or st.selector is not sel
+            or st.labels_read is not None  # a label poll the deadline cut before its counters
         )
         full = relabel or st.full_poll_due
         if rebooted:
             st.absent.clear()  # tables can come with a new software version or module
             st.labels_read = None
             st.readings.clear()  # counters restarted with the agent: no rate across a reboot
-        time_ns = await self._read(poll, profile, relabel=relabel, if_number=if_number)
+        time_ns = await self._read(poll, profile, sel, relabel=relabel, if_number=if_number)
         assert st.rows is not None
         columns = poll.columns
-        if_samples, st.ifs = interface_samples(st.rows, columns, st.ifs, time_ns, rates=not rebooted)
+        rows = st.rows
+        if sel.admin_drop:  # a port shut down since the labels were read goes now; one opened, with them
+            admin = columns.get("ifAdminStatus", {})
+            rows = [row for row in rows if admin.get((row.index,)) != ADMIN_DOWN]
+        if_samples, st.ifs = interface_samples(rows, columns, st.ifs, time_ns, rates=not rebooted)
         st.uptime = uptime_state
         if rebooted:
             poll.log.info("reboot detected (uptime %.0fs)", uptime_s or 0.0)
@@ -360,22 +386,31 @@ class SnmpPoller:
         poll.log.debug("profile %s", picked.name)
         return picked, scalars
 
-    async def _read(self, poll: _Poll, profile: Profile, *, relabel: bool, if_number: int | None) -> int:
+    async def _read(
+        self, poll: _Poll, profile: Profile, sel: Selector, *, relabel: bool, if_number: int | None
+    ) -> int:
         """Read the interface columns into ``poll.columns`` and keep the labels current.
 
         The counters' arrival time stamps the samples (returned); the profile tables come after.
         """
         st = poll.st
         if relabel:
-            await self._read_labels(poll, profile)
+            await self._read_labels(poll, profile, sel)
+            self._take_labels(poll, profile, sel, if_number)
+            if self._row_gets_pay(poll, profile, if_number):
+                time_ns = await self._get_rows(poll, profile, if_number)
+                if time_ns is not None:
+                    st.labels_read = None  # taken with the counters: the next label poll walks them afresh
+                    return time_ns
         walked, signature = await self._read_counters(poll, profile, cells=not relabel)
         time_ns = time.time_ns()
         if not relabel and signature != st.signature:
             # New or renumbered interfaces: the labels we hold are stale, read them now.
             relabel = True
-            await poll.walk(self._plan(profile, profile.if_labels), sized=True)
+            await poll.walk(self._plan(profile, self._label_names(profile, sel)), sized=True)
+            self._take_labels(poll, profile, sel, if_number)
         if relabel:
-            if await self._relabel(poll, profile, if_number, signature):
+            if await self._relabel(poll, profile, signature):
                 time_ns = time.time_ns()  # the fallback counters were read last
         else:
             st.polls_since_labels += 1
@@ -384,14 +419,89 @@ class SnmpPoller:
             st.cells = _cells(profile, cell_names, st, poll.columns, if_number, self._get_size(poll.device))
         return time_ns
 
-    async def _read_labels(self, poll: _Poll, profile: Profile) -> None:
+    def _label_names(self, profile: Profile, sel: Selector) -> tuple[str, ...]:
+        """The profile's label columns, and what the selection decides on: ifType, ifAdminStatus."""
+        extra = []
+        if (sel.needs_type or self._explain) and "ifType" in profile.columns:
+            extra.append("ifType")
+        if sel.admin_drop and "ifAdminStatus" in profile.columns:
+            extra.append("ifAdminStatus")
+        return (*profile.if_labels, *(name for name in extra if name not in profile.if_labels))
+
+    async def _read_labels(self, poll: _Poll, profile: Profile, sel: Selector) -> None:
         """Walk the label columns, or take those an earlier poll walked before its deadline cut it."""
         st = poll.st
-        if st.labels_read is not None:
+        names = self._label_names(profile, sel)
+        if st.labels_read is not None and set(names) <= set(st.labels_read):
             poll.columns.update(st.labels_read)
             return
-        await poll.walk(self._plan(profile, profile.if_labels), sized=True)
-        st.labels_read = {name: poll.columns.get(name, {}) for name in profile.if_labels}
+        await poll.walk(self._plan(profile, names), sized=True)
+        st.labels_read = {name: poll.columns.get(name, {}) for name in names}
+
+    def _take_labels(self, poll: _Poll, profile: Profile, sel: Selector, if_number: int | None) -> None:
+        """The interfaces the labels show, and which of them the selection keeps (``st.rows``)."""
+        st = poll.st
+        every = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
+        columns = poll.columns
+        st.decisions = sel.decide(every, columns.get("ifType", {}), columns.get("ifAdminStatus", {}))
+        st.rows = [d.row for d in st.decisions if d.dropped_by is None]
+        st.if_count = len(every)
+        st.selector = sel
+        st.base_tags = dict(poll.tags)
+        st.polls_since_labels = 0
+        st.if_number = if_number
+
+    def _row_gets_pay(self, poll: _Poll, profile: Profile, if_number: int | None) -> bool:
+        """Whether GETs of the selected rows' counters beat a walk of every row (the crossover).
+
+        Only when the selection dropped rows, ifNumber vouches for the interface set (as for GETs between
+        label polls: see ``_cells``), the agent takes such GETs and speaks v2c/v3 (a v1 agent fails a whole
+        GET over one missing cell); and when they take fewer requests: ceil(selected rows x counter
+        columns / cells per GET) against a walk's counter columns x (rows / max-repetitions + 1).
+        """
+        st = poll.st
+        settings = poll.device.snmp
+        assert settings is not None
+        assert st.rows is not None
+        if (
+            len(st.rows) >= st.if_count
+            or st.no_cell_gets
+            or if_number != st.if_count
+            or settings.credentials.version == "1"
+        ):
+            return False
+        columns = len(profile.if_counters) + (len(profile.if_fallback) if st.fallback else 0)
+        size = self._get_size(poll.device)
+        gets = -(-len(st.rows) * columns // size)
+        walk_pages = st.if_count // max(1, min(settings.max_repetitions, MAX_REPETITIONS_CAP)) + 1
+        return gets < columns * walk_pages
+
+    async def _get_rows(self, poll: _Poll, profile: Profile, if_number: int | None) -> int | None:
+        """GET the counter cells of the selected rows (a label poll); None when the agent refused the GET.
+
+        A cell the agent lacks (a row without 64-bit counters) is just absent; the 32-bit fallback is read
+        for the selected rows when one of them needs it.
+        """
+        st = poll.st
+        assert st.rows is not None
+        size = self._get_size(poll.device)
+        indexes = [(row.index,) for row in st.rows]
+        names = [*profile.if_counters, *(profile.if_fallback if st.fallback else ())]
+        if await poll.get_cells(_chunks(profile, names, indexes, size), partial=True) != "ok":
+            poll.log.info("GET of selected interfaces' counters refused, walking them from now on")
+            st.no_cell_gets = True
+            return None
+        time_ns = time.time_ns()
+        hc = poll.columns.get("ifHCInOctets", {})
+        want_fallback = any(idx not in hc for idx in indexes) and bool(profile.if_fallback)
+        if want_fallback and not st.fallback:
+            await poll.get_cells(_chunks(profile, profile.if_fallback, indexes, size), partial=True)
+            time_ns = time.time_ns()
+        st.fallback = want_fallback
+        st.signature = None  # no walk saw the whole table: a walk that finds one is a change
+        cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
+        st.cells = _cells(profile, cell_names, st, poll.columns, if_number, size)
+        return time_ns
 
     async def _read_counters(
         self, poll: _Poll, profile: Profile, *, cells: bool
@@ -414,19 +524,12 @@ class SnmpPoller:
         return True, _signature(poll.columns, profile.if_counters)
 
     async def _relabel(
-        self,
-        poll: _Poll,
-        profile: Profile,
-        if_number: int | None,
-        signature: tuple[frozenset[Oid], ...] | None,
+        self, poll: _Poll, profile: Profile, signature: tuple[frozenset[Oid], ...] | None
     ) -> bool:
-        """Take the interface rows and labels from this poll; True when it walked the fallback counters."""
+        """Take the walked counters' signature; True when it walked the fallback counters (selected rows')."""
         st = poll.st
-        st.labels_read = None  # taken: the next label poll walks them afresh
-        st.rows = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
-        st.base_tags = dict(poll.tags)
-        st.polls_since_labels = 0
-        st.if_number = if_number
+        assert st.rows is not None
+        st.labels_read = None  # taken with the counters: the next label poll walks them afresh
         st.signature = signature
         hc = poll.columns.get("ifHCInOctets", {})
         want_fallback = any((row.index,) not in hc for row in st.rows) and bool(profile.if_fallback)
@@ -463,10 +566,11 @@ class SnmpPoller:
 
     @staticmethod
     def _get_size(device: Device) -> int:
-        # A GET of known cells carries at most max-repetitions varbinds: a response the size of one GETBULK
-        # page, which the agent already answers, so no tooBig.
+        # Cells per GET: what fits a response of GET_RESPONSE_BYTES, or a GETBULK page (max-repetitions
+        # varbinds, which the agent already answers) when that is more; a tooBig means walks from then on.
         assert device.snmp is not None
-        return max(1, min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP))
+        page = min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP)
+        return max(1, page, GET_RESPONSE_BYTES // COUNTER_VARBIND_BYTES)
 
 
 @dataclass(slots=True)
@@ -491,10 +595,13 @@ class _Poll:
         self.varbinds += len(result)
         return result
 
-    async def get_cells(self, chunks: Iterable[_Chunk]) -> Literal["ok", "changed", "refused"]:
+    async def get_cells(
+        self, chunks: Iterable[_Chunk], *, partial: bool = False
+    ) -> Literal["ok", "changed", "refused"]:
         """GET the counter cells the last walk found; ``columns`` gets them only when all answered (``ok``).
 
-        ``changed``: a cell is missing; ``refused``: the agent answered the GET with an error.
+        ``changed``: a cell is missing; ``refused``: the agent answered the GET with an error. ``partial``:
+        cells no walk has seen (the selected rows' on a label poll): a missing one is just absent.
 
         Between label polls, a walk of each counter column costs one request per column even on a device
         with two interfaces (and its last response carries the next column's rows for nothing); GETs of the
@@ -510,14 +617,16 @@ class _Poll:
             except SnmpError as exc:
                 self.log.debug("GET of counter cells failed: %s", exc)
                 return "refused"
-            if len(result) != len(oids):
+            if len(result) != len(oids) and not partial:
                 return "changed"
             for name, pairs in groups:
                 col = got.get(name)
                 if col is None:
                     col = got[name] = {}
                 for oid, idx in pairs:
-                    col[idx] = result[oid]
+                    value = result.get(oid)
+                    if value is not None:
+                        col[idx] = value
         self.columns.update(got)
         return "ok"
 
@@ -653,7 +762,7 @@ def _cells(
     if_number: int | None,
     size: int,
 ) -> tuple[_Chunk, ...] | None:
-    """The counter cells a walk found, in GETs of ``size``; None when GETs could miss a new interface.
+    """The selected rows' counter cells a walk (or GET) found, in GETs of ``size``; None: GETs could miss one.
 
     GETs see only known rows, so they are used only where ifNumber vouches for the interface set: it is
     read every poll, an added or removed interface changes it (and a change means a walk and new labels),
@@ -661,9 +770,22 @@ def _cells(
     trusted for that.
     """
     assert st.rows is not None
-    if st.no_cell_gets or if_number is None or if_number != len(st.rows):
+    if st.no_cell_gets or if_number is None or if_number != st.if_count:
         return None
-    cells = [(name, (*profile.columns[name], *idx), idx) for name in names for idx in columns.get(name, ())]
+    selected = {(row.index,) for row in st.rows}
+    found = {name: [idx for idx in columns.get(name, ()) if idx in selected] for name in names}
+    return _chunks(profile, names, found, size)
+
+
+def _chunks(
+    profile: Profile, names: Iterable[str], indexes: Sequence[Oid] | Mapping[str, Sequence[Oid]], size: int
+) -> tuple[_Chunk, ...]:
+    """GETs of ``size`` cells each: every column of ``names`` at ``indexes`` (or each column's own)."""
+    cells = [
+        (name, (*profile.columns[name], *idx), idx)
+        for name in names
+        for idx in (indexes[name] if isinstance(indexes, Mapping) else indexes)
+    ]
     chunks: list[_Chunk] = []
     for i in range(0, len(cells), size):
         part = cells[i : i + size]

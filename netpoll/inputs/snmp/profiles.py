@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from netpoll.configkit.problems import Problems
-from netpoll.configkit.validation import check_keys, expect
+from netpoll.configkit.validation import check_keys, expect, validate
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
+from netpoll.inventory.interfaces import selection as interface_selection
+from netpoll.inventory.models import InterfaceSelection
+from netpoll.inventory.schema import RawInterfaces
 from netpoll.measurements import MODEL, SNMP, Field, FieldType, Model
 from netpoll.sample import FieldValue
 
@@ -47,7 +50,7 @@ AGGREGATES = ("value", "avg", "min", "max", "sum", "text")
 # Compared with the previous poll by the poller: ``rate`` of a counter (per second), ``changed`` marker.
 STATEFUL = ("rate", "changed")
 PERCENT_PARTS = ("used", "free", "total")
-IF_LABELS = frozenset({"ifDescr", "ifName", "ifAlias", "ifHighSpeed", "ifSpeed"})
+IF_LABELS = frozenset({"ifDescr", "ifName", "ifAlias", "ifHighSpeed", "ifSpeed", "ifType"})
 IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
 IF_KNOWN = IF_LABELS | IF_STATUS | frozenset(COUNTER_COLUMNS)
 _OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
@@ -198,6 +201,8 @@ class Profile:
     fields: Mapping[str, tuple[Source, ...]]
     system: Mapping[str, str]  # role (sys_uptime, sys_object_id, ...) → scalar name
     get_oids: tuple[Oid, ...] = field(default=())
+    # The profile's default interface selection (``interfaces.select``); the inventory's keys beat it.
+    if_select: InterfaceSelection | None = None
 
     def walk_plan(self, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         """Deduplicated, minimized walk roots for these column names (a root under another is dropped)."""
@@ -286,6 +291,7 @@ class _Raw:
     interfaces: dict[str, list[str]] | None
     fields: dict[str, list[dict[str, Any]]]
     system: dict[str, str]
+    select: InterfaceSelection | None = None
 
 
 def _oid(doc: YamlSource, path: PathKey, value: Any) -> Oid | None:
@@ -338,6 +344,7 @@ def _parse_file(path: Path, problems: Problems) -> _Raw | None:
         scalars=_names_map(doc, "scalars", data.get("scalars")),
         columns=_names_map(doc, "columns", data.get("columns")),
         interfaces=_parse_interfaces(doc, data.get("interfaces")),
+        select=_parse_select(doc, data.get("interfaces")),
         fields=_parse_fields(doc, _section(doc, data, "fields", dict, "a mapping of field names")),
         system={str(k): str(v) for k, v in system.items()},
     )
@@ -366,20 +373,35 @@ def _parse_match(doc: YamlSource, entries: list[Any]) -> list[tuple[Oid, re.Patt
 def _parse_interfaces(doc: YamlSource, value: Any) -> dict[str, list[str]] | None:
     if value is None:
         return None
-    parts = ("labels", "counters", "fallback")
+    parts = ("labels", "counters", "fallback", "select")
     if not isinstance(value, dict):
-        doc.report(("interfaces",), "'interfaces' has the lists labels, counters and fallback")
+        doc.report(("interfaces",), "'interfaces' has the lists labels, counters and fallback, and select")
         return None
     if not check_keys(doc, ("interfaces",), value, parts, "interfaces: "):
         return None
     out: dict[str, list[str]] = {}
     for part, names in value.items():
+        if part == "select":
+            continue
         if names is not None and not expect(
             doc, ("interfaces", part), names, list, "a list of IF-MIB columns"
         ):
             return None
         out[part] = [str(name) for name in names or []]
     return out
+
+
+def _parse_select(doc: YamlSource, value: Any) -> InterfaceSelection | None:
+    """``interfaces.select``: the profile's default interface selection, checked like the inventory's."""
+    if not isinstance(value, dict) or value.get("select") is None:
+        return None
+    at: PathKey = ("interfaces", "select")
+    raw = validate(RawInterfaces, value["select"], doc, at, "interfaces.select", doc.problems)
+    if raw is None:
+        return None
+    return interface_selection(
+        raw, lambda path, message: doc.report((*at, *path), f"interfaces.select.{message}")
+    )
 
 
 def _parse_fields(doc: YamlSource, value: dict[Any, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -523,7 +545,9 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
     interfaces: dict[str, list[str]] = {"labels": [], "counters": [], "fallback": []}
     raw_fields: dict[str, tuple[_Raw, list[dict[str, Any]]]] = {}
     system: dict[str, str] = {}
+    select: InterfaceSelection | None = None
     for raw in chain:
+        select = raw.select.over(select) if raw.select is not None else select
         scalars.update(raw.scalars)
         columns.update(raw.columns)
         if raw.interfaces is not None:
@@ -556,6 +580,7 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
         fields=fields,
         system={role: sname for role, sname in system.items() if sname in scalars},
         get_oids=tuple((*oid, 0) for oid in scalars.values()),
+        if_select=select,
     )
 
 

@@ -52,7 +52,11 @@ def test_defaults_are_the_models(section: str) -> None:
     resolved, _ = SECTIONS[section]
     rows = rows_of(section)
     stated = documented_defaults([{"key": f"`{k}`", "default": r["default"]} for k, r in rows.items()])
-    expected = {k: f.default for k, f in resolved.model_fields.items() if not f.is_required()}
+    expected = {
+        k: f.default.model_dump(exclude_none=True) if isinstance(f.default, BaseModel) else f.default
+        for k, f in resolved.model_fields.items()
+        if not f.is_required()
+    }
     assert stated == {"enabled": True, **expected}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel
 
 import netpoll.inputs.snmp
 from netpoll.inventory.loader import load_inventory
@@ -21,7 +22,9 @@ def sample() -> dict[str, object]:
 def builtin_snmp_defaults() -> dict[str, object]:
     """The defaults of every key but credentials (required), plus enabled (a device is polled by default)."""
     defaults = {
-        name: field.default for name, field in SnmpSettings.model_fields.items() if not field.is_required()
+        name: field.default.model_dump() if isinstance(field.default, BaseModel) else field.default
+        for name, field in SnmpSettings.model_fields.items()
+        if not field.is_required()
     }
     return {"enabled": True, **defaults}
 
