@@ -12,7 +12,9 @@ credentials are given; an IP address target never reads ``inventories/``.
 ``--format lp`` (InfluxDB line protocol, exactly what the daemon would write). The table never cuts a
 device name or an address: on a narrow terminal less important columns are left out (and named), piped
 it shows them all. ``--failed-only`` shows the failed devices only; a summary line ends the table. A
-failing device gets one line on stderr and exit status 1; the others are still shown.
+failing device gets one line on stderr and exit status 1; the others are still shown. ``--explain`` adds,
+per device, every interface and whether its interface selection keeps it (else the rule that drops it); with
+``--format json`` the output is then ``{"records": [...], "interfaces": [...]}``.
 """
 
 from __future__ import annotations
@@ -40,10 +42,12 @@ from netpoll.cli.argtypes import (
     inventory_devices,
     seconds_between,
 )
+from netpoll.cli.explain import explanation_json, print_explanation
 from netpoll.cli.tables import Column, columns, print_table, terminal_width
 from netpoll.configkit.problems import did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.errors import ConfigError, NetpollError
+from netpoll.inputs.snmp.ifselect import Decision
 from netpoll.inventory.models import (
     MIN_V3_KEY,
     AuthProtocol,
@@ -68,6 +72,7 @@ EXAMPLES = (
     "netpoll poll 127.0.0.1 -u monitor -a SHA256 -x AES   # SNMPv3: keys from $NETPOLL_SNMP_*_KEY",
     "netpoll poll rtr-core-1 --samples 2 --every 10        # rates need two samples",
     "netpoll poll -i inventories/ sw-1 sw-2 --failed-only --format json",
+    "netpoll poll -i inventories/ sw-1 --explain            # which interfaces are selected, and why not",
 )
 ENV_COMMUNITY = "NETPOLL_SNMP_COMMUNITY"
 ENV_AUTH_KEY = "NETPOLL_SNMP_AUTH_KEY"
@@ -127,6 +132,11 @@ def register(sub: Any) -> None:
     parser.add_argument("--format", "-f", choices=("table", "json", "lp"), default="table")
     parser.add_argument("--no-interfaces", action="store_true", help="table: device lines only")
     parser.add_argument("--failed-only", action="store_true", help="show only the devices whose poll failed")
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="also show each interface, whether the interface selection keeps it and which rule drops it",
+    )
     parser.set_defaults(handler=handle)
 
 
@@ -323,11 +333,14 @@ async def poll_rounds(
     profile: str | None,
     profiles_dir: str | None,
     deadline: float | None,
+    decisions: dict[str, list[Decision]] | None = None,
 ) -> list[list[ProbeResult]]:
     """Poll every device ``samples`` times, ``every`` seconds apart: rounds → one result per device.
 
     Each poll's budget is ``deadline`` seconds, else the daemon's (a fraction of the device's interval), but
     at least one full timeout-and-retries cycle and a second, so a one-shot poll can always time out honestly.
+    ``decisions``, when given, gets each device's interfaces and what its selection made of them (ifType is
+    read for it on every label poll).
     """
     from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
@@ -341,7 +354,7 @@ async def poll_rounds(
     slots = asyncio.Semaphore(defaults.MAX_CONCURRENT_SNMP)  # as the daemon's scheduler
     # Every gufo reply checked before decoding: a one-shot command never shows a gufo decoder panic.
     async with SnmpClientPool(backend=backend or "auto", check_replies=True) as pool:
-        poller = SnmpPoller(pool, profiles)
+        poller = SnmpPoller(pool, profiles, explain=decisions is not None)
 
         async def poll(device: Device) -> ProbeResult:
             async with slots:  # the budget starts with the poll, not with the wait for a slot
@@ -352,6 +365,8 @@ async def poll_rounds(
             if i:
                 await asyncio.sleep(max(0.0, start + i * every - time.monotonic()))
             rounds.append(list(await asyncio.gather(*(poll(d) for d in devices))))
+        if decisions is not None:
+            decisions.update({d.name: poller.decisions(d.name) for d in devices})
     return rounds
 
 
@@ -364,7 +379,10 @@ def _budget_s(device: Device) -> float:
 
 def handle(args: argparse.Namespace) -> int:
     """Poll, print, and return 0 when every device answered, else 1."""
+    if args.explain and args.format == "lp":
+        raise NetpollError("poll: --explain shows a table or JSON: use --format table or --format json")
     devices = resolve_targets(args, os.environ)
+    decisions: dict[str, list[Decision]] | None = {} if args.explain else None
     rounds = asyncio.run(
         poll_rounds(
             devices,
@@ -374,6 +392,7 @@ def handle(args: argparse.Namespace) -> int:
             profile=args.profile,
             profiles_dir=args.profiles_dir,
             deadline=args.deadline,
+            decisions=decisions,
         )
     )
     stderr = Console(stderr=True, highlight=False, emoji=False)
@@ -383,6 +402,7 @@ def handle(args: argparse.Namespace) -> int:
             args.format,
             interfaces=not args.no_interfaces,
             failed_only=args.failed_only,
+            decisions=decisions,
         )
     except BrokenPipeError:
         sys.stderr.close()
@@ -412,12 +432,21 @@ def _cell(text: str) -> str:
 
 
 def _print(
-    rounds: list[list[list[Sample]]], fmt: str, *, interfaces: bool, failed_only: bool = False
+    rounds: list[list[list[Sample]]],
+    fmt: str,
+    *,
+    interfaces: bool,
+    failed_only: bool = False,
+    decisions: Mapping[str, Sequence[Decision]] | None = None,
 ) -> None:
     if failed_only:
         rounds = [[samples for samples in rnd if not _ok(samples)] for rnd in rounds]
     if fmt == "json":
-        print(json.dumps([s.to_dict() for rnd in rounds for dev in rnd for s in dev], indent=2))
+        records = [s.to_dict() for rnd in rounds for dev in rnd for s in dev]
+        if decisions is None:
+            print(json.dumps(records, indent=2))
+        else:  # --explain: the records and, beside them, every interface and its selection
+            print(json.dumps({"records": records, "interfaces": explanation_json(decisions)}, indent=2))
         return
     if fmt == "lp":
         sys.stdout.write("".join(s.to_line_protocol() + "\n" for rnd in rounds for dev in rnd for s in dev))
@@ -434,6 +463,8 @@ def _print(
                 shown_interfaces = True
     if shown_interfaces and len(rounds) == 1:
         print(_RATES_NEED_TWO)
+    if decisions is not None:
+        print_explanation(decisions)
     ok = sum(1 for samples in last if _ok(samples))
     if failed_only:
         print(f"{len(last)} device{'s' if len(last) != 1 else ''} failed")

@@ -4,8 +4,13 @@ GETs of those rows: the request PDUs counted at a UDP relay in front of snmpsim,
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -116,3 +121,54 @@ async def test_four_of_two_hundred_take_a_tenth_of_the_pdus(relay: DelayRelay, b
     assert four[1] == four[2] <= 0.10 * walk[1]
     assert four[2] <= 0.10 * every[2]
     assert four[0] < every[0]  # the label poll GETs 4 rows' counters instead of walking 200
+
+
+def _explain(snmpsim_lab: Any, tmp_path: Path, fmt: str) -> subprocess.CompletedProcess[str]:
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "credentials:\n"
+        "  lab: {version: 2c, community: '${NETPOLL_TEST_COMMUNITY}'}\n"
+        "devices:\n"
+        "  - name: c2960x\n"
+        f"    address: '{snmpsim_lab.host}:{snmpsim_lab.port}'\n"
+        "    snmp:\n"
+        "      credentials: lab\n"
+        "      interfaces:\n"
+        "        exclude: {ifName: '^(Vl|Nu)', ifType: [softwareLoopback, propVirtual]}\n"
+    )
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netpoll",
+            "poll",
+            "-i",
+            str(inventory),
+            "c2960x",
+            "--explain",
+            "--format",
+            fmt,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NETPOLL_TEST_COMMUNITY": LAB_DEVICE, "COLUMNS": "200"},
+        check=False,
+    )
+
+
+def test_poll_explain_names_the_rule(snmpsim_lab: Any, tmp_path: Path) -> None:
+    done = _explain(snmpsim_lab, tmp_path, "json")
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    rows = out["interfaces"]
+    written = {r["tags"]["ifName"] for r in out["records"] if r["measurement"] == "interface"}
+    assert len(rows) == 146
+    assert written == {r["ifName"] for r in rows if r["selected"]}
+    dropped = {r["ifName"]: r["dropped_by"] for r in rows if not r["selected"]}
+    assert dropped["Vl1"] == "exclude ifName '^(Vl|Nu)'"
+    assert all(r["ifType_name"] for r in rows)  # ifType is read for --explain
+    table = _explain(snmpsim_lab, tmp_path, "table")
+    assert table.returncode == 0, table.stderr
+    assert f"c2960x: interface selection, {len(written)} of 146 selected" in table.stdout
+    assert "exclude ifName '^(Vl|Nu)'" in table.stdout
