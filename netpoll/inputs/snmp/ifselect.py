@@ -63,6 +63,7 @@ class Selector:
     """A compiled ``InterfaceSelection``; ``active`` is False when it keeps every interface."""
 
     def __init__(self, selection: InterfaceSelection) -> None:
+        self.selection = selection
         self.include = _rules(selection.include)
         self.exclude = _rules(selection.exclude)
         self.admin_drop = selection.admin_down == "drop"

@@ -277,14 +277,16 @@ class SnmpPoller:
         poll.row_cap, poll.row_cap_why = row_cap(if_number)
         # The rows the table has (all of them, selected or not): walks are sized to it for a slow agent.
         poll.if_rows = if_number if if_number is not None else (st.if_count if st.rows is not None else None)
-        sel = selector(device.snmp.interfaces.over(profile.if_select))
+        selection = device.snmp.interfaces.over(profile.if_select)
+        sel = selector(selection)
         relabel = (
             st.rows is None
             or st.polls_since_labels + 1 >= self._label_every
             or rebooted
             or if_number != st.if_number
             or st.base_tags != poll.tags
-            or st.selector is not sel
+            or st.selector is None
+            or st.selector.selection != selection  # equal, not the same: the compiled cache is bounded
             or st.labels_read is not None  # a label poll the deadline cut before its counters
         )
         full = relabel or st.full_poll_due
