@@ -12,11 +12,10 @@ from typing import Any
 from rich.markup import escape
 
 from netpoll.cli.tables import columns, print_table, terminal_width
-from netpoll.inputs.snmp.ifselect import Decision
+from netpoll.inputs.snmp.ifselect import ADMIN_STATUS, Decision
 from netpoll.inventory.iftypes import IF_TYPE_NAMES, if_type_label
 from netpoll.text import for_terminal
 
-_ADMIN = {1: "up", 2: "down", 3: "testing"}
 _COLUMNS = columns(
     """
     ifName
@@ -43,7 +42,7 @@ def explain_table(device: str, decisions: Sequence[Decision]) -> tuple[str, Any,
             _cell(d.row.name),
             str(d.row.index),
             if_type_label(d.if_type) if d.if_type is not None else "-",
-            _ADMIN.get(d.admin_status, str(d.admin_status)) if d.admin_status is not None else "-",
+            ADMIN_STATUS.get(d.admin_status, str(d.admin_status)) if d.admin_status is not None else "-",
             _cell(d.row.tags.get("ifAlias", "")),
             "[green]yes[/green]" if d.dropped_by is None else "[red]no[/red]",
             _cell(d.dropped_by or ""),

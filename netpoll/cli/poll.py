@@ -47,7 +47,7 @@ from netpoll.cli.tables import Column, columns, print_table, terminal_width
 from netpoll.configkit.problems import did_you_mean
 from netpoll.configkit.secrets import SecretError, resolve_secret
 from netpoll.errors import ConfigError, NetpollError
-from netpoll.inputs.snmp.ifselect import Decision
+from netpoll.inputs.snmp.ifselect import ADMIN_STATUS, Decision
 from netpoll.inventory.models import (
     MIN_V3_KEY,
     AuthProtocol,
@@ -558,7 +558,6 @@ _OPER = {
     6: "notPresent",
     7: "lowerDown",
 }
-_ADMIN = {1: "up", 2: "down", 3: "testing"}
 _INTERFACE_COLUMNS = columns(
     """
     ifName
@@ -583,6 +582,10 @@ _RATES_NEED_TWO = (
 )
 
 
+def _admin(status: Any) -> str:
+    return "-" if status is None else ADMIN_STATUS.get(int(status), str(status))
+
+
 def _interface_table(samples: list[Sample]) -> Table | None:
     rows = [s for s in samples if s.measurement == "interface"]
     if not rows:
@@ -597,7 +600,7 @@ def _interface_table(samples: list[Sample]) -> Table | None:
                 _cell(s.tags.get("ifIndex", "")),
                 _cell(s.tags.get("ifAlias", "")),
                 _OPER.get(int(f["oper_status"]), str(f["oper_status"])) if "oper_status" in f else "-",
-                _ADMIN.get(int(f["admin_status"]), str(f["admin_status"])) if "admin_status" in f else "-",
+                _admin(f.get("admin_status")),
                 _si(f.get("speed_bps")),
                 _si(f.get("in_bps")),
                 _si(f.get("out_bps")),

@@ -20,6 +20,8 @@ from netpoll.inventory.iftypes import if_type_label
 from netpoll.inventory.models import InterfaceRules, InterfaceSelection
 
 ADMIN_DOWN = 2  # IF-MIB ifAdminStatus down(2)
+#: IF-MIB ifAdminStatus values by name.
+ADMIN_STATUS = {1: "up", ADMIN_DOWN: "down", 3: "testing"}
 _TAG_OF = {"ifName": "ifName", "ifDescr": "ifDescr", "ifAlias": "ifAlias"}
 
 
