@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -356,8 +356,28 @@ async def _cycles(daemon: Any, running: asyncio.Task[int], cycle_no: int, deadli
         await asyncio.sleep(0.2)
 
 
+@contextlib.asynccontextmanager
+async def _beside(daemon: Any, devices: Sequence[Device]) -> AsyncIterator[TrapReceiver]:
+    """A receiver in the daemon's loop whose traps go to its pipeline, for a daemon without trap intake."""
+    receiver = TrapReceiver([("127.0.0.1", 0)], Sources(devices))
+    async with receiver:
+
+        async def consume() -> None:
+            async for trap in receiver:
+                daemon.emit([trap.to_sample()])
+                await asyncio.sleep(0)  # give the loop back between traps (polls, the socket)
+
+        consumer = asyncio.create_task(consume())
+        try:
+            yield receiver
+        finally:
+            consumer.cancel()
+
+
 async def flood_child(args: argparse.Namespace) -> None:
-    """In the namespace: the daemon and the receiver in one loop, the flood from a sender process."""
+    """In the namespace: the daemon (with its own trap intake where it has one), the flood from a sender."""
+    import dataclasses
+
     from netpoll.daemon.app import Daemon, RunSettings
     from netpoll.inventory.loader import load_inventory
 
@@ -366,30 +386,34 @@ async def flood_child(args: argparse.Namespace) -> None:
         inventories=(Path(args.inventory),), data_dir=work / "data", state_dir=work / "state",
         snmp_concurrency=512, snmp_backend="gufo", console=False,
     )  # fmt: skip
+    intake = "traps" in {f.name for f in dataclasses.fields(RunSettings)}
+    if intake:  # the daemon's own receiver (``traps:``), as `netpoll run` has it
+        import netpoll.config
+
+        port = free_port("udp")
+        # Looked up by name: the bench also runs where the daemon has no trap intake.
+        traps = vars(netpoll.config)["TrapsConfig"](enabled=True, listen=(f"127.0.0.1:{port}",))
+        changes: dict[str, Any] = {"traps": traps}
+        settings = dataclasses.replace(settings, **changes)
     (work / "data").mkdir(exist_ok=True)
     (work / "state").mkdir(exist_ok=True)
     daemon = Daemon(settings)
     running = asyncio.create_task(daemon.run())
-    devices = load_inventory([Path(args.inventory)]).devices
-    receiver = TrapReceiver([("127.0.0.1", 0)], Sources(devices))
-    async with receiver:
-        port = receiver.addresses[0][1]
-
-        async def consume() -> None:
-            async for trap in receiver:
-                daemon.emit([trap.to_sample()])
-                # As the daemon's intake should: give the loop back between traps (polls, the sockets).
-                await asyncio.sleep(0)
-
-        consumer = asyncio.create_task(consume())
+    async with contextlib.AsyncExitStack() as stack:
         deadline = time.monotonic() + 3 * args.interval + 60
         await _cycles(daemon, running, 2, deadline)  # a whole cycle first: profiles picked, labels read
+        if intake:
+            receiver = vars(daemon)["_traps"].receiver  # the daemon's own, for its counters
+        else:
+            receiver = await stack.enter_async_context(
+                _beside(daemon, load_inventory([Path(args.inventory)]).devices)
+            )
+            port = receiver.addresses[0][1]
         before_kib, kernel0 = rss_kib(), udp_rcvbuf_errors()
         flood_start = time.time()
         sender = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "_send", "--port", str(port), "--rate", str(args.rate),
-            "--seconds", str(args.seconds), "--sources", ",".join(args.sources.split(",")),
-            "--community", args.community,
+            "--seconds", str(args.seconds), "--sources", args.sources, "--community", args.community,
         )  # fmt: skip
         await sender.wait()
         flood_end = time.time()
@@ -397,16 +421,15 @@ async def flood_child(args: argparse.Namespace) -> None:
         # Two more cycles: what the flood left queued is worked off, and polls after it are counted too.
         await _cycles(daemon, running, daemon.cycle_no + 2, deadline + 60)
         after_kib, kernel = rss_kib(), udp_rcvbuf_errors() - kernel0
-        consumer.cancel()
         stats = receiver.stats
     daemon.stop_event.set()
     await asyncio.wait_for(running, 60)
     figures = {
-        "flood_start": flood_start, "flood_end": flood_end, "rss_before_kib": before_kib,
-        "rss_after_flood_kib": after_flood_kib, "rss_after_kib": after_kib, "hwm_kib": rss_kib("VmHWM"),
-        "received": stats.received, "accepted": stats.events, "rate_dropped": stats.rate_dropped,
-        "queue_dropped": stats.queue_dropped, "unknown_source": stats.unknown_source,
-        "kernel_dropped": kernel,
+        "intake": "daemon" if intake else "beside", "flood_start": flood_start, "flood_end": flood_end,
+        "rss_before_kib": before_kib, "rss_after_flood_kib": after_flood_kib, "rss_after_kib": after_kib,
+        "hwm_kib": rss_kib("VmHWM"), "received": stats.received, "accepted": stats.events,
+        "rate_dropped": stats.rate_dropped, "queue_dropped": stats.queue_dropped,
+        "unknown_source": stats.unknown_source, "kernel_dropped": kernel,
         "cycles": self_monitoring(work / "data"),
     }  # fmt: skip
     print(json.dumps(figures), flush=True)
@@ -431,8 +454,10 @@ def flood_report(figures: dict[str, Any], args: argparse.Namespace) -> list[str]
         key: figures[key] / 1024
         for key in ("rss_before_kib", "rss_after_flood_kib", "rss_after_kib", "hwm_kib")
     }
+    where = "the daemon's own (traps:)" if figures["intake"] == "daemon" else "beside the daemon, in its loop"
+    print(f"\ntrap receiver: {where}")
     print(
-        f"\nflood: {sent:,} traps in {figures['flood_end'] - figures['flood_start']:.1f} s from"
+        f"flood: {sent:,} traps in {figures['flood_end'] - figures['flood_start']:.1f} s from"
         f" {len(args.sources.split(','))} devices; received {figures['received']:,}, accepted"
         f" {figures['accepted']:,}, rate-limited {figures['rate_dropped']:,}, queue drops"
         f" {figures['queue_dropped']:,}; dropped by the kernel (socket buffer full)"
