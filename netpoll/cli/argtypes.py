@@ -7,9 +7,10 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, get_args
 
 from netpoll.configkit.problems import did_you_mean
+from netpoll.naming import Naming
 
 if TYPE_CHECKING:
     from netpoll.inventory.models import Device
@@ -70,6 +71,16 @@ def add_verb(
 def add_inventory_option(parser: argparse.ArgumentParser, description: str) -> None:
     """``--inventory/-i PATH``, repeatable, collected into ``args.inventory`` (a list, empty by default)."""
     parser.add_argument("--inventory", "-i", action="append", default=[], metavar="PATH", help=description)
+
+
+def add_naming(parser: argparse.ArgumentParser) -> None:
+    """``--naming``: json and lp output also carry Telegraf's tags and fields (``netpoll.naming``)."""
+    parser.add_argument(
+        "--naming",
+        choices=get_args(Naming),
+        default="netpoll",
+        help="json, lp: also write Telegraf's tags and fields, as the daemon's naming: telegraf does",
+    )
 
 
 def inventory_devices(

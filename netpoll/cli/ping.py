@@ -27,6 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from netpoll.cli.argtypes import (
     add_inventory_option,
+    add_naming,
     add_verb,
     int_between,
     inventory_devices,
@@ -37,6 +38,7 @@ from netpoll.configkit.problems import did_you_mean
 from netpoll.errors import NetpollError
 from netpoll.inputs.icmp.prober import IcmpProber
 from netpoll.inventory.models import Device, PingSettings
+from netpoll.naming import renamer
 from netpoll.numbers import human
 from netpoll.sample import Sample
 from netpoll.text import for_terminal
@@ -96,6 +98,7 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--failed-only", action="store_true", help="show only the targets that did not answer"
     )
+    add_naming(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -162,8 +165,9 @@ def handle(args: argparse.Namespace) -> int:
     show_progress = sys.stderr.isatty() and len(targets) > shutil.get_terminal_size().lines
     outcomes = asyncio.run(_probe_all(targets, args.socket, stderr if show_progress else None))
     samples = [sample for sample, _error in outcomes]
+    rename = renamer(args.naming) if args.format != "table" else None
     try:
-        _print(samples, args.format, failed_only=args.failed_only)
+        _print(samples if rename is None else rename(samples), args.format, failed_only=args.failed_only)
     except BrokenPipeError:  # e.g. piped into head: not an error worth a traceback
         sys.stderr.close()
         return 0

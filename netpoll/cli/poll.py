@@ -37,6 +37,7 @@ from rich.markup import escape
 from netpoll import defaults
 from netpoll.cli.argtypes import (
     add_inventory_option,
+    add_naming,
     add_verb,
     int_between,
     inventory_devices,
@@ -59,6 +60,7 @@ from netpoll.inventory.models import (
     SnmpSettings,
     UsmCredentials,
 )
+from netpoll.naming import renamer
 from netpoll.numbers import human
 from netpoll.probe import Budget, ProbeResult
 from netpoll.sample import Sample
@@ -137,6 +139,7 @@ def register(sub: Any) -> None:
         action="store_true",
         help="also show each interface, whether the interface selection keeps it and which rule drops it",
     )
+    add_naming(parser)
     parser.set_defaults(handler=handle)
 
 
@@ -396,9 +399,13 @@ def handle(args: argparse.Namespace) -> int:
         )
     )
     stderr = Console(stderr=True, highlight=False, emoji=False)
+    records = [[result.samples for result in rnd] for rnd in rounds]
+    rename = renamer(args.naming) if args.format != "table" else None
+    if rename is not None:
+        records = [[rename(samples) for samples in rnd] for rnd in records]
     try:
         _print(
-            [[result.samples for result in rnd] for rnd in rounds],
+            records,
             args.format,
             interfaces=not args.no_interfaces,
             failed_only=args.failed_only,

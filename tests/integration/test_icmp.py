@@ -402,6 +402,20 @@ def test_cli_ping_line_protocol_and_exit_codes(capsys: pytest.CaptureFixture[str
     assert "does not resolve" in captured.err
 
 
+def test_cli_ping_telegraf_naming(capsys: pytest.CaptureFixture[str]) -> None:
+    """``--naming telegraf``: result code 1 for a name that does not resolve (netpoll: 2); ttl as read."""
+    _need_root()
+    argv = ["ping", "127.0.0.1", "no-such-host.invalid", "-c", "1", "-t", "0.5", "-f", "lp"]
+    codes = {}
+    for naming in ("netpoll", "telegraf"):
+        assert main([*argv, "--naming", naming]) == 2  # the exit status keeps netpoll's meaning
+        lines = capsys.readouterr().out.splitlines()
+        codes[naming] = [line.split("result_code=")[1].split(",")[0] for line in lines]
+        assert "ttl=" in lines[0]
+        assert 'error="no such host: ' in lines[1]
+    assert codes == {"netpoll": ["0i", "2i"], "telegraf": ["0i", "1i"]}
+
+
 def test_cli_ping_misspelt_inventory_name_gets_a_hint(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

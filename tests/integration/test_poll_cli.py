@@ -129,6 +129,23 @@ def test_inventory_target_and_samples(
     )  # second sample has rates
 
 
+def test_telegraf_naming_preview(snmpsim_lab: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--naming telegraf``: what the daemon writes with naming: telegraf (netpoll's names stay)."""
+    target = f"{snmpsim_lab.host}:{snmpsim_lab.port}"
+    argv = (target, "--community", "mikrotik-routeros-crs317", "--format", "json")
+    code, out, err = run(capsys, *argv, "--naming", "telegraf")
+    assert code == 0, err
+    records = json.loads(out)
+    (status,) = [r for r in records if r["measurement"] == "snmp"]
+    assert status["fields"]["uptime"] == round(status["fields"]["uptime_s"] * 100)
+    interfaces = [r for r in records if r["measurement"] == "interface"]
+    assert {r["tags"]["hostname"] for r in [status, *interfaces]} == {status["fields"]["sys_name"]}
+    assert all(r["fields"]["ifOperStatus"] == r["fields"]["oper_status"] for r in interfaces)
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert not any("hostname" in r["tags"] or "uptime" in r["fields"] for r in json.loads(out))
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
