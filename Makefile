@@ -64,11 +64,12 @@ typecheck: venv
 	$(BIN)/mypy
 
 # Workers for the suite (pytest-xdist): most integration tests wait on servers and daemons, so 4 on 2 cores;
-# PYTEST_WORKERS=0 runs it in one process.
+# PYTEST_WORKERS=0 runs it in one process. --dist loadfile keeps a module's tests on one worker, in order: a
+# module's servers start once, and a module whose last test checks what its earlier ones saw stays whole.
 PYTEST_WORKERS ?= 4
 
 pytest: venv
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS)
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 bench: venv
 	$(BIN)/python bench/snmp_walk.py
