@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tests.harness.ports import free_port
-from tests.harness.process import ServerHandle, ServerProcess, log_ready, require_binary
+from tests.harness.process import ServerHandle, ServerProcess, ServerStartError, log_ready, require_binary
 
 if TYPE_CHECKING:
     from tests.harness.netns import Netns
@@ -134,6 +134,26 @@ def start_snmpd(
     namespace's ``ns_ip``. The addresses go on the command line because snmpd silently truncates a long
     ``agentaddress`` line.
     """
+    picked = port is None and netns is None
+    for attempt in range(3):
+        try:
+            return _start_snmpd(
+                workdir / f"try{attempt}" if attempt else workdir, addresses, netns, extra_config, port
+            )
+        except ServerStartError as exc:
+            # A free port picked here was taken before snmpd bound it (tests run side by side): pick again.
+            if not picked or attempt == 2 or "Error opening specified endpoint" not in str(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_snmpd(
+    workdir: Path,
+    addresses: Sequence[str] | None,
+    netns: Netns | None,
+    extra_config: str,
+    port: int | None,
+) -> SnmpdAgent:
     snmpd = require_binary("snmpd", "Debian package snmpd")
     if port is None:
         port = 161 if netns is not None else free_port("udp")
