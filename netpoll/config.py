@@ -62,6 +62,7 @@ __all__ = [
     "MqttConfig",
     "SchedulerConfig",
     "TlsConfig",
+    "TrapsConfig",
     "load_config",
 ]
 
@@ -86,7 +87,7 @@ _PATHS: tuple[PathKey, ...] = (
     ),
 )
 _TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard", "naming")
-_SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log", "inventory_secrets")
+_SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log", "inventory_secrets", "traps")
 
 
 def _listen(value: str) -> str:
@@ -97,6 +98,24 @@ def _listen(value: str) -> str:
     if address is None or address.port is None:
         raise ValueError(f"listen '{value}' must be HOST:PORT, e.g. 127.0.0.1:9108 or [::1]:9108")
     return value
+
+
+def _trap_listen(value: str) -> str:
+    from netpoll.inputs.traps.listen import parse_listen
+
+    parse_listen(value)  # ValueError with the message
+    return value
+
+
+def _engine_id(value: str) -> str:
+    text = value.removeprefix("0x").removeprefix("0X")
+    try:
+        octets = bytes.fromhex(text)
+    except ValueError:
+        octets = b""
+    if not 5 <= len(octets) <= 32:
+        raise ValueError(f"engine_id '{value}' must be 5 to 32 octets in hex, e.g. 0x80004fb805aabbccdd")
+    return text.lower()
 
 
 def _shard(value: str) -> str:
@@ -264,6 +283,46 @@ class HttpConfig(_Frozen):
         return None if self.listen is None else parse_address(self.listen).port
 
 
+class TrapsConfig(_Frozen):
+    """The SNMP trap and inform receiver (``netpoll.inputs.traps``). Off unless ``enabled``.
+
+    ``listen``: ``ADDR:PORT`` IP literals, ``[::]:162`` for IPv6 (which takes IPv4 senders too on Linux);
+    ports below 1024 need ``CAP_NET_BIND_SERVICE`` (docs/traps.md). ``rate_per_source``: datagrams per
+    second accepted from one sender address (a burst of twice that). ``poll_on_link_change``: a linkDown or
+    linkUp makes an immediate SNMP poll of the device, whose interface record then raises the alert.
+    """
+
+    enabled: bool = False
+    listen: tuple[Annotated[str, AfterValidator(_trap_listen)], ...] = Field(
+        default=(f"0.0.0.0:{defaults.TRAP_PORT}",), max_length=64
+    )
+    queue_size: int = Field(default=defaults.TRAP_QUEUE_SIZE, ge=1, le=10_000_000)
+    rate_per_source: float = Field(default=defaults.TRAP_RATE_PER_SOURCE, gt=0, le=1_000_000)
+    poll_on_link_change: bool = True
+    # The receiver's SNMP engine ID (hex), which SNMPv3 inform senders discover; None: derived from the
+    # instance name, so it stays the same across restarts.
+    engine_id: Annotated[str, AfterValidator(_engine_id)] | None = None
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _listen_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("listen")
+    @classmethod
+    def _some_listen(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("listen needs an ADDR:PORT, e.g. 0.0.0.0:162 (enabled: false turns it off)")
+        return value
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """``listen`` as (address, port) pairs."""
+        from netpoll.inputs.traps.listen import parse_listen
+
+        return [parse_listen(text) for text in self.listen]
+
+
 class LogConfig(_Frozen):
     """Logging of the daemon."""
 
@@ -314,6 +373,7 @@ class DaemonConfig(_Frozen):
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
     inventory_secrets: InventorySecretsConfig = InventorySecretsConfig()
+    traps: TrapsConfig = TrapsConfig()
     # "I/N": poll only shard I of N (see netpoll.sharding)
     shard: Annotated[str, AfterValidator(_shard)] | None = None
     # How the time-series output names things: netpoll's own, or Telegraf's beside them (netpoll.naming)
@@ -381,6 +441,13 @@ class DaemonConfig(_Frozen):
         lines["log"] = f"{self.log.level} {self.log.format}"
         lines["shard"] = self.shard or "(all devices)"
         lines["naming"] = self.naming
+        traps = self.traps
+        lines["traps"] = (
+            f"listen {', '.join(traps.listen)} queue {traps.queue_size}"
+            f" rate/source {traps.rate_per_source:g}/s"
+            if traps.enabled
+            else "(off)"
+        )
         secrets = self.inventory_secrets
         lines["inventory_secrets"] = (
             f"env {', '.join(secrets.env) or '(none)'}; files in {', '.join(secrets.dirs)}"

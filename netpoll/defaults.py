@@ -34,3 +34,8 @@ FILE_ROTATE_S = 3600.0
 RELOAD_POLL_S = 2.0
 # Reloads are at least this far apart; SIGHUPs meanwhile make one reload (a storm costs one a second).
 RELOAD_MIN_INTERVAL_S = 1.0
+# The SNMP trap receiver: the standard notification port, datagrams waiting at most, and datagrams per second
+# accepted from one sender (a burst of twice that).
+TRAP_PORT = 162
+TRAP_QUEUE_SIZE = 10_000
+TRAP_RATE_PER_SOURCE = 200.0

@@ -174,7 +174,8 @@ _TRAP_TAGS = (
     Tag("device", "inventory name of the sender (netpoll traps without an inventory: its address)"),
     Tag("agent_host", "the address the notification came from"),
     Tag("trap", "the notification's name (coldStart, linkDown, ...), else its dotted snmpTrapOID"),
-    Tag("version", "SNMP version it came in: 1, 2c"),
+    Tag("version", "SNMP version it came in: 1, 2c, 3"),
+    Tag("ifName", "linkDown/linkUp: the ifName of its ifIndex from the poller's labels (absent if unknown)"),
     _SITE,
     _ROLE,
 )
@@ -454,6 +455,7 @@ TRAP = Measurement(
             trap_oid    string  -  snmpTrapOID.0 (v1: from enterprise and generic/specific trap)
             kind        string  -  trap, or inform (acknowledged with a Response)
             varbinds    string  -  the variable bindings as a JSON object by name ({"ifIndex.3": 3})
+            severity    string  -  the severity a profile's traps: section gives it (absent when none)
             agent_addr  string  -  v1 agent-addr or snmpTrapAddress.0 (absent when not sent)
             uptime_s    float   s  the sender's sysUpTime.0 (v1 time-stamp)
             id          string  -  unique per notification (the MQTT event's id)
@@ -464,7 +466,34 @@ TRAP = Measurement(
     rules=False,
 )
 
-MEASUREMENTS: Mapping[str, Measurement] = {m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, TRAP, ALERT)}
+TRAP_AUTH = Measurement(
+    name="trap_auth",
+    producer="netpoll.daemon.traps",
+    summary="one point per notification from a known device that failed authentication (never an event)",
+    tags=(
+        Tag("device", "inventory name of the device the notification came from"),
+        Tag("agent_host", "the address the notification came from"),
+        Tag(
+            "reason",
+            "community (v1/v2c), unknown_user, wrong_digest, decryption, not_in_time_window,"
+            " unsupported_security_level (v3 USM)",
+        ),
+        _SITE,
+        _ROLE,
+    ),
+    fields=(
+        *_fields(
+            """
+            failures  integer  count  authentication failures of this device since the daemon started
+            """
+        ),
+    ),
+    inventory_tags=True,
+)
+
+MEASUREMENTS: Mapping[str, Measurement] = {
+    m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, TRAP, TRAP_AUTH, ALERT)
+}
 
 
 class Model:

@@ -11,6 +11,7 @@ the edges file at most every 30 s and at ``save()``.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import string
 import time
@@ -110,6 +111,8 @@ class AlertEngine:
         return alerts
 
     def _evaluate_one(self, rule: Rule, device: str, sample: Sample) -> Alert | None:
+        if rule.traps:
+            return _trap_event(rule, device, sample)
         value = sample.fields.get(rule.field)
         if value is None or not usable_value(value):
             return None  # a missing value is no sample: never a clear
@@ -291,6 +294,40 @@ class AlertEngine:
             with contextlib.suppress(OSError):
                 path.replace(path.with_name(path.name + ".corrupt"))
             return []
+
+
+def _trap_event(rule: Rule, device: str, sample: Sample) -> Alert | None:
+    """An event when a ``trap`` record matches a trap rule (no state: every matching notification counts)."""
+    name = sample.tags.get("trap", "")
+    entity = rule.entity_of(sample.tags)
+    if not rule.scope.matches(sample.tags, entity, device):
+        return None
+    raw = sample.fields.get("varbinds")
+    try:
+        varbinds = json.loads(raw) if isinstance(raw, str) else {}
+    except ValueError:
+        varbinds = {}
+    if not isinstance(varbinds, dict) or not rule.matches_trap(name, varbinds):
+        return None
+    where = f"{device} {entity}" if entity else device
+    shown = ", ".join(f"{key}={value}" for key, value in list(varbinds.items())[:6])
+    return Alert(
+        id=new_alert_id(sample.time_ns),
+        state="event",
+        rule=rule.name,
+        severity=rule.severity,
+        device=device,
+        entity=entity,
+        measurement=rule.measurement,
+        field="trap",
+        value=name,
+        threshold=name,
+        clear_threshold=None,
+        since_ns=sample.time_ns,
+        time_ns=sample.time_ns,
+        message=f"{where}: {rule.name}: {name}" + (f" ({shown})" if shown else ""),
+        tags=dict(sample.tags),
+    )
 
 
 def _message(

@@ -14,6 +14,8 @@ Semantics of one rule (see docs/alerts.md):
 - ``flapping``: the value compared is the number of changes of ``field`` within ``window``.
 - ``baseline``: the value compared is the ratio of ``field`` to its own recent baseline, the median of the
   entity's previous ``baseline`` samples; a value under ``minimum`` never breaches (and clears).
+- trap rules (``measurement: trap``): an event for each SNMP notification whose name matches ``trap`` (names
+  or globs) and whose variable bindings match ``varbinds`` (name glob → value), from a device in ``scope``.
 """
 
 from __future__ import annotations
@@ -53,11 +55,14 @@ _TOP_KEYS = ("rules", "include_defaults", "disable")
 _RULE_KEYS = (
     "name", "description", "kind", "measurement", "field", "comparison", "breach", "clear", "for",
     "clear_for", "severity", "scope", "entity", "when", "trigger", "window", "advice", "baseline",
-    "minimum",
+    "minimum", "trap", "varbinds",
 )  # fmt: skip
 # Baseline rules: samples the median is taken over by default, and the fewest allowed.
 BASELINE_SAMPLES = 12
 BASELINE_MIN_SAMPLES = 3
+TRAP_MEASUREMENT = "trap"
+# What a trap rule may say besides its match: the rest of a rule's keys watch a field, which a trap has not.
+_TRAP_RULE_KEYS = ("name", "description", "kind", "measurement", "severity", "scope", "trap", "varbinds")
 _SCOPE_KEYS = ("devices", "roles", "sites", "tags", "interfaces")
 
 _C = TypeVar("_C", bound=str)
@@ -136,6 +141,17 @@ class Rule:
     description: str = ""
     advice: str = ""  # appended to a breach's message; {field} is that field of the sample that breached
     source: str = ""
+    traps: tuple[str, ...] = ()  # a trap rule: notification names or globs
+    varbinds: tuple[tuple[str, str], ...] = ()  # a trap rule: variable-binding name glob → value (as text)
+
+    def matches_trap(self, name: str, varbinds: Mapping[str, object]) -> bool:
+        """Whether a notification called ``name`` with these variable bindings is one this trap rule wants."""
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in self.traps):
+            return False
+        return all(
+            any(fnmatch.fnmatchcase(key, glob) and str(value) == expected for key, value in varbinds.items())
+            for glob, expected in self.varbinds
+        )
 
     @property
     def warmup(self) -> int:
@@ -486,6 +502,51 @@ def _advice(rule: _RuleYaml, model: Model, measurement: str | None) -> str:
     return advice
 
 
+def _names_or_globs(rule: _RuleYaml, key: str) -> tuple[str, ...]:
+    value = rule.get(key)
+    if value is None:
+        rule.report(f"'{key}' is required: the notification names (or globs) to match, e.g. linkDown")
+        return ()
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, list) and value and all(isinstance(item, str) and item for item in value):
+        return tuple(value)
+    rule.report(f"'{key}' must be a notification name or a list of them (globs allowed), e.g. linkDown", key)
+    return ()
+
+
+def _parse_trap_rule(rule: _RuleYaml) -> Rule | None:
+    """A rule on SNMP notifications: an event per matching trap (see the module docstring)."""
+    if not check_keys(rule.source, rule.path, rule.raw, _TRAP_RULE_KEYS, f"rule '{rule.name}' (on traps): "):
+        rule.ok = False
+    if rule.get("kind", "event") != "event":
+        rule.report("a rule on traps is an event rule: kind: event, or leave kind out", "kind")
+    raw = rule.get("varbinds", {})
+    varbinds: tuple[tuple[str, str], ...] = ()
+    if isinstance(raw, dict) and all(isinstance(k, str) and _scalar(v) for k, v in raw.items()):
+        # Compared as text: a value decoded from the trap is a number or text, the file's may be either.
+        varbinds = tuple((k, str(v).lower() if isinstance(v, bool) else str(v)) for k, v in raw.items())
+    else:
+        rule.report("varbinds must map names (globs) to values, e.g. {ifIndex.*: 3}", "varbinds")
+    parsed = Rule(
+        name=rule.name,
+        kind="event",
+        measurement=TRAP_MEASUREMENT,
+        field="trap",
+        comparison="==",
+        breach="",
+        clear="",
+        severity=rule.choice("severity", SEVERITIES, "warning"),
+        scope=_scope(rule, "ifName"),
+        entity_tag="ifName",
+        description=_description(rule),
+        source=f"{rule.source.file}:{rule.line()}",
+        traps=_names_or_globs(rule, "trap"),
+        varbinds=varbinds,
+    )
+    return parsed if rule.ok else None
+
+
 def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: Model) -> Rule | None:
     raw = source.data
     for key in path:
@@ -495,6 +556,11 @@ def _parse_rule(source: YamlSource, path: PathKey, seen: dict[str, int], model: 
         return None
     rule = _RuleYaml(source, path, raw)
     _rule_name(rule, seen)
+    if raw.get("measurement") == TRAP_MEASUREMENT:
+        return _parse_trap_rule(rule)
+    for key in ("trap", "varbinds"):
+        if key in raw:
+            rule.report(f"'{key}' only applies to a rule on traps (measurement: trap)", key)
     if not check_keys(source, path, raw, _RULE_KEYS, f"rule '{rule.name}': "):
         rule.ok = False
     kind = rule.choice("kind", KINDS, "threshold")

@@ -80,6 +80,7 @@ def settings_from_config(
         state_dir=config.state_dir,
         influx=config.influxdb,
         mqtt=mqtt,
+        traps=config.traps,
         alert_rules=config.thresholds,
         secret_policy=config.secret_policy(),
         snmp_concurrency=config.scheduler.max_concurrent_snmp,

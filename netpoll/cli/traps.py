@@ -1,10 +1,11 @@
 """``netpoll traps --listen ADDR:PORT``: print SNMP traps and informs as they arrive.
 
-For an engineer checking a device's trap configuration. v1 and v2c traps and v2c informs (acknowledged, so
-the sender stops retransmitting) are decoded: standard traps by name (coldStart, linkDown, ...) with their
-variable bindings. Without ``--inventory`` every sender and community is shown, named by its address; with
-it, only inventory devices whose community is right: other senders and wrong communities are counted (the
-summary on stderr at the end), never shown. Output: one line per trap (``table``, the default), one JSON
+For an engineer checking a device's trap configuration. v1, v2c and v3 traps and informs (acknowledged, so
+the sender stops retransmitting) are decoded: standard and profile-named traps by name (coldStart, linkDown,
+jnxCmCfgChange, ...) with their variable bindings. Without ``--inventory`` every v1/v2c sender and community
+is shown, named by its address (SNMPv3 needs the inventory's USM users); with it, only inventory devices
+whose credentials are right: other senders and wrong credentials are counted (the summary on stderr at the
+end), never shown. Output: one line per trap (``table``, the default), one JSON
 object per line (``json``) or InfluxDB line protocol (``lp``). Ctrl-C, or ``--count`` traps, ends it.
 """
 
@@ -12,42 +13,29 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ipaddress
 import json
 import sys
 import time
 from typing import Any
 
 from netpoll.cli.argtypes import add_inventory_option, add_verb, int_between, inventory_devices
-from netpoll.errors import NetpollError
-from netpoll.inputs.traps.receiver import Address, TrapReceiver, TrapStats
+from netpoll.defaults import TRAP_PORT
+from netpoll.inputs.traps.catalog import load_trap_names
+from netpoll.inputs.traps.listen import Address, parse_listen
+from netpoll.inputs.traps.receiver import TrapReceiver, TrapStats
 from netpoll.inputs.traps.record import Trap
 from netpoll.inputs.traps.sources import Sources
 from netpoll.text import for_terminal, json_text
 
-DEFAULT_PORT = 162
+DEFAULT_PORT = TRAP_PORT
 
 
 def listen_address(text: str) -> Address:
     """``ADDR:PORT``, ``[V6ADDR]:PORT`` or ``ADDR`` (port 162) → (address, port); IP literals only."""
-    host, port_text = text, str(DEFAULT_PORT)
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise argparse.ArgumentTypeError(f"{text!r}: write an IPv6 address as [ADDR]:PORT")
-        port_text = rest[1:] or port_text
-    elif text.count(":") == 1:
-        host, port_text = text.split(":")
     try:
-        ipaddress.ip_address(host)
-        port = int(port_text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: expected ADDR:PORT with an IP address, e.g. 0.0.0.0:162 or [::]:1162"
-        ) from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r}: port {port} is not 0-65535")
-    return host, port
+        return parse_listen(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def register(sub: Any) -> None:
@@ -70,7 +58,7 @@ def register(sub: Any) -> None:
 def handle(args: argparse.Namespace) -> int:
     """Listen and print until Ctrl-C or ``--count`` traps; the counts go to stderr at the end."""
     sources = Sources(inventory_devices(args.inventory).values()) if args.inventory else None
-    receiver = TrapReceiver(args.listen or [("0.0.0.0", DEFAULT_PORT)], sources)
+    receiver = TrapReceiver(args.listen or [("0.0.0.0", DEFAULT_PORT)], sources, names=load_trap_names())
     try:
         asyncio.run(_run(receiver, args.format, args.count))
     except KeyboardInterrupt:
@@ -84,12 +72,7 @@ def handle(args: argparse.Namespace) -> int:
 
 
 async def _run(receiver: TrapReceiver, fmt: str, count: int | None) -> None:
-    try:
-        await receiver.__aenter__()
-    except OSError as exc:
-        where = ", ".join(f"{host}:{port}" for host, port in receiver.listen)
-        hint = " (ports below 1024 need root or CAP_NET_BIND_SERVICE)" if exc.errno == 13 else ""
-        raise NetpollError(f"traps: cannot listen on {where}: {exc.strerror}{hint}") from None
+    await receiver.__aenter__()
     try:
         bound = ", ".join(f"{host}:{port}" for host, port in receiver.addresses)
         print(f"listening on {bound}", file=sys.stderr, flush=True)
@@ -130,7 +113,7 @@ def summary(stats: TrapStats) -> str:
         f"traps: {stats.events} shown, {stats.informs_acknowledged} informs acknowledged,"
         f" {stats.unknown_source} from unknown senders, {sum(stats.auth_failures.values())} wrong community"
         f"{f' ({auth})' if auth else ''}, {stats.undecodable} undecodable,"
-        f" {stats.v3_unsupported} SNMPv3 (not decoded yet),"
+        f" {stats.v3_unsupported} SNMPv3 without an inventory,"
         f" {stats.queue_dropped + stats.rate_dropped} dropped (queue {stats.queue_dropped},"
         f" rate {stats.rate_dropped}); {stats.received} datagrams"
     )

@@ -56,7 +56,8 @@ from netpoll.text import for_terminal
 
 if TYPE_CHECKING:  # imported lazily at run time: a daemon without alerts never loads them
     from netpoll.alerts.engine import AlertEngine
-    from netpoll.config import InfluxConfig, MqttConfig
+    from netpoll.config import InfluxConfig, MqttConfig, TrapsConfig
+    from netpoll.daemon.traps import TrapIntake
     from netpoll.inputs.icmp.prober import IcmpProber
     from netpoll.inputs.snmp.client import SnmpClientPool
     from netpoll.inputs.snmp.poller import SnmpPoller
@@ -99,6 +100,7 @@ class RunSettings:
     state_dir: Path
     influx: InfluxConfig | None = None  # None: line-protocol files in data_dir
     mqtt: MqttConfig | None = None  # None: alerts go to the log only
+    traps: TrapsConfig | None = None  # None (or not enabled): no trap receiver
     alerts: bool = True
     alert_rules: Path | None = None
     profiles_dir: Path | None = None
@@ -180,6 +182,7 @@ class Daemon:
         self._loop_lag = LoopLagMonitor()
         self._exit_by: float | None = None  # loop time by which the shutdown must be over
         self._watchdog = False  # armed at the first stop once run() runs with the process's signals
+        self._traps: TrapIntake | None = None
 
     # ---- devices ----
 
@@ -198,6 +201,8 @@ class Daemon:
         before = self._scheduler.devices
         added, removed, changed = self._scheduler.set_devices(self._select(inventory))
         self.board.set_inventory(inventory.devices, self._scheduler.devices)
+        if self._traps is not None:
+            self._traps.set_devices(inventory.devices)
         for name in removed:
             self._forget(name)
             self._release_snmp_client(name)
@@ -338,6 +343,26 @@ class Daemon:
             self.board.set_inventory(inventory.devices, self._scheduler.devices)
             self._scheduler.start()
             stack.push_async_callback(self._stop_scheduler)
+            if s.traps is not None and s.traps.enabled:
+                from netpoll.daemon.traps import TrapIntake
+                from netpoll.inputs.traps.catalog import load_trap_names
+                from netpoll.inputs.traps.receiver import TrapStats
+
+                names = await asyncio.to_thread(load_trap_names, s.profiles_dir)
+                self._traps = TrapIntake(
+                    s.traps,
+                    inventory.devices,
+                    emit=self.emit,
+                    publish_event=self._publisher.publish_event if self._publisher is not None else None,
+                    poll_now=functools.partial(self._scheduler.poll_now, "snmp"),
+                    if_name=self._poller.if_name if self._poller is not None else None,
+                    restarts=self.restarts,
+                    instance=s.instance,
+                    names=names,
+                )
+                await stack.enter_async_context(self._traps)
+                stack.callback(setattr, self, "_traps", None)
+                self._monitor.live.traps = lambda: self._traps.stats if self._traps else TrapStats()
             self._monitor.running = True
             await self._main_loop()
         return self.exit_code

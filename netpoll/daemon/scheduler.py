@@ -145,6 +145,9 @@ class PollScheduler:
         self._due: dict[str, float] = {}
         self._runs: dict[str, int] = {}
         self._in_flight: dict[str, asyncio.Task[Any]] = {}  # job id → its running poll
+        self._extra: set[asyncio.Task[None]] = set()  # polls asked for by poll_now
+        self._asked: set[str] = set()  # job ids with a poll_now poll not yet begun
+        self._stopping = False
         self.cycle = CycleStats()
         self.totals = CycleStats()
 
@@ -216,8 +219,13 @@ class PollScheduler:
 
     async def stop(self, grace_s: float) -> None:
         """Stop scheduling, let in-flight polls finish for up to ``grace_s``, cancel the rest."""
+        self._stopping = True
         if self._scheduler.running:
             self._scheduler.pause()
+        polling = set(self._in_flight.values())
+        for task in self._extra:  # asked-for polls still waiting for a running one: not started now
+            if task not in polling:
+                task.cancel()
         pending = {task for task in self._in_flight.values() if not task.done()}
         if pending:
             log.info("waiting up to %.1f s for %d polls in flight", grace_s, len(pending))
@@ -243,6 +251,35 @@ class PollScheduler:
         task = self._in_flight.get(f"{kind}:{name}")
         if task is not None and not task.done():
             await asyncio.wait({task})
+
+    def poll_now(self, kind: Kind, name: str) -> bool:
+        """Poll device ``name`` now, outside its schedule (a linkDown trap asks the interfaces to confirm it).
+
+        The device's schedule stays as it was. A poll of it already running is awaited first, since it may
+        have read the agent before the change; one asked for and not yet begun serves every later ask (a
+        switch that reboots sends a linkDown per port: one poll, not fifty). Returns False when the device or
+        the probe kind is unknown.
+        """
+        if self._stopping or name not in self._devices or self._probes[kind] is None:
+            return False
+        job_id = f"{kind}:{name}"
+        if job_id in self._asked:
+            return True
+        running = self._in_flight.get(job_id)
+
+        async def run() -> None:
+            try:
+                if running is not None and not running.done():
+                    await asyncio.wait({running})
+            finally:
+                self._asked.discard(job_id)
+            await self._run(kind, name, extra=True)
+
+        self._asked.add(job_id)
+        task = asyncio.create_task(run(), name=f"poll-now-{kind}-{name}")
+        self._extra.add(task)
+        task.add_done_callback(self._extra.discard)
+        return True
 
     def min_runs(self) -> int:
         """The fewest completed polls of any job (for ``--cycles``); 0 with no jobs."""
@@ -281,17 +318,23 @@ class PollScheduler:
 
     # ---- the job ----
 
-    async def _run(self, kind: Kind, name: str) -> None:
+    async def _run(self, kind: Kind, name: str, extra: bool = False) -> None:
         device = self._devices.get(name)
         probe = self._probes[kind]
         task = asyncio.current_task()
         if device is None or probe is None or task is None:
             return
         job_id = f"{kind}:{name}"
+        previous = self._in_flight.get(job_id)
+        if previous is not None and previous is not task and not previous.done():
+            # A poll asked for by poll_now still runs: never two polls of one device at once.
+            await asyncio.wait({previous})
         self._in_flight[job_id] = task
         interval = interval_of(device, kind) or defaults.INTERVAL_S
         seconds = interval * self._deadline_fraction
-        lag_s = max(0.0, time.time() - self._due.get(job_id, time.time()))
+        # A poll asked for out of schedule is due when asked: it is never late.
+        due = time.time() if extra else self._due.get(job_id, time.time())
+        lag_s = max(0.0, time.time() - due)
         started = time.monotonic()
         dlog = device_log(log, name)
         result: ProbeResult | None = None
@@ -318,7 +361,7 @@ class PollScheduler:
             result = ProbeResult(False, error="internal error", duration_s=time.monotonic() - started)
         finally:
             self._in_flight.pop(job_id, None)
-        if job_id in self._runs:
+        if job_id in self._runs and not extra:
             self._runs[job_id] += 1
         reason = classify(result, stalled, queued_s)
         if reason is not None or result is None:

@@ -19,6 +19,7 @@ import platform
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -42,6 +43,9 @@ from netpoll.inputs.icmp.channel import REFUSED as ICMP_REFUSED
 from netpoll.inputs.snmp.replies import STATS, ReplyStats
 from netpoll.measurements import NETPOLL
 from netpoll.sample import FieldValue, Sample
+
+if TYPE_CHECKING:  # the trap receiver is loaded only when traps: is enabled
+    from netpoll.inputs.traps.receiver import TrapStats
 
 # A counter's _created series doubles the series count and no dashboard or alert reads it.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -257,7 +261,7 @@ def _overload_text(cycle: CycleStats, lag_p99_ms: float, loop: LagFigures) -> st
 
 
 class LiveCollector(Collector):
-    """Metrics read at scrape time from the scheduler's totals, the status board and the MQTT publisher.
+    """Metrics read at scrape time: scheduler totals, status board, MQTT publisher, trap receiver.
 
     Each source is optional (set the attribute once it exists); a missing one adds no series.
     """
@@ -267,6 +271,7 @@ class LiveCollector(Collector):
         self.board: StatusBoard | None = None
         self.mqtt: Callable[[], Mapping[str, int]] | None = None
         self.in_flight: Callable[[], int] | None = None
+        self.traps: Callable[[], TrapStats] | None = None
 
     def collect(self) -> Iterator[Metric]:
         """The current values (called by the registry on every scrape)."""
@@ -278,6 +283,8 @@ class LiveCollector(Collector):
             yield from _device_metrics(self.board)
         if self.mqtt is not None:
             yield from _mqtt_metrics(self.mqtt())
+        if self.traps is not None:
+            yield from _trap_metrics(self.traps())
 
 
 def _poll_metrics(totals: CycleStats) -> Iterator[Metric]:
@@ -341,3 +348,28 @@ def _mqtt_metrics(stats: Mapping[str, int]) -> Iterator[Metric]:
     ):
         if key in stats:
             yield CounterMetricFamily(f"netpoll_mqtt_{key}", text, value=stats[key])
+
+
+def _trap_metrics(stats: TrapStats) -> Iterator[Metric]:
+    for key, text in (
+        ("received", "Datagrams the trap receiver read"),
+        ("events", "Notifications accepted (trap records, MQTT events)"),
+        ("informs_acknowledged", "Informs answered with a Response"),
+        ("unknown_source", "Notifications from senders that are no inventory device"),
+        ("undecodable", "Datagrams that were no SNMP trap or inform"),
+    ):
+        yield CounterMetricFamily(f"netpoll_traps_{key}", text, value=getattr(stats, key))
+    dropped = CounterMetricFamily(
+        "netpoll_traps_dropped", "Datagrams dropped before decoding, by cause", labels=["cause"]
+    )
+    dropped.add_metric(["queue"], stats.queue_dropped)
+    dropped.add_metric(["rate"], stats.rate_dropped)
+    yield dropped
+    auth = CounterMetricFamily(
+        "netpoll_traps_auth_failures",
+        "Notifications with a wrong community or SNMPv3 user or key, by device",
+        labels=["device"],
+    )
+    for device, count in sorted(stats.auth_failures.items()):
+        auth.add_metric([device], count)
+    yield auth

@@ -46,12 +46,13 @@ def unit_settings(text: str) -> dict[str, list[str]]:
     return settings
 
 
-def test_unit_runs_unprivileged_with_only_cap_net_raw() -> None:
+def test_unit_runs_unprivileged_with_only_cap_net_raw_and_bind_service() -> None:
     settings = unit_settings(UNIT.read_text(encoding="utf-8"))
     expected = {
         "User": "netpoll",
-        "AmbientCapabilities": "CAP_NET_RAW",
-        "CapabilityBoundingSet": "CAP_NET_RAW",
+        # ICMP echo over raw sockets; the trap receiver's UDP port 162 (docs/traps.md).
+        "AmbientCapabilities": "CAP_NET_RAW CAP_NET_BIND_SERVICE",
+        "CapabilityBoundingSet": "CAP_NET_RAW CAP_NET_BIND_SERVICE",
         "NoNewPrivileges": "yes",
         "ProtectSystem": "strict",
         "ProtectHome": "yes",

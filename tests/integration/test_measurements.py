@@ -20,14 +20,17 @@ from pydantic import SecretStr
 
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import load_rules
+from netpoll.config import TrapsConfig
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
+from netpoll.daemon.traps import TrapIntake
 from netpoll.demo.lab import write_lab
 from netpoll.demo.simulator import Simulator
 from netpoll.inputs.icmp import IcmpProber
 from netpoll.inputs.snmp.client import SnmpClientPool
 from netpoll.inputs.snmp.poller import SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
+from netpoll.inputs.traps.catalog import load_trap_names
 from netpoll.inputs.traps.receiver import TrapReceiver
 from netpoll.inputs.traps.sources import Sources
 from netpoll.inventory.loader import load_inventory
@@ -169,7 +172,8 @@ def test_self_monitoring_records() -> None:
 
 
 async def test_trap_records() -> None:
-    """Real net-snmp v1 and v2c traps, from an inventory device (site, role, free tags) and from anyone."""
+    """Real net-snmp v1 and v2c traps, from an inventory device (site, role, free tags) and from anyone;
+    a wrong community through the daemon's intake (its ``trap_auth`` record)."""
     snmptrap = require_binary("snmptrap", "Debian package snmp")
     credentials = CommunityCredentials(profile="c", version="2c", community=SecretStr("public"))
     r1 = Device(
@@ -178,7 +182,7 @@ async def test_trap_records() -> None:
     )  # fmt: skip
     samples = []
     for sources in (Sources([r1]), None):
-        async with TrapReceiver([("127.0.0.1", 0)], sources) as receiver:
+        async with TrapReceiver([("127.0.0.1", 0)], sources, names=load_trap_names()) as receiver:
             target = f"127.0.0.1:{receiver.addresses[0][1]}"
             for version in (["-v1", "-c", "public", target, "1.3.6.1.4.1.8072", "127.0.0.1", "3", "0", ""],
                             ["-v2c", "-c", "public", target, "", "1.3.6.1.6.3.1.1.5.1"]):  # fmt: skip
@@ -188,6 +192,18 @@ async def test_trap_records() -> None:
                 assert await asyncio.wait_for(proc.wait(), 10) == 0
                 samples.append((await asyncio.wait_for(anext(aiter(receiver)), 5)).to_sample())
     assert [s.tags["trap"] for s in samples] == ["linkUp", "coldStart"] * 2
+    assert samples[0].fields["severity"] == "info"  # from the shipped generic profile's traps: section
+    intake = TrapIntake(TrapsConfig(enabled=True, listen=("127.0.0.1:0",)), [r1], emit=samples.extend)
+    async with intake:
+        target = f"127.0.0.1:{intake.receiver.addresses[0][1]}"
+        guess = ["-v2c", "-c", "guessed", target, "", "1.3.6.1.6.3.1.1.5.1"]
+        proc = await asyncio.create_subprocess_exec(snmptrap, *guess)
+        assert await asyncio.wait_for(proc.wait(), 10) == 0
+        for _ in range(100):  # bounded: 5 s
+            if samples[-1].measurement == "trap_auth":
+                break
+            await asyncio.sleep(0.05)
+    assert samples[-1].measurement == "trap_auth"
     check("traps", samples)
 
 

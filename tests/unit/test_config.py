@@ -187,6 +187,11 @@ FILE_ERRORS = [
     ("shard: 3/3\n", 1, "out of range for 3 shards"),
     ("thresholds: nope.yaml\n", 1, "thresholds file"),
     ("shrad: 1/2\n", 1, "did you mean 'shard'?"),
+    ("traps:\n  listen: [localhost:162]\n", 2, "expected ADDR:PORT with an IP address"),
+    ("traps:\n  listen: ['[::1:162']\n", 2, "write an IPv6 address as [ADDR]:PORT"),
+    ("traps:\n  listen: ['127.0.0.1:70000']\n", 2, "port 70000 is not 0-65535"),
+    ("traps:\n  queue_size: 0\n", 2, "traps.queue_size: must be >= 1"),
+    ("traps:\n  rate_per_sourc: 5\n", 2, "did you mean 'rate_per_source'?"),
     ("log: [\n", 2, "YAML syntax error"),
     ("- a\n", 1, "the top level must be a mapping"),
 ]
@@ -306,6 +311,7 @@ def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
     assert config.http == defaults.http
     assert config.shard == defaults.shard
     assert config.naming == defaults.naming
+    assert config.traps == defaults.traps
     assert config.thresholds == defaults.thresholds
     examples = {"url", "org", "token", "database", "username", "password", "tls"}  # not defaults: examples
     influx = config.influxdb.model_dump(exclude=examples)
@@ -314,3 +320,13 @@ def test_readme_example_loads_and_matches_defaults(tmp_path: Path) -> None:
     assert mqtt == type(config.mqtt)(host="x").model_dump(
         exclude={"host", "port", "tls", "username", "password", "instance"}
     )
+
+
+def test_traps_section(tmp_path: Path) -> None:
+    path = _write(tmp_path, "traps:\n  enabled: true\n  listen: '[::]:1162'\n  rate_per_source: 50\n")
+    traps = load_config(path, environ={}).traps
+    assert traps.enabled
+    assert traps.addresses == [("::", 1162)]
+    assert traps.rate_per_source == 50.0
+    default = load_config(None, environ={"NETPOLL_TRAPS__ENABLED": "true"}).traps
+    assert (default.enabled, default.addresses) == (True, [("0.0.0.0", 162)])

@@ -86,6 +86,10 @@ _PRIV = {
     "AES256": USM_PRIV_CFB256_AES_BLUMENTHAL,
 }
 
+# The inventory's protocol names as pysnmp's protocol ids (the trap receiver's USM users too).
+AUTH_PROTOCOLS = _AUTH
+PRIV_PROTOCOLS = _PRIV
+
 # Error indications that mean "your SNMPv3 credentials are wrong", reported by the agent (usmStats* reports)
 # or found locally; distinct from a timeout so an operator fixes the key instead of the network.
 _AUTH_INDICATIONS: tuple[type[errind.ErrorIndication], ...] = (

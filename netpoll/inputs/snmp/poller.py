@@ -194,6 +194,14 @@ class SnmpPoller:
             except (TypeError, ValueError, AttributeError, IndexError):
                 device_log(log, str(name)).warning("SNMP state: cannot restore it, starting afresh")
 
+    def if_name(self, name: str, if_index: int) -> str:
+        """The ifName of ``if_index`` on device ``name`` from the labels last read ("" when not known)."""
+        st = self._state.get(name)
+        for row in (st.rows if st is not None else None) or ():
+            if row.index == if_index:
+                return row.tags.get("ifName", row.name)
+        return ""
+
     def forget(self, name: str) -> None:
         """Drop a device's state (removed from the inventory)."""
         self._state.pop(name, None)

@@ -55,7 +55,18 @@ IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
 IF_KNOWN = IF_LABELS | IF_STATUS | frozenset(COUNTER_COLUMNS)
 _OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-_TOP_KEYS = ("description", "extends", "match", "scalars", "columns", "interfaces", "fields", "system")
+# "traps": vendor notification names, read by netpoll.inputs.traps.catalog.
+_TOP_KEYS = (
+    "description",
+    "extends",
+    "match",
+    "scalars",
+    "columns",
+    "interfaces",
+    "fields",
+    "system",
+    "traps",
+)
 
 
 # --- compiled records ------------------------------------------------------------------------------

@@ -1,5 +1,7 @@
 """SNMP v1/v2c notification messages: bytes → ``Notification``, and the Response that acknowledges an inform.
 
+SNMPv3 messages are recognised here and decoded by ``netpoll.inputs.traps.usm`` (they need the USM user).
+
 Decoding is pysnmp's (its protocol API and pyasn1's BER decoder); gufo-snmp has no notification decoder (its
 sockets are command generators only). A v1 Trap-PDU is turned into the SNMPv2 form by pysnmp's RFC 2576
 proxy, so both versions give ``snmpTrapOID.0`` and the v1 agent-addr as ``snmpTrapAddress.0``.
@@ -39,7 +41,7 @@ class NotNotification(ValueError):
 
 
 class SnmpV3Message(NotNotification):
-    """An SNMPv3 message: USM notifications are not decoded yet (issue 12), only counted."""
+    """An SNMPv3 message: decoded by ``netpoll.inputs.traps.usm`` with the sender's USM user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,8 +49,8 @@ class Notification:
     """One decoded trap or inform.
 
     Attributes:
-        version: ``"1"`` or ``"2c"``.
-        community: the community as sent (a secret: never shown).
+        version: ``"1"``, ``"2c"`` or ``"3"``.
+        community: the community as sent (a secret: never shown); empty for SNMPv3.
         kind: ``"trap"`` or ``"inform"``.
         trap_oid: ``snmpTrapOID.0`` (for v1: from generic/specific trap and enterprise, RFC 3584).
         varbinds: the other variable bindings in order (``sysUpTime.0``, ``snmpTrapOID.0`` and the secret
@@ -81,7 +83,7 @@ def decode(datagram: bytes) -> Notification:
     try:
         version = int(api.decodeMessageVersion(datagram))
         if version == _SNMP_V3:
-            raise SnmpV3Message("SNMPv3 is not decoded yet")
+            raise SnmpV3Message("SNMPv3: needs the sender's USM user")
         module = api.PROTOCOL_MODULES[version]
         message, _rest = decoder.decode(datagram, asn1Spec=module.Message())
         pdu = module.apiMessage.get_pdu(message)
@@ -98,12 +100,17 @@ def decode(datagram: bytes) -> Notification:
         raise
     except (PyAsn1Error, KeyError, ValueError, TypeError, IndexError) as exc:
         raise NotNotification(f"undecodable: {type(exc).__name__}") from None
-    return _notification(_VERSIONS[version], community, kind, pairs, agent_addr, message)
+    return notification_from_pairs(_VERSIONS[version], community, kind, pairs, agent_addr, message)
 
 
-def _notification(
+def notification_from_pairs(
     version: str, community: bytes, kind: str, pairs: list[tuple[Oid, Any]], agent_addr: str, message: Any
 ) -> Notification:
+    """A ``Notification`` from decoded SNMPv2 variable bindings (``sysUpTime.0``, ``snmpTrapOID.0``, ...).
+
+    Raises:
+        NotNotification: no ``snmpTrapOID.0`` among them.
+    """
     trap_oid: Oid = ()
     uptime = None
     varbinds = []

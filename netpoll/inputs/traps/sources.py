@@ -49,6 +49,10 @@ class Sources:
     def __len__(self) -> int:
         return len(self._by_address)
 
+    def devices(self) -> list[Device]:
+        """The devices that can be matched."""
+        return list(self._by_address.values())
+
     def device(self, source: str, agent_addr: str = "") -> Device | None:
         """The device at ``source``, else at ``agent_addr``; None for an unknown sender."""
         for address in (source, agent_addr):

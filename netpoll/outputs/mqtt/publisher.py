@@ -40,7 +40,7 @@ from netpoll.alerts.alert import Alert
 from netpoll.backoff import Backoff
 from netpoll.compat.aiomqtt import PublishResults, paho_socket, track_publish_results
 from netpoll.outputs.mqtt.journal import Outgoing, QueueJournal
-from netpoll.outputs.mqtt.topics import alert_topic, status_topic
+from netpoll.outputs.mqtt.topics import alert_topic, event_topic, status_topic
 from netpoll.text import for_terminal
 from netpoll.tls import TlsSettings, client_context
 
@@ -177,6 +177,17 @@ class MqttPublisher:
 
     def publish(self, alert: Alert) -> None:
         """Queue one alert for publishing; never blocks. When the queue is full the oldest is dropped."""
+        self._enqueue(Outgoing(alert.id, encode(alert, self.prefix)))
+
+    def publish_event(self, event_id: str, device: str, name: str, payload: dict[str, Any]) -> None:
+        """Queue one event (an SNMP trap) for ``<prefix>/events/<device>/<name>``, not retained.
+
+        ``event_id`` is unique per event (the payload's ``id``); queued, journaled and dropped like alerts.
+        """
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        self._enqueue(Outgoing(event_id, ((event_topic(self.prefix, device, name), body, False),)))
+
+    def _enqueue(self, item: Outgoing) -> None:
         if self.queued >= self.config.queue_max and self._queue:
             lost = self._queue.popleft()
             self.dropped += 1
@@ -189,7 +200,6 @@ class MqttPublisher:
                     lost.alert_id,
                     self.dropped,
                 )
-        item = Outgoing(alert.id, encode(alert, self.prefix))
         self._queue.append(item)
         if self._journal is not None:
             self._journal.added(item)

@@ -1,4 +1,4 @@
-"""MQTT topic names for alerts and daemon status, with each level escaped.
+"""MQTT topic names for alerts, events (SNMP traps) and daemon status, with each level escaped.
 
 A device, rule or interface name is one topic level. Names such as ``Gi0/1`` or ``core#2`` would
 otherwise split a level (``/``) or be illegal in a published topic (``+``, ``#``, NUL), and a level
@@ -83,6 +83,11 @@ def alert_topic(prefix: str, device: str, rule: str, entity: str = "") -> str:
     if entity:
         topic += f"/{escape_level(entity)}"
     return topic
+
+
+def event_topic(prefix: str, device: str, name: str) -> str:
+    """``<prefix>/events/<device>/<name>`` (an SNMP trap: its name), every name level escaped."""
+    return f"{_prefix(prefix)}/events/{escape_level(device)}/{escape_level(name)}"
 
 
 def status_topic(prefix: str, instance: str) -> str:

@@ -35,6 +35,11 @@ def test_every_default_rule_is_in_the_table_once() -> None:
 def test_kind_severity_and_condition() -> None:
     for row, rule in documented():
         assert row["kind"].split(",")[0] == rule.kind, rule.name
+        if rule.traps:  # a rule on traps: the condition names every notification it matches
+            assert "trap" in row["kind"], rule.name
+            assert code_spans(row["condition"]) == list(rule.traps), rule.name
+            assert row["severity"] == rule.severity, rule.name
+            continue
         assert ("on change" in row["kind"]) == (rule.trigger == "change"), rule.name
         assert row["severity"] == rule.severity, rule.name
         stated = f"{SYMBOLS.get(rule.comparison, rule.comparison)} {text(rule.breach)}"

@@ -100,3 +100,35 @@ def test_advice_names_only_fields_of_its_measurement() -> None:
     )
     with pytest.raises(ConfigError, match="advice: measurement 'netpoll' has no field 'nope'"):
         parse_rules(text)
+
+
+def test_trap_rules_publish_an_event_per_matching_trap_and_nothing_else() -> None:
+    rules = parse_rules(
+        "rules:\n"
+        "  - {name: cfg_by_alice, measurement: trap, trap: jnxCmCfgChange,"
+        " varbinds: {'jnxCmCfgChgEventUser.*': alice}, severity: info}\n"
+        "  - {name: link, measurement: trap, trap: 'link*', scope: {interfaces: ['ge-*']}}\n"
+    )
+    engine = AlertEngine(rules)
+
+    def trap(name: str, varbinds: str, **tags: str) -> Sample:
+        return Sample(
+            "trap", {"device": "r1", "trap": name, **tags}, {"varbinds": varbinds, "kind": "trap"}, 5
+        )
+
+    alerts = engine.evaluate(
+        [
+            trap("jnxCmCfgChange", '{"jnxCmCfgChgEventUser.3":"alice"}'),
+            trap("jnxCmCfgChange", '{"jnxCmCfgChgEventUser.4":"bob"}'),
+            trap("linkDown", '{"ifIndex.3":3}', ifName="ge-0/0/3"),
+            trap("linkDown", '{"ifIndex.9":9}', ifName="lo0"),
+            trap("jnxCmCfgChange", "not json"),
+        ]
+    )
+    assert [(a.rule, a.state, a.entity, a.value) for a in alerts] == [
+        ("cfg_by_alice", "event", "", "jnxCmCfgChange"),
+        ("link", "event", "ge-0/0/3", "linkDown"),
+    ]
+    assert alerts[0].message == "r1: cfg_by_alice: jnxCmCfgChange (jnxCmCfgChgEventUser.3=alice)"
+    # Again: no state, every matching notification is an event.
+    assert len(engine.evaluate([trap("linkUp", "{}", ifName="ge-0/0/1")])) == 1

@@ -230,12 +230,15 @@ def test_defaults_load() -> None:
         "cpu_high",
         "memory_high",
         "poller_overloaded",
+        "bgp_peer_down_trap",
+        "hardware_failure_trap",
     }
     assert (rules["poller_overloaded"].measurement, rules["poller_overloaded"].field) == (
         "netpoll",
         "polls_overloaded",
     )
     assert "shard" in rules["poller_overloaded"].advice
+    assert not any("linkDown" in rule.traps for rule in rules.values())  # interface_down comes from the poll
     assert rules["device_rebooted"].kind == "event"
     assert rules["interface_down"].trigger == "change"
     assert rules["interface_flapping"].window_s == 600
@@ -275,3 +278,47 @@ def test_baseline_rule_defaults() -> None:
         "baseline", ">", 3, 12, 0.0,
     )  # fmt: skip
     assert rule.warmup == 6
+
+
+TRAP_RULE = """
+rules:
+  - name: core_bgp_down
+    measurement: trap
+    trap: [bgpBackwardTransNotification, "cbgp*"]
+    varbinds: {"bgpPeerRemoteAddr.*": 192.0.2.1}
+    scope: {roles: [core]}
+    severity: critical
+"""
+
+
+def test_a_trap_rule_matches_names_globs_and_varbinds() -> None:
+    rule = parse_rules(TRAP_RULE)[0]
+    assert (rule.kind, rule.measurement, rule.traps) == (
+        "event",
+        "trap",
+        ("bgpBackwardTransNotification", "cbgp*"),
+    )
+    peer = {"bgpPeerRemoteAddr.192.0.2.1": "192.0.2.1", "bgpPeerState.192.0.2.1": 1}
+    assert rule.matches_trap("bgpBackwardTransNotification", peer)
+    assert rule.matches_trap("cbgpBackwardTransition", peer)
+    assert not rule.matches_trap("bgpEstablishedNotification", peer)
+    assert not rule.matches_trap("cbgpFsmStateChange", {"bgpPeerRemoteAddr.198.51.100.7": "198.51.100.7"})
+
+
+TRAP_RULE_ERRORS = [
+    (TRAP_RULE.replace('    trap: [bgpBackwardTransNotification, "cbgp*"]\n', ""), "'trap' is required"),
+    (TRAP_RULE.replace("    severity: critical", "    field: x"), "unknown key 'field'"),
+    (TRAP_RULE.replace("    severity: critical", "    kind: threshold"), "a rule on traps is an event rule"),
+    (TRAP_RULE.replace("{roles: [core]}", "{roles: [core]}\n    varbind: {}"), "did you mean 'varbinds'?"),
+    (TRAP_RULE.replace('trap: [bgpBackwardTransNotification, "cbgp*"]', "trap: 5"), "'trap' must be"),
+    (GOOD.replace("breach: 90", "breach: 90\n    trap: linkDown"), "'trap' only applies to a rule on traps"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), TRAP_RULE_ERRORS)
+def test_trap_rule_mistakes_are_one_line_each(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_rules(text, "rules.yaml")
+    assert any(message in problem and problem.startswith("rules.yaml:") for problem in info.value.problems), (
+        info.value.problems
+    )

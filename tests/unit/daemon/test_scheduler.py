@@ -397,3 +397,30 @@ async def _wait_idle(clock: VirtualClock) -> None:
     assert poll.done()
     assert clock.monotonic() - started == pytest.approx(0.5)  # it waited for the poll, not returned at once
     assert sched.in_flight == 0
+
+
+def test_poll_now_polls_at_once_after_a_running_poll_and_keeps_the_schedule(clock: VirtualClock) -> None:
+    clock.run(_poll_now(clock))
+
+
+async def _poll_now(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"r1": 0.3})
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, deadline_fraction=0.9)
+    sched.set_devices([device("r1", interval=10.0)])
+    assert not sched.poll_now("snmp", "unknown")
+    assert not sched.poll_now("ping", "r1")  # no ICMP prober
+    running = asyncio.create_task(sched._run("snmp", "r1"))  # as if its scheduled poll had begun
+    await asyncio.sleep(0.1)
+    asked = clock.monotonic()
+    assert sched.poll_now("snmp", "r1")
+    assert sched.poll_now("snmp", "r1")  # a second ask before the poll began: the same poll serves it
+    await asyncio.sleep(1.0)
+    assert running.done()
+    # The asked-for poll began when the running one ended, not alongside it, and it was not late.
+    assert rec.calls["r1"][1] == pytest.approx(asked + 0.2)
+    assert rec.max_running["r1"] == 1
+    assert len(rec.calls["r1"]) == 2
+    assert (sched.totals.polls_ok, sched.totals.polls_late) == (2, 0)
+    assert sched.min_runs() == 1  # the asked-for poll is no run of the schedule
+    await sched.stop(grace_s=0.0)
+    assert not sched.poll_now("snmp", "r1")  # stopped

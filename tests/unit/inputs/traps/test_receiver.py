@@ -6,14 +6,17 @@ import logging
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from netpoll.inputs.traps.receiver import TrapReceiver, _Buckets, _Throttle
 from netpoll.inputs.traps.sources import Sources
+from netpoll.inventory.models import Device, SnmpSettings, UsmCredentials
 from tests.unit.inputs.traps.datagrams import (
     V1_LINK_DOWN,
     V2C_INFORM_COLD_START,
     V2C_LINK_UP,
     V3_AUTH_PRIV_COLD_START,
+    V3_SHA256_AES128_LINK_DOWN,
 )
 from tests.unit.inputs.traps.test_sources import device
 
@@ -79,14 +82,46 @@ def test_without_inventory_every_sender_is_shown() -> None:
     assert trap.to_sample().tags["device"] == "127.0.0.77"
 
 
-def test_snmpv3_is_counted_apart(caplog: pytest.LogCaptureFixture) -> None:
-    traps = receiver()
+def test_snmpv3_without_an_inventory_is_counted_apart(caplog: pytest.LogCaptureFixture) -> None:
+    traps = TrapReceiver([])
     with caplog.at_level(logging.INFO, logger="netpoll.traps"):
         for _ in range(2):
             assert traps.accept(V3_AUTH_PRIV_COLD_START, "127.0.0.5") is None
     assert (traps.stats.v3_unsupported, traps.stats.undecodable) == (2, 0)
     assert len(caplog.records) == 1
     assert "SNMPv3" in caplog.text
+
+
+def test_snmpv3_from_a_device_with_a_community_is_an_auth_failure() -> None:
+    failures: list[tuple[str, str, str]] = []
+    traps = receiver(on_auth_failure=lambda dev, source, reason: failures.append((dev.name, source, reason)))
+    assert traps.accept(V3_AUTH_PRIV_COLD_START, "127.0.0.5") is None
+    assert failures == [("r1", "127.0.0.5", "unknown_user")]
+    assert traps.stats.auth_failures == {"r1": 1}
+
+
+def test_snmpv3_from_a_v3_device_is_an_event_and_a_wrong_key_a_failure() -> None:
+    creds = UsmCredentials(
+        profile="v3",
+        username="ops",
+        auth_protocol="SHA256",
+        auth_key=SecretStr("auth-pass-1"),
+        priv_protocol="AES128",
+        priv_key=SecretStr("priv-pass-1"),
+    )
+    good = Device(name="r3", address="127.0.0.5", snmp=SnmpSettings(credentials=creds))
+    bad_creds = creds.model_copy(update={"auth_key": SecretStr("nope-nope")})
+    bad = Device(name="r4", address="127.0.0.6", snmp=SnmpSettings(credentials=bad_creds))
+    failures: list[str] = []
+    traps = TrapReceiver(
+        [], Sources([good, bad]), on_auth_failure=lambda dev, source, reason: failures.append(reason)
+    )
+    trap = traps.accept(V3_SHA256_AES128_LINK_DOWN, "127.0.0.5")
+    assert trap is not None
+    assert (trap.device_name, trap.name, trap.to_sample().tags["version"]) == ("r3", "linkDown", "3")
+    assert traps.accept(V3_SHA256_AES128_LINK_DOWN, "127.0.0.6") is None
+    assert failures == ["wrong_digest"]
+    assert traps.stats.auth_failures == {"r4": 1}
 
 
 def test_garbage_is_counted() -> None:

@@ -6,7 +6,7 @@ import pytest
 
 from netpoll.alerts.alert import Alert
 from netpoll.outputs.mqtt.publisher import encode
-from netpoll.outputs.mqtt.topics import LEVEL_MAX, alert_topic, escape_level, unescape_level
+from netpoll.outputs.mqtt.topics import LEVEL_MAX, alert_topic, escape_level, event_topic, unescape_level
 
 TOPIC_CASES = [
     ("r1", "r1"),
@@ -68,3 +68,8 @@ def test_long_levels_are_capped_and_stay_distinct(name: str) -> None:
     decoded = unescape_level(level)
     assert decoded.startswith(name[:40])
     assert decoded[-17] == "~"
+
+
+def test_event_topic_shape() -> None:
+    assert event_topic("netpoll", "r1", "linkDown") == "netpoll/events/r1/linkDown"
+    assert event_topic("np/", "r/1", "1.3.6.1.4.1.9") == "np/events/r%2F1/1.3.6.1.4.1.9"

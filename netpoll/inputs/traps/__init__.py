@@ -1,0 +1,1 @@
+"""netpoll.inputs.traps: the SNMP trap and inform receiver (README.md)."""
