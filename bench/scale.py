@@ -1,19 +1,24 @@
-"""Scale bench: `netpoll run` polling and pinging 5,000 devices at a 60 s interval into VictoriaMetrics.
+"""Scale bench: `netpoll run` polling and pinging many devices at a 60 s interval into VictoriaMetrics.
 
 Inside a network namespace it creates (root needed), net-snmp snmpd (one process per 1,000 addresses)
-answers SNMP v2c on 5,000 loopback addresses (127.2.x.y; the namespace has its own loopback, so nothing
-leaves it), and 10 veth pairs with both ends in the namespace give every "device" an ifTable of 21
+answers SNMP v2c on ``--devices`` loopback addresses (127.2.x.y; the namespace has its own loopback, so
+nothing leaves it), and 10 veth pairs with both ends in the namespace give every "device" an ifTable of 21
 interfaces (lo + 20 veth). VictoriaMetrics runs in the namespace too. netpoll runs there with a generated
-inventory (every device polled over SNMP and pinged) for ``--cycles`` cycles, writing through the InfluxDB
-v2 write API.
+inventory (every device polled over SNMP and pinged, the shipped alert rules on) for ``--cycles`` cycles,
+writing through the InfluxDB v2 write API; with ``--sigterm`` the bench ends it with SIGTERM at its last
+cycle line instead (polls in flight) and reports how long it took to exit.
 
-Reported per cycle (a cycle = the daemon's own 60 s tick, printed on its console line):
-completion (span from the first to the last SNMP poll of that round, every device's n-th poll, read back
-from VictoriaMetrics), polls ok/failed, late (started over 1 s after due) and skipped, netpoll CPU seconds and
-share of one core, peak memory (VmHWM), points written per second; and whether every device was polled every
-cycle. Run: ``.venv/bin/python bench/scale.py [--devices 5000] [--interval 60] [--cycles 3]``; takes about
-``(cycles + 1) x interval``. Everything it starts is stopped by PID and the namespace removed, also on
-failure.
+Reported per cycle (a cycle = the daemon's own 60 s tick, printed on its console line): polls ok, failed
+and overloaded (the poller's own fault, when the daemon reports it), late, netpoll CPU seconds and share of
+one core, RSS and peak RSS, open file descriptors, poll-start lag p99 and event-loop lag p99 (when the daemon
+reports them), /healthz, the machine's load average. Per round (every device's n-th SNMP poll, read back from
+VictoriaMetrics): devices polled, ok, completion span. Alerts, from the ``alert`` records in VictoriaMetrics:
+device alerts, and false ones (a breach on a device whose every SNMP poll and ping answered).
+netpoll needs no raised limits: one socket per SNMP poll in flight, one ICMP socket; the bench raises the
+soft RLIMIT_NOFILE to the hard limit only for the snmpd processes it starts (1,000 sockets each).
+Run: ``.venv/bin/python bench/scale.py [--devices 5000] [--interval 60] [--cycles 3] [--sigterm]``; takes
+about ``(cycles + 1) x interval`` plus start-up. Everything it starts is stopped by PID and the namespace
+removed, also on failure.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import secrets
 import signal
 import subprocess
@@ -44,10 +50,29 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 VETH_PAIRS = 10
 PER_AGENT = 1000
 VM_PORT = 8428
+HTTP_PORT = 8099
+# ``python -c TRACED FILE ARGS...``: netpoll's CLI under tracemalloc, a snapshot to FILE every 20 s.
+TRACED = """
+import sys, threading, time, tracemalloc
+tracemalloc.start(1)
+path = sys.argv.pop(1)
+def snap():
+    while True:
+        time.sleep(20)
+        tracemalloc.take_snapshot().dump(path)
+threading.Thread(target=snap, daemon=True).start()
+from netpoll.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
 CYCLE_RE = re.compile(
     r"cycle (\d+): (\d+) devices, (\d+) ok, (\d+) failed, (\d+) skipped, (\d+) late, (\d+) points, "
     r"lag max (\d+) ms, written (\d+)"
 )
+# Appended to the cycle line by daemons that count overload (issue 17): "N overloaded, lag p99 X ms, loop
+# lag p99 Y ms"; absent from older ones.
+OVERLOAD_RE = re.compile(r"(\d+) overloaded")
+LAG_P99_RE = re.compile(r"[^p] lag p99 (\d+) ms")
+LOOP_LAG_RE = re.compile(r"loop lag p99 (\d+) ms")
 
 
 def addresses(count: int) -> list[str]:
@@ -59,11 +84,32 @@ def proc_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def proc_hwm_mib(pid: int) -> float:
+def proc_mem_mib(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak RSS) of a process, MiB."""
+    out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+        key = line.split(":", 1)[0]
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(line.split()[1]) / 1024
+    return out
+
+
+def proc_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def machine() -> str:
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")),
+        "?",
+    )  # fmt: skip
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return f"{os.cpu_count()} CPUs ({cpu}), {int(mem) / 1024 / 1024:.1f} GiB RAM, Linux {os.uname().release}"
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def ns_get(ns: Netns, url: str) -> str:
@@ -78,6 +124,16 @@ def export(ns: Netns, match: str) -> list[dict[str, Any]]:
         timeout=150,
     ).stdout  # fmt: skip
     return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+def query_scalar(ns: Netns, promql: str) -> int:
+    body = ns.exec(
+        ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{VM_PORT}/api/v1/query",
+         "--data-urlencode", f"query={promql}"],
+        timeout=150,
+    ).stdout  # fmt: skip
+    result = json.loads(body)["data"]["result"]
+    return int(float(result[0]["value"][1])) if result else 0
 
 
 def write_inventory(work: Path, addrs: list[str], community: str, interval: float) -> Path:
@@ -106,21 +162,35 @@ def write_config(work: Path, inventory: Path) -> Path:
         "influxdb:\n"
         f"  url: http://127.0.0.1:{VM_PORT}\n  bucket: bench\n  org: bench\n  gzip: true\n"
         "scheduler: {max_concurrent_snmp: 512, max_concurrent_icmp: 2048}\n"
+        f"http: {{listen: '127.0.0.1:{HTTP_PORT}'}}\n"
         "log: {level: WARNING}\n"
     )
     return path
 
 
 class Sampler(threading.Thread):
-    """Reads the daemon's console; on each cycle line records time, CPU and peak memory."""
+    """Reads the daemon's console; on each cycle line records time, CPU, memory, fds and /healthz.
 
-    def __init__(self, proc: subprocess.Popen[str]) -> None:
+    With ``stop_at``, sends SIGTERM once that many cycle lines came, and records when.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str], ns: Netns, stop_at: int | None) -> None:
         super().__init__(daemon=True)
         self.proc = proc
+        self.ns = ns
+        self.stop_at = stop_at
+        self.sigterm_at: float | None = None
         self.cycles: list[dict[str, Any]] = []
         self.lines: list[str] = []
-        self.start_cpu = 0.0
         self.started = time.monotonic()
+
+    def healthz(self) -> str:
+        result = self.ns.exec(
+            ["curl", "-s", "--max-time", "5", f"http://127.0.0.1:{HTTP_PORT}/healthz"],
+            check=False,
+            timeout=10,
+        )
+        return " ".join(result.stdout.split())[:160] or f"(no answer, curl exit {result.returncode})"
 
     def run(self) -> None:
         assert self.proc.stdout is not None
@@ -129,16 +199,26 @@ class Sampler(threading.Thread):
             match = CYCLE_RE.search(line)
             if not match:
                 continue
-            with contextlib.suppress(OSError, IndexError):
+            with contextlib.suppress(OSError, IndexError, subprocess.SubprocessError):
                 numbers = [int(g) for g in match.groups()]
-                self.cycles.append(
-                    {
-                        "cycle": numbers[0], "devices": numbers[1], "ok": numbers[2], "failed": numbers[3],
-                        "skipped": numbers[4], "late": numbers[5], "points": numbers[6], "lag_ms": numbers[7],
-                        "written": numbers[8], "at": time.monotonic(), "cpu_s": proc_cpu_s(self.proc.pid),
-                        "hwm_mib": proc_hwm_mib(self.proc.pid),
-                    }
-                )  # fmt: skip
+                cycle = {
+                    "cycle": numbers[0], "devices": numbers[1], "ok": numbers[2], "failed": numbers[3],
+                    "skipped": numbers[4], "late": numbers[5], "points": numbers[6], "lag_ms": numbers[7],
+                    "written": numbers[8], "at": time.monotonic(), "cpu_s": proc_cpu_s(self.proc.pid),
+                    **proc_mem_mib(self.proc.pid), "fds": proc_fds(self.proc.pid), "load": loadavg(),
+                }  # fmt: skip
+                for key, regex in (
+                    ("overloaded", OVERLOAD_RE),
+                    ("lag_p99_ms", LAG_P99_RE),
+                    ("loop_p99_ms", LOOP_LAG_RE),
+                ):
+                    found = regex.search(line)
+                    cycle[key] = int(found.group(1)) if found else None
+                self.cycles.append(cycle)
+                if self.stop_at is not None and len(self.cycles) >= self.stop_at and self.sigterm_at is None:
+                    self.sigterm_at = time.monotonic()
+                    self.proc.send_signal(signal.SIGTERM)
+                cycle["healthz"] = self.healthz()
 
 
 def rounds_from_vm(ns: Netns, devices: int, cycles: int) -> list[dict[str, Any]]:
@@ -159,31 +239,131 @@ def rounds_from_vm(ns: Netns, devices: int, cycles: int) -> list[dict[str, Any]]
         ok = sum(1 for points in per_device.values() if len(points) > n and sorted(points)[n][1] == 1)
         span = (max(t for t, _ in stamps) - min(t for t, _ in stamps)) / 1000 if stamps else 0.0
         result.append({"round": n + 1, "snmp_polled": len(stamps), "snmp_ok": ok, "span_s": span})
-    interfaces: dict[str, int] = defaultdict(int)
-    for row in export(ns, '{__name__="interface_in_bps"}'):
-        interfaces[row["metric"].get("device", "?")] += 1
+    # Counted by VictoriaMetrics: exporting every interface series (21 per device) would cost gigabytes here.
     result.append(
         {
             "ping_devices": len(ping_counts),
             "ping_min_per_device": min(ping_counts.values(), default=0),
-            "interfaces_min": min(interfaces.values(), default=0),
-            "interface_series": sum(interfaces.values()),
+            "interfaces_min": query_scalar(
+                ns, "min(count by (device) (last_over_time(interface_in_bps[1d])))"
+            ),
+            "interface_series": query_scalar(ns, "count(last_over_time(interface_in_bps[1d]))"),
         }
     )
     return result
 
 
-def main() -> int:
+def alerts_from_vm(ns: Netns) -> dict[str, Any]:
+    """Device alerts (breaches of rules other than poller_overloaded) and the false ones among them.
+
+    False: a breach on a device whose every SNMP poll was ok and every ping answered (no loss).
+    """
+    breaches: dict[tuple[str, str], int] = defaultdict(int)
+    overloaded = 0
+    seen: set[tuple[str, str, int]] = set()
+    for row in export(ns, '{__name__=~"alert_(value|threshold)"}'):
+        tags = row["metric"]
+        if tags.get("state") != "breach":
+            continue
+        for stamp in row["timestamps"]:
+            key = (tags.get("device", "?"), tags.get("rule", "?"), stamp)
+            if key in seen:
+                continue  # the same point's other field
+            seen.add(key)
+            if key[1] == "poller_overloaded":
+                overloaded += 1
+            else:
+                breaches[key[:2]] += 1
+    failed: set[str] = set()
+    for row in export(ns, '{__name__="snmp_poll_ok"}'):
+        if any(v != 1 for v in row["values"]):
+            failed.add(row["metric"].get("device", "?"))
+    for row in export(ns, '{__name__="ping_percent_packet_loss"}'):
+        if any(v != 0 for v in row["values"]):
+            failed.add(row["metric"].get("device", "?"))
+    false = {k: n for k, n in breaches.items() if k[0] not in failed}
+    rules: dict[str, int] = defaultdict(int)
+    for (_, rule), n in false.items():
+        rules[rule] += n
+    return {
+        "device_alerts": sum(breaches.values()),
+        "false_alerts": sum(false.values()),
+        "false_by_rule": dict(rules),
+        "devices_failing": len(failed),
+        "poller_overloaded": overloaded,
+    }
+
+
+def netpoll_argv(args: argparse.Namespace, config: Path) -> list[str]:
+    argv = [sys.executable, "-m", "netpoll", "run", "--config", str(config)]
+    if not args.sigterm:
+        argv += ["--cycles", str(args.cycles)]
+    if args.profile:
+        argv[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
+    elif args.tracemalloc:
+        argv[1:3] = ["-c", TRACED, str(Path(args.tracemalloc).resolve())]
+    return argv
+
+
+def wait_for(proc: subprocess.Popen[str], sampler: Sampler, args: argparse.Namespace, log: Path) -> int:
+    """netpoll's exit code; SIGTERM (then SIGKILL) if it runs far past its cycles."""
+    timeout = (args.cycles + 3) * args.interval + 120
+    try:
+        return proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        print(f"netpoll did not finish {args.cycles} cycles within {timeout:.0f} s: stopping it (SIGTERM)")
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=60) or 1
+    except subprocess.TimeoutExpired:
+        print("netpoll still running 60 s after SIGTERM: killed", file=sys.stderr)
+        proc.kill()
+        code = proc.wait(timeout=10) or 1
+    print("\n".join(sampler.lines[-10:]), file=sys.stderr)
+    print(log.read_text()[-3000:], file=sys.stderr)
+    return code
+
+
+def print_alerts(alerts: dict[str, Any]) -> None:
+    print(
+        f"alerts: {alerts['device_alerts']} device alert breaches, {alerts['false_alerts']} false (on "
+        f"devices that answered every poll and ping; by rule: {alerts['false_by_rule'] or 'none'}); "
+        f"{alerts['devices_failing']} devices with a failed poll or lost ping; "
+        f"poller_overloaded breaches: {alerts['poller_overloaded']}"
+    )
+
+
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--cycles", type=int, default=3)
     parser.add_argument("--profile", metavar="FILE", help="run netpoll under cProfile, stats to FILE")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--tracemalloc",
+        metavar="FILE",
+        help="run netpoll under tracemalloc; a snapshot every 20 s to FILE (the last one taken stays)",
+    )
+    parser.add_argument(
+        "--sigterm",
+        action="store_true",
+        help="end netpoll with SIGTERM at its last cycle line; time the exit",
+    )
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     if os.geteuid() != 0:
         print("bench/scale.py needs root (network namespace, snmpd on 5,000 addresses)", file=sys.stderr)
         return 2
 
+    # snmpd holds 1,000 sockets per process; netpoll needs no raised limit (it is checked, not raised).
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    print(
+        f"machine: {machine()}; load average {loadavg()}; RLIMIT_NOFILE {soft} (raised to {hard} for snmpd)"
+    )
     work = Path(tempfile.mkdtemp(prefix="netpoll-scale-"))
     ns: Netns | None = None
     agents: list[SnmpdAgent] = []
@@ -216,7 +396,7 @@ def main() -> int:
         )
         vm = ns.popen(
             ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
-             "-loggerLevel=ERROR"],
+             "-loggerLevel=ERROR", "-search.latencyOffset=0s"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         started.append(vm)
@@ -225,37 +405,30 @@ def main() -> int:
                 break
             time.sleep(0.5)
         config = write_config(work, write_inventory(work, addrs, community, args.interval))
-        argv = [sys.executable, "-m", "netpoll", "run", "--config", str(config), "--cycles", str(args.cycles)]
-        if args.profile:
-            argv[1:1] = ["-m", "cProfile", "-o", str(Path(args.profile).resolve())]
         proc = ns.popen(
-            argv,
+            netpoll_argv(args, config),
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=open(work / "netpoll.log", "w"),  # noqa: SIM115 - closed with the process
             text=True,
             env={k: v for k, v in os.environ.items() if not k.startswith("NETPOLL_")},
-            preexec_fn=lambda: _raise_nofile(args.devices * 2 + 4096),
+            preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)),  # the usual limit
         )
         started.append(proc)
-        sampler = Sampler(proc)
+        sampler = Sampler(proc, ns, args.cycles if args.sigterm else None)
         sampler.start()
         run_start = time.monotonic()
-        timeout = (args.cycles + 3) * args.interval + 120
-        try:
-            code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            print(
-                f"netpoll did not finish {args.cycles} cycles within {timeout:.0f} s: stopping it (SIGTERM)"
-            )
-            proc.send_signal(signal.SIGTERM)
-            code = proc.wait(timeout=60)
-            code = code or 1
+        code = wait_for(proc, sampler, args, work / "netpoll.log")
+        exited = time.monotonic()
         sampler.join(timeout=10)
-        elapsed = time.monotonic() - run_start
+        elapsed = exited - run_start
         total_cpu = sampler.cycles[-1]["cpu_s"] if sampler.cycles else 0.0
-        print(f"netpoll exited {code} after {elapsed:.0f} s; CPU {total_cpu:.1f} s")
+        print(f"netpoll exited {code} after {elapsed:.0f} s; CPU {total_cpu:.1f} s; load average {loadavg()}")
+        if sampler.sigterm_at is not None:
+            took = exited - sampler.sigterm_at
+            print(f"SIGTERM at the cycle {len(sampler.cycles)} line: netpoll exited {took:.1f} s later")
         report(sampler, rounds_from_vm(ns, args.devices, args.cycles), args, elapsed)
+        print_alerts(alerts_from_vm(ns))
         if code != 0:
             print((work / "netpoll.log").read_text()[-3000:], file=sys.stderr)
         return code
@@ -275,25 +448,30 @@ def main() -> int:
         subprocess.run(["rm", "-rf", str(work)], check=False)
 
 
-def _raise_nofile(n: int) -> None:
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
-
-
 def report(sampler: Sampler, rounds: list[dict[str, Any]], args: argparse.Namespace, elapsed: float) -> None:
+    def opt(value: int | None) -> str:
+        return "n/a" if value is None else f"{value:,}"
+
     print()
-    print("| cycle | polls ok | failed | late | skipped | CPU s | CPU % of a core | peak MiB | points/s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "| cycle | polls ok | failed | overloaded | late | skipped | CPU s | CPU % of a core | RSS MiB "
+        "| peak MiB | fds | poll lag p99 ms | loop lag p99 ms | points/s | load avg |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     prev_at, prev_cpu = sampler.started, 0.0
     for c in sampler.cycles:
         dt = max(c["at"] - prev_at, 1e-9)
         cpu = c["cpu_s"] - prev_cpu
         print(
-            f"| {c['cycle']} | {c['ok']} | {c['failed']} | {c['late']} | {c['skipped']} | {cpu:.1f} | "
-            f"{100 * cpu / dt:.0f} % | {c['hwm_mib']:.0f} | {c['written'] / dt:.0f} |"
+            f"| {c['cycle']} | {c['ok']:,} | {c['failed']:,} | {opt(c['overloaded'])} | {c['late']:,} | "
+            f"{c['skipped']:,} | {cpu:.1f} | {100 * cpu / dt:.0f} % | {c.get('VmRSS', 0):.0f} | "
+            f"{c.get('VmHWM', 0):.0f} | {c['fds']:,} | {opt(c['lag_p99_ms'])} | {opt(c['loop_p99_ms'])} | "
+            f"{c['written'] / dt:.0f} | {c['load']} |"
         )
         prev_at, prev_cpu = c["at"], c["cpu_s"]
+    print()
+    for c in sampler.cycles:
+        print(f"cycle {c['cycle']} /healthz: {c.get('healthz', '(not read)')}")
     print()
     print("| round (n-th poll of every device) | devices polled | ok | completion span s |")
     print("|---|---|---|---|")

@@ -73,8 +73,10 @@ _PRIV_KEYS = {"DES": DesKey, "AES128": Aes128Key, "AES192": Aes192Key, "AES256":
 # gufo's SNMPv3 session must re-synchronise engine boots/time with the agent when it has been idle longer
 # than the 150 s USM time window; refresh a little earlier.
 _V3_REFRESH_AFTER_S = 120.0
-# OID lists whose text form a client remembers (a poll GETs a handful of fixed lists).
-_NAME_CACHE_SIZE = 32
+# OID lists whose text form is remembered, for all clients together (a poll GETs a handful of fixed lists,
+# the same ones on devices of one model); past this the table starts afresh.
+_NAME_CACHE_SIZE = 65_536
+_NAME_CACHE: dict[tuple[Oid, ...], tuple[list[str], dict[str, Oid]]] = {}
 
 
 def supports(settings: SnmpSettings) -> str | None:
@@ -331,7 +333,6 @@ class GufoClient(BackendClient):
         # (say, two walks of the same device gathered together) would take each other's replies, drop them
         # and time out. One exchange at a time per session.
         self._busy = asyncio.Lock()
-        self._name_cache: dict[tuple[Oid, ...], tuple[list[str], dict[str, Oid]]] = {}
 
     async def _resolve(self) -> str:
         address = self.target.address
@@ -503,15 +504,16 @@ class GufoClient(BackendClient):
         """The text form gufo takes of ``oids``, and the way back, remembered per OID list.
 
         A poller asks for the same lists every poll (the profile's scalars, the known counter cells); turning
-        each OID into text and each answer back into a tuple cost more than the exchange itself.
+        each OID into text and each answer back into a tuple cost more than the exchange itself. Shared by
+        every client: devices of one model ask for the same lists, held once (never mutated by a caller).
         """
         key = oids if isinstance(oids, tuple) else tuple(oids)
-        hit = self._name_cache.get(key)
+        hit = _NAME_CACHE.get(key)
         if hit is None:
-            if len(self._name_cache) >= _NAME_CACHE_SIZE:
-                self._name_cache.clear()
+            if len(_NAME_CACHE) >= _NAME_CACHE_SIZE:
+                _NAME_CACHE.clear()
             names = [format_oid(oid) for oid in key]
-            hit = self._name_cache[key] = (names, dict(zip(names, key, strict=True)))
+            hit = _NAME_CACHE[key] = (names, dict(zip(names, key, strict=True)))
         return hit
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:

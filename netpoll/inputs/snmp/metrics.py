@@ -15,6 +15,7 @@ Counter semantics:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,9 +68,29 @@ COUNTER_COLUMNS: tuple[str, ...] = (
     *(name for name, _ in ERROR_COUNTERS),
 )
 
-# State of one interface between polls: (time_ns, {counter column: raw value}).
+# State of one interface between polls: (time_ns, (counter column names, raw values)). Packed, not a dict:
+# the names tuple is shared by every interface that has the same columns (``pack_counters``), so a device
+# keeps ~150 bytes per interface instead of a ~600-byte dict; the dict is rebuilt only to compute rates.
 IfKey = tuple[int, str]
-IfState = tuple[int, dict[str, int]]
+Counters = tuple[tuple[str, ...], tuple[int, ...]]
+IfState = tuple[int, Counters]
+_COLUMN_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def pack_counters(raw: Mapping[str, int]) -> Counters:
+    """``{column: value}`` → (shared names tuple, values tuple): the compact form kept between polls."""
+    names = tuple(raw)
+    shared = _COLUMN_SETS.get(names)
+    if shared is None:
+        if len(_COLUMN_SETS) >= 1024:  # column sets are few (profiles x fallbacks); a bound all the same
+            _COLUMN_SETS.clear()
+        shared = _COLUMN_SETS[names] = names
+    return shared, tuple(raw.values())
+
+
+def unpack_counters(counters: Counters) -> dict[str, int]:
+    """Inverse of ``pack_counters``."""
+    return dict(zip(*counters, strict=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +168,14 @@ def interface_rows(
     for idx in indexes:
         if len(idx) != 1:
             continue  # not an IF-MIB row index
-        if_descr = text_of(descr.get(idx))
-        if_name = text_of(names.get(idx)) or if_descr or str(idx[0])
+        # Interned: devices of one model repeat the same interface names, held once (and hashed once).
+        if_descr = sys.intern(text_of(descr.get(idx)))
+        if_name = sys.intern(text_of(names.get(idx))) or if_descr or sys.intern(str(idx[0]))
         tags = dict(base_tags)
         tags["ifName"] = if_name
-        tags["ifIndex"] = str(idx[0])
+        tags["ifIndex"] = sys.intern(str(idx[0]))
         tags["ifDescr"] = if_descr
-        tags["ifAlias"] = text_of(alias.get(idx))
+        tags["ifAlias"] = sys.intern(text_of(alias.get(idx)))
         rows.append(InterfaceRow(idx[0], if_name, tags, speed_bps(high.get(idx), speed.get(idx))))
     return rows
 
@@ -233,10 +255,12 @@ def interface_samples(
             fields["speed_bps"] = row.speed_bps
         key = (row.index, row.name)
         if raw:
-            state[key] = (time_ns, raw)
+            state[key] = (time_ns, pack_counters(raw))
             before = prev.get(key) if rates else None
             if before is not None and time_ns > before[0]:
-                _add_rates(fields, before[1], raw, (time_ns - before[0]) / 1e9, row.speed_bps)
+                _add_rates(
+                    fields, unpack_counters(before[1]), raw, (time_ns - before[0]) / 1e9, row.speed_bps
+                )
         samples.append(Sample(INTERFACE.name, row.tags, fields, time_ns))
     return samples, state
 
@@ -388,7 +412,7 @@ def marker_changed(prev: Reading | None, raw: int) -> int | None:
 
 def if_state_to_json(state: Mapping[IfKey, IfState]) -> list[list[Any]]:
     """JSON-able form of the interface counter state."""
-    return [[index, name, t, raw] for (index, name), (t, raw) in state.items()]
+    return [[index, name, t, unpack_counters(raw)] for (index, name), (t, raw) in state.items()]
 
 
 def if_state_from_json(data: Sequence[Sequence[Any]]) -> dict[IfKey, IfState]:
@@ -397,7 +421,7 @@ def if_state_from_json(data: Sequence[Sequence[Any]]) -> dict[IfKey, IfState]:
     for entry in data:
         try:
             index, name, t, raw = entry
-            state[(int(index), str(name))] = (int(t), {str(k): int(v) for k, v in raw.items()})
+            state[(int(index), str(name))] = (int(t), pack_counters({str(k): int(v) for k, v in raw.items()}))
         except (TypeError, ValueError, AttributeError):
             continue
     return state

@@ -481,3 +481,24 @@ async def test_config_changed_compares_with_the_last_poll(pool: FakePool, clock:
         seen.append((fields["profile"], fields.get("config_changed"), fields["config_changed_uptime_s"]))
         clock.advance(60)
     assert seen == [("cisco", None, 42.0), ("cisco", 0, 42.0), ("cisco", 1, 900.0), ("cisco", 0, 900.0)]
+
+
+async def test_devices_of_one_model_share_their_cell_plan(pool: FakePool) -> None:
+    """Equal per-device plans (same profile, same interface indexes) are held once, not once per device."""
+    data = small_agent()
+    data[parse_oid("1.3.6.1.2.1.2.1.0")] = 2  # ifNumber vouches for the interface set: counters by GET
+    other = dict(data)
+    other[parse_oid("1.3.6.1.2.1.2.1.0")] = 3
+    other[parse_oid(IF_NAME + "3")] = b"eth1"
+    other[parse_oid(IF_HC_IN + "3")] = 7
+    for name, agent in (("r1", data), ("r2", dict(data)), ("r3", other)):
+        pool.clients[name] = FakeSnmpClient(agent)
+    poller = SnmpPoller(pool, load_profiles())
+    for _ in range(2):
+        for name in ("r1", "r2", "r3"):
+            assert snmp(await poll(poller, device(name)))["poll_ok"] == 1
+    state = poller._state
+    assert state["r1"].cells is not None
+    assert state["r1"].cells is state["r2"].cells
+    assert state["r1"].signature is state["r2"].signature
+    assert state["r3"].cells != state["r1"].cells
