@@ -53,13 +53,14 @@ VM_PORT = 8428
 HTTP_PORT = 8099
 # ``python -c TRACED FILE ARGS...``: netpoll's CLI under tracemalloc, a snapshot to FILE every 20 s.
 TRACED = """
-import sys, threading, time, tracemalloc
+import os, sys, threading, time, tracemalloc
 tracemalloc.start(1)
 path = sys.argv.pop(1)
 def snap():
     while True:
         time.sleep(20)
-        tracemalloc.take_snapshot().dump(path)
+        tracemalloc.take_snapshot().dump(path + ".part")
+        os.replace(path + ".part", path)
 threading.Thread(target=snap, daemon=True).start()
 from netpoll.cli.main import main
 sys.exit(main(sys.argv[1:]))
