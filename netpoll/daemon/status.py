@@ -7,18 +7,20 @@ per device, the last result of each probe kind, a short history of poll results,
 the recent alerts, and answers with plain dicts (the JSON of ``/api/...``; the HTML page renders the same).
 
 Memory is bounded per device (``history`` results, ``alert_history`` alerts, one poll's samples per kind), and
-a device removed from the inventory is forgotten.
+a device removed from the inventory is forgotten. At tens of thousands of devices what is kept per device
+is most of the daemon's memory, so it is kept packed (tuples, field names shared between samples) and
+turned into dicts only when asked for.
 """
 
 from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from netpoll.sample import Sample
+from netpoll.sample import FieldValue, Sample
 
 if TYPE_CHECKING:
     from netpoll.alerts.alert import Alert
@@ -44,13 +46,49 @@ class ProbeStatus:
     late: bool = False  # started late: the poller, not the device, could not keep up
 
 
+# One poll result: (kind, time, ok (None: overloaded), duration_s, error, overload reason).
+_Result = tuple[str, float, bool | None, float, str, str]
+# One sample, packed: (measurement, tags, field names, field values, time_ns). A dict per sample of ~20 fields
+# costs ~1 KB; the names tuple is shared by every sample with the same fields (``_pack``).
+_Packed = tuple[str, Mapping[str, str], tuple[str, ...], tuple[FieldValue, ...], int]
+_FIELD_SETS: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def _pack(sample: Sample) -> _Packed:
+    names = tuple(sample.fields)
+    shared = _FIELD_SETS.get(names)
+    if shared is None:
+        if len(_FIELD_SETS) >= 4096:  # field sets are few (measurements x what a device answers); a bound
+            _FIELD_SETS.clear()
+        shared = _FIELD_SETS[names] = names
+    return sample.measurement, sample.tags, shared, tuple(sample.fields.values()), sample.time_ns
+
+
+def _unpack(packed: _Packed) -> dict[str, Any]:
+    """The form of ``Sample.to_dict``."""
+    measurement, tags, names, values, time_ns = packed
+    return {
+        "measurement": measurement,
+        "tags": dict(tags),
+        "fields": dict(zip(names, values, strict=True)),
+        "time": time_ns,
+    }
+
+
+def _result_dict(result: _Result) -> dict[str, Any]:
+    kind, when, ok, duration_s, error, reason = result
+    if ok is None:
+        return {"kind": kind, "time": when, "ok": None, "overloaded": reason, "error": error}
+    return {"kind": kind, "time": when, "ok": ok, "duration_s": duration_s, "error": error}
+
+
 @dataclass(slots=True)
 class _Entry:
     device: Device
     scheduled: bool
     probes: dict[str, ProbeStatus] = field(default_factory=dict)
-    history: deque[dict[str, Any]] = field(default_factory=deque)
-    last_samples: dict[str, tuple[Sample, ...]] = field(default_factory=dict)
+    history: deque[_Result] = field(default_factory=deque)
+    last_samples: dict[str, tuple[_Packed, ...]] = field(default_factory=dict)
     alerts: deque[dict[str, Any]] = field(default_factory=deque)
     active_alerts: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     overloaded_at: float = 0.0
@@ -114,10 +152,8 @@ class StatusBoard:
             failures_in_row=0 if ok else (previous.failures_in_row + 1 if previous else 1),
             late=late,
         )
-        entry.last_samples[kind] = tuple(samples)
-        entry.history.appendleft(
-            {"kind": kind, "time": now, "ok": ok, "duration_s": round(duration_s, 4), "error": error}
-        )
+        entry.last_samples[kind] = tuple(map(_pack, samples))
+        entry.history.appendleft((kind, now, ok, round(duration_s, 4), error, ""))
 
     def poll_overloaded(self, kind: str, name: str, reason: Reason) -> None:
         """A poll of ``kind`` was the poller's problem (``reason``, see ``netpoll.daemon.overload``)."""
@@ -125,9 +161,7 @@ class StatusBoard:
         if entry is not None:
             entry.overloaded_at = time.time()
             entry.overload_reason = f"{kind}: {reason}"
-            entry.history.appendleft(
-                {"kind": kind, "time": entry.overloaded_at, "ok": None, "overloaded": reason, "error": ""}
-            )
+            entry.history.appendleft((kind, entry.overloaded_at, None, 0.0, "", reason))
 
     def alert(self, alert: Alert) -> None:
         """One alert transition (breach, clear or event)."""
@@ -167,10 +201,10 @@ class StatusBoard:
         if entry is None:
             return None
         detail = self._summary(entry)
-        detail["history"] = list(entry.history)
+        detail["history"] = [_result_dict(result) for result in entry.history]
         detail["alert_history"] = list(entry.alerts)
         detail["samples"] = [
-            sample.to_dict() for kind in sorted(entry.last_samples) for sample in entry.last_samples[kind]
+            _unpack(sample) for kind in sorted(entry.last_samples) for sample in entry.last_samples[kind]
         ]
         return detail
 
@@ -190,7 +224,7 @@ class StatusBoard:
             "error": "; ".join(errors),
             "last_poll": last.ended_at if last else None,
             "last_duration_s": round(last.duration_s, 4) if last else None,
-            "interfaces": sum(1 for sample in snmp if sample.measurement == "interface"),
+            "interfaces": sum(1 for sample in snmp if sample[0] == "interface"),
             "active_alerts": sorted(entry.active_alerts.values(), key=lambda a: (a["rule"], a["entity"])),
             # The last poll the poller was too busy for (``kind: reason``) and when; "" / None: none yet.
             "overloaded": entry.overload_reason,

@@ -86,6 +86,27 @@ def test_history_is_bounded_and_newest_first() -> None:
     assert detail["probes"]["snmp"]["polls"] == 5
 
 
+def test_last_samples_and_history_read_back_as_dicts() -> None:
+    """Kept packed (tuples, shared field names), served as ``Sample.to_dict`` and history dicts."""
+    board = _board("a")
+    result = _snmp("a", True, interfaces=2, duration=0.25)
+    board.poll_done("snmp", "a", result)
+    board.poll_overloaded("ping", "a", "slot_wait")
+    detail = board.device("a")
+    assert detail is not None
+    assert detail["samples"] == [sample.to_dict() for sample in result.samples]
+    assert detail["interfaces"] == 2
+    newest, older = detail["history"]
+    assert newest == {
+        "kind": "ping",
+        "time": newest["time"],
+        "ok": None,
+        "overloaded": "slot_wait",
+        "error": "",
+    }
+    assert older == {"kind": "snmp", "time": older["time"], "ok": True, "duration_s": 0.25, "error": ""}
+
+
 def _alert(state: str, entity: str = "ge-0/0/1") -> Alert:
     return Alert(
         id="x", state=state, rule="if_util", severity="warning", device="a", entity=entity,  # type: ignore[arg-type]
