@@ -96,6 +96,16 @@ def test_last_samples_and_history_read_back_as_dicts() -> None:
     assert detail is not None
     assert detail["samples"] == [sample.to_dict() for sample in result.samples]
     assert detail["interfaces"] == 2
+    exact = [
+        Sample("interface", {"device": "a"}, {"ifHCInOctets": 2**60 + 1, "in_bps": 0.1}, 1),  # past a double
+        Sample("interface", {"device": "a"}, {"ifHCInOctets": 7, "in_bps": 2.5, "up": True, "note": "x"}, 1),
+        Sample("interface", {"device": "a"}, {"ifHCInOctets": 7, "in_bps": 2.5}, 1),
+    ]
+    board.poll_done("snmp", "a", ProbeResult(True, exact, None, 0.1))
+    again = board.device("a")
+    assert again is not None
+    assert again["samples"] == [sample.to_dict() for sample in exact]
+    assert [type(v) for v in again["samples"][2]["fields"].values()] == [int, float]
     newest, older = detail["history"]
     assert newest == {
         "kind": "ping",
