@@ -14,6 +14,7 @@ turned into dicts only when asked for.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from array import array
 from collections import deque
@@ -49,39 +50,38 @@ class ProbeStatus:
 
 # One poll result: (kind, time, ok (None: overloaded), duration_s, error, overload reason).
 _Result = tuple[str, float, bool | None, float, str, str]
-# One sample, packed: (measurement, tags, field names and kinds, field values, time_ns). A dict per sample of
-# ~20 fields costs ~1 KB with its number objects; numbers are packed into one array of doubles (8 bytes each)
-# when every value survives it exactly, and the names (with which of them are ints) are shared by every
-# sample of the same shape (``_pack``).
-_Shape = tuple[tuple[str, ...], tuple[bool, ...]]
+# One sample, packed: (measurement, tags, field names and value types, field values, time_ns). A dict per
+# sample of ~20 fields costs ~1 KB with its number objects; the numbers are packed into one array of doubles
+# (8 bytes each) when every value survives it exactly, and the names and types are shared by every sample of
+# the same shape (``_pack``). Each step is one C-level call: this runs for every sample the daemon makes.
+_Shape = tuple[tuple[str, ...], tuple[type, ...]]
 _Packed = tuple[str, Mapping[str, str], _Shape, "array[float] | tuple[FieldValue, ...]", int]
 _SHAPES: dict[_Shape, _Shape] = {}
-_EXACT = 2**53  # ints up to this survive a double exactly
 
 
 def _pack(sample: Sample) -> _Packed:
-    values = tuple(sample.fields.values())
-    ints = tuple(type(v) is int for v in values)
-    shape = (tuple(sample.fields), ints)
+    fields = sample.fields
+    values = tuple(fields.values())
+    shape = (tuple(fields), tuple(map(type, values)))
     shared = _SHAPES.get(shape)
     if shared is None:
         if len(_SHAPES) >= 4096:  # shapes are few (measurements x the fields a device has); a bound anyway
             _SHAPES.clear()
         shared = _SHAPES[shape] = shape
-    numbers = all(
-        type(v) is float or (i and -_EXACT < cast("int", v) < _EXACT)
-        for v, i in zip(values, ints, strict=True)
-    )
-    packed = array("d", cast("tuple[float, ...]", values)) if numbers else values
+    packed: array[float] | tuple[FieldValue, ...] = values
+    with contextlib.suppress(TypeError):  # a text field: kept as it is
+        numbers = array("d", cast("tuple[float, ...]", values))
+        if tuple(numbers) == values:  # exact: no int beyond 2^53 (and no NaN, which equals nothing)
+            packed = numbers
     return sample.measurement, sample.tags, shared, packed, sample.time_ns
 
 
 def _unpack(packed: _Packed) -> dict[str, Any]:
     """The form of ``Sample.to_dict``."""
-    measurement, tags, (names, ints), values, time_ns = packed
+    measurement, tags, (names, types), values, time_ns = packed
     fields: dict[str, FieldValue]
     if isinstance(values, array):
-        fields = {n: int(v) if i else v for n, i, v in zip(names, ints, values, strict=True)}
+        fields = {n: t(v) for n, t, v in zip(names, types, values, strict=True)}
     else:
         fields = dict(zip(names, values, strict=True))
     return {"measurement": measurement, "tags": dict(tags), "fields": fields, "time": time_ns}
