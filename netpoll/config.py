@@ -3,12 +3,13 @@
 Order of precedence (last wins): the embedded defaults, the file (``load_config(path)``, else the file
 ``$NETPOLL_CONFIG`` names, else none), then environment variables: ``NETPOLL_INFLUXDB__URL``,
 ``NETPOLL_MQTT__TLS__CA_FILE`` (one ``__`` per level), and for the top-level keys ``NETPOLL_DATA_DIR``,
-``NETPOLL_STATE_DIR``, ``NETPOLL_THRESHOLDS``, ``NETPOLL_SHARD`` and ``NETPOLL_INVENTORIES`` (comma
-separated). Values from the environment are read as YAML scalars (``true``, ``5``); an empty value means
-null. Relative paths in the file resolve against the file's directory (``~`` expanded, as for secret
-files), others against the working directory. Secrets (``influxdb.token``, ``influxdb.password``,
-``mqtt.password``) follow the inventory rule: ``${ENV_VAR}`` or ``*_file: PATH``, never a literal in the
-file (``NETPOLL_INFLUXDB__TOKEN`` is itself from the environment, so it is accepted as is).
+``NETPOLL_STATE_DIR``, ``NETPOLL_THRESHOLDS``, ``NETPOLL_PROFILES_DIR``, ``NETPOLL_SHARD`` and
+``NETPOLL_INVENTORIES`` (comma separated). Values from the environment are read as YAML scalars (``true``,
+``5``); an empty value means null. Relative paths in the file resolve against the file's directory (``~``
+expanded, as for secret files), others against the working directory. Secrets (``influxdb.token``,
+``influxdb.password``, ``mqtt.password``) follow the inventory rule: ``${ENV_VAR}`` or ``*_file: PATH``,
+never a literal in the file (``NETPOLL_INFLUXDB__TOKEN`` is itself from the environment, so it is accepted
+as is).
 """
 
 from __future__ import annotations
@@ -80,13 +81,14 @@ _PATHS: tuple[PathKey, ...] = (
     ("data_dir",),
     ("state_dir",),
     ("thresholds",),
+    ("profiles_dir",),
     *(
         (section, "tls", key)
         for section in ("influxdb", "mqtt")
         for key in ("ca_file", "cert_file", "key_file")
     ),
 )
-_TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "shard", "naming")
+_TOP_SCALARS = ("inventories", "data_dir", "state_dir", "thresholds", "profiles_dir", "shard", "naming")
 _SECTIONS = ("influxdb", "mqtt", "scheduler", "http", "log", "inventory_secrets", "traps")
 
 
@@ -133,6 +135,18 @@ def _thresholds(value: Path) -> Path:
         raise ValueError(f"thresholds file {value}: {unreadable(exc)}") from None
     if not found:
         raise ValueError(f"thresholds file {value} not found: fix the path, or null for the shipped rules")
+    return value
+
+
+def _profiles_dir(value: Path) -> Path:
+    try:
+        found = value.is_dir()
+    except OSError as exc:
+        raise ValueError(f"profiles_dir {value}: {unreadable(exc)}") from None
+    if not found:
+        raise ValueError(
+            f"profiles_dir {value} is not a directory: fix the path, or null for the shipped ones"
+        )
     return value
 
 
@@ -370,6 +384,8 @@ class DaemonConfig(_Frozen):
     mqtt: MqttConfig | None = None
     scheduler: SchedulerConfig = SchedulerConfig()
     thresholds: Annotated[Path, AfterValidator(_thresholds)] | None = None  # None: the shipped rules
+    # Your own device profiles, over the shipped mibs/ (docs/profiles.md); None: the shipped ones only.
+    profiles_dir: Annotated[Path, AfterValidator(_profiles_dir)] | None = None
     http: HttpConfig = HttpConfig()
     log: LogConfig = LogConfig()
     inventory_secrets: InventorySecretsConfig = InventorySecretsConfig()
@@ -437,6 +453,7 @@ class DaemonConfig(_Frozen):
             f" backend={sched.snmp_backend}"
         )
         lines["thresholds"] = str(self.thresholds) if self.thresholds else "(shipped defaults)"
+        lines["profiles"] = f"shipped mibs/ + {self.profiles_dir}" if self.profiles_dir else "shipped mibs/"
         lines["http"] = self.http.listen or "(off)"
         lines["log"] = f"{self.log.level} {self.log.format}"
         lines["shard"] = self.shard or "(all devices)"

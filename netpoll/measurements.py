@@ -491,8 +491,130 @@ TRAP_AUTH = Measurement(
     inventory_tags=True,
 )
 
+
+# --- per-row tables of the device profiles (netpoll.inputs.snmp.tables) ----------------------------------
+# Every table record carries the device's tags and the row index; a profile's ``tables:`` entry adds the
+# table's own tags. The shipped profiles write these measurements; a user profile may write them too (its
+# extra tags and fields are added to the model when it loads) or declare a measurement of its own.
+
+TABLE_TAGS = (_DEVICE, _AGENT_HOST, Tag("index", "the table's row index, dotted"), _SITE, _ROLE)
+_TABLES = "netpoll.inputs.snmp.tables"
+
+
+def _table(name: str, summary: str, tags: Sequence[Tag], fields: str, entity: str) -> Measurement:
+    return Measurement(
+        name=name,
+        producer=_TABLES,
+        summary=summary,
+        tags=(*TABLE_TAGS, *tags),
+        fields=_fields(fields),
+        entity_tag=entity,
+        inventory_tags=True,
+    )
+
+
+BGP_PEER = _table(
+    "bgp_peer",
+    "SNMP, one point per BGP peer per poll (BGP4-MIB and the Cisco, Juniper and Arista BGP MIBs)",
+    (
+        Tag("peer", "the peer's address"),
+        Tag("instance", "routing instance (Juniper, Arista; absent elsewhere)"),
+    ),
+    """
+    state             integer  -    1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, 6 established
+    state_text        string   -    the state's name (idle ... established)
+    admin_status      integer  -    1 stopped (halted), 2 started (running)
+    remote_as         integer  -    the peer's AS number
+    established_s     integer  s    seconds in (or since leaving) the established state
+    in_updates_ps     float    1/s  UPDATE messages received per second (absent where the table has none)
+    out_updates_ps    float    1/s  UPDATE messages sent per second (absent where the table has none)
+    """,
+    "peer",
+)
+
+SENSOR = _table(
+    "sensor",
+    "SNMP, one point per entity sensor per poll (ENTITY-SENSOR-MIB, CISCO-ENTITY-SENSOR-MIB)",
+    (
+        Tag("sensor", "entPhysicalName of the sensor, else its index"),
+        Tag(
+            "sensor_type", "celsius, rpm, watts, voltsDC, voltsAC, amperes, percentRH, truthvalue, other, ..."
+        ),
+    ),
+    """
+    value        float    -  the reading in its unit (sensor_type), the agent's scale and precision applied
+    status       integer  -  1 ok, 2 unavailable, 3 nonoperational
+    status_text  string   -  the status's name
+    """,
+    "sensor",
+)
+
+OPTICAL = _table(
+    "optical",
+    "SNMP, one point per transceiver sensor per poll (Cisco, Arista entity sensors; JUNIPER-DOM-MIB)",
+    (
+        Tag("sensor", "entPhysicalName of the sensor (Cisco, Arista) or the interface's ifName (Juniper)"),
+        Tag("ifName", "the interface the transceiver sits in, where the name says so"),
+    ),
+    """
+    rx_dbm         float  dBm  receive power
+    tx_dbm         float  dBm  transmit power
+    temperature_c  float  °C   transceiver temperature (Juniper)
+    """,
+    "sensor",
+)
+
+STORAGE = _table(
+    "storage",
+    "SNMP, one point per hrStorageTable row per poll (HOST-RESOURCES-MIB: memory, swap, file systems)",
+    (
+        Tag("storage", "hrStorageDescr (e.g. Physical memory, /var)"),
+        Tag(
+            "storage_type",
+            "ram, virtualMemory, fixedDisk, removableDisk, flashMemory, networkDisk, other, ...",
+        ),
+    ),
+    """
+    size_bytes  integer  bytes  hrStorageSize x hrStorageAllocationUnits
+    used_bytes  integer  bytes  hrStorageUsed x hrStorageAllocationUnits
+    used_pct    float    %      hrStorageUsed x 100 / hrStorageSize; absent when the size is 0
+    """,
+    "storage",
+)
+
+PROCESSOR = _table(
+    "processor",
+    "SNMP, one point per processor per poll (HOST-RESOURCES-MIB hrProcessorTable)",
+    (Tag("descr", "hrDeviceDescr of the processor"),),
+    """
+    load_pct  float  %  hrProcessorLoad: average load over the last minute, 0-100
+    """,
+    "index",
+)
+
+POE_PORT = _table(
+    "poe_port",
+    "SNMP, one point per PoE port per poll (POWER-ETHERNET-MIB pethPsePortTable)",
+    (Tag("port", "group/port, the PSE group (stack member) and the port number"),),
+    """
+    admin_enable      integer  -      1 PoE enabled on the port, 2 disabled
+    detection_status  integer  -      1 disabled, 2 searching, 3 deliveringPower, 4 fault, 5 test,
+                                      6 otherFault
+    detection_text    string   -      the detection status's name
+    priority          integer  -      1 critical, 2 high, 3 low
+    power_class       integer  -      detected class + 1 (1 class0 ... 5 class4)
+    overload_count    integer  count  overloads since the agent started (pethPsePortOverLoadCounter)
+    """,
+    "port",
+)
+
+#: The measurements the shipped profiles' tables write, by name.
+TABLE_MEASUREMENTS: Mapping[str, Measurement] = {
+    m.name: m for m in (BGP_PEER, SENSOR, OPTICAL, STORAGE, PROCESSOR, POE_PORT)
+}
+
 MEASUREMENTS: Mapping[str, Measurement] = {
-    m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, TRAP, TRAP_AUTH, ALERT)
+    m.name: m for m in (INTERFACE, SNMP, PING, NETPOLL, TRAP, TRAP_AUTH, *TABLE_MEASUREMENTS.values(), ALERT)
 }
 
 

@@ -89,7 +89,7 @@ def inventory_devices(
     """The devices of the inventories at ``paths`` by name (raises ConfigError like ``load_inventory``).
 
     ``snmp=False`` (ping) leaves the SNMP secrets unread, so they need not be exported to ping.
-    ``profiles_dir``: the profiles ``snmp.profile`` may name (default: the shipped ones).
+    ``profiles_dir``: the user's profiles, which ``snmp.profile`` may name besides the shipped ones.
     """
     from netpoll.inventory.loader import load_inventory  # only when an inventory is named
 
@@ -97,7 +97,7 @@ def inventory_devices(
     if profiles_dir is not None:
         from netpoll.inputs.snmp.profiles import load_profiles
 
-        profiles = load_profiles(profiles_dir)
+        profiles = load_profiles(user_dir=profiles_dir)
     return load_inventory(paths, resolve_secrets=snmp, profiles=profiles).by_name()
 
 

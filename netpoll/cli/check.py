@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -27,6 +27,9 @@ from netpoll.errors import ConfigError
 from netpoll.inventory.loader import load_inventory
 from netpoll.inventory.models import Device, Inventory
 from netpoll.sharding import parse_shard, shard_devices
+
+if TYPE_CHECKING:
+    from netpoll.inputs.snmp.profiles import ProfileSet
 
 
 def register(sub: Any) -> None:
@@ -40,11 +43,18 @@ def register(sub: Any) -> None:
             "netpoll check inventories/",
             "netpoll check --config /etc/netpoll/netpoll.yaml",
             "netpoll check inventories/ --shard 1/4 --json",
+            "netpoll check inventories/ --profiles my-profiles/",
         ),
     )
     inventories = "inventory files or directories (default: the inventories of the configuration)"
     parser.add_argument("inventories", nargs="*", metavar="INVENTORY", help=inventories)
     parser.add_argument("--config", metavar="FILE", help="also validate this daemon configuration file")
+    parser.add_argument(
+        "--profiles",
+        metavar="DIR",
+        help="also validate your own profiles in DIR, on top of the shipped mibs/ (default: the"
+        " configuration's profiles_dir)",
+    )
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument(
         "--shard", metavar="I/N", help="list the devices shard I of N polls (I counted from 0)"
@@ -65,9 +75,12 @@ def handle(args: argparse.Namespace) -> int:
                     " --config FILE whose inventories: lists them"
                 ]
             )
-        inventory = load_inventory(paths, secret_policy=config.secret_policy() if config else None)
+        profiles = _profiles(args.profiles or (config.profiles_dir if config else None))
+        inventory = load_inventory(
+            paths, secret_policy=config.secret_policy() if config else None, profiles=profiles.profiles
+        )
         if config is not None and args.config:
-            check_rules(config)
+            check_rules(config, profiles)
     except ConfigError as exc:
         if args.json:
             _print_json({"ok": False, "problems": [problem_dict(p) for p in exc.problems]})
@@ -88,17 +101,23 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
-def check_rules(config: DaemonConfig) -> None:
+def _profiles(user_dir: str | Path | None) -> ProfileSet:
+    """The shipped profiles and the user's (``--profiles``, ``profiles_dir``), validated (``ConfigError``)."""
+    from netpoll.inputs.snmp.profiles import load_profiles
+
+    return load_profiles(user_dir=user_dir)
+
+
+def check_rules(config: DaemonConfig, profiles: ProfileSet | None = None) -> None:
     """The thresholds file the configuration names must load, so a typo shows here and not at ``run``.
 
     Raises:
         ConfigError: one ``file:line: message`` per problem in the rules file.
     """
     from netpoll.alerts.rules import load_rules  # only needed with --config
-    from netpoll.inputs.snmp.profiles import load_profiles
 
-    # A rule may watch any field a profile computes, not only those netpoll.measurements declares.
-    load_rules(config.thresholds, load_profiles().model())
+    # A rule may watch any field or table a profile computes, not only those netpoll.measurements declares.
+    load_rules(config.thresholds, (profiles or _profiles(config.profiles_dir)).model())
 
 
 def _print_json(data: dict[str, Any]) -> None:

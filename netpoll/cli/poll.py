@@ -119,7 +119,11 @@ def register(sub: Any) -> None:
     )
     tuning.add_argument("--profile", help="device profile name (default: picked by sysObjectID)")
     tuning.add_argument(
-        "--profiles-dir", metavar="DIR", help="profile directory (default: the shipped mibs/)"
+        "--profiles",
+        "--profiles-dir",  # its first name, kept as an alias
+        dest="profiles_dir",
+        metavar="DIR",
+        help="your own profiles, on top of the shipped mibs/ (same name: yours wins)",
     )
     tuning.add_argument("--backend", choices=("auto", "pysnmp", "gufo"), help="SNMP client backend")
     tuning.add_argument(
@@ -349,7 +353,7 @@ async def poll_rounds(
     from netpoll.inputs.snmp.poller import SnmpPoller
     from netpoll.inputs.snmp.profiles import load_profiles
 
-    profiles = await asyncio.to_thread(load_profiles, profiles_dir)
+    profiles = await asyncio.to_thread(load_profiles, None, profiles_dir)
     if profile is not None and profile not in profiles:
         known = ", ".join(sorted(profiles.profiles))
         raise NetpollError(f"poll: unknown --profile {profile!r} (known: {known})")
@@ -468,6 +472,8 @@ def _print(
             if table is not None:
                 print_table(*table, width)
                 shown_interfaces = True
+            for row_table in _row_tables(samples):
+                print_table(*row_table, width)
     if shown_interfaces and len(rounds) == 1:
         print(_RATES_NEED_TWO)
     if decisions is not None:
@@ -591,6 +597,31 @@ _RATES_NEED_TWO = (
 
 def _admin(status: Any) -> str:
     return "-" if status is None else ADMIN_STATUS.get(int(status), str(status))
+
+
+def _row_tables(samples: list[Sample]) -> list[Table]:
+    """One table per per-row profile table (``bgp_peer``, ``sensor``, ...): its row tags, then its fields."""
+    status = _status(samples)
+    device_tags = set(status.tags) if status is not None else set()
+    by_measurement: dict[str, list[Sample]] = {}
+    for sample in samples:
+        if sample.measurement not in ("interface", "snmp"):
+            by_measurement.setdefault(sample.measurement, []).append(sample)
+    tables: list[Table] = []
+    for name, rows in by_measurement.items():
+        tags = list(dict.fromkeys(k for s in rows for k in s.tags if k not in device_tags and k != "index"))
+        fields = list(dict.fromkeys(k for s in rows for k in s.fields))
+        # The row's own tags are never dropped; its index and fields go first when the terminal is narrow.
+        heads = [Column(t) for t in tags] + [Column("index", 2)]
+        heads += [Column(f, 1, "right") for f in fields]
+        cells = [
+            [_cell(s.tags.get(t, "")) for t in (*tags, "index")]
+            + [_cell(str(s.fields[f])) if f in s.fields else "-" for f in fields]
+            for s in rows
+        ]
+        device = rows[0].tags.get("device", "")
+        tables.append((_cell(f"{device}: {len(rows)} {name} rows"), heads, cells))
+    return tables
 
 
 def _interface_table(samples: list[Sample]) -> Table | None:

@@ -82,6 +82,7 @@ def settings_from_config(
         mqtt=mqtt,
         traps=config.traps,
         alert_rules=config.thresholds,
+        profiles_dir=config.profiles_dir,
         secret_policy=config.secret_policy(),
         snmp_concurrency=config.scheduler.max_concurrent_snmp,
         snmp_backend=config.scheduler.snmp_backend,

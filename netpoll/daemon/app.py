@@ -183,8 +183,24 @@ class Daemon:
         self._exit_by: float | None = None  # loop time by which the shutdown must be over
         self._watchdog = False  # armed at the first stop once run() runs with the process's signals
         self._traps: TrapIntake | None = None
+        self._profiles: ProfileSet | None = None  # the last profiles a (re)load read
 
     # ---- devices ----
+
+    def _load(self, paths: Sequence[Path]) -> Inventory:
+        """Profiles (the shipped ones and ``profiles_dir``), then the inventory checked against them.
+
+        What a reload (SIGHUP, a changed file) runs: an edited profile is picked up with the inventory, and
+        a broken one is rejected like a broken inventory (the running ones are kept).
+        """
+        from netpoll.inputs.snmp.profiles import load_profiles
+        from netpoll.inventory.loader import load_inventory
+
+        s = self.settings
+        profiles = load_profiles(user_dir=s.profiles_dir)
+        inventory = load_inventory(paths, profiles=profiles.profiles, secret_policy=s.secret_policy)
+        self._profiles = profiles
+        return inventory
 
     def _select(self, inventory: Inventory) -> list[Device]:
         devices = [device for device in inventory.devices if device.enabled]
@@ -198,6 +214,8 @@ class Daemon:
     def apply_inventory(self, inventory: Inventory) -> None:
         """Schedule a (re)loaded inventory; counter state of unchanged devices is kept."""
         assert self._scheduler is not None
+        if self._poller is not None and self._profiles is not None:
+            self._poller.set_profiles(self._profiles)
         before = self._scheduler.devices
         added, removed, changed = self._scheduler.set_devices(self._select(inventory))
         self.board.set_inventory(inventory.devices, self._scheduler.devices)
@@ -290,13 +308,14 @@ class Daemon:
         s = self.settings
         from netpoll.inputs.snmp.profiles import load_profiles
 
-        profiles = await asyncio.to_thread(load_profiles, s.profiles_dir)
         if self.loader is None:
-            from netpoll.inventory.loader import load_inventory
-
-            self.loader = functools.partial(load_inventory, profiles=profiles, secret_policy=s.secret_policy)
+            self.loader = self._load
         loader = self.loader
         inventory = await asyncio.to_thread(loader, s.inventories)
+        # The profiles the daemon's own loader read with the inventory; an injected loader reads none.
+        profiles = self._profiles
+        if profiles is None:
+            profiles = await asyncio.to_thread(load_profiles, None, s.profiles_dir)
         devices = self._select(inventory)
         log.info(
             "netpoll starting: %d devices from %s%s",
@@ -334,6 +353,8 @@ class Daemon:
                     print(f"status page: {endpoint.url}  metrics: {endpoint.url}metrics", flush=True)
             watcher = InventoryWatcher(s.inventories, loader, self.apply_inventory, s.reload_poll_s)
             watcher.watch_files(inventory.files)
+            if s.profiles_dir is not None:
+                watcher.watch_also([s.profiles_dir])  # an edited profile reloads like an edited inventory
             await stack.enter_async_context(watcher)
             self._watcher = watcher
             stack.callback(setattr, self, "_watcher", None)

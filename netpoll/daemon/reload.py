@@ -76,6 +76,7 @@ class InventoryWatcher:
         min_interval_s: float = defaults.RELOAD_MIN_INTERVAL_S,
     ) -> None:
         self.paths = list(paths)
+        self.extra: list[Path] = []  # watched, not handed to the loader (``watch_also``)
         self.loader, self.apply = loader, apply
         self.poll_s, self.min_interval_s = poll_s, min_interval_s
         self.reloads = 0
@@ -92,7 +93,12 @@ class InventoryWatcher:
         """Also watch these files (the ones the loader actually read, e.g. includes)."""
         known = {Path(p) for p in self.paths}
         self.paths += [Path(f) for f in files if Path(f) not in known]
-        self._signature = file_signature(self.paths)
+        self._signature = file_signature([*self.paths, *self.extra])
+
+    def watch_also(self, paths: Sequence[Path]) -> None:
+        """Reload when these change too, without loading them as inventory (the profiles directory)."""
+        self.extra += [Path(p) for p in paths]
+        self._signature = file_signature([*self.paths, *self.extra])
 
     def trigger(self, reason: str = "request") -> None:
         """Reload soon (what SIGHUP does); requests arriving before it starts make one reload."""
@@ -123,7 +129,7 @@ class InventoryWatcher:
         forced = self._wake.is_set()
         self._wake.clear()
         requests, self._requests = self._requests, 0
-        signature = await asyncio.to_thread(file_signature, self.paths)
+        signature = await asyncio.to_thread(file_signature, [*self.paths, *self.extra])
         if not forced and signature == self._signature:
             return
         if forced:

@@ -273,3 +273,53 @@ def test_file_secrets_never_printed(tmp_path: Path) -> None:
         for secret in ("file-community-s3cret", "file-auth-s3cret", "fs3cr7", "file-literal-s3cret"):
             assert secret not in output
         assert "Traceback" not in output
+
+
+def test_profiles_dir_is_validated_with_the_inventory_and_the_rules(tmp_path: Path) -> None:
+    """`--profiles DIR` and `profiles_dir:`: the user's profiles are checked (file:line).
+
+    An inventory may name them; a rule on a table measurement they declare validates (with "did you mean").
+    """
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "ups.yaml").write_text(
+        "extends: generic\n"
+        "match: [1.3.6.1.4.1.318]\n"
+        "columns:\n  upsLoad: 1.3.6.1.4.1.318.1.1.1.4.2.3\n"
+        "tables:\n  ups_output:\n    fields: {load_pct: {column: upsLoad, type: float}}\n"
+    )
+    inventory = tmp_path / "inventory.yaml"
+    inventory.write_text(
+        "credentials: {lab: {version: 2c, community: '${NETPOLL_CORPUS_COMMUNITY}'}}\n"
+        "devices: [{name: ups1, address: 127.0.0.1, snmp: {credentials: lab, profile: ups}}]\n"
+    )
+    ok = _run(str(inventory), "--profiles", str(profiles), env=_env())
+    assert ok.returncode == 0, ok.stderr
+    unknown = _run(str(inventory), env=_env())  # without the user's profiles there is no 'ups'
+    assert unknown.returncode == 1
+    assert "unknown SNMP profile 'ups'" in unknown.stderr
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n  - {name: ups_load, measurement: ups_output, field: load_pc, comparison: '>', breach: 80}\n"
+    )
+    config = tmp_path / "netpoll.yaml"
+    config.write_text(f"inventories: [{inventory}]\nprofiles_dir: profiles\nthresholds: rules.yaml\n")
+    typo = _run("--config", str(config), env=_env())
+    assert typo.returncode == 1
+    assert re.search(r"rules\.yaml:2: .*'load_pc'.*did you mean 'load_pct'", typo.stderr), typo.stderr
+    rules.write_text(rules.read_text().replace("load_pc,", "load_pct,"))
+    good = _run("--config", str(config), env=_env())
+    assert good.returncode == 0, good.stderr
+    assert f"shipped mibs/ + {profiles}" in good.stdout
+
+    (profiles / "ups.yaml").write_text(
+        (profiles / "ups.yaml").read_text().replace("column: upsLoad", "column: upsLaod")
+    )
+    for args in (("--config", str(config)), (str(inventory), "--profiles", str(profiles))):
+        broken = _run(*args, env=_env())
+        assert broken.returncode == 1
+        assert "Traceback" not in broken.stderr
+        (line,) = broken.stderr.splitlines()
+        expected = "bad name 'upsLaod': not in this profile's columns; did you mean 'upsLoad'?"
+        assert line == f"{profiles / 'ups.yaml'}:7: {expected}", line

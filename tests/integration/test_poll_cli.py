@@ -295,3 +295,33 @@ def test_help_is_plain_text_with_examples(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert "``" not in out
     assert "examples:\n  netpoll poll" in out
+
+
+def test_profiles_option_adds_the_user_tables(
+    snmpsim_lab: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--profiles DIR`` (alias ``--profiles-dir``): a user profile turns a table on.
+
+    The table format shows its rows, the JSON has them; without it the shipped profile polls no table.
+    """
+    target = f"{snmpsim_lab.host}:{snmpsim_lab.port}"
+    (tmp_path / "ubiquiti.yaml").write_text("extends: ubiquiti\ntables:\n  bgp_peer: {enabled: true}\n")
+    code, out, err = run(
+        capsys, target, "--community", "ubiquiti-edgeos-edgerouter", "--profiles", str(tmp_path)
+    )
+    assert code == 0, err
+    assert "1 bgp_peer rows" in out
+    assert "172.16.200.1" in out
+    assert "established" in out
+    for option in ("--profiles-dir", None):
+        argv = [target, "--community", "ubiquiti-edgeos-edgerouter", "-f", "json"]
+        code, out, err = run(capsys, *argv, *((option, str(tmp_path)) if option else ()))
+        assert code == 0, err
+        peers = [s for s in json.loads(out) if s["measurement"] == "bgp_peer"]
+        assert len(peers) == (1 if option else 0)
+    (tmp_path / "ubiquiti.yaml").write_text("extends: ubiquiti\ntables:\n  bgp_peer: {enabled: yes please}\n")
+    code, out, err = run(
+        capsys, target, "--community", "ubiquiti-edgeos-edgerouter", "--profiles", str(tmp_path)
+    )
+    assert code == 1
+    assert err.strip() == f"{tmp_path / 'ubiquiti.yaml'}:3: enabled must be true or false", err

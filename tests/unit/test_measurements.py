@@ -80,11 +80,11 @@ def test_with_fields_adds_and_keeps_declarations() -> None:
 
 
 def test_with_measurements_adds_new_ones_only() -> None:
-    bgp = measurements.Measurement(
-        "bgp_peer", "netpoll.inputs.snmp.poller", "one point per peer", (measurements.Tag("device", "d"),), ()
+    ups = measurements.Measurement(
+        "ups_battery", "netpoll.inputs.snmp.tables", "one per UPS", (measurements.Tag("device", "d"),), ()
     )
-    assert MODEL.with_measurements([bgp])["bgp_peer"] is bgp
-    assert "bgp_peer" not in MODEL
+    assert MODEL.with_measurements([ups])["ups_battery"] is ups
+    assert "ups_battery" not in MODEL
     with pytest.raises(ValueError, match="'snmp' is already declared"):
         MODEL.with_measurements([SNMP])
 

@@ -43,6 +43,7 @@ from netpoll.inputs.snmp.metrics import (
 )
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
 from netpoll.inputs.snmp.replies import is_fatal
+from netpoll.inputs.snmp.tables import RateState, Table, table_samples
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpClients, SnmpValue, format_oid, parse_oid
 from netpoll.inventory.models import Device, SnmpSettings
 from netpoll.measurements import SNMP
@@ -126,6 +127,10 @@ class _DeviceState:
     selector: Selector | None = None
     decisions: list[Decision] = field(default_factory=list)
     if_count: int = 0
+    # Per-row tables (``tables:``): counters for their rates, and tables skipped for having too many rows
+    # (until a reboot or another profile). Not persisted: rates come again from the second poll.
+    table_rates: RateState = field(default_factory=dict)
+    tables_skipped: set[str] = field(default_factory=set)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -229,6 +234,24 @@ class SnmpPoller:
         st = self._state.get(name)
         return list(st.decisions) if st is not None else []
 
+    def set_profiles(self, profiles: ProfileSet) -> None:
+        """Poll with reloaded profiles from now on.
+
+        Each device's profile is picked again on its next poll, which reads every field and table afresh;
+        counter state is kept.
+        """
+        if profiles is self._profiles:
+            return
+        self._profiles = profiles
+        self._plans.clear()
+        for st in self._state.values():
+            st.profile = None
+            st.full_poll_due = True
+            st.rows = None
+            st.absent.clear()
+            st.tables_skipped.clear()
+            st.labels_read = None
+
     # --- polling -------------------------------------------------------------------------------
 
     async def run(self, device: Device, budget: Budget) -> ProbeResult:
@@ -318,6 +341,7 @@ class SnmpPoller:
         full = relabel or st.full_poll_due
         if rebooted:
             st.absent.clear()  # tables can come with a new software version or module
+            st.tables_skipped.clear()
             st.labels_read = None
             st.readings.clear()  # counters restarted with the agent: no rate across a reboot
         time_ns = await self._read(poll, profile, sel, relabel=relabel, if_number=if_number)
@@ -341,13 +365,17 @@ class SnmpPoller:
         fields["profile"] = profile.name
         partial = await self._read_tables(poll, profile, full=full)
         fields.update(_evaluate_fields(profile, st, scalars, columns, full, time_ns))
+        row_samples: list[Sample] = []
+        if profile.tables:  # a profile without tables costs nothing more
+            cut, row_samples = await self._read_row_tables(poll, profile.tables, profile, rates=not rebooted)
+            partial = partial or cut
         if partial:
             fields["partial"] = 1
         fields["poll_duration_ms"] = (time.perf_counter() - start) * 1000.0  # the tables included
         fields["varbinds"] = poll.varbinds
         # Tables cut short are read on the next poll, which tries every field again.
         st.full_poll_due = partial or (False if full else st.full_poll_due)
-        return [*if_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
+        return [*if_samples, *row_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
 
     def _announced(self, name: str, uptime_s: float | None) -> bool:
         """Whether the trap pipeline noted a coldStart/warmStart from the device since it booted."""
@@ -388,6 +416,7 @@ class SnmpPoller:
                 st.full_poll_due = True
                 st.rows = None
                 st.absent.clear()
+                st.tables_skipped.clear()
                 st.labels_read = None
             st.profile = profile.name
         elif st.profile is None:
@@ -581,6 +610,52 @@ class SnmpPoller:
             st.absent |= {name for name in walked if not poll.columns.get(name)}
         return False
 
+    async def _read_row_tables(
+        self, poll: _Poll, tables: Sequence[Table], profile: Profile, *, rates: bool
+    ) -> tuple[bool, list[Sample]]:
+        """Walk the columns of the profile's per-row tables until ``poll.tables_by``; their rows as samples.
+
+        Returns whether the deadline cut the walks short. Each table's walk is capped at its ``max_rows``
+        rows per column: a longer table is skipped (until a reboot) with one warning, the poll goes on. A
+        table ``instead_of`` another is read only when that one has no rows on this device.
+        """
+        st = poll.st
+        samples: list[Sample] = []
+        has_rows: set[str] = set()
+        for table in tables:  # in order: a table comes after the one it stands in for
+            if table.name in st.tables_skipped or table.instead_of in has_rows:
+                continue
+            # Columns found empty are tried again on label polls: some agents fill a table late (net-snmp's
+            # hrProcessorLoad needs a minute of history after a start).
+            names = table.columns() - poll.columns.keys() - (st.absent if st.polls_since_labels else set())
+            walked: set[str] = set()
+            try:
+                async with asyncio.timeout_at(poll.tables_by):
+                    await poll.walk(self._plan(profile, names), walked, max_rows=table.max_rows)
+            except TimeoutError:
+                return True, samples
+            except WalkTooLong:
+                too_long = True
+            else:
+                # A column the device fields had already walked this poll was capped by the device's row cap.
+                too_long = any(len(poll.columns.get(name, ())) > table.max_rows for name in table.columns())
+            finally:
+                st.absent |= {name for name in walked if not poll.columns.get(name)}
+            if too_long:
+                st.tables_skipped.add(table.name)
+                poll.log.warning(
+                    "table %s: more than %d rows, skipped until the device reboots (max_rows in profile %s)",
+                    table.name,
+                    table.max_rows,
+                    profile.name,
+                )
+                continue
+            rows = table_samples(table, poll.columns, poll.tags, st.table_rates, time.time_ns(), rates=rates)
+            if rows:
+                has_rows.add(table.name)
+                samples.extend(rows)
+        return False, samples
+
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         # Walk plans are a pure function of the profile and the column set: compute each once.
         cached = self._plans.get(profile.name)
@@ -659,20 +734,28 @@ class _Poll:
         return "ok"
 
     async def walk(
-        self, plan: Iterable[WalkRoot], walked: set[str] | None = None, *, sized: bool = False
+        self,
+        plan: Iterable[WalkRoot],
+        walked: set[str] | None = None,
+        *,
+        sized: bool = False,
+        max_rows: int | None = None,
     ) -> None:
         """Walk each root of ``plan`` and sort the rows into their columns (by instance).
 
         ``walked`` gets the names of the columns whose walk finished. ``sized``: interface columns, walked
-        with max-repetitions sized to the interface count (``_repetitions``).
+        with max-repetitions sized to the interface count (``_repetitions``). ``max_rows``: rows per column
+        for a per-row table, ``WalkTooLong`` past it (None: the device's ``row_cap``, ``SnmpError`` past it).
         """
         columns = self.columns
         for walk_root in plan:
-            cap = self.row_cap * len(walk_root.columns)
+            cap = (self.row_cap if max_rows is None else max_rows) * len(walk_root.columns)
             try:
                 with walk_repetitions(self._repetitions(len(walk_root.columns)) if sized else None):
                     result = await self.client.walk(walk_root.root, max_rows=cap)
             except WalkTooLong as exc:
+                if max_rows is not None:
+                    raise
                 names = ", ".join(name for name, _ in walk_root.columns)
                 raise SnmpError(
                     self.device.name,

@@ -2,9 +2,10 @@
 
 A profile file names MIB objects (``scalars``: instance ``.0`` added; ``columns``: table columns) with their
 numeric OIDs, lists the IF-MIB columns the interface maths uses, and defines the device-level fields of the
-``snmp`` measurement as lists of alternatives (the first that yields a value wins). ``extends`` merges a
-parent profile underneath; ``match`` picks the profile by sysObjectID prefix (longest wins), optionally
-narrowed by a sysDescr regular expression.
+``snmp`` measurement as lists of alternatives (the first that yields a value wins), and per-row ``tables``
+(``netpoll.inputs.snmp.tables``). ``extends`` merges a parent profile underneath; ``match`` picks the profile
+by sysObjectID prefix (longest wins), optionally narrowed by a sysDescr regular expression. The user's
+profiles (``profiles_dir``) come on top of the shipped ones by name (``load_profiles``).
 
 Compilation checks every name and OID and stops start-up with ``file:line: message`` (``ConfigError``);
 the polling path then only sees int tuples and prepared walk roots.
@@ -20,15 +21,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netpoll.configkit.problems import Problems
+from netpoll.configkit.problems import Problems, did_you_mean
 from netpoll.configkit.validation import check_keys, expect, validate
 from netpoll.configkit.yamlsource import PathKey, YamlSource, load_yaml
 from netpoll.inputs.snmp.metrics import COUNTER_COLUMNS, text_of
+from netpoll.inputs.snmp.tables import (
+    NAME_RE,
+    OID_RE,
+    Table,
+    Where,
+    check_switches,
+    compile_table,
+    compile_where,
+    merge_declarations,
+)
 from netpoll.inputs.snmp.types import Oid, SnmpValue, parse_oid
 from netpoll.inventory.interfaces import selection as interface_selection
 from netpoll.inventory.models import InterfaceSelection
 from netpoll.inventory.schema import RawInterfaces
-from netpoll.measurements import MODEL, SNMP, Field, FieldType, Model
+from netpoll.measurements import (
+    MEASUREMENTS,
+    MODEL,
+    SNMP,
+    TABLE_MEASUREMENTS,
+    Field,
+    FieldType,
+    Measurement,
+    Model,
+)
 from netpoll.sample import FieldValue
 
 log = logging.getLogger("netpoll.snmp.profiles")
@@ -66,28 +86,11 @@ _TOP_KEYS = (
     "fields",
     "system",
     "traps",
+    "tables",
 )
 
 
 # --- compiled records ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Where:
-    """Row filter: the cell of ``column`` in the same row must be one of ``values`` or match ``pattern``."""
-
-    column: str
-    values: frozenset[int | str | Oid] = frozenset()
-    pattern: re.Pattern[str] | None = None
-
-    def accepts(self, cell: SnmpValue | None) -> bool:
-        """True when the row passes."""
-        if cell is None:
-            return False
-        value: int | str | Oid = cell.decode("utf-8", "replace") if isinstance(cell, bytes) else cell
-        if self.pattern is not None:
-            return isinstance(value, str) and self.pattern.search(value) is not None
-        return value in self.values
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +217,7 @@ class Profile:
     get_oids: tuple[Oid, ...] = field(default=())
     # The profile's default interface selection (``interfaces.select``); the inventory's keys beat it.
     if_select: InterfaceSelection | None = None
+    tables: tuple[Table, ...] = ()  # the enabled per-row tables (``tables:``)
 
     def walk_plan(self, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         """Deduplicated, minimized walk roots for these column names (a root under another is dropped)."""
@@ -261,18 +265,31 @@ class ProfileSet:
         return iter(self.profiles)
 
     def model(self, base: Model = MODEL) -> Model:
-        """The data model with the ``snmp`` fields these profiles compute (user profiles may add some).
+        """The data model with the ``snmp`` fields and the table measurements these profiles write.
 
-        The alert rules parser takes its known fields from it; a field the model already declares keeps
-        its declaration (a test checks that the shipped profiles agree with it).
+        User profiles may add fields, tables of their own, or tags and fields to a declared table measurement.
+        The alert rules parser takes its known measurements and fields from it; what the model already
+        declares keeps its declaration (a test checks that the shipped profiles agree with it).
         """
         fields: dict[str, Field] = {}
+        tables: dict[str, Measurement] = {}
         for profile in self.profiles.values():
             for name, sources in profile.fields.items():
                 if name not in fields:
                     meaning = f"from the {profile.name} profile ({profile.file})"
                     fields[name] = Field(name, sources[0].field_type, "", meaning, profile=True)
-        return base.with_fields({SNMP.name: fields.values()})
+            for table in profile.tables:
+                known = tables.get(table.measurement)
+                declaration = table.declaration()
+                tables[table.measurement] = (
+                    declaration if known is None else merge_declarations(known, declaration)
+                )
+        model = base.with_fields({SNMP.name: fields.values()})
+        out = dict(model.measurements)
+        for name, declaration in tables.items():
+            # A declared table measurement keeps its declaration; a user table's tags and fields are added.
+            out[name] = declaration if name not in out else merge_declarations(out[name], declaration)
+        return Model(out)
 
     def pick(self, sys_object_id: Oid | None, sys_descr: str = "") -> Profile:
         """The profile for a device: longest matching sysObjectID prefix, else the default profile."""
@@ -303,10 +320,11 @@ class _Raw:
     fields: dict[str, list[dict[str, Any]]]
     system: dict[str, str]
     select: InterfaceSelection | None = None
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _oid(doc: YamlSource, path: PathKey, value: Any) -> Oid | None:
-    if isinstance(value, str) and _OID_RE.match(value.strip()):
+    if isinstance(value, str) and OID_RE.match(value.strip()):
         return parse_oid(value)
     doc.report(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.2.1.1.3'")
     return None
@@ -320,7 +338,7 @@ def _names_map(doc: YamlSource, section: str, data: Any) -> dict[str, Oid]:
         doc.report((section,), f"'{section}' must map MIB object names to numeric OIDs")
         return out
     for name, value in data.items():
-        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             doc.report((section, name), f"bad name {name!r}: use the MIB's object name")
             continue
         oid = _oid(doc, (section, name), value)
@@ -358,7 +376,19 @@ def _parse_file(path: Path, problems: Problems) -> _Raw | None:
         select=_parse_select(doc, data.get("interfaces")),
         fields=_parse_fields(doc, _section(doc, data, "fields", dict, "a mapping of field names")),
         system={str(k): str(v) for k, v in system.items()},
+        tables=_parse_tables(doc, _section(doc, data, "tables", dict, "a mapping of table names")),
     )
+
+
+def _parse_tables(doc: YamlSource, value: dict[Any, Any]) -> dict[str, dict[str, Any]]:
+    tables: dict[str, dict[str, Any]] = {}
+    for name, spec in value.items():
+        if not isinstance(spec, dict):
+            doc.report(("tables", name), f"table {name!r}: give a mapping (index, tags, fields, ...)")
+            continue
+        check_switches(doc, ("tables", name), spec)
+        tables[str(name)] = spec
+    return tables
 
 
 def _parse_match(doc: YamlSource, entries: list[Any]) -> list[tuple[Oid, re.Pattern[str] | None]]:
@@ -427,15 +457,6 @@ def _parse_fields(doc: YamlSource, value: dict[Any, Any]) -> dict[str, list[dict
     return fields
 
 
-def _where_value(doc: YamlSource, path: PathKey, value: Any) -> int | str | Oid:
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        doc.report(path, f"bad value {value!r} in where: use an integer, a string or a dotted OID")
-        return ""
-    if isinstance(value, str) and _OID_RE.match(value) and value.count(".") >= 2:
-        return parse_oid(value)
-    return value
-
-
 def _compile_source(
     doc: YamlSource,
     path: PathKey,
@@ -466,7 +487,7 @@ def _compile_source(
         names = tuple(check(parts[p], (*path, "percent", p)) if p in parts else "" for p in PERCENT_PARTS)
     else:
         names = (check(spec[op], (*path, op)),)
-    where = _compile_where(doc, (*path, "where"), spec.get("where") or {}, columns)
+    where = compile_where(doc, (*path, "where"), spec.get("where") or {}, columns)
     scale, offset = spec.get("scale", 1.0), spec.get("offset", 0.0)
     if not isinstance(scale, int | float) or not isinstance(offset, int | float):
         doc.report(path, "scale and offset are numbers")
@@ -477,35 +498,6 @@ def _compile_source(
     if "" in names and op != "percent":
         return None
     return Source(op, names, where, float(scale), float(offset), kind == "int")
-
-
-def _compile_where(
-    doc: YamlSource, path: PathKey, spec: Mapping[str, Any], columns: Mapping[str, Oid]
-) -> tuple[Where, ...]:
-    where: list[Where] = []
-    for column, cond in spec.items():
-        wpath = (*path, column)
-        if column == "index":
-            # The row index itself, e.g. "40.6" (CISCO-FIREWALL-MIB: protocolIp, currentInUse).
-            idx = [
-                parse_oid(str(v)) if _OID_RE.match(str(v)) else None
-                for v in (cond if isinstance(cond, list) else [cond])
-            ]
-            if None in idx:
-                doc.report(wpath, f"bad index {cond!r}: give row indexes such as 1 or '40.6'")
-                continue
-            where.append(Where("", frozenset(i for i in idx if i is not None)))
-        elif column not in columns:
-            doc.report(wpath, f"bad name {column!r}: where filters on columns of this profile")
-        elif isinstance(cond, dict) and set(cond) == {"match"}:
-            try:
-                where.append(Where(column, pattern=re.compile(str(cond["match"]))))
-            except re.error as exc:
-                doc.report(wpath, f"bad regular expression: {exc}")
-        else:
-            values = cond if isinstance(cond, list) else [cond]
-            where.append(Where(column, frozenset(_where_value(doc, wpath, v) for v in values)))
-    return tuple(where)
 
 
 _SYSTEM_ROLES = (
@@ -570,7 +562,7 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
         _check_references(owner, scalars, columns)
     fields: dict[str, tuple[Source, ...]] = {}
     for fname, (owner, alts) in raw_fields.items():
-        if not _NAME_RE.fullmatch(fname):
+        if not NAME_RE.fullmatch(fname):
             owner.doc.report(("fields", fname), f"bad field name {fname!r}")
             continue
         compiled = []
@@ -579,6 +571,7 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
             if src is not None:
                 compiled.append(src)
         fields[fname] = tuple(compiled)
+    tables = _compile_tables(chain, columns)
     return Profile(
         name=name,
         file=doc.file,
@@ -592,33 +585,118 @@ def _compile(name: str, raws: Mapping[str, _Raw]) -> Profile:
         system={role: sname for role, sname in system.items() if sname in scalars},
         get_oids=tuple((*oid, 0) for oid in scalars.values()),
         if_select=select,
+        tables=tables,
     )
 
 
-def load_profiles(dir: str | Path | None = None) -> ProfileSet:
-    """Load and compile every ``*.yaml`` profile in ``dir`` (default: the shipped ``mibs/``).
+def _compile_tables(chain: Sequence[_Raw], columns: Mapping[str, Oid]) -> tuple[Table, ...]:
+    """The enabled tables of a profile: each entry merged key by key over its parents' entry of that name."""
+    merged: dict[str, tuple[_Raw, dict[str, Any]]] = {}
+    for raw in chain:
+        for name, spec in raw.tables.items():
+            owner, base = merged.get(name, (raw, {}))
+            # The file that gives more than enabled/max_rows owns the entry (its lines name the problems).
+            merged[name] = (raw if set(spec) - {"enabled", "max_rows"} else owner, {**base, **spec})
+    tables: list[Table] = []
+    for name, (owner, spec) in merged.items():
+        table = compile_table(owner.doc, ("tables", name), name, spec, columns)
+        if table is None or not _fits_model(owner.doc, table):
+            continue
+        if table.enabled:
+            tables.append(table)
+    for table in tables:
+        if table.instead_of and table.instead_of not in merged:
+            merged[table.name][0].doc.report(
+                ("tables", table.name, "instead_of"),
+                f"instead_of {table.instead_of!r}: no table of that name"
+                + did_you_mean(table.instead_of, merged),
+            )
+    # A table read instead of another comes after it.
+    return tuple(sorted(tables, key=lambda t: bool(t.instead_of)))
 
-    Raises:
-        ConfigError: one ``file:line: message`` per problem (unknown names, bad OIDs, unknown keys, ...).
-    """
-    directory = Path(dir) if dir is not None else DEFAULT_DIR
+
+def _fits_model(doc: YamlSource, table: Table) -> bool:
+    """A table writes its own measurement or a declared table measurement, with the declared field types."""
+    path: PathKey = ("tables", table.name)
+    declared = TABLE_MEASUREMENTS.get(table.measurement)
+    if declared is None:
+        if table.measurement in MEASUREMENTS:
+            doc.report(
+                path, f"measurement {table.measurement!r} is netpoll's own: give the table another name"
+            )
+            return False
+        return True
+    ok = True
+    for fname, cell in table.fields:
+        known = declared.field(fname)
+        if known is not None and known.type != cell.field_type():
+            doc.report(
+                (*path, "fields", fname),
+                f"{fname} is declared {known.type}; this table makes it {cell.field_type()}",
+            )
+            ok = False
+    return ok
+
+
+# The shipped profile a user profile of the same name builds on (``extends: <its own name>``) is kept under
+# this name: it cannot be picked or named, only extended.
+_SHIPPED = "@shipped"
+
+
+def _read_dir(directory: Path, problems: Problems) -> dict[str, _Raw]:
     files = sorted(directory.glob("*.yaml"))
-    problems = Problems()
     if not files:
-        problems.add(directory, 0, "no profiles (*.yaml) found: name a directory of profiles")
+        what = "not a directory" if not directory.is_dir() else "no profiles (*.yaml) in it"
+        problems.add(directory, 0, f"{what}: name a directory of profiles")
     raws: dict[str, _Raw] = {}
     for path in files:
         raw = _parse_file(path, problems)
         if raw is not None:
             raws[path.stem] = raw
+    return raws
+
+
+def _overlay(raws: dict[str, _Raw], user: Mapping[str, _Raw]) -> None:
+    """Put the user's profiles over the shipped ones: same name wins; ``extends: <own name>`` builds on it."""
+    for name, raw in user.items():
+        shipped = raws.get(name)
+        if shipped is not None and raw.extends == name:
+            raws[name + _SHIPPED] = shipped
+            raw.extends = name + _SHIPPED
+            if not raw.match:  # picked where the shipped one was, unless it says otherwise
+                raw.match, shipped.match = shipped.match, []
+        raws[name] = raw
+
+
+def load_profiles(dir: str | Path | None = None, user_dir: str | Path | None = None) -> ProfileSet:
+    """Load and compile every ``*.yaml`` profile in ``dir`` (default: the shipped ``mibs/``) and ``user_dir``.
+
+    A profile in ``user_dir`` (``profiles_dir`` in the daemon configuration, ``--profiles`` on the command
+    line) replaces the one of the same name in ``dir``: devices that pick it, inventories that name it and the
+    profiles that extend it get the user's. When it says ``extends: <its own name>`` it is built on the
+    replaced one (keys it gives win, see ``extends``) and, without a ``match`` of its own, is picked by the
+    replaced one's. A new name is a new profile.
+
+    Raises:
+        ConfigError: one ``file:line: message`` per problem (unknown names, bad OIDs, unknown keys, ...).
+    """
+    directory = Path(dir) if dir is not None else DEFAULT_DIR
+    problems = Problems()
+    raws = _read_dir(directory, problems)
+    if user_dir is not None:
+        _overlay(raws, _read_dir(Path(user_dir), problems))
     if DEFAULT_PROFILE not in raws and not problems:
         problems.add(directory, 0, f"the default profile {DEFAULT_PROFILE}.yaml is missing")
     profiles: dict[str, Profile] = {}
     matches: list[_Match] = []
     for name, raw in raws.items():
         # A parent's problem is found again while compiling each child: Problems keeps it once.
-        profiles[name] = _compile(name, raws)
-        matches.extend(_Match(prefix, descr, name) for prefix, descr in raw.match)
+        profile = _compile(name, raws)
+        if not name.endswith(_SHIPPED):
+            profiles[name] = profile
+            matches.extend(_Match(prefix, descr, name) for prefix, descr in raw.match)
     problems.raise_if_any()
-    log.debug("loaded %d SNMP profiles from %s", len(profiles), directory)
+    log.debug(
+        "loaded %d SNMP profiles from %s%s", len(profiles), directory, f" and {user_dir}" if user_dir else ""
+    )
     return ProfileSet(profiles, matches, DEFAULT_PROFILE)

@@ -189,9 +189,9 @@ def test_when_needs_fields_of_the_measurement() -> None:
 
 
 def test_unknown_and_unwatched_measurements_are_refused() -> None:
-    custom = GOOD.replace("measurement: snmp", "measurement: bgp_peer").replace("cpu_pct", "state")
+    custom = GOOD.replace("measurement: snmp", "measurement: ups_battery").replace("cpu_pct", "state")
     with pytest.raises(
-        ConfigError, match="unknown measurement 'bgp_peer'; rules watch interface, snmp, ping"
+        ConfigError, match="unknown measurement 'ups_battery'; rules watch interface, snmp, ping"
     ):
         parse_rules(custom)
     alert = GOOD.replace("measurement: snmp", "measurement: alert").replace("cpu_pct", "value")
