@@ -240,7 +240,7 @@ class SnmpPoller:
         Each device's profile is picked again on its next poll, which reads every field and table afresh;
         counter state is kept.
         """
-        if profiles is self._profiles:
+        if profiles == self._profiles:  # an inventory reload that changed no profile
             return
         self._profiles = profiles
         self._plans.clear()

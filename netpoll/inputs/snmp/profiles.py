@@ -255,6 +255,14 @@ class ProfileSet:
     def __getitem__(self, name: str) -> Profile:
         return self.profiles[name]
 
+    def __eq__(self, other: object) -> bool:
+        # Equal when loaded from files that say the same: a reload that changed no profile changes nothing.
+        if not isinstance(other, ProfileSet):
+            return NotImplemented
+        return (self.profiles, self._matches, self.default) == (other.profiles, other._matches, other.default)
+
+    __hash__ = None  # type: ignore[assignment]
+
     def __contains__(self, name: object) -> bool:
         return name in self.profiles
 

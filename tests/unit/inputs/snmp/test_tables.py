@@ -354,3 +354,19 @@ def test_shipped_tables_write_what_the_model_declares() -> None:
             field = declared.field(name)
             assert field is not None, (table.name, name)
             assert field.type == cell.field_type(), (table.name, name)
+
+
+async def test_reloaded_profiles_apply_from_the_next_poll_and_unchanged_ones_change_nothing(
+    tmp_path: Path,
+) -> None:
+    poller = SnmpPoller(Pool(FakeSnmpClient(agent())), load_profiles(profiles_dir(tmp_path / "a")))
+    await poller.run(lab_device(), Budget.start(10))
+    state = poller._state["r1"]
+    poller.set_profiles(load_profiles(tmp_path / "a"))  # the same files again
+    assert (state.profile, state.rows is not None) == ("generic", True)  # nothing to read afresh
+    without_sensor = FULL.replace("  sensor:\n", "  sensor:\n    enabled: false\n")
+    poller.set_profiles(load_profiles(profiles_dir(tmp_path / "c", without_sensor)))
+    assert (state.profile, state.rows) == (None, None)  # picked and labelled again on the next poll
+    result = await poller.run(lab_device(), Budget.start(10))
+    assert "sensor" not in {s.measurement for s in result.samples}
+    assert "bgp_peer" in {s.measurement for s in result.samples}
