@@ -370,3 +370,28 @@ async def test_reloaded_profiles_apply_from_the_next_poll_and_unchanged_ones_cha
     result = await poller.run(lab_device(), Budget.start(10))
     assert "sensor" not in {s.measurement for s in result.samples}
     assert "bgp_peer" in {s.measurement for s in result.samples}
+
+
+def test_the_examples_of_docs_profiles_load(tmp_path: Path) -> None:
+    """docs/profiles.md: the full table example, and the user profiles that turn tables on."""
+    text = (Path(__file__).resolve().parents[4] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    blocks = [block.split("```")[0] for block in text.split("```yaml\n")[1:]]
+    full = blocks[0]
+    (rules,) = [block for block in blocks if block.startswith("rules:")]
+    user = [block for block in blocks if "/etc/netpoll/profiles/" in block]
+    assert "bgp_peer:" in full
+    assert len(user) == 2
+    (tmp_path / "example.yaml").write_text(
+        "extends: generic\n" + full.replace("bgp_peer:", "example_peer:", 1)
+    )
+    for block in user:
+        name = block.split("/etc/netpoll/profiles/")[1].split()[0]
+        (tmp_path / name).write_text(block)
+    profiles = load_profiles(user_dir=tmp_path)
+    example = {t.name: t for t in profiles["example"].tables}["example_peer"]
+    assert [name for name, _ in example.fields] == ["state", "state_text", "remote_as", "in_updates_ps"]
+    nxos = {t.name for t in profiles["cisco-nxos"].tables}
+    assert nxos == {"storage", "processor", "bgp_peer", "cisco_bgp_peer", "cisco_optical"}
+    assert {t.name for t in profiles["linux-netsnmp"].tables} == {"storage", "processor"}
+    (rule,) = parse_rules(rules, model=profiles.model())
+    assert rule.entity_tag == "peer"
