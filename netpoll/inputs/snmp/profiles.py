@@ -73,8 +73,6 @@ PERCENT_PARTS = ("used", "free", "total")
 IF_LABELS = frozenset({"ifDescr", "ifName", "ifAlias", "ifHighSpeed", "ifSpeed", "ifType"})
 IF_STATUS = frozenset({"ifOperStatus", "ifAdminStatus"})
 IF_KNOWN = IF_LABELS | IF_STATUS | frozenset(COUNTER_COLUMNS)
-_OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 # "traps": vendor notification names, read by netpoll.inputs.traps.catalog.
 _TOP_KEYS = (
     "description",
