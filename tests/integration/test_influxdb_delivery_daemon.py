@@ -138,6 +138,8 @@ def test_three_second_server_sigkill_loses_at_most_one_flush_interval(
     second = Run(config, "--cycles", "2")
     runs.append(second)
     assert second.proc.wait(timeout=40) == 0, second.log()
+    # The stand-in decides on the write the kill cut only when its 3 s are up: the restart can be quicker.
+    wait_for(lambda: standin.abandoned >= 1, 10)
     victoriametrics.flush()
     worst_newest = worst_lost = 0.0
     for device in PEERS:
