@@ -114,6 +114,7 @@ def summary(stats: TrapStats) -> str:
         f" {stats.unknown_source} from unknown senders, {sum(stats.auth_failures.values())} wrong community"
         f"{f' ({auth})' if auth else ''}, {stats.undecodable} undecodable,"
         f" {stats.v3_unsupported} SNMPv3 without an inventory,"
-        f" {stats.queue_dropped + stats.rate_dropped} dropped (queue {stats.queue_dropped},"
-        f" rate {stats.rate_dropped}); {stats.received} datagrams"
+        f" {stats.queue_dropped + stats.rate_dropped + stats.kernel_dropped} dropped (queue"
+        f" {stats.queue_dropped}, rate {stats.rate_dropped}, kernel {stats.kernel_dropped});"
+        f" {stats.received} datagrams"
     )

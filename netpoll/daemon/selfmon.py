@@ -364,6 +364,7 @@ def _trap_metrics(stats: TrapStats) -> Iterator[Metric]:
     )
     dropped.add_metric(["queue"], stats.queue_dropped)
     dropped.add_metric(["rate"], stats.rate_dropped)
+    dropped.add_metric(["kernel"], stats.kernel_dropped)
     yield dropped
     auth = CounterMetricFamily(
         "netpoll_traps_auth_failures",

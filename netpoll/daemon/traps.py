@@ -90,7 +90,8 @@ class TrapIntake:
 
     @property
     def stats(self) -> TrapStats:
-        """The receiver's counts."""
+        """The receiver's counts (the kernel's drops read now)."""
+        self.receiver.refresh_kernel_drops()
         return self.receiver.stats
 
     def set_devices(self, devices: Iterable[Device]) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 from netpoll.defaults import TRAP_QUEUE_SIZE, TRAP_RATE_PER_SOURCE
 from netpoll.errors import NetpollError
 from netpoll.inputs.traps.decode import Notification, NotNotification, SnmpV3Message, decode, inform_response
+from netpoll.inputs.traps.kerneldrops import socket_inode, udp_drops
 from netpoll.inputs.traps.listen import Address
 from netpoll.inputs.traps.names import STANDARD_NAMES, TrapNames
 from netpoll.inputs.traps.record import Trap
@@ -56,6 +57,8 @@ class TrapStats:
     Attributes:
         received: datagrams read from the sockets.
         queue_dropped: dropped because the queue was full.
+        kernel_dropped: dropped by the kernel before netpoll read them (socket buffer full: a flood faster
+            than the receiver reads); as of the last ``TrapReceiver.refresh_kernel_drops``.
         rate_dropped: dropped by a sender's rate limit.
         undecodable: not an SNMP trap or inform (garbage, another PDU).
         v3_unsupported: SNMPv3 messages received without an inventory (no USM user to decode them with).
@@ -67,6 +70,7 @@ class TrapStats:
 
     received: int = 0
     queue_dropped: int = 0
+    kernel_dropped: int = 0
     rate_dropped: int = 0
     undecodable: int = 0
     v3_unsupported: int = 0
@@ -204,8 +208,16 @@ class TrapReceiver:
     ) -> None:
         self.close()
 
+    def refresh_kernel_drops(self) -> None:
+        """Read the kernel's drop counts of the open sockets into ``stats.kernel_dropped``."""
+        sockets = (transport.get_extra_info("socket") for transport in self._transports)
+        inodes = {socket_inode(sock) for sock in sockets if sock is not None}
+        if inodes:  # closed sockets keep the last count
+            self.stats.kernel_dropped = udp_drops(inodes)
+
     def close(self) -> None:
         """Close the sockets (datagrams still queued are read by nobody)."""
+        self.refresh_kernel_drops()  # the sockets' last count, before it is gone with them
         for transport in self._transports:
             transport.close()
         self._transports.clear()
