@@ -422,6 +422,7 @@ async def flood_child(args: argparse.Namespace) -> None:
         # Two more cycles: what the flood left queued is worked off, and polls after it are counted too.
         await _cycles(daemon, running, daemon.cycle_no + 2, deadline + 60)
         after_kib, kernel = rss_kib(), udp_rcvbuf_errors() - kernel0
+        receiver.refresh_kernel_drops()
         stats = receiver.stats
     daemon.stop_event.set()
     await asyncio.wait_for(running, 60)
@@ -431,6 +432,7 @@ async def flood_child(args: argparse.Namespace) -> None:
         "hwm_kib": rss_kib("VmHWM"), "received": stats.received, "accepted": stats.events,
         "rate_dropped": stats.rate_dropped, "queue_dropped": stats.queue_dropped,
         "unknown_source": stats.unknown_source, "kernel_dropped": kernel,
+        "netpoll_kernel_dropped": stats.kernel_dropped,
         "cycles": self_monitoring(work / "data"),
     }  # fmt: skip
     print(json.dumps(figures), flush=True)
@@ -462,7 +464,8 @@ def flood_report(figures: dict[str, Any], args: argparse.Namespace) -> list[str]
         f" {len(args.sources.split(','))} devices; received {figures['received']:,}, accepted"
         f" {figures['accepted']:,}, rate-limited {figures['rate_dropped']:,}, queue drops"
         f" {figures['queue_dropped']:,}; dropped by the kernel (socket buffer full)"
-        f" {figures['kernel_dropped']:,}"
+        f" {figures['kernel_dropped']:,} (/proc/net/snmp), {figures.get('netpoll_kernel_dropped', 0):,} by"
+        f" netpoll's own count"
     )
     print(
         f"RSS MiB: before the flood {mib['rss_before_kib']:.0f},"
