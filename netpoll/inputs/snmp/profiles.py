@@ -329,10 +329,11 @@ class _Raw:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _oid(doc: YamlSource, path: PathKey, value: Any) -> Oid | None:
+def profile_oid(doc: YamlSource, path: PathKey, value: Any, example: str = "1.3.6.1.2.1.1.3") -> Oid | None:
+    """A numeric OID written in a ``mibs/`` file, or None with the problem reported at ``path``."""
     if isinstance(value, str) and OID_RE.match(value.strip()):
         return parse_oid(value)
-    doc.report(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.2.1.1.3'")
+    doc.report(path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '{example}'")
     return None
 
 
@@ -347,7 +348,7 @@ def _names_map(doc: YamlSource, section: str, data: Any) -> dict[str, Oid]:
         if not isinstance(name, str) or not NAME_RE.fullmatch(name):
             doc.report((section, name), f"bad name {name!r}: use the MIB's object name")
             continue
-        oid = _oid(doc, (section, name), value)
+        oid = profile_oid(doc, (section, name), value)
         if oid is not None:
             out[name] = oid
     return out
@@ -411,7 +412,7 @@ def _parse_match(doc: YamlSource, entries: list[Any]) -> list[tuple[Oid, re.Patt
                     doc.report((*path, "sys_descr"), f"bad regular expression: {exc}")
             entry = entry.get("sys_object_id")
             path = (*path, "sys_object_id")
-        oid = _oid(doc, path, entry)
+        oid = profile_oid(doc, path, entry)
         if oid is not None:
             match.append((oid, descr))
     return match

@@ -16,30 +16,21 @@ The SNMP profile loader leaves the section to this module.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 from netpoll.configkit.problems import Problems
 from netpoll.configkit.validation import check_keys, expect
 from netpoll.configkit.yamlsource import YamlSource, load_yaml
-from netpoll.inputs.snmp.profiles import DEFAULT_DIR
-from netpoll.inputs.snmp.types import Oid, format_oid, parse_oid
+from netpoll.inputs.snmp.profiles import DEFAULT_DIR, profile_oid
+from netpoll.inputs.snmp.tables import NAME_RE
+from netpoll.inputs.snmp.types import Oid, format_oid
 from netpoll.inputs.traps.names import STANDARD_NAMES, TrapNames, TrapType
 
 SEVERITIES = ("critical", "major", "minor", "warning", "info")
 _KEYS = ("oid", "severity", "varbinds", "description")
-_OID_RE = re.compile(r"^\.?\d+(\.\d+)+$")
-_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
-
-
-def _oid(doc: YamlSource, path: tuple[str, ...], value: Any) -> Oid | None:
-    if isinstance(value, str) and _OID_RE.match(value.strip()):
-        return parse_oid(value)
-    doc.report(
-        path, f"bad OID {value!r}: write it as a quoted dotted string, e.g. '1.3.6.1.4.1.9.9.43.2.0.1'"
-    )
-    return None
+# A trap's OID is written like a profile's; this one is the example its error shows.
+_EXAMPLE_OID = "1.3.6.1.4.1.9.9.43.2.0.1"
 
 
 class _Catalog:
@@ -58,13 +49,13 @@ class _Catalog:
 
     def _add(self, doc: YamlSource, name: str, spec: Any) -> None:
         path = ("traps", name)
-        if not _NAME_RE.fullmatch(name):
+        if not NAME_RE.fullmatch(name):
             doc.report(path, f"bad notification name {name!r}: use the MIB's name, e.g. jnxCmCfgChange")
             return
         if not expect(doc, path, spec, dict, "a mapping with oid, severity, varbinds"):
             return
         check_keys(doc, path, spec, _KEYS, f"traps: {name}: ")
-        oid = _oid(doc, (*path, "oid"), spec.get("oid"))
+        oid = profile_oid(doc, (*path, "oid"), spec.get("oid"), _EXAMPLE_OID)
         severity = spec.get("severity", "info")
         if severity not in SEVERITIES:
             doc.report((*path, "severity"), f"traps: {name}: severity must be one of {', '.join(SEVERITIES)}")
@@ -72,8 +63,8 @@ class _Catalog:
         varbinds = spec.get("varbinds") or {}
         if expect(doc, (*path, "varbinds"), varbinds, dict, "a mapping of object names to OIDs"):
             for object_name, value in varbinds.items():
-                column = _oid(doc, (*path, "varbinds", object_name), value)
-                if column is not None and _NAME_RE.fullmatch(str(object_name)):
+                column = profile_oid(doc, (*path, "varbinds", object_name), value, _EXAMPLE_OID)
+                if column is not None and NAME_RE.fullmatch(str(object_name)):
                     self.columns.setdefault(column, str(object_name))
         if oid is None:
             return
