@@ -1,21 +1,23 @@
 """Scale bench: `netpoll run` polling and pinging many devices at a 60 s interval into VictoriaMetrics.
 
-Inside a network namespace it creates (root needed), net-snmp snmpd (one process per 1,000 addresses)
-answers SNMP v2c on ``--devices`` loopback addresses (127.2.x.y; the namespace has its own loopback, so
-nothing leaves it), and 10 veth pairs with both ends in the namespace give every "device" an ifTable of 21
-interfaces (lo + 20 veth). VictoriaMetrics runs in the namespace too. netpoll runs there with a generated
-inventory (every device polled over SNMP and pinged, the shipped alert rules on) for ``--cycles`` cycles,
-writing through the InfluxDB v2 write API; with ``--sigterm`` the bench ends it with SIGTERM at its last
-cycle line instead (polls in flight) and reports how long it took to exit.
+Inside a network namespace it creates (root needed), net-snmp snmpd (one process per ``--per-agent``
+addresses, 100 by default) answers SNMP v2c on ``--devices`` loopback addresses (127.2.x.y; the namespace has
+its own loopback, so nothing leaves it), and 10 veth pairs with both ends in the namespace give every "device"
+an ifTable of 21 interfaces (lo + 20 veth). VictoriaMetrics runs in the namespace too. netpoll runs there with
+a generated inventory (every device polled over SNMP and pinged, the shipped alert rules on) for ``--cycles``
+cycles, writing through the InfluxDB v2 write API; with ``--sigterm`` the bench ends it with SIGTERM at its
+last cycle line instead (polls in flight) and reports how long it took to exit.
 
 Reported per cycle (a cycle = the daemon's own 60 s tick, printed on its console line): polls ok, failed
 and overloaded (the poller's own fault, when the daemon reports it), late, netpoll CPU seconds and share of
 one core, RSS and peak RSS, open file descriptors, poll-start lag p99 and event-loop lag p99 (when the daemon
-reports them), /healthz, the machine's load average. Per round (every device's n-th SNMP poll, read back from
+reports them), /healthz, the machine's load average, and the CPU the simulated agents (snmpd) and
+VictoriaMetrics took beside netpoll on the same machine: when they take the cores netpoll needs, the figures
+measure the machine, not netpoll. Per round (every device's n-th SNMP poll, read back from
 VictoriaMetrics): devices polled, ok, completion span. Alerts, from the ``alert`` records in VictoriaMetrics:
 device alerts, and false ones (a breach on a device whose every SNMP poll and ping answered).
 netpoll needs no raised limits: one socket per SNMP poll in flight, one ICMP socket; the bench raises the
-soft RLIMIT_NOFILE to the hard limit only for the snmpd processes it starts (1,000 sockets each).
+soft RLIMIT_NOFILE to the hard limit only for the snmpd processes it starts.
 Run: ``.venv/bin/python bench/scale.py [--devices 5000] [--interval 60] [--cycles 3] [--sigterm]``; takes
 about ``(cycles + 1) x interval`` plus start-up. Everything it starts is stopped by PID and the namespace
 removed, also on failure.
@@ -48,7 +50,10 @@ from tests.harness.snmpd import SnmpdAgent, start_snmpd  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VETH_PAIRS = 10
-PER_AGENT = 1000
+# snmpd select()s over every socket it holds for each request: at 1,000 addresses per process that scan was
+# most of its CPU (perf: sock_poll/datagram_poll), 93 % of a core for ~5,000 SNMP polls a minute, so the
+# agents starved netpoll on a two-core machine. 100 addresses per process cut the scan tenfold.
+PER_AGENT = 100
 VM_PORT = 8428
 HTTP_PORT = 8099
 # ``python -c TRACED FILE ARGS...``: netpoll's CLI under tracemalloc, a snapshot to FILE every 20 s.
@@ -175,9 +180,16 @@ class Sampler(threading.Thread):
     With ``stop_at``, sends SIGTERM once that many cycle lines came, and records when.
     """
 
-    def __init__(self, proc: subprocess.Popen[str], ns: Netns, stop_at: int | None) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[str],
+        ns: Netns,
+        stop_at: int | None,
+        neighbours: dict[str, list[int]],
+    ) -> None:
         super().__init__(daemon=True)
         self.proc = proc
+        self.neighbours = neighbours  # "snmpd" / "victoria-metrics" -> PIDs, whose CPU is sampled too
         self.ns = ns
         self.stop_at = stop_at
         self.sigterm_at: float | None = None
@@ -193,6 +205,17 @@ class Sampler(threading.Thread):
         )
         return " ".join(result.stdout.split())[:160] or f"(no answer, curl exit {result.returncode})"
 
+    def neighbours_cpu_s(self) -> dict[str, float]:
+        """CPU seconds so far of the processes beside netpoll (gone ones count 0)."""
+        out = {}
+        for name, pids in self.neighbours.items():
+            total = 0.0
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    total += proc_cpu_s(pid)
+            out[name] = total
+        return out
+
     def run(self) -> None:
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
@@ -207,6 +230,7 @@ class Sampler(threading.Thread):
                     "skipped": numbers[4], "late": numbers[5], "points": numbers[6], "lag_ms": numbers[7],
                     "written": numbers[8], "at": time.monotonic(), "cpu_s": proc_cpu_s(self.proc.pid),
                     **proc_mem_mib(self.proc.pid), "fds": proc_fds(self.proc.pid), "load": loadavg(),
+                    "neighbours_cpu_s": self.neighbours_cpu_s(),
                 }  # fmt: skip
                 for key, regex in (
                     ("overloaded", OVERLOAD_RE),
@@ -339,6 +363,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--devices", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=60.0)
     parser.add_argument("--cycles", type=int, default=3)
+    parser.add_argument(
+        "--per-agent",
+        type=int,
+        default=PER_AGENT,
+        help=f"addresses per snmpd process (default {PER_AGENT}; snmpd scans every socket per request)",
+    )
     parser.add_argument("--profile", metavar="FILE", help="run netpoll under cProfile, stats to FILE")
     parser.add_argument(
         "--tracemalloc",
@@ -381,19 +411,19 @@ def main() -> int:
         # Several snmpd processes of at most PER_AGENT addresses each: one snmpd select()s over all its
         # sockets for every request, so one process on 5,000 sockets would be the bottleneck, not netpoll.
         community = f"bench-{secrets.token_hex(4)}"
-        for k in range(0, len(addrs), PER_AGENT):
+        for k in range(0, len(addrs), args.per_agent):
             agents.append(
                 start_snmpd(
-                    work / f"snmpd{k // PER_AGENT}",
-                    addresses=addrs[k : k + PER_AGENT],
+                    work / f"snmpd{k // args.per_agent}",
+                    addresses=addrs[k : k + args.per_agent],
                     netns=ns,
                     port=161,
                     extra_config=f"rocommunity {community} default",
                 )
             )
         print(
-            f"namespace {ns.name}: {len(agents)} snmpd (pids {', '.join(str(a.pid) for a in agents)}) on "
-            f"{len(addrs)} addresses ({time.monotonic() - t0:.0f} s)"
+            f"namespace {ns.name}: {len(agents)} snmpd ({args.per_agent} addresses each, pids "
+            f"{agents[0].pid}..{agents[-1].pid}) on {len(addrs)} addresses ({time.monotonic() - t0:.0f} s)"
         )
         vm = ns.popen(
             ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
@@ -416,7 +446,8 @@ def main() -> int:
             preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard)),  # the usual limit
         )
         started.append(proc)
-        sampler = Sampler(proc, ns, args.cycles if args.sigterm else None)
+        neighbours = {"snmpd": [a.pid for a in agents], "victoria-metrics": [vm.pid]}
+        sampler = Sampler(proc, ns, args.cycles if args.sigterm else None, neighbours)
         sampler.start()
         run_start = time.monotonic()
         code = wait_for(proc, sampler, args, work / "netpoll.log")
@@ -456,20 +487,25 @@ def report(sampler: Sampler, rounds: list[dict[str, Any]], args: argparse.Namesp
     print()
     print(
         "| cycle | polls ok | failed | overloaded | late | skipped | CPU s | CPU % of a core | RSS MiB "
-        "| peak MiB | fds | poll lag p99 ms | loop lag p99 ms | points/s | load avg |"
+        "| peak MiB | fds | poll lag p99 ms | loop lag p99 ms | points/s | load avg | snmpd % | VM % |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     prev_at, prev_cpu = sampler.started, 0.0
+    prev_beside: dict[str, float] = {}
     for c in sampler.cycles:
         dt = max(c["at"] - prev_at, 1e-9)
         cpu = c["cpu_s"] - prev_cpu
+        beside = {
+            name: 100 * (s - prev_beside.get(name, 0.0)) / dt for name, s in c["neighbours_cpu_s"].items()
+        }
         print(
             f"| {c['cycle']} | {c['ok']:,} | {c['failed']:,} | {opt(c['overloaded'])} | {c['late']:,} | "
             f"{c['skipped']:,} | {cpu:.1f} | {100 * cpu / dt:.0f} % | {c.get('VmRSS', 0):.0f} | "
             f"{c.get('VmHWM', 0):.0f} | {c['fds']:,} | {opt(c['lag_p99_ms'])} | {opt(c['loop_p99_ms'])} | "
-            f"{c['written'] / dt:.0f} | {c['load']} |"
+            f"{c['written'] / dt:.0f} | {c['load']} | {beside.get('snmpd', 0):.0f} % | "
+            f"{beside.get('victoria-metrics', 0):.0f} % |"
         )
-        prev_at, prev_cpu = c["at"], c["cpu_s"]
+        prev_at, prev_cpu, prev_beside = c["at"], c["cpu_s"], c["neighbours_cpu_s"]
     print()
     for c in sampler.cycles:
         print(f"cycle {c['cycle']} /healthz: {c.get('healthz', '(not read)')}")

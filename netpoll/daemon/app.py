@@ -180,6 +180,7 @@ class Daemon:
         self._console: Any = None
         self._fast_stop = False
         self._loop_lag = LoopLagMonitor()
+        self._stop_began: float | None = None  # loop time the stop was asked for (the signal's arrival)
         self._exit_by: float | None = None  # loop time by which the shutdown must be over
         self._watchdog = False  # armed at the first stop once run() runs with the process's signals
         self._traps: TrapIntake | None = None
@@ -460,11 +461,25 @@ class Daemon:
             return
         s = self.settings
         budget = s.shutdown_grace_s + s.shutdown_flush_s
-        self._exit_by = asyncio.get_running_loop().time() + budget
+        asked = self.signals.stop_requested_at
+        # How long the loop took to get here since the signal came: an overloaded loop can be seconds behind,
+        # and the budget is the operator's (signal to exit), not the loop's.
+        late = min(budget, max(0.0, time.monotonic() - asked)) if asked is not None else 0.0
+        self._stop_began = asyncio.get_running_loop().time() - late
+        self._exit_by = self._stop_began + budget
+        if late >= 1.0:
+            log.warning("the stop signal was handled %.1f s after it came: the event loop is behind", late)
         if self._watchdog:
-            timer = threading.Timer(budget + WATCHDOG_MARGIN_S, _overran, args=(budget + WATCHDOG_MARGIN_S,))
+            after = budget + WATCHDOG_MARGIN_S
+            timer = threading.Timer(after - late, _overran, args=(after,))
             timer.daemon = True  # a process that exits in time never waits for it
             timer.start()
+
+    def _grace_left(self) -> float:
+        """What is left of the polls' grace period, counted from the stop signal."""
+        assert self._stop_began is not None
+        ends = self._stop_began + self.settings.shutdown_grace_s
+        return max(0.0, ends - asyncio.get_running_loop().time())
 
     def _remaining(self) -> float:
         """Seconds left of the shutdown budget."""
@@ -500,7 +515,7 @@ class Daemon:
         assert self._scheduler is not None
         self._begin_stop()  # a stop by --cycles or an error has the same budget as one by a signal
         self._monitor.running = False
-        grace = 0.0 if self._fast_stop else self.settings.shutdown_grace_s
+        grace = 0.0 if self._fast_stop else self._grace_left()
         await self._scheduler.stop(grace)
         if isinstance(self._sink, FileSink):  # write its last points now, so they count in this cycle
             self._sink.flush()
