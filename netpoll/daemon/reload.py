@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from types import TracebackType
 from typing import Self
 
@@ -100,6 +100,15 @@ class InventoryWatcher:
         self.extra += [Path(p) for p in paths]
         self._signature = file_signature([*self.paths, *self.extra])
 
+    def _subject(self, problem: str) -> str:
+        """What a problem is in: "profiles" when it names a file under a watched profiles path."""
+        where = PurePath(problem.split(":", 1)[0])
+        for path in self.extra:
+            # Problems name files as configured: absolute, or relative to the configuration's directory.
+            if where.is_relative_to(path) if where.is_absolute() else path.name in where.parts[:-1]:
+                return "profiles"
+        return "inventory"
+
     def trigger(self, reason: str = "request") -> None:
         """Reload soon (what SIGHUP does); requests arriving before it starts make one reload."""
         self._requests += 1
@@ -163,7 +172,7 @@ class InventoryWatcher:
             self.rejected += 1
             new = [problem for problem in exc.problems if problem not in self._logged_problems]
             for problem in new:
-                log.error("inventory rejected: %s", problem)
+                log.error("%s rejected: %s", self._subject(problem), problem)
             self._logged_problems.update(new)
             if new:
                 log.error(

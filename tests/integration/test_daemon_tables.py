@@ -84,7 +84,8 @@ def test_profiles_dir_tables_rules_and_reload(tmp_path: Path, snmpsim_factory: C
         broken_at = time.time()
         assert wait_for(lambda: "enabeld" in log_path.read_text(), 8)
         assert re.search(
-            r"rejected: .*arista\.yaml:4: table sensor: unknown key 'enabeld'; did you mean 'enabled'\?",
+            r"profiles rejected: .*arista\.yaml:4: table sensor: unknown key 'enabeld'; "
+            r"did you mean 'enabled'\?",
             log_path.read_text(),
         )
         assert wait_for(

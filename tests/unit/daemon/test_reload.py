@@ -94,3 +94,20 @@ async def test_the_watcher_loop_survives_a_failing_check(
             assert watcher._task is not None
             assert not watcher._task.done()
     assert "checking for changes failed; it goes on watching" in caplog.text
+
+
+async def test_a_broken_profile_is_logged_as_the_profiles_not_the_inventory(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    profiles = tmp_path / "profiles"
+    outcomes: list[BaseException | Inventory] = [
+        ConfigError(
+            [f"{profiles}/edge.yaml:4: unknown key 'colums'", "inv.yaml:3: device 'r1': unknown key"]
+        ),
+    ]
+    watcher = InventoryWatcher([tmp_path / "inv.yaml"], _loader(outcomes), lambda _inventory: None)
+    watcher.watch_also([profiles])
+    with caplog.at_level(logging.ERROR, "netpoll.daemon.reload"):
+        assert not await watcher.reload()
+    assert f"profiles rejected: {profiles}/edge.yaml:4: unknown key 'colums'" in caplog.text
+    assert "inventory rejected: inv.yaml:3: device 'r1': unknown key" in caplog.text
