@@ -118,6 +118,9 @@ class SnmpSettings(_Frozen):
     backend: SnmpBackendName = "auto"
     profile: str | None = None  # None: picked by sysObjectID
     interfaces: InterfaceSelection = InterfaceSelection()
+    # Every interface's labels are walked at least this often, even when ifTableLastChange and ifNumber say
+    # the interface set did not change (an ifAlias edit changes neither); 0: on every label poll.
+    labels_max_age_s: float = Field(default=3600.0, ge=0, le=604800)
 
 
 class PingSettings(_Frozen):

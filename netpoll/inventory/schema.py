@@ -55,6 +55,7 @@ class RawSnmp(_Strict):
     backend: SnmpBackendName | None = None
     profile: str | None = None
     interfaces: RawInterfaces | None = None
+    labels_max_age_s: float | None = Field(default=None, ge=0, le=604800)
 
 
 class RawPing(_Strict):

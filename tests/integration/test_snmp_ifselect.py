@@ -1,6 +1,7 @@
 """Interface selection against real agents (snmpsim): an exclude rule removes exactly the matching interfaces
 of a lab recording, and a 200-interface device of which 4 are selected is polled, after the label walk, with
-GETs of those rows: the request PDUs counted at a UDP relay in front of snmpsim, for both backends."""
+GETs of those rows, and its label polls keep the labels while ifTableLastChange stays: the request PDUs
+counted at a UDP relay in front of snmpsim, for both backends."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import pytest
 from pydantic import SecretStr
 
 from netpoll.inputs.snmp.client import SnmpClientPool
-from netpoll.inputs.snmp.poller import SnmpPoller
+from netpoll.inputs.snmp.poller import LABEL_EVERY, SnmpPoller
 from netpoll.inputs.snmp.profiles import load_profiles
 from netpoll.inventory.models import (
     CommunityCredentials,
@@ -45,6 +46,9 @@ def _device(host: str, port: int, community: str, backend: str, selection: Inter
         backend=backend,  # type: ignore[arg-type]
         timeout_s=5,
         retries=2,
+        # Set, so walks never size themselves to ifNumber for an agent that seems slow (a loaded machine):
+        # the request counts below do not depend on how fast snmpsim answers.
+        max_repetitions=25,
         interfaces=selection,
     )
     return Device(name=f"{community}-{backend}", address=host, snmp=settings)
@@ -75,10 +79,23 @@ async def test_exclude_rule_removes_the_matching_lab_interfaces(snmpsim_lab: Any
     assert dropped.get("Vlan1", dropped.get("Vl1")) == "exclude ifName '^(Vl|Nu)'"
 
 
+# The same 200 interfaces under four communities: without ifTableLastChange (the label polls walk, as on an
+# agent that lacks it), with it, with it changed and row 5 become an uplink, and with it unchanged but row
+# 4's ifAlias edited (which does not move ifTableLastChange).
+LAST_CHANGE = 4200
+RECORDINGS = {
+    "if200": {},
+    "if200lc": {"last_change": LAST_CHANGE},
+    "if200added": {"last_change": LAST_CHANGE + 100, "aliases": {5: "uplink-5"}},
+    "if200alias": {"last_change": LAST_CHANGE, "aliases": {4: "spare"}},
+}
+
+
 @pytest.fixture(scope="module")
 def relay(snmpsim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DelayRelay]:
     data = tmp_path_factory.mktemp("if200")
-    write_snmprec(data, 200)
+    for name, variant in RECORDINGS.items():
+        write_snmprec(data, 200, name, **variant)
     agent = snmpsim_factory(data)
     counting = DelayRelay((agent.host, agent.port), 0.0)  # no delay: it only counts the request PDUs
     yield counting
@@ -86,41 +103,76 @@ def relay(snmpsim_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 FOUR = InterfaceSelection(include=InterfaceRules(ifAlias=("^uplink-",)))
+CYCLE = LABEL_EVERY + 1  # polls 0 (labels walked) to LABEL_EVERY (the next label poll)
+WANT = [4] * LABEL_EVERY
 
 
-async def _requests(relay: DelayRelay, device: Device, polls: int, **poller_args: Any) -> list[int]:
+async def _requests(
+    relay: DelayRelay, devices: list[Device], expected: list[int] | int, **poller_args: Any
+) -> list[int]:
+    """Poll ``devices[i]`` as poll i (one device name, one poller): the request PDUs of each poll."""
     counts = []
+    wanted = expected if isinstance(expected, list) else [expected] * len(devices)
     async with SnmpClientPool() as pool:
         poller = SnmpPoller(pool, load_profiles(), **poller_args)
-        for _ in range(polls):
+        for device, interfaces in zip(devices, wanted, strict=True):
             before = relay.requests
             result = await poller.run(device, Budget.start(60))
             assert result.ok, result.error
             counts.append(relay.requests - before)
-            expected = 4 if device.snmp and device.snmp.interfaces == FOUR else 200
-            assert len([s for s in result.samples if s.measurement == "interface"]) == expected
+            assert len([s for s in result.samples if s.measurement == "interface"]) == interfaces
     return counts
+
+
+def _on(relay: DelayRelay, backend: str, name: str, selection: InterfaceSelection, **snmp: Any) -> Device:
+    """Device ``name`` polled through the relay, reading the recording ``community``."""
+    community = snmp.pop("community", "if200lc")
+    device = _device(relay.host, relay.port, community, backend, selection)
+    assert device.snmp is not None
+    return device.model_copy(update={"name": name, "snmp": device.snmp.model_copy(update=snmp)})
 
 
 @pytest.mark.parametrize("backend", ["gufo", "pysnmp"])
 async def test_four_of_two_hundred_take_a_tenth_of_the_pdus(relay: DelayRelay, backend: str) -> None:
-    def device(name: str, selection: InterfaceSelection) -> Device:
-        return _device(relay.host, relay.port, "if200", backend, selection).model_copy(update={"name": name})
-
-    # A poll that walks every row: label_every=1 makes every poll read labels and walk the counters.
-    walk = await _requests(relay, device("walk", InterfaceSelection()), 2, label_every=1)
-    every = await _requests(relay, device("every", InterfaceSelection()), 3)
-    four = await _requests(relay, device("four", FOUR), 3)
-    cycle_every, cycle_four = every[0] + 9 * every[2], four[0] + 9 * four[2]
+    """Over a whole label cycle (11 polls, the label polls 0 and 10 included), 4 selected of 200 take at
+    most 10% of the request PDUs of walking every row on every poll."""
+    every_row = _on(relay, backend, "walk", InterfaceSelection(), labels_max_age_s=0)
+    # label_every=1 and labels_max_age_s=0: every poll walks the labels and the counters of every row.
+    walk = await _requests(relay, [every_row] * 2, 200, label_every=1)
+    every = await _requests(relay, [_on(relay, backend, "every", InterfaceSelection())] * 2, 200)
+    four = await _requests(relay, [_on(relay, backend, "four", FOUR)] * CYCLE, 4)
+    # An agent without ifTableLastChange: every label poll walks the labels of every row.
+    old = await _requests(relay, [_on(relay, backend, "old", FOUR, community="if200")] * CYCLE, 4)
+    walks = walk[0] + (CYCLE - 1) * walk[1]  # the first poll also picks the profile and finds absent tables
     print(
-        f"{backend}: request PDUs per poll, 200 interfaces: walking every row {walk}; all selected {every}"
-        f" (label poll, then GETs of every known cell); 4 selected {four} (label poll, then GETs of 4 rows);"
-        f" steady 4-selected poll = {four[2] / walk[1]:.1%} of a full walk, {four[2] / every[2]:.1%} of the"
-        f" all-selected poll; 10-poll cycle {cycle_four} vs {cycle_every} ({cycle_four / cycle_every:.1%})"
+        f"{backend}: request PDUs per poll, 200 interfaces: walking every row {walk}; all selected {every};"
+        f" 4 selected {four}; 4 selected, agent without ifTableLastChange {old}. Over {CYCLE} polls:"
+        f" 4 selected {sum(four)} = {sum(four) / walks:.1%} of walking every row ({walks});"
+        f" without ifTableLastChange {sum(old)} = {sum(old) / walks:.1%}"
     )
-    assert four[1] == four[2] <= 0.10 * walk[1]
-    assert four[2] <= 0.10 * every[2]
+    assert sum(four) <= 0.10 * walks
+    steady = four[1]
+    assert four[1:LABEL_EVERY] == [steady] * (LABEL_EVERY - 1)
+    assert steady <= 0.10 * every[1]
+    # The label poll keeps the labels: the steady poll and one GET of the 4 rows' label cells.
+    assert four[LABEL_EVERY] == steady + 1
+    assert old[LABEL_EVERY] > 4 * four[LABEL_EVERY]  # the walk of every row's labels, 9 requests a column
     assert four[0] < every[0]  # the label poll GETs 4 rows' counters instead of walking 200
+
+
+@pytest.mark.parametrize("backend", ["gufo", "pysnmp"])
+async def test_a_changed_interface_table_is_walked_again(relay: DelayRelay, backend: str) -> None:
+    """The label poll after ifTableLastChange moved walks every row's labels (and finds a new uplink); one
+    after an ifAlias edit of a selected row (ifTableLastChange as it was) does too, seen by its label GET."""
+    steady = [_on(relay, backend, "changed", FOUR)] * LABEL_EVERY
+    added = _on(relay, backend, "changed", FOUR, community="if200added")
+    edited = _on(relay, backend, "changed", FOUR, community="if200alias")
+    moved = await _requests(relay, [*steady, added], [*WANT, 5])
+    aliased = await _requests(relay, [*steady, edited], [*WANT, 3])
+    print(f"{backend}: label poll after ifTableLastChange moved {moved}; after an ifAlias edit {aliased}")
+    kept = moved[1] + 1  # a label poll that keeps the labels (test above)
+    assert moved[-1] > 4 * kept
+    assert aliased[-1] > 4 * kept
 
 
 def _explain(snmpsim_lab: Any, tmp_path: Path, fmt: str) -> subprocess.CompletedProcess[str]:

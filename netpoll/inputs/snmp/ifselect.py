@@ -22,6 +22,8 @@ from netpoll.inventory.models import InterfaceRules, InterfaceSelection
 ADMIN_DOWN = 2  # IF-MIB ifAdminStatus down(2)
 #: IF-MIB ifAdminStatus values by name.
 ADMIN_STATUS = {1: "up", ADMIN_DOWN: "down", 3: "testing"}
+#: ``Decision.dropped_by`` of a row dropped only for being admin-down.
+ADMIN_DROPPED = "admin down (admin_down: drop)"
 _TAG_OF = {"ifName": "ifName", "ifDescr": "ifDescr", "ifAlias": "ifAlias"}
 
 
@@ -82,7 +84,7 @@ class Selector:
         if self.include and not any(rule.matches(tags, if_type) for rule in self.include):
             return "matches no include rule"
         if self.admin_drop and admin_status == ADMIN_DOWN:
-            return "admin down (admin_down: drop)"
+            return ADMIN_DROPPED
         return None
 
     def decide(

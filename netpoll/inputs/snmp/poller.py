@@ -2,12 +2,14 @@
 
 A poll is: one GET of the profile's scalars (system group, vendor scalars), bulk walks of the tables the
 profile's fields read, the interface counters, and now and then walks of the slow-changing label columns
-(ifDescr, ifName, ifAlias, speeds). The counter columns are walked on label polls; in between, where ifNumber
-vouches for the interface set, the cells the last walk found are read with GETs (a walk per column costs one
-request per column however few interfaces the device has), and a missing cell means a walk again. The
-profile's own tables (CPU, memory, sensors) come last and stop shortly before the deadline: a slow device
-whose poll cannot read them all still delivers every interface, its ``snmp`` record says ``partial=1``, and
-tables found empty are remembered (until a reboot) and not walked again, so the next polls read the rest.
+(ifDescr, ifName, ifAlias, speeds): when the interface set changes, and on label polls where ifTableLastChange
+does not vouch for the labels held (``relabel``). The counter columns are walked with the labels; in between,
+where ifNumber vouches for the interface set, the cells the last walk found are read with GETs (a walk per
+column costs one request per column however few interfaces the device has), and a missing cell means a walk
+again. The profile's own tables (CPU, memory, sensors) come last and stop shortly before the deadline: a slow
+device whose poll cannot read them all still delivers every interface, its ``snmp`` record says
+``partial=1``, and tables found empty are remembered (until a reboot) and not walked again, so the next polls
+read the rest.
 Then the pure maths in ``metrics`` and ``profiles`` turn it into samples. ``run`` returns a ``ProbeResult``; a
 device failure never raises: it is a result that is not ok, with an ``snmp`` sample with ``poll_ok=0`` and
 ``error``.
@@ -26,7 +28,7 @@ from typing import Any, Literal, TypeVar, cast
 from netpoll.devicelog import DeviceLog, device_log
 from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP, WalkTooLong, walk_repetitions
-from netpoll.inputs.snmp.ifselect import ADMIN_DOWN, Decision, Selector, selector
+from netpoll.inputs.snmp.ifselect import ADMIN_DOWN, ADMIN_DROPPED, Decision, Selector, selector
 from netpoll.inputs.snmp.metrics import (
     IfKey,
     IfState,
@@ -42,10 +44,11 @@ from netpoll.inputs.snmp.metrics import (
     marker_changed,
 )
 from netpoll.inputs.snmp.profiles import Profile, ProfileSet, Source, WalkRoot
+from netpoll.inputs.snmp.relabel import LabelMark, label_walk_reason
 from netpoll.inputs.snmp.replies import is_fatal
 from netpoll.inputs.snmp.tables import RateState, Table, table_samples
 from netpoll.inputs.snmp.types import Oid, SnmpClient, SnmpClients, SnmpValue, format_oid, parse_oid
-from netpoll.inventory.models import Device, SnmpSettings
+from netpoll.inventory.models import Device, InterfaceSelection, SnmpSettings
 from netpoll.measurements import SNMP
 from netpoll.probe import Budget, ProbeResult
 from netpoll.restarts import RestartNotices
@@ -57,7 +60,8 @@ STATE_VERSION = 1
 # Row cap per walked column: ROW_CAP_FACTOR x ifNumber, at least ROW_CAP_MIN (``row_cap``).
 ROW_CAP_MIN = 10_000
 ROW_CAP_FACTOR = 4
-# Label columns are re-read every this many polls (and whenever the interface set changes).
+# Every this many polls is a label poll: it walks the label columns, unless ifTableLastChange and ifNumber
+# vouch for the labels held (``relabel``); whenever the interface set changes, they are walked at once.
 LABEL_EVERY = 10
 # An agent whose first GET of a poll takes this long is slow to answer, whatever it is asked: its interface
 # walks go with max-repetitions sized to ifNumber, so round trips, not rows, set the poll's length. A quick
@@ -113,6 +117,9 @@ class _DeviceState:
     base_tags: dict[str, str] = field(default_factory=dict)
     polls_since_labels: int = 0
     if_number: int | None = None
+    # ifTableLastChange and ifNumber as the last label walk read them, and when (monotonic seconds).
+    label_mark: LabelMark | None = None
+    labels_walked_at: float = 0.0
     signature: tuple[frozenset[Oid], ...] | None = None
     fallback: bool = False
     # field → index of the alternative that gave a value on the last full poll
@@ -178,7 +185,7 @@ class SnmpPoller:
     Args:
         pool: hands out one ``SnmpClient`` per device (``pool.client(device)``).
         profiles: from ``load_profiles()``.
-        label_every: re-read the label columns every this many polls.
+        label_every: every this many polls is a label poll (the labels are walked, or checked: ``relabel``).
         restarts: the coldStart/warmStart traps the trap pipeline noted: a reboot none announced is
             ``unexpected_reboot=1``. None: every reboot is unexpected (no trap intake).
     """
@@ -328,23 +335,17 @@ class SnmpPoller:
         poll.if_rows = if_number if if_number is not None else (st.if_count if st.rows is not None else None)
         selection = device.snmp.interfaces.over(profile.if_select)
         sel = selector(selection)
-        relabel = (
-            st.rows is None
-            or st.polls_since_labels + 1 >= self._label_every
-            or rebooted
-            or if_number != st.if_number
-            or st.base_tags != poll.tags
-            or st.selector is None
-            or st.selector.selection != selection  # equal, not the same: the compiled cache is bounded
-            or st.labels_read is not None  # a label poll the deadline cut before its counters
-        )
-        full = relabel or st.full_poll_due
+        last_change = _as_int(scalars.get(system.get("if_table_last_change", "")))
+        labels = self._label_poll(poll, selection, LabelMark(last_change, if_number), rebooted=rebooted)
+        relabel = labels == "walk"
+        full = labels != "none" or st.full_poll_due
         if rebooted:
             st.absent.clear()  # tables can come with a new software version or module
             st.tables_skipped.clear()
             st.labels_read = None
             st.readings.clear()  # counters restarted with the agent: no rate across a reboot
-        time_ns = await self._read(poll, profile, sel, relabel=relabel, if_number=if_number)
+        keep = labels == "keep"
+        time_ns = await self._read(poll, profile, sel, relabel=relabel, keep=keep, if_number=if_number)
         assert st.rows is not None
         columns = poll.columns
         rows = st.rows
@@ -376,6 +377,43 @@ class SnmpPoller:
         # Tables cut short are read on the next poll, which tries every field again.
         st.full_poll_due = partial or (False if full else st.full_poll_due)
         return [*if_samples, *row_samples, Sample(SNMP.name, poll.tags, fields, time_ns)]
+
+    def _label_poll(
+        self, poll: _Poll, selection: InterfaceSelection, mark: LabelMark, *, rebooted: bool
+    ) -> Literal["walk", "keep", "none"]:
+        """Whether this poll walks the label columns, is a label poll that keeps the labels held, or neither.
+
+        The labels are walked at once when there are none, after a reboot, when ifNumber, the device's tags or
+        its selection changed, or when a poll the deadline cut had walked them; a label poll (every
+        ``label_every``-th) walks them unless ifTableLastChange and ifNumber vouch for them
+        (``label_walk_reason``).
+        """
+        st = poll.st
+        poll.mark = mark
+        if (
+            st.rows is None
+            or rebooted
+            or mark.if_number != st.if_number
+            or st.base_tags != poll.tags
+            or st.selector is None
+            or st.selector.selection != selection  # equal, not the same: the compiled cache is bounded
+            or st.labels_read is not None  # a label poll the deadline cut before its counters
+        ):
+            return "walk"
+        if st.polls_since_labels + 1 < self._label_every:
+            return "none"
+        assert poll.device.snmp is not None
+        reason = label_walk_reason(
+            st.label_mark,
+            mark,
+            rebooted=rebooted,
+            age_s=time.monotonic() - st.labels_walked_at,
+            max_age_s=poll.device.snmp.labels_max_age_s,
+        )
+        if reason is None:
+            return "keep"
+        poll.log.debug("label poll walks the labels: %s", reason)
+        return "walk"
 
     def _announced(self, name: str, uptime_s: float | None) -> bool:
         """Whether the trap pipeline noted a coldStart/warmStart from the device since it booted."""
@@ -444,13 +482,23 @@ class SnmpPoller:
         return picked, scalars
 
     async def _read(
-        self, poll: _Poll, profile: Profile, sel: Selector, *, relabel: bool, if_number: int | None
+        self,
+        poll: _Poll,
+        profile: Profile,
+        sel: Selector,
+        *,
+        relabel: bool,
+        keep: bool,
+        if_number: int | None,
     ) -> int:
         """Read the interface columns into ``poll.columns`` and keep the labels current.
 
+        ``keep``: a label poll that keeps the labels held, unless the selected rows' own label cells changed.
         The counters' arrival time stamps the samples (returned); the profile tables come after.
         """
         st = poll.st
+        if keep and not await self._labels_hold(poll, profile, sel):
+            relabel, keep = True, False
         if relabel:
             await self._read_labels(poll, profile, sel)
             self._take_labels(poll, profile, sel, if_number)
@@ -470,7 +518,7 @@ class SnmpPoller:
             if await self._relabel(poll, profile, signature):
                 time_ns = time.time_ns()  # the fallback counters were read last
         else:
-            st.polls_since_labels += 1
+            st.polls_since_labels = 0 if keep else st.polls_since_labels + 1
         if walked:
             cell_names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
             st.cells = _cells(profile, cell_names, st, poll.columns, if_number, self._get_size(poll.device))
@@ -507,6 +555,56 @@ class SnmpPoller:
         st.base_tags = dict(poll.tags)
         st.polls_since_labels = 0
         st.if_number = if_number
+        st.label_mark = poll.mark
+        st.labels_walked_at = time.monotonic()
+
+    async def _labels_hold(self, poll: _Poll, profile: Profile, sel: Selector) -> bool:
+        """On a label poll that keeps the labels: GET the selected rows' label cells; False when one changed.
+
+        ifTableLastChange moves only when rows come or go: an ifAlias edit or a renegotiated speed does not
+        move it. One GET of the selected rows' labels (and the ifAdminStatus of rows dropped only for being
+        admin-down) sees those changes, where it takes fewer requests than a walk of the labels; a change
+        means the labels are walked now, and the selection decided again. Rows not selected are seen by the
+        walk ``labels_max_age_s`` brings.
+        """
+        st = poll.st
+        assert st.rows is not None
+        assert poll.device.snmp is not None
+        indexes: list[Oid] = [(row.index,) for row in st.rows]
+        cells: dict[str, list[Oid]] = dict.fromkeys(profile.if_labels, indexes)
+        if sel.admin_drop and "ifAdminStatus" in profile.columns:
+            cells["ifAdminStatus"] = [(d.row.index,) for d in st.decisions if d.dropped_by == ADMIN_DROPPED]
+        if poll.device.snmp.credentials.version == "1" or not self._gets_pay(
+            poll, sum(map(len, cells.values())), len(cells)
+        ):
+            return True
+        got = await poll.get_cells(_chunks(profile, cells, cells, self._get_size(poll.device)), partial=True)
+        columns = {name: poll.columns.pop(name, {}) for name in cells}
+        if got != "ok":
+            poll.log.debug("GET of the selected interfaces' labels refused: walking them")
+            return False
+        admin = columns.get("ifAdminStatus", {})
+        if any(admin.get(idx) != ADMIN_DOWN for idx in cells.get("ifAdminStatus", ())):
+            poll.log.debug("an admin-down interface the selection dropped is up: walking the labels")
+            return False
+        if interface_rows(columns, poll.tags) != st.rows:
+            poll.log.debug("a selected interface's labels changed: walking the labels")
+            return False
+        return True
+
+    def _gets_pay(self, poll: _Poll, cells: int, columns: int) -> bool:
+        """Whether GETs of ``cells`` cells take fewer requests than a walk of ``columns`` interface columns.
+
+        ceil(cells / cells per GET) against the walk's columns x (rows / max-repetitions + 1); never for an
+        agent that refused such a GET.
+        """
+        settings = poll.device.snmp
+        assert settings is not None
+        if poll.st.no_cell_gets:
+            return False
+        gets = -(-cells // self._get_size(poll.device))
+        walk_pages = poll.st.if_count // max(1, min(settings.max_repetitions, MAX_REPETITIONS_CAP)) + 1
+        return gets < columns * walk_pages
 
     def _row_gets_pay(self, poll: _Poll, profile: Profile, if_number: int | None) -> bool:
         """Whether GETs of the selected rows' counters beat a walk of every row (the crossover).
@@ -520,18 +618,10 @@ class SnmpPoller:
         settings = poll.device.snmp
         assert settings is not None
         assert st.rows is not None
-        if (
-            len(st.rows) >= st.if_count
-            or st.no_cell_gets
-            or if_number != st.if_count
-            or settings.credentials.version == "1"
-        ):
+        if len(st.rows) >= st.if_count or if_number != st.if_count or settings.credentials.version == "1":
             return False
         columns = len(profile.if_counters) + (len(profile.if_fallback) if st.fallback else 0)
-        size = self._get_size(poll.device)
-        gets = -(-len(st.rows) * columns // size)
-        walk_pages = st.if_count // max(1, min(settings.max_repetitions, MAX_REPETITIONS_CAP)) + 1
-        return gets < columns * walk_pages
+        return self._gets_pay(poll, len(st.rows) * columns, columns)
 
     async def _get_rows(self, poll: _Poll, profile: Profile, if_number: int | None) -> int | None:
         """GET the counter cells of the selected rows (a label poll); None when the agent refused the GET.
@@ -690,6 +780,7 @@ class _Poll:
     slow: bool = False  # the first GET took SLOW_REQUEST_S or more
     tables_by: float = float("inf")  # event-loop time the profile tables' walks end by
     columns: Columns = field(default_factory=dict)
+    mark: LabelMark | None = None  # ifTableLastChange and ifNumber as this poll read them
     client: SnmpClient = field(init=False)
     st: _DeviceState = field(init=False)
 

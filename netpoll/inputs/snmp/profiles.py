@@ -515,6 +515,7 @@ _SYSTEM_ROLES = (
     "engine_time",
     "hr_uptime",
     "if_number",
+    "if_table_last_change",
 )
 
 

@@ -247,3 +247,64 @@ def test_a_profile_selection_is_checked(tmp_path: Path) -> None:
         "interfaces.select.exclude.ifType: unknown ifType 'softwareLoopbak';"
         " did you mean 'softwareLoopback'?",
     ]
+
+
+def _label_cycle(
+    tmp_path: Path,
+    clock: VirtualClock,
+    selection: InterfaceSelection,
+    polls: int,
+    changes: dict[int, dict[Oid, SnmpValue]] | None = None,
+    **recording: Any,
+) -> tuple[list[int], list[int]]:
+    """Requests and interfaces written per poll, a minute apart; ``changes``: agent data set before poll i."""
+    agent = CountingAgent.from_snmprec(write_snmprec(tmp_path, 200, **recording))
+    poller = SnmpPoller(Pool(agent), load_profiles())
+    device = _device(selection)
+
+    async def run() -> tuple[list[int], list[int]]:
+        requests, written = [], []
+        for i in range(polls):
+            agent.data.update((changes or {}).get(i, {}))
+            before = agent.requests
+            result = await poller.run(device, Budget.start(30))
+            assert result.ok, result.error
+            requests.append(agent.requests - before)
+            written.append(sum(s.measurement == "interface" for s in result.samples))
+            clock.advance(60)
+        return requests, written
+
+    return clock.run(run())
+
+
+def test_label_polls_keep_the_labels_until_labels_max_age(tmp_path: Path, clock: VirtualClock) -> None:
+    # ifTableLastChange and ifNumber stay: the label polls 10-50 keep the labels (their one extra request is
+    # the GET of the 4 rows' label cells); poll 60, an hour after the walk, walks them (labels_max_age_s).
+    requests, written = _label_cycle(tmp_path, clock, FOUR, 61, last_change=4200)
+    assert written == [4] * 61
+    steady = requests[1]
+    assert requests[0] > 10 * steady
+    assert requests[60] > 10 * steady
+    assert requests[1:60] == [steady + 1 if i % 10 == 0 else steady for i in range(1, 60)]
+
+
+def test_a_moved_if_table_last_change_walks_the_labels(tmp_path: Path, clock: VirtualClock) -> None:
+    # Row 5 renamed an uplink and ifTableLastChange moved (poll 5): the label poll 10 walks and selects it.
+    moved = {5: {(1, 3, 6, 1, 2, 1, 31, 1, 5, 0): 4300, (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, 5): b"uplink-5"}}
+    requests, written = _label_cycle(tmp_path, clock, FOUR, 11, moved, last_change=4200)
+    assert written == [4] * 10 + [5]
+    assert requests[10] > 10 * requests[9]
+
+
+def test_an_admin_down_port_opened_again_is_selected_at_the_label_poll(
+    tmp_path: Path, clock: VirtualClock
+) -> None:
+    # Row 10 (admin-down in the recording) is an uplink that admin_down: drop drops; opened at poll 3, its
+    # ifAdminStatus GET with the label cells on label poll 10 sees it up: the labels are walked, it is back.
+    selection = InterfaceSelection(include=InterfaceRules(ifAlias=("^uplink-",)), admin_down="drop")
+    opened = {3: {(1, 3, 6, 1, 2, 1, 2, 2, 1, 7, 10): 1}}
+    requests, written = _label_cycle(
+        tmp_path, clock, selection, 11, opened, last_change=4200, aliases={10: "uplink-10"}
+    )
+    assert written == [4] * 10 + [5]
+    assert requests[10] > 10 * requests[9]
