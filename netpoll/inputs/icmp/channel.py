@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import random
-import secrets
 import socket
 import struct
 import time
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from netpoll.compat.icmplib import IcmpSocket, echo_request, echo_request_type, reply_parser
@@ -33,8 +34,7 @@ from netpoll.inputs.icmp.packets import (
     classify,
     quoted_destination,
     raw_filter,
-    rx_timestamp_ns,
-    rx_ttl,
+    rx_info,
     ttl_option,
 )
 
@@ -48,6 +48,8 @@ _RECV_SIZE = 192
 # Packets read per readiness callback before yielding to the loop, so a flood cannot starve the senders.
 _DRAIN_LIMIT = 4096
 _SEQ_SPACE = 0x10000
+# Random sequence numbers drawn per os.urandom call: a system call per draw cost more than packing the echo.
+_RANDOM_BATCH = 4096
 _PAYLOAD_BYTES = bytes(range(256))
 _HEADER = struct.Struct("!BBHHH")
 
@@ -123,6 +125,7 @@ class Channel:
         self.echo_type = echo_request_type(icmp)
         self.table: dict[int, tuple[ProbeState, int]] = {}
         self._next_seq = random.randrange(_SEQ_SPACE)
+        self._random: Iterator[int] = iter(())
         self._templates: dict[int, tuple[bytes, int]] = {}
 
     def configure(self, rcvbuf: int) -> None:
@@ -142,7 +145,11 @@ class Channel:
         # Random, so a target cannot tell other targets' sequence numbers from its own; a free one is found
         # at once unless the table is nearly full, then the scan below.
         for _ in range(16):
-            seq = secrets.randbelow(_SEQ_SPACE)
+            seq = next(self._random, None)
+            if seq is None:
+                # Two bytes from the kernel's CSPRNG per number, uniform over the whole sequence space.
+                self._random = iter(memoryview(os.urandom(2 * _RANDOM_BATCH)).cast("H"))
+                seq = next(self._random)
             if seq not in self.table:
                 return seq
         seq = self._next_seq
@@ -201,7 +208,6 @@ class Channel:
             except OSError as exc:  # a pending socket error is reported once; the socket stays usable
                 logger.debug("ICMP %s socket: %s", FAMILY_NAMES[family], exc)
                 continue
-            rx_ns = rx_timestamp_ns(ancdata) or time.time_ns()
             reply = parse(data, address[0], 0)
             if reply is None:
                 continue
@@ -215,11 +221,13 @@ class Channel:
                 continue  # a late reply (the probe gave up), or not ours
             probe, index = entry
             if verdict is Verdict.REPLY:
-                if address[0].split("%", 1)[0] != probe.match_addr:
+                source = address[0]
+                if source != probe.match_addr and source.split("%", 1)[0] != probe.match_addr:
                     REFUSED["stray_reply"] += 1  # same id and sequence from another host: not our reply
                     continue
                 del table[reply.sequence]
-                probe.on_reply(index, rx_ns, rx_ttl(ancdata))
+                rx_ns, ttl = rx_info(ancdata)
+                probe.on_reply(index, rx_ns or time.time_ns(), ttl)
             else:
                 if self.kind == "raw" and quoted_destination(family, data) != probe.match_addr:
                     REFUSED["forged_error"] += 1  # it quotes a request to somewhere else: not ours

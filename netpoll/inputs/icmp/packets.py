@@ -84,15 +84,6 @@ def raw_filter(family: int) -> tuple[int, int, bytes]:
     return socket.IPPROTO_ICMPV6, ICMP6_FILTER, struct.pack("=8I", *words)
 
 
-def rx_timestamp_ns(ancdata: list[tuple[int, int, bytes]]) -> int | None:
-    """The kernel's receive time (SO_TIMESTAMPNS) from recvmsg ancillary data, ns since the epoch."""
-    for level, kind, data in ancdata:
-        if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
-            sec, nsec = _TIMESPEC.unpack_from(data)
-            return int(sec) * 1_000_000_000 + int(nsec)
-    return None
-
-
 # Room for both control messages a reply comes with: the receive timestamp and the TTL (hop limit).
 ANCBUFSIZE = socket.CMSG_SPACE(_TIMESPEC.size) + socket.CMSG_SPACE(_INT.size)
 
@@ -108,15 +99,30 @@ def ttl_option(family: int) -> tuple[int, int, int]:
     return socket.IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1
 
 
-def rx_ttl(ancdata: list[tuple[int, int, bytes]]) -> int | None:
-    """The TTL (IPv6: hop limit) a packet arrived with, from recvmsg ancillary data; None when absent."""
+def rx_info(ancdata: list[tuple[int, int, bytes]]) -> tuple[int | None, int | None]:
+    """``(receive time, TTL)`` of a packet from its recvmsg ancillary data; either None when absent.
+
+    The receive time is the kernel's (SO_TIMESTAMPNS), ns since the epoch; the TTL is the IP TTL (IPv6: hop
+    limit). One pass over the control messages for both, with plain comparisons: this runs for every packet
+    read, and a second pass (or a tuple built per message for a set lookup) cost more than reading the TTL.
+    """
+    rx_ns: int | None = None
+    ttl: int | None = None
     for level, kind, data in ancdata:
-        if (level, kind) in _TTL_MESSAGES and len(data) >= _INT.size:
-            return int(_INT.unpack_from(data)[0])
-    return None
+        if kind == SO_TIMESTAMPNS and level == _SOL_SOCKET:
+            if len(data) >= _TIMESPEC_SIZE:
+                sec, nsec = _TIMESPEC_UNPACK(data)
+                rx_ns = sec * 1_000_000_000 + nsec
+        elif (
+            (kind == IP_TTL and level == _IPPROTO_IP) or (kind == IPV6_HOPLIMIT and level == _IPPROTO_IPV6)
+        ) and len(data) >= _INT_SIZE:
+            (ttl,) = _INT_UNPACK(data)
+    return rx_ns, ttl
 
 
-_TTL_MESSAGES = frozenset({(socket.IPPROTO_IP, IP_TTL), (socket.IPPROTO_IPV6, IPV6_HOPLIMIT)})
+_SOL_SOCKET, _IPPROTO_IP, _IPPROTO_IPV6 = socket.SOL_SOCKET, socket.IPPROTO_IP, socket.IPPROTO_IPV6
+_TIMESPEC_SIZE, _TIMESPEC_UNPACK = _TIMESPEC.size, _TIMESPEC.unpack_from
+_INT_SIZE, _INT_UNPACK = _INT.size, _INT.unpack_from
 
 
 def quoted_destination(family: int, packet: bytes) -> str | None:

@@ -39,7 +39,7 @@ from netpoll.inputs.icmp.channel import FAMILY_NAMES, Channel, ProbeState, Socke
 from netpoll.inputs.icmp.stats import EchoStats, ResultCode, ping_sample, summarize
 from netpoll.inventory.models import Device, PingSettings
 from netpoll.measurements import PING_NO_SUCH_HOST as NO_SUCH_HOST
-from netpoll.probe import Budget, ProbeResult, poller_queue
+from netpoll.probe import Budget, ProbeResult, add_queue_time
 from netpoll.sample import Sample
 
 logger = logging.getLogger("netpoll.icmp")
@@ -311,8 +311,13 @@ class IcmpProber:
                         await asyncio.sleep(delay)
                 slot = self._take_slot()
                 if slot is not None:
-                    with poller_queue():  # send pacing: the poller's time, not the target's
+                    # Send pacing: the poller's time, not the target's (poller_queue's sum, without building a
+                    # context manager for each echo).
+                    queued_at = loop.time()
+                    try:
                         await slot
+                    finally:
+                        add_queue_time(loop.time() - queued_at)
                 try:
                     channel.send(probe, index, sockaddr, payload_size)
                 except BlockingIOError:
@@ -364,11 +369,13 @@ class IcmpProber:
         """The channel and socket address to probe ``address`` on, or why there is none."""
         assert self._loop is not None
         host = address.strip("[]")
+        infos: list[tuple[int, tuple[Any, ...]]]
+        if _is_ipv4(host):  # the common case, without ipaddress's parser (which costs more than an echo)
+            return self._channel_for([(socket.AF_INET, (host, 0))])
         try:
             literal = ipaddress.ip_address(host.split("%", 1)[0])
         except ValueError:
             literal = None
-        infos: list[tuple[int, tuple[Any, ...]]]
         if isinstance(literal, ipaddress.IPv4Address):
             infos = [(socket.AF_INET, (str(literal), 0))]
         elif literal is not None:
@@ -393,6 +400,10 @@ class IcmpProber:
                 why = getattr(exc, "strerror", None) or exc
                 return f"{NO_SUCH_HOST}: name {address!r} does not resolve: {why}"
             infos = [(family, sockaddr) for family, _type, _proto, _name, sockaddr in found]
+        return self._channel_for(infos)
+
+    def _channel_for(self, infos: list[tuple[int, tuple[Any, ...]]]) -> tuple[Channel, tuple[Any, ...]] | str:
+        """The channel of the first address with a socket for its family, or why there is none."""
         for family, sockaddr in infos:
             channel = self._channels.get(family)
             if channel is not None:
@@ -402,6 +413,15 @@ class IcmpProber:
             self._unavailable.get(family, "") for family, _ in infos if family in self._unavailable
         )
         return f"no ICMP socket for {'/'.join(families)} ({reasons or 'address family not supported'})"
+
+
+def _is_ipv4(host: str) -> bool:
+    """True for an IPv4 address in its one canonical form (four decimal octets, no leading zeros)."""
+    try:
+        socket.inet_pton(socket.AF_INET, host)
+    except OSError:
+        return False
+    return True
 
 
 def _wake(waiter: asyncio.Future[None]) -> None:

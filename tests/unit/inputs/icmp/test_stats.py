@@ -21,8 +21,7 @@ from netpoll.inputs.icmp.packets import (
     classify,
     quoted_destination,
     raw_filter,
-    rx_timestamp_ns,
-    rx_ttl,
+    rx_info,
     ttl_option,
 )
 from netpoll.inputs.icmp.stats import ResultCode, jitter, ping_sample, summarize
@@ -194,9 +193,10 @@ def test_raw_filters_pass_only_replies_and_errors() -> None:
 
 def test_rx_timestamp_from_ancillary_data() -> None:
     data = struct.pack("@qq", 1_700_000_000, 123_456_789)
-    assert rx_timestamp_ns([(socket.SOL_SOCKET, SO_TIMESTAMPNS, data)]) == 1_700_000_000_123_456_789
-    assert rx_timestamp_ns([(socket.SOL_IP, 1, data)]) is None
-    assert rx_timestamp_ns([]) is None
+    assert rx_info([(socket.SOL_SOCKET, SO_TIMESTAMPNS, data)]) == (1_700_000_000_123_456_789, None)
+    assert rx_info([(socket.SOL_IP, 1, data)]) == (None, None)
+    assert rx_info([(socket.SOL_SOCKET, SO_TIMESTAMPNS, data[:8])]) == (None, None)  # truncated
+    assert rx_info([]) == (None, None)
 
 
 # --- matching on a shared socket, with a fake in place of the kernel ---------------------------------------
@@ -355,11 +355,13 @@ def test_ttl_is_the_first_timely_replys() -> None:
         ([(socket.SOL_SOCKET, SO_TIMESTAMPNS, b"\0" * 16), (socket.IPPROTO_IP, IP_TTL, b"\x01\0\0\0")], 1),
         ([(socket.IPPROTO_IP, IP_TTL, b"\x01")], None),  # truncated
         ([(socket.IPPROTO_IP, 99, struct.pack("@i", 63))], None),
+        ([(socket.IPPROTO_IP, IPV6_HOPLIMIT, struct.pack("@i", 63))], None),  # type of the other level
+        ([(socket.IPPROTO_IPV6, IP_TTL, struct.pack("@i", 63))], None),
         ([], None),
     ],
 )
 def test_rx_ttl_from_ancillary_data(ancdata: list[tuple[int, int, bytes]], expected: int | None) -> None:
-    assert rx_ttl(ancdata) == expected
+    assert rx_info(ancdata)[1] == expected
 
 
 def test_ttl_option_per_family() -> None:
