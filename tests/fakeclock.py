@@ -35,6 +35,7 @@ class VirtualClock:
     def __init__(self, start_wall: float = START_WALL) -> None:
         self.start_wall = start_wall
         self.elapsed = 0.0
+        self.iterations = 0  # event-loop iterations run so far (each polls the selector once)
 
     def advance(self, seconds: float) -> None:
         """Move the clock forward (never back)."""
@@ -98,6 +99,7 @@ class _Selector(selectors.BaseSelector):
         self._real = selectors.DefaultSelector()
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        self._clock.iterations += 1
         ready = self._real.select(0)
         if ready or timeout == 0:
             return ready

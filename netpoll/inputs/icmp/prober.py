@@ -14,7 +14,6 @@ RTTs come from the kernel's receive timestamp (SO_TIMESTAMPNS) minus a send time
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import errno
 import functools
@@ -36,6 +35,7 @@ from icmplib.exceptions import ICMPSocketError, SocketPermissionError
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
 from netpoll.inputs.icmp.channel import FAMILY_NAMES, Channel, ProbeState, SocketKind
+from netpoll.inputs.icmp.pacing import SendPacer
 from netpoll.inputs.icmp.stats import EchoStats, ResultCode, ping_sample, summarize
 from netpoll.inventory.models import Device, PingSettings
 from netpoll.measurements import PING_NO_SUCH_HOST as NO_SUCH_HOST
@@ -120,14 +120,11 @@ class IcmpProber:
     ) -> None:
         self._mode = mode
         self._resolve_timeout = resolve_timeout
-        self._burst = burst
         self._rcvbuf = rcvbuf
         self._channels: dict[int, Channel] = {}
         self._unavailable: dict[int, str] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._budget = burst
-        self._refill_pending = False
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._pacer = SendPacer(burst)
         self._dns: ThreadPoolExecutor | None = None  # made on the first name to resolve
 
     @property
@@ -152,6 +149,7 @@ class IcmpProber:
             # IPv6 alone opened: IPv4 targets would all fail; say so once instead of on every probe.
             logger.warning("ICMP for IPv4 unavailable: %s", self._unavailable.get(socket.AF_INET))
         logger.debug("ICMP sockets: %s", self.socket_kinds)
+        self._pacer.open(self._loop)
         return self
 
     def _open(
@@ -189,11 +187,8 @@ class IcmpProber:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        # Probes still queued for a send slot go on and fail their send (result code 2) instead of hanging.
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-        self._waiters.clear()
+        # Probes still waiting for a send slot go on and fail their send (result code 2) instead of hanging.
+        self._pacer.close()
         for channel in self._channels.values():
             if self._loop is not None:
                 self._loop.remove_reader(channel.sock)
@@ -205,36 +200,6 @@ class IcmpProber:
             # probe awaiting one ends as a result (no socket), not with a CancelledError.
             self._dns.shutdown(wait=False)
             self._dns = None
-
-    # -- pacing: at most ``burst`` sends per loop iteration, FIFO for the rest ---------------------------
-
-    def _take_slot(self) -> asyncio.Future[None] | None:
-        if self._loop is None:  # closed under a running probe: its send fails, it does not hang
-            return None
-        if not self._refill_pending:
-            self._refill_pending = True
-            self._loop.call_soon(self._refill)
-        if self._budget > 0 and not self._waiters:
-            self._budget -= 1
-            return None
-        waiter: asyncio.Future[None] = self._loop.create_future()
-        self._waiters.append(waiter)
-        return waiter
-
-    def _refill(self) -> None:
-        self._refill_pending = False
-        if self._loop is None:  # closed while a refill was scheduled
-            return
-        budget = self._burst
-        while self._waiters and budget:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                budget -= 1
-        self._budget = budget
-        if budget < self._burst:  # slots handed out: the next iteration refills again
-            self._refill_pending = True
-            self._loop.call_soon(self._refill)
 
     # -- probing -----------------------------------------------------------------------------------------
 
@@ -305,19 +270,16 @@ class IcmpProber:
         last_send = start
         try:
             for index in range(count):
-                if index:
-                    delay = start + index * interval - loop.time()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                slot = self._take_slot()
+                due = start + index * interval
+                slot = self._pacer.slot(due)
                 if slot is not None:
-                    # Send pacing: the poller's time, not the target's (poller_queue's sum, without building a
-                    # context manager for each echo).
-                    queued_at = loop.time()
+                    asked = loop.time()
                     try:
                         await slot
                     finally:
-                        add_queue_time(loop.time() - queued_at)
+                        # Waiting for a send slot once the echo was due is the poller's time, not the
+                        # target's (poller_queue's sum, without a context manager per echo).
+                        add_queue_time(max(0.0, loop.time() - max(due, asked)))
                 try:
                     channel.send(probe, index, sockaddr, payload_size)
                 except BlockingIOError:
