@@ -3,9 +3,13 @@
 ``evaluate`` is synchronous and does no network I/O. It writes the state file (JSON, atomic) right after
 any breach or clear, so that after a restart — even after SIGKILL — an alert already published is not
 published again, and its clear still comes when the condition ends. That file holds only the entities that
-are not ``ok`` and stays small; what event and flapping rules remember of every ``ok`` entity (one record
-per interface and rule) goes to a sibling ``*.edges.json``. Either file is rewritten only when it changed:
-the edges file at most every 30 s and at ``save()``.
+are not ``ok`` and stays small; the engine keeps their keys apart, so writing it costs what it holds, not
+what the engine holds. What event and flapping rules remember of every ``ok`` entity (one record per
+interface and rule: hundreds of thousands on a large network) goes to a sibling ``*.edges.json`` snapshot,
+written rarely, and the records that changed since to an append-only ``*.edges.journal`` beside it (at most
+every 30 s and at ``save()``); once the journal would outgrow the snapshot, a new snapshot replaces both.
+So a save costs what changed since the last one, and the snapshot's full walk is amortised over as many
+changes as it holds records.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ from netpoll.alerts.state import (
     baseline_ratio,
     dump_edges,
     dump_states,
+    edge_journal_line,
     flap_count,
+    parse_edge_journal,
     parse_edges,
     parse_states,
     read_state_file,
@@ -36,6 +42,7 @@ from netpoll.alerts.state import (
     step_threshold,
     write_state_file,
 )
+from netpoll.atomic_file import append_durable
 from netpoll.devicelog import device_log
 from netpoll.measurements import MODEL, Model
 from netpoll.numbers import human
@@ -48,6 +55,10 @@ logger = logging.getLogger("netpoll.alerts")
 # Pending runs and flapping histories are saved at most this often when nothing was published:
 # losing them to a crash only delays an alert by a few samples.
 IDLE_SAVE_INTERVAL_S = 30.0
+# Edge changes remembered one by one for the journal; past this many, the next save writes a full snapshot
+# instead (a set of every interface's key after the first poll of a large network would cost more memory
+# than the snapshot costs time).
+EDGE_CHANGES_MAX = 50_000
 
 
 class AlertEngine:
@@ -72,11 +83,22 @@ class AlertEngine:
             subject = model.subject_tag(rule.measurement)
             self._by_measurement.setdefault(rule.measurement, (subject, []))[1].append(rule)
         self._states: dict[StateKey, RuleState] = {}
+        # Keys of the states that are not ``ok`` (what the active file holds), in the order they became so.
+        self._active: dict[StateKey, None] = {}
         self.edges_path = (
             self.state_path.with_name(self.state_path.stem + ".edges.json") if self.state_path else None
         )
+        self.journal_path = (
+            self.state_path.with_name(self.state_path.stem + ".edges.journal") if self.state_path else None
+        )
         self._dirty = False  # active (not ok) states changed since the last write
-        self._edges_dirty = False  # event/flapping memory of ok entities changed since the last write
+        # Keys whose edge record (event/flapping/baseline memory of an ok entity) changed since the last
+        # write; ``_edges_full``: a full snapshot is due instead (restart, too many changes, a failed write).
+        self._edge_changes: set[StateKey] = set()
+        self._edges_full = False
+        self._edges_generation = 0  # of the snapshot on disk; journal lines carry it
+        self._edges_bytes = 0  # size of that snapshot: the journal may grow to it before the next one
+        self._journal_bytes = 0
         self._last_save = self._last_edges_save = time.monotonic()
         if self.state_path is not None:
             self._restore(self.state_path)
@@ -128,11 +150,12 @@ class AlertEngine:
                 state = self._states[key] = RuleState()
             before = state.matched
             transition = step_event(rule, state, value)
-            self._edges_dirty |= before != state.matched
+            if before != state.matched:
+                self._edge_changed(key)
         elif rule.kind in ("flapping", "baseline"):
             if state is None:
                 state = self._states[key] = RuleState()
-            transition, value = self._step_remembering(rule, state, value, now)
+            transition, value = self._step_remembering(rule, key, state, value, now)
         else:
             if state is None:
                 if not rule.breaching(value):
@@ -142,6 +165,7 @@ class AlertEngine:
             transition = step_threshold(rule, state, value, now)
             if state.phase != before_phase or state.phase in ("pending", "clearing"):
                 self._dirty = True
+                self._track(key, state)
             if state.is_idle():
                 del self._states[key]
         if transition is None:
@@ -149,7 +173,7 @@ class AlertEngine:
         return self._alert(rule, device, entity, sample, value, state, transition)
 
     def _step_remembering(
-        self, rule: Rule, state: RuleState, value: FieldValue, now: int
+        self, rule: Rule, key: StateKey, state: RuleState, value: FieldValue, now: int
     ) -> tuple[Transition | None, FieldValue]:
         """Step a flapping or baseline rule, whose state remembers past samples; (transition, alert value)."""
         memory = state.memory()
@@ -166,13 +190,35 @@ class AlertEngine:
         # An ok entity's memory is in the edges file, any other's in the active file; a change of
         # phase to or from ok moves it from one to the other.
         moved = (before_phase == "ok") != (state.phase == "ok")
-        self._edges_dirty |= moved or (remembered and state.phase == "ok")
+        if moved or (remembered and state.phase == "ok"):
+            self._edge_changed(key)
+        if moved:
+            self._track(key, state)
         self._dirty |= (
             before_phase != state.phase
             or state.phase in ("pending", "clearing")
             or (remembered and state.phase != "ok")
         )
         return transition, value
+
+    def _track(self, key: StateKey, state: RuleState) -> None:
+        """Keep the index of states that are not ``ok`` up to date after a step changed a phase."""
+        if state.phase == "ok":
+            self._active.pop(key, None)
+        else:
+            self._active[key] = None
+
+    def _edge_changed(self, key: StateKey) -> None:
+        if self._edges_full:
+            return  # the snapshot due holds it
+        self._edge_changes.add(key)
+        if len(self._edge_changes) > EDGE_CHANGES_MAX:
+            self._edge_changes.clear()
+            self._edges_full = True
+
+    @property
+    def _edges_dirty(self) -> bool:
+        return self._edges_full or bool(self._edge_changes)
 
     def _alert(
         self,
@@ -218,13 +264,15 @@ class AlertEngine:
 
     def active(self) -> list[StateKey]:
         """(rule, device, entity) of every breach published and not yet cleared."""
-        return [key for key, state in self._states.items() if state.phase in ("breached", "clearing")]
+        return [key for key in self._active if self._states[key].phase in ("breached", "clearing")]
 
     def forget(self, device: str) -> None:
         """Drop all state of a device (removed from the inventory); its breaches will never clear."""
         for key in [key for key in self._states if key[1] == device]:
             del self._states[key]
-        self._dirty = self._edges_dirty = True
+            self._active.pop(key, None)
+            self._edge_changed(key)  # gone from the edges file
+        self._dirty = True
 
     def save(self) -> None:
         """Write the state files that changed since their last write (no-op without ``state_path``).
@@ -237,18 +285,54 @@ class AlertEngine:
             self._save_edges()
 
     def _save_active(self) -> None:
-        if self.state_path is not None and not self._write(
-            self.state_path, dump_states(self._states.items())
-        ):
+        states = [(key, self._states[key]) for key in self._active]
+        if self.state_path is not None and not self._write(self.state_path, dump_states(states)):
             return
         self._dirty = False
         self._last_save = time.monotonic()
 
     def _save_edges(self) -> None:
-        if self.edges_path is not None and not self._write(self.edges_path, dump_edges(self._states.items())):
-            return
-        self._edges_dirty = False
+        """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
+        changes, self._edge_changes = self._edge_changes, set()
+        if self.edges_path is None:
+            self._edges_full = False
+        else:
+            written = (not self._edges_full and self._append(changes)) or self._snapshot_edges()
+            # Not written: a snapshot (which holds every change) is due at the next save, in 30 s.
+            self._edges_full = not written
         self._last_edges_save = time.monotonic()
+
+    def _append(self, changes: set[StateKey]) -> bool:
+        """Journal the changed records; False when a snapshot is due instead (journal full, write failed)."""
+        assert self.journal_path is not None
+        line = edge_journal_line(
+            self._edges_generation, ((key, self._states.get(key)) for key in sorted(changes))
+        )
+        if self._edges_generation == 0 or self._journal_bytes + len(line) > self._edges_bytes:
+            return False  # no snapshot yet, or the journal would be larger than one
+        try:
+            append_durable(self.journal_path, line)
+        except OSError as exc:
+            logger.error("cannot write alert state %s: %s", self.journal_path, exc)
+            return False
+        self._journal_bytes += len(line)
+        return True
+
+    def _snapshot_edges(self) -> bool:
+        assert self.edges_path is not None
+        assert self.journal_path is not None
+        generation = self._edges_generation + 1
+        if not self._write(self.edges_path, dump_edges(self._states.items(), generation)):
+            return False
+        self._edges_generation = generation
+        self._journal_bytes = 0
+        try:
+            self._edges_bytes = self.edges_path.stat().st_size
+            # Its lines are of the older generation, which a restore would skip; removed all the same.
+            self.journal_path.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.error("alert state %s: %s", self.journal_path, exc)
+        return True
 
     @staticmethod
     def _write(path: Path, document: dict[str, object]) -> bool:
@@ -260,9 +344,8 @@ class AlertEngine:
         return True
 
     def _restore(self, path: Path) -> None:
-        assert self.edges_path is not None
         # Edges first: an entity that is also in the active file is described by it.
-        records = self._read(self.edges_path, parse_edges) + self._read(path, parse_states)
+        records = self._read_edges() + self._read(path, parse_states)[1]
         names = {rule.name for rule in self.rules}
         dropped = 0
         for key, state in records:
@@ -270,9 +353,10 @@ class AlertEngine:
                 self._states[key] = state
             else:
                 dropped += 1
+        self._active = {key: None for key, state in self._states.items() if state.phase != "ok"}
         if dropped:
             logger.warning("alert state: dropped %d record(s) of rules that no longer exist", dropped)
-            self._dirty = self._edges_dirty = True  # rewrite the files without them at the next save
+            self._dirty = self._edges_full = True  # rewrite the files without them at the next save
         if records:
             logger.info(
                 "alert state restored from %s: %d record(s), %d active",
@@ -281,19 +365,46 @@ class AlertEngine:
                 len(self.active()),
             )
 
+    def _read_edges(self) -> list[tuple[StateKey, RuleState]]:
+        """The edges snapshot with its journal replayed over it."""
+        assert self.edges_path is not None
+        assert self.journal_path is not None
+        document, records = self._read(self.edges_path, parse_edges)
+        edges = dict(records)
+        if isinstance(document, dict) and isinstance(document.get("generation"), int):
+            self._edges_generation = document["generation"]
+        with contextlib.suppress(OSError):
+            self._edges_bytes = self.edges_path.stat().st_size
+        try:
+            journal = self.journal_path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return list(edges.items())
+        except OSError as exc:
+            logger.error("alert state %s unreadable (%s); starting without it", self.journal_path, exc)
+            journal = ""
+        for key, state in parse_edge_journal(journal, self._edges_generation):
+            if state is None:
+                edges.pop(key, None)
+            else:
+                edges[key] = state
+        # Fold the journal into a new snapshot at the first save (a torn last line is never appended to).
+        self._edges_full = True
+        return list(edges.items())
+
     @staticmethod
     def _read(
         path: Path, parse: Callable[[Any], Iterator[tuple[StateKey, RuleState]]]
-    ) -> list[tuple[StateKey, RuleState]]:
+    ) -> tuple[Any, list[tuple[StateKey, RuleState]]]:
+        """A state file's document and its records; (None, []) when there is none or it is damaged."""
         try:
             document = read_state_file(path)
-            return [] if document is None else list(parse(document))
+            return document, ([] if document is None else list(parse(document)))
         except (OSError, ValueError) as exc:
             # A damaged state file must not stop the daemon: start afresh, keep the file for a post-mortem.
             logger.error("alert state %s unreadable (%s); starting without it", path, exc)
             with contextlib.suppress(OSError):
                 path.replace(path.with_name(path.name + ".corrupt"))
-            return []
+            return None, []
 
 
 def _trap_event(rule: Rule, device: str, sample: Sample) -> Alert | None:

@@ -199,22 +199,50 @@ def dump_states(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
     }
 
 
-def dump_edges(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
+def edge_record(key: StateKey, state: RuleState) -> list[Any]:
+    """The edges-file record of one ``ok`` entity's memory (event, flapping and baseline rules)."""
+    rule, device, entity = key
+    # Baseline rules add their history (a 7th item); the others keep the 6 of earlier versions.
+    record: list[Any] = [rule, device, entity, state.matched, state.last_value, state.changes]
+    if state.history:
+        record.append(state.history)
+    return record
+
+
+def has_edge(state: RuleState | None) -> bool:
+    """Whether a state belongs in the edges file (an ``ok`` entity that remembers something)."""
+    return state is not None and state.phase == "ok" and not state.is_idle()
+
+
+def dump_edges(states: Iterable[tuple[StateKey, RuleState]], generation: int = 0) -> dict[str, Any]:
     """The JSON document of the edges file: what event and flapping rules remember of ``ok`` entities.
 
-    There is one such record per interface and rule on a large network, so it is compact and written
-    only now and then: losing its last minute to a crash only loses the memory of a few recent changes.
+    There is one such record per interface and rule on a large network, so this full snapshot is written
+    rarely; the changes since go to a journal beside it (``edge_journal_line``) marked with the snapshot's
+    ``generation``, so a journal left over from an older snapshot is never replayed on a newer one.
     """
     return {
         "version": STATE_FORMAT_VERSION,
-        "edges": [
-            # Baseline rules add their history (a 7th item); the others keep the 6 of earlier versions.
-            [rule, device, entity, state.matched, state.last_value, state.changes]
-            + ([state.history] if state.history else [])
-            for (rule, device, entity), state in states
-            if state.phase == "ok" and not state.is_idle()
-        ],
+        "generation": generation,
+        "edges": [edge_record(key, state) for key, state in states if has_edge(state)],
     }
+
+
+def edge_journal_line(generation: int, changes: Iterable[tuple[StateKey, RuleState | None]]) -> bytes:
+    """One line of the edges journal: the changed records, and the entities that left the edges file.
+
+    An entity leaves it when its memory is dropped (device forgotten), emptied, or moved to the active
+    file (its phase is no longer ``ok``).
+    """
+    edges: list[list[Any]] = []
+    gone: list[list[str]] = []
+    for key, state in changes:
+        if state is not None and has_edge(state):
+            edges.append(edge_record(key, state))
+        else:
+            gone.append(list(key))
+    line = {"generation": generation, "edges": edges, "gone": gone}
+    return json.dumps(line, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def parse_states(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
@@ -234,16 +262,48 @@ def parse_edges(document: Any) -> Iterator[tuple[StateKey, RuleState]]:
     if not isinstance(document, dict) or document.get("version") != STATE_FORMAT_VERSION:
         raise ValueError("not a netpoll alert edges file of version 1")
     for record in document.get("edges", []):
+        parsed = _parse_edge(record)
+        if parsed is not None:
+            yield parsed
+
+
+def parse_edge_journal(text: str, generation: int) -> Iterator[tuple[StateKey, RuleState | None]]:
+    """The changes an edges journal holds for the snapshot of ``generation``, in order (None: gone).
+
+    Lines of another generation (a journal left over from an older snapshot) and damaged lines (a torn
+    last line after a crash) are skipped, the latter with a warning.
+    """
+    for line in text.splitlines():
         try:
-            # Files written before baseline rules have no history (6 items).
-            rule, device, entity, matched, last_value, changes, *rest = record
-            history = rest[0] if rest else []
-            state = RuleState.from_json(
-                {"matched": matched, "last_value": last_value, "changes": changes, "history": history}
-            )
-            yield (str(rule), str(device), str(entity)), state
-        except (TypeError, ValueError) as exc:
-            logger.warning("alert state: skipping malformed edge %r: %s", record, exc)
+            entry = json.loads(line)
+            if not isinstance(entry, dict):
+                raise TypeError("not an object")
+        except (TypeError, ValueError):
+            logger.warning("alert state: skipping a damaged edges journal line")
+            continue
+        if entry.get("generation") != generation:
+            continue
+        for record in entry.get("edges", []):
+            parsed = _parse_edge(record)
+            if parsed is not None:
+                yield parsed
+        for key in entry.get("gone", []):
+            if isinstance(key, list) and len(key) == 3:
+                yield (str(key[0]), str(key[1]), str(key[2])), None
+
+
+def _parse_edge(record: Any) -> tuple[StateKey, RuleState] | None:
+    try:
+        # Files written before baseline rules have no history (6 items).
+        rule, device, entity, matched, last_value, changes, *rest = record
+        history = rest[0] if rest else []
+        state = RuleState.from_json(
+            {"matched": matched, "last_value": last_value, "changes": changes, "history": history}
+        )
+    except (TypeError, ValueError) as exc:
+        logger.warning("alert state: skipping malformed edge %r: %s", record, exc)
+        return None
+    return (str(rule), str(device), str(entity)), state
 
 
 def write_state_file(path: Path, document: dict[str, Any]) -> None:

@@ -441,3 +441,82 @@ def test_edges_of_earlier_versions_load() -> None:
 
     ((key, state),) = parse_edges({"version": 1, "edges": [["flap", "sw1", "Gi0/1", None, 1, [5]]]})
     assert (key, state.last_value, state.changes, state.history) == (("flap", "sw1", "Gi0/1"), 1, [5], [])
+
+
+def _edges_of(engine: AlertEngine) -> dict[tuple[str, str, str], tuple[object, object]]:
+    return {key: (s.matched, s.last_value) for key, s in engine._states.items() if s.phase == "ok"}
+
+
+def test_edge_changes_go_to_a_journal_and_a_restart_replays_it(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    edges, journal = tmp_path / "alerts.edges.json", tmp_path / "alerts.edges.journal"
+    link, flap = rule(LINK_DOWN), rule(FLAP)
+    engine = AlertEngine([link, flap], state_path=path)
+    engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(20)])
+    engine.save()  # the first save: a snapshot of all 40 records
+    snapshot = edges.read_bytes()
+    assert len(json.loads(snapshot)["edges"]) == 40
+    assert not journal.exists()
+    engine.evaluate([iface("Gi0/3", 2, 1, 10)])  # one interface changed: one line with its two records
+    engine.save()
+    assert edges.read_bytes() == snapshot  # the snapshot is not rewritten
+    (line,) = journal.read_text().splitlines()
+    entry = json.loads(line)
+    assert (entry["generation"], entry["gone"]) == (json.loads(snapshot)["generation"], [])
+    assert sorted(record[:3] for record in entry["edges"]) == [
+        ["flap", "sw1", "Gi0/3"],
+        ["link_down", "sw1", "Gi0/3"],
+    ]
+    engine.forget("sw1")
+    engine.save()  # forgotten: its 40 keys "gone"
+    assert sorted(json.loads(journal.read_text().splitlines()[-1])["gone"])[:1] == [["flap", "sw1", "Gi0/0"]]
+    assert AlertEngine([link, flap], state_path=path)._states == {}
+    for step in range(1, 10):  # changes journaled until the journal would outgrow the snapshot
+        engine.evaluate([iface(f"Gi0/{n}", 1, 1, 10 + step) for n in range(2 * step, 2 * step + 2)])
+        engine.save()
+        if not journal.exists():
+            break
+        assert journal.stat().st_size <= edges.stat().st_size
+    assert not journal.exists()
+    assert _edges_of(AlertEngine([link, flap], state_path=path)) == _edges_of(engine)  # the new snapshot
+
+
+def test_restart_sees_snapshot_plus_journal(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    link = rule(LINK_DOWN)
+    engine = AlertEngine([link], state_path=path)
+    engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(10)])
+    engine.save()
+    engine.evaluate([iface("Gi0/1", 2, 1, 10)])
+    engine.save()
+    engine.evaluate([iface("Gi0/2", 2, 1, 20)])
+    engine.save()
+    assert len((tmp_path / "alerts.edges.journal").read_text().splitlines()) == 2
+    restarted = AlertEngine([link], state_path=path)
+    assert _edges_of(restarted) == _edges_of(engine)
+    # The interface already down is no change; the one still up going down is.
+    alerts = restarted.evaluate([iface("Gi0/1", 2, 1, 30), iface("Gi0/5", 2, 1, 30)])
+    assert [(a.entity, a.state) for a in alerts] == [("Gi0/5", "event")]
+    restarted.save()  # the first save after a restart folds the journal into a new snapshot
+    assert not (tmp_path / "alerts.edges.journal").exists()
+    assert _edges_of(AlertEngine([link], state_path=path)) == _edges_of(restarted)
+
+
+def test_torn_or_stale_journal_lines_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "alerts.json"
+    journal = tmp_path / "alerts.edges.journal"
+    link = rule(LINK_DOWN)
+    engine = AlertEngine([link], state_path=path)
+    engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(10)])
+    engine.save()
+    engine.evaluate([iface("Gi0/1", 2, 1, 10)])
+    engine.save()
+    generation = json.loads(journal.read_text())["generation"]
+    record = ["link_down", "sw1", "Gi0/2", True, None, []]
+    stale = {"generation": generation - 1, "edges": [record], "gone": []}
+    torn = f'{{"generation": {generation}, "edges": [["link_down", "sw1", "Gi0/3", tr'
+    with journal.open("a") as handle:  # a leftover of an older snapshot, then a crash mid-append
+        handle.write(json.dumps(stale) + "\n" + torn)
+    restarted = AlertEngine([link], state_path=path)
+    assert _edges_of(restarted) == _edges_of(engine)
+    assert "damaged edges journal line" in caplog.text
