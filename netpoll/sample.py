@@ -31,6 +31,7 @@ _TAG_ESCAPES = str.maketrans(_NAME_ESCAPES)
 _BAD_BACKSLASH = re.compile(r"\\(?=[\\,= \n\r]|$)")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _INT_MIN, _INT_LIMIT, _UINT_LIMIT = -(2**63), 2**63, 2**64
+_isfinite = math.isfinite
 
 
 def _name(text: str, escapes: dict[int, str]) -> str:
@@ -39,6 +40,42 @@ def _name(text: str, escapes: dict[int, str]) -> str:
     if not text.isascii():
         text = _SURROGATE.sub("\ufffd", text)
     return text.translate(escapes)
+
+
+# Measurement names, tag keys and field keys are few (the schema's, the profiles'), and every record repeats
+# them: each is escaped once. Bounded all the same (a user profile could name many fields).
+_KEYS: dict[str, str] = {}
+_MEASUREMENTS: dict[str, str] = {}
+_KEYS_MAX = 4096
+
+
+def _key(text: str) -> str:
+    escaped = _KEYS.get(text)
+    if escaped is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        escaped = _KEYS[text] = _name(text, _TAG_ESCAPES)
+    return escaped
+
+
+def _tag_value(text: str) -> str:
+    # The common case first: a short ASCII value without a backslash needs only the escapes.
+    if len(text) <= TAG_MAX and "\\" not in text and text.isascii():
+        return text.translate(_TAG_ESCAPES)
+    return _name(cut(text, TAG_MAX), _TAG_ESCAPES)
+
+
+def _field(key: str, value: FieldValue) -> str | None:
+    """``key=value`` of one field; None when the value has no spelling in line protocol."""
+    # Exact types first (what nearly every field is); bool is a subclass of int, so it never takes these.
+    name = _KEYS.get(key) or _key(key)
+    kind = type(value)
+    if kind is float:
+        return f"{name}={value!r}" if _isfinite(value) else None  # type: ignore[arg-type]
+    if kind is int and _INT_MIN <= value < _INT_LIMIT:  # type: ignore[operator]
+        return f"{name}={value}i"
+    encoded = _field_value(value)
+    return None if encoded is None else f"{name}={encoded}"
 
 
 def _field_value(value: FieldValue) -> str | None:
@@ -81,18 +118,21 @@ class Sample:
         Every string is encoded by one rule (see the comment above ``TAG_MAX``); a sample with no field that
         can be written (only NaN) gives an empty string.
         """
-        parts = [_name(self.measurement, _MEASUREMENT_ESCAPES)]
-        for key in sorted(self.tags):
-            tag = self.tags[key]
-            if tag != "":
-                parts.append(f"{_name(key, _TAG_ESCAPES)}={_name(cut(tag, TAG_MAX), _TAG_ESCAPES)}")
-        fields = []
-        for key, value in self.fields.items():
-            encoded = _field_value(value)
-            if encoded is not None:
-                fields.append(f"{_name(key, _TAG_ESCAPES)}={encoded}")
+        fields = [
+            encoded for key, value in self.fields.items() if (encoded := _field(key, value)) is not None
+        ]
         if not fields:
             return ""
+        measurement = _MEASUREMENTS.get(self.measurement)
+        if measurement is None:
+            if len(_MEASUREMENTS) >= _KEYS_MAX:
+                _MEASUREMENTS.clear()
+            measurement = _MEASUREMENTS[self.measurement] = _name(self.measurement, _MEASUREMENT_ESCAPES)
+        tags = self.tags
+        parts = [measurement]
+        parts += [
+            f"{_KEYS.get(key) or _key(key)}={_tag_value(tags[key])}" for key in sorted(tags) if tags[key]
+        ]
         return f"{','.join(parts)} {','.join(fields)} {self.time_ns}"
 
     def to_dict(self) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from netpoll.alerts.alert import Alert, new_alert_id
-from netpoll.alerts.rules import Hold, Rule, usable_value
+from netpoll.alerts.rules import Hold, Rule, Scope, usable_value
 from netpoll.alerts.state import (
     RuleState,
     StateKey,
@@ -82,6 +82,8 @@ class AlertEngine:
         for rule in self.rules:
             subject = model.subject_tag(rule.measurement)
             self._by_measurement.setdefault(rule.measurement, (subject, []))[1].append(rule)
+        # Rules that watch every device and entity: the scope check is skipped (it runs for every sample).
+        self._unscoped = frozenset(rule.name for rule in self.rules if rule.scope == Scope())
         self._states: dict[StateKey, RuleState] = {}
         # Keys of the states that are not ``ok`` (what the active file holds), in the order they became so.
         self._active: dict[StateKey, None] = {}
@@ -139,10 +141,14 @@ class AlertEngine:
         if value is None or not usable_value(value):
             return None  # a missing value is no sample: never a clear
         entity = rule.entity_of(sample.tags)
-        if not rule.scope.matches(sample.tags, entity, device) or not rule.applies(sample.fields):
-            return None
         key = (rule.name, device, entity)
         state = self._states.get(key)
+        if state is None and rule.kind == "threshold" and not rule.breaching(value):
+            return None  # the common case: all is well and nothing to remember (in scope or not)
+        if rule.name not in self._unscoped and not rule.scope.matches(sample.tags, entity, device):
+            return None
+        if rule.when and not rule.applies(sample.fields):
+            return None
         now = sample.time_ns
         transition: Transition | None
         if rule.kind == "event":
@@ -158,8 +164,6 @@ class AlertEngine:
             transition, value = self._step_remembering(rule, key, state, value, now)
         else:
             if state is None:
-                if not rule.breaching(value):
-                    return None  # the common case: all is well and nothing to remember
                 state = self._states[key] = RuleState()
             before_phase = state.phase
             transition = step_threshold(rule, state, value, now)

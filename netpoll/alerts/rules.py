@@ -207,7 +207,10 @@ def compare(value: FieldValue, comparison: Comparison, reference: FieldValue) ->
 
 def usable_value(value: object) -> bool:
     """Whether a field value can be evaluated (NaN and other types count as a missing sample)."""
-    if isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind is float:  # the usual case first: this runs for every field every rule watches
+        return not math.isnan(value)  # type: ignore[arg-type]
+    if kind is int or isinstance(value, bool | int | str):
         return True
     return isinstance(value, float) and not math.isnan(value)
 
