@@ -481,14 +481,20 @@ def test_edge_changes_go_to_a_journal_and_a_restart_replays_it(tmp_path: Path) -
     assert _edges_of(AlertEngine([link, flap], state_path=path)) == _edges_of(engine)  # the new snapshot
 
 
-def test_restart_sees_snapshot_plus_journal(tmp_path: Path) -> None:
-    path = tmp_path / "alerts.json"
-    link = rule(LINK_DOWN)
+def _journaled(path: Path, link: Rule) -> AlertEngine:
+    """An engine whose snapshot holds 10 interfaces up, and a journal line Gi0/1 going down."""
     engine = AlertEngine([link], state_path=path)
     engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(10)])
     engine.save()
     engine.evaluate([iface("Gi0/1", 2, 1, 10)])
     engine.save()
+    return engine
+
+
+def test_restart_sees_snapshot_plus_journal(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.json"
+    link = rule(LINK_DOWN)
+    engine = _journaled(path, link)
     engine.evaluate([iface("Gi0/2", 2, 1, 20)])
     engine.save()
     assert len((tmp_path / "alerts.edges.journal").read_text().splitlines()) == 2
@@ -506,11 +512,7 @@ def test_torn_or_stale_journal_lines_are_skipped(tmp_path: Path, caplog: pytest.
     path = tmp_path / "alerts.json"
     journal = tmp_path / "alerts.edges.journal"
     link = rule(LINK_DOWN)
-    engine = AlertEngine([link], state_path=path)
-    engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(10)])
-    engine.save()
-    engine.evaluate([iface("Gi0/1", 2, 1, 10)])
-    engine.save()
+    engine = _journaled(path, link)
     generation = json.loads(journal.read_text())["generation"]
     record = ["link_down", "sw1", "Gi0/2", True, None, []]
     stale = {"generation": generation - 1, "edges": [record], "gone": []}
