@@ -1,8 +1,16 @@
 """The daemon's HTTP endpoint: status page, JSON API, ``/metrics`` and ``/healthz`` (``http.listen``).
 
-A small asyncio server (no thread, no framework): one request per connection, ``GET`` and ``HEAD`` only.
-Every connection goes through ``HttpEndpoint._handle``, where the bounds of :mod:`netpoll.daemon.httplimits`
-(connections, header sizes, time) apply; ``routes`` maps paths to answers and knows nothing of sockets.
+A small asyncio server (no framework) on an event loop of its own, in its own thread: one request per
+connection, ``GET`` and ``HEAD`` only. Every connection goes through ``HttpEndpoint._handle``, where the
+bounds of :mod:`netpoll.daemon.httplimits` (connections, header sizes, time) apply; ``routes`` maps paths to
+answers and knows nothing of sockets.
+
+Why a thread: an overloaded poller's event loop can run seconds behind (thousands of polls waiting, replies
+to decode), and a liveness probe that gets no answer within its timeout restarts the pod exactly when it is
+busiest. ``/healthz`` and ``/api/status`` are answered in the endpoint's thread from figures the daemon
+publishes whole (``SelfMonitor`` attributes, each replaced at once, never changed in place), so they answer
+however far behind the daemon's loop is; every other path reads state the daemon's loop changes (the status
+board, the live metrics) and is computed on that loop (``Routes.LOOP_FREE`` lists the exceptions).
 
 Paths:
 
@@ -16,9 +24,11 @@ Paths:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -71,6 +81,10 @@ class Routes:
         board: the device status board; None serves no status page (404).
     """
 
+    # Paths answered from figures the daemon publishes whole (safe to read from any thread); every other
+    # path reads state the daemon's event loop changes, so it must be answered on that loop.
+    LOOP_FREE = frozenset({"/healthz", "/api/status"})
+
     def __init__(self, monitor: SelfMonitor, board: StatusBoard | None) -> None:
         self.monitor = monitor
         self.board = board
@@ -81,6 +95,10 @@ class Routes:
             "/api/devices": self._api_devices,
             "/api/status": self._api_status,
         }
+
+    def loop_free(self, target: str) -> bool:
+        """Whether ``target`` may be answered outside the daemon's event loop (``LOOP_FREE``)."""
+        return (urlsplit(target).path or "/") in self.LOOP_FREE
 
     def answer(self, target: str) -> Response:
         """The response for a request target such as ``/device/r1?x=1``."""
@@ -121,6 +139,7 @@ class Routes:
                 "healthy": healthy,
                 "health": reason,
                 "last_cycle_at": self.monitor.last_cycle_at or None,
+                # PollScheduler.in_flight is a len(): safe from this thread too.
                 "in_flight": self.monitor.live.in_flight() if self.monitor.live.in_flight else 0,
                 "last_cycle": self.monitor.last_fields,
             }
@@ -156,7 +175,10 @@ def _json(document: Any) -> Response:
 
 
 class HttpEndpoint:
-    """Async context manager serving ``Routes`` on ``host:port``.
+    """Async context manager serving ``Routes`` on ``host:port`` from a thread of its own.
+
+    Entering starts the thread (and its event loop) and returns once the socket listens; leaving stops it.
+    Paths that read the daemon's state are answered on the event loop that entered the endpoint.
 
     Args:
         monitor: the self-monitor to expose.
@@ -175,8 +197,11 @@ class HttpEndpoint:
         self.routes = Routes(monitor, board)
         self.host = host
         self.port = port
-        self._server: asyncio.Server | None = None
         self._slots = ConnectionSlots()
+        self._daemon_loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the endpoint thread's
+        self._stop: asyncio.Event | None = None  # set (in the endpoint thread) to stop serving
 
     @property
     def url(self) -> str:
@@ -185,26 +210,51 @@ class HttpEndpoint:
         return f"http://{host}:{self.port}/"
 
     async def __aenter__(self) -> Self:
+        self._daemon_loop = asyncio.get_running_loop()
+        listening: concurrent.futures.Future[int] = concurrent.futures.Future()
+        self._thread = threading.Thread(
+            target=asyncio.run, args=(self._run(listening),), name="netpoll-http", daemon=True
+        )
+        self._thread.start()
         try:
-            self._server = await asyncio.start_server(
-                self._handle, self.host, self.port, limit=MAX_LINE_BYTES, backlog=LISTEN_BACKLOG
-            )
+            self.port = await asyncio.wrap_future(listening)
         except OSError as exc:  # port taken, address not local: the user's to fix, one line
+            await asyncio.to_thread(self._thread.join)
             raise NetpollError(
                 f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
                 "free that port or change http.listen in the configuration"
             ) from exc
-        self.port = self._server.sockets[0].getsockname()[1]
         log.info("status page on %s, metrics on %smetrics, health on %shealthz", self.url, self.url, self.url)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._server is not None:
-            self._server.close()
+        loop, stop, thread = self._loop, self._stop, self._thread
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop already closed
+                loop.call_soon_threadsafe(stop.set)
+        if thread is not None:
+            await asyncio.to_thread(thread.join, 5.0)
+
+    async def _run(self, listening: concurrent.futures.Future[int]) -> None:
+        """The endpoint thread: serve until ``_stop`` is set; connections still open are then cancelled."""
+        try:
+            server = await asyncio.start_server(
+                self._handle, self.host, self.port, limit=MAX_LINE_BYTES, backlog=LISTEN_BACKLOG
+            )
+        except BaseException as exc:
+            listening.set_exception(exc)
+            return
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        listening.set_result(server.sockets[0].getsockname()[1])
+        try:
+            await self._stop.wait()
+        finally:
+            server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+                await asyncio.wait_for(server.wait_closed(), 2.0)
+        # asyncio.run cancels the handlers still running; each closes its connection.
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Every bound (connections, header sizes, time) is in netpoll.daemon.httplimits.
@@ -239,7 +289,7 @@ class HttpEndpoint:
             elif method not in ("GET", "HEAD"):
                 response = Response.text("405 Method Not Allowed", "GET only\n")
             else:
-                response = self.routes.answer(parts[1])
+                response = await self._answer(parts[1])
         head = (
             f"HTTP/1.1 {response.status}\r\nContent-Type: {response.content_type}\r\n"
             f"Content-Length: {len(response.body)}\r\nConnection: close\r\n"
@@ -247,3 +297,23 @@ class HttpEndpoint:
         )
         writer.write(head.encode() + (b"" if method == "HEAD" else response.body))
         await writer.drain()
+
+    async def _answer(self, target: str) -> Response:
+        """``target``'s answer: here for the loop-free paths, else computed on the daemon's event loop."""
+        if self.routes.loop_free(target) or self._daemon_loop is None:
+            return self.routes.answer(target)
+
+        future: concurrent.futures.Future[Response] = concurrent.futures.Future()
+
+        def on_daemon_loop() -> None:
+            if future.set_running_or_notify_cancel():  # False: the request was given up meanwhile
+                try:
+                    future.set_result(self.routes.answer(target))
+                except Exception as exc:  # logged by _handle, in this thread
+                    future.set_exception(exc)
+
+        try:
+            self._daemon_loop.call_soon_threadsafe(on_daemon_loop)
+        except RuntimeError:  # the daemon's loop is closed: it is shutting down
+            return Response.text("503 Service Unavailable", "shutting down\n")
+        return await asyncio.wrap_future(future)

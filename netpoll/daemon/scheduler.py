@@ -292,8 +292,12 @@ class PollScheduler:
 
     @property
     def in_flight(self) -> int:
-        """Polls running now."""
-        return sum(1 for task in self._in_flight.values() if not task.done())
+        """Polls running now (waiting for a slot included).
+
+        A poll is in ``_in_flight`` from its start to its end (its own ``finally``), so the count is a
+        ``len()``: also safe to read from another thread (the HTTP endpoint's ``/api/status``).
+        """
+        return len(self._in_flight)
 
     # ---- events ----
 

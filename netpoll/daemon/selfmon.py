@@ -154,6 +154,8 @@ class SelfMonitor:
         self.registry.register(_ReplyCollector(STATS))
         self._last_points_written = 0
         self._last_points_dropped = 0
+        # What health() and /api/status read, from the HTTP endpoint's own thread: each attribute is
+        # replaced whole by the daemon's loop, never changed in place.
         self.last_cycle_at = 0.0
         self.cycle_interval_s = defaults.INTERVAL_S
         self.running = False
@@ -226,11 +228,16 @@ class SelfMonitor:
             fields["alerts_refused"] = mqtt.get("refused", 0)
             fields["mqtt_connected"] = mqtt["connected"]
         tags = {"instance": self.instance, "shard": self.shard}
-        self.last_fields = fields
+        # Replaced whole, never changed in place: /api/status reads it from the HTTP endpoint's thread.
+        self.last_fields = dict(fields)
         return Sample(NETPOLL.name, tags, fields, time.time_ns())
 
     def health(self) -> tuple[bool, str]:
-        """(healthy, reason): ``ok``, ``degraded: ...`` (healthy but overloaded), or why not healthy."""
+        """(healthy, reason): ``ok``, ``degraded: ...`` (healthy but overloaded), or why not healthy.
+
+        Answered outside the daemon's event loop (the HTTP endpoint's thread), so a loop that runs seconds
+        behind still gets its answer; a loop stuck for good ends no cycle and is unhealthy after three.
+        """
         if not self.running:
             return False, "not running"
         if self.last_cycle_at and time.time() - self.last_cycle_at > 3 * self.cycle_interval_s:

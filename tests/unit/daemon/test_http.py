@@ -1,9 +1,13 @@
-"""Routes of the daemon's HTTP endpoint: status page (filter, sort, device page), JSON API, metrics."""
+"""Routes of the daemon's HTTP endpoint: status page (filter, sort, device page), JSON API, metrics; the
+endpoint's own thread answering health while the daemon's event loop is blocked."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import threading
+import urllib.request
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -122,3 +126,36 @@ async def test_endpoint_methods() -> None:
         post = await _raw(endpoint.port, b"POST / HTTP/1.1\r\n\r\n")
         assert post.startswith(b"HTTP/1.1 405")
         assert (await _raw(endpoint.port, b"\r\n\r\n")).startswith(b"HTTP/1.1 400")
+
+
+def _blocking_get(url: str) -> tuple[int, bytes]:
+    """A GET that blocks its caller: called from a coroutine, the whole event loop."""
+    with urllib.request.urlopen(url, timeout=60) as answer:
+        return answer.status, answer.read()
+
+
+async def test_health_answers_while_the_daemon_loop_is_blocked() -> None:
+    # An overloaded poller's loop runs seconds behind; a liveness probe must still get its answer. Here the
+    # loop is blocked outright, by these very requests made synchronously from it: /healthz and /api/status
+    # come from the endpoint's thread (a server on this loop could never answer them).
+    routes = _routes()
+    routes.monitor.running = True
+    assert routes.board is not None
+    board_read_in: list[str] = []
+    devices = routes.board.devices
+
+    def devices_noting_thread() -> list[dict[str, Any]]:
+        board_read_in.append(threading.current_thread().name)
+        return devices()
+
+    routes.board.devices = devices_noting_thread  # type: ignore[method-assign]
+    async with HttpEndpoint(routes.monitor, "127.0.0.1", 0, board=routes.board) as endpoint:
+        assert _blocking_get(f"{endpoint.url}healthz") == (200, b"ok\n")
+        code, body = _blocking_get(f"{endpoint.url}api/status")
+        status = json.loads(body)
+        assert code == 200
+        assert (status["healthy"], status["health"], status["instance"]) == (True, "ok", "poller-1")
+        # The status board is read where it is written, on the daemon's loop, once that runs again.
+        devices_page = await _raw(endpoint.port, b"GET /api/devices HTTP/1.1\r\n\r\n")
+        assert devices_page.startswith(b"HTTP/1.1 200 OK")
+    assert board_read_in == [threading.current_thread().name]

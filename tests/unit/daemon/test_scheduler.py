@@ -424,3 +424,55 @@ async def _poll_now(clock: VirtualClock) -> None:
     assert sched.min_runs() == 1  # the asked-for poll is no run of the schedule
     await sched.stop(grace_s=0.0)
     assert not sched.poll_now("snmp", "r1")  # stopped
+
+
+def _held(sched: PollScheduler) -> dict[str, int]:
+    """What the scheduler and APScheduler hold right now, in things that would pile up with a leak."""
+    executor = sched._scheduler._executors["default"]
+    return {
+        "tasks": len(asyncio.all_tasks()) - 1,  # not the test's own
+        "slot_waiters": sum(len(sem._waiters or ()) for sem in sched._sems.values()),
+        "in_flight": sched.in_flight,
+        "executor_futures": len(executor._pending_futures),
+        "executor_instances": sum(executor._instances.values()),
+        "timers": len(asyncio.get_running_loop()._scheduled),  # type: ignore[attr-defined]
+        "due": len(sched._due),
+    }
+
+
+def test_what_an_overloaded_scheduler_holds_stays_bounded(clock: VirtualClock) -> None:
+    clock.run(_overloaded_holds_bounded(clock))
+
+
+async def _overloaded_holds_bounded(clock: VirtualClock) -> None:
+    # Issue 17: a poller overloaded for many cycles gives back what it took for each poll that got no slot
+    # or was skipped. 40 devices polled and pinged every second, two slots per kind, each poll 0.9 s: about
+    # one poll in ten runs, the rest are overloaded, for 40 cycles. What is held (tasks, slot waiters,
+    # APScheduler's futures, timers) is at most about one per job, after 10 cycles as after 40.
+    names = [f"d{i:02d}" for i in range(40)]
+    rec = Recorder(clock, delays=dict.fromkeys(names, 0.9))
+    sched = PollScheduler(
+        rec.emit,
+        snmp_poll=rec.poll,
+        ping_probe=rec.poll,
+        snmp_concurrency=2,
+        icmp_concurrency=2,
+        deadline_fraction=0.95,
+        observer=Observer(),
+    )
+    sched.set_devices([device(name, interval=1.0, ping=True) for name in names])
+    jobs = 2 * len(names)
+    sched.start()
+    held = []
+    for seconds in (10, 30):
+        await asyncio.sleep(seconds)
+        sched.take_cycle()
+        held.append(_held(sched))
+    await sched.stop(grace_s=0.0)
+    assert sched.totals.polls_overloaded > 25 * jobs > 5 * sched.totals.polls_ok > 0
+    for counts in held:
+        assert counts["tasks"] <= jobs + 1, held
+        assert counts["slot_waiters"] <= jobs, held
+        assert counts["executor_futures"] <= jobs, held
+        assert counts["timers"] <= 3 * jobs, held
+    assert sched.in_flight == 0
