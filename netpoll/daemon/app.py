@@ -42,7 +42,7 @@ from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.daemon.signals import ProcessSignals
-from netpoll.daemon.state import StateStore, encode_json
+from netpoll.daemon.state import StateStore, encode_in_steps
 from netpoll.daemon.status import StatusBoard
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
@@ -524,10 +524,15 @@ class Daemon:
 
     async def _save_state(self) -> None:
         # Encoded here, in the event loop, because the poller and the alert engine mutate their state from
-        # it: a worker thread walking the same dicts could see them change. Only the write is off-loop.
+        # it: a worker thread walking the same dicts could see them change. Only the write is off-loop. The
+        # counter state is encoded a device at a time, in steps between which the loop runs (at 3,000
+        # devices it took 2.5 s in one go, at 20,000 far longer: every poll stalled meanwhile).
         if self._poller is not None:
+            from netpoll.inputs.snmp.poller import STATE_VERSION
+
             try:
-                encoded = encode_json(self._poller.export_state())
+                head = {"version": STATE_VERSION}
+                encoded = await encode_in_steps(head, "devices", self._poller.export_devices())
             except (TypeError, ValueError):
                 log.exception("state: cannot encode counter state")
             else:

@@ -8,8 +8,11 @@ state": logged, never fatal.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +24,33 @@ COUNTERS_FILE = "counters.json"
 ALERTS_FILE = "alerts.json"
 
 
+# Longest run of encoding between two yields to the event loop (``encode_in_steps``).
+STEP_S = 0.02
+
+
 def encode_json(data: Any) -> bytes:
     """Compact JSON bytes of ``data``."""
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+async def encode_in_steps(
+    head: Mapping[str, Any], key: str, entries: Iterable[tuple[str, Any]], step_s: float = STEP_S
+) -> bytes:
+    """``encode_json({**head, key: dict(entries)})``, yielding to the event loop every ``step_s`` seconds.
+
+    ``key`` must not be in ``head``. The state of thousands of devices takes seconds to turn into JSON: in
+    one go it would stall every poll (and their deadlines) for as long. Each entry is taken and encoded in
+    one step, so each is consistent in itself; ``entries`` may be a generator that reads live state.
+    """
+    parts: list[str] = []
+    resume = time.monotonic() + step_s
+    for name, value in entries:
+        parts.append(f"{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}")
+        if time.monotonic() >= resume:
+            await asyncio.sleep(0)
+            resume = time.monotonic() + step_s
+    opening = json.dumps({**head, key: {}}, separators=(",", ":"))[:-2]  # ends with '"key":{'
+    return f"{opening}{','.join(parts)}}}}}".encode()
 
 
 def load_json(path: Path) -> Any:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -211,7 +211,16 @@ class SnmpPoller:
 
     def export_state(self) -> dict[str, Any]:
         """Counter and uptime state of every device, JSON-able, for ``import_state`` after a restart."""
-        return {"version": STATE_VERSION, "devices": {n: s.to_json() for n, s in self._state.items()}}
+        return {"version": STATE_VERSION, "devices": dict(self.export_devices())}
+
+    def export_devices(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``export_state()``'s devices one at a time, each as it is when reached.
+
+        The devices are those of the call; a caller may yield to the event loop between two (at thousands
+        of devices the whole export takes seconds).
+        """
+        for name, state in list(self._state.items()):
+            yield name, state.to_json()
 
     def import_state(self, data: Mapping[str, Any]) -> None:
         """Restore ``export_state()`` output; unknown versions and malformed devices are ignored."""

@@ -16,7 +16,7 @@ from netpoll.daemon.looplag import LagFigures
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
-from netpoll.daemon.state import StateStore, encode_json, load_json, write_atomic
+from netpoll.daemon.state import StateStore, encode_in_steps, encode_json, load_json, write_atomic
 from netpoll.errors import ConfigError, NetpollError
 from netpoll.inventory.models import Device, Inventory
 from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
@@ -32,6 +32,33 @@ def test_state_roundtrip_and_bad_files(tmp_path: Path) -> None:
     assert store.load_counters() == {}
     write_atomic(tmp_path / "x.json", encode_json([1, 2]))
     assert load_json(tmp_path / "x.json") == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("head", "entries"),
+    [
+        ({"version": 1}, [("r1", {"uptime": 5, "ifs": [[1, "a\\"]]}), ('r"2', None), ("ü", [])]),
+        ({"version": 1}, []),
+        ({}, [("r1", 1.5)]),
+    ],
+)
+async def test_state_encoded_in_steps_is_the_same_json(
+    head: dict[str, int], entries: list[tuple[str, object]]
+) -> None:
+    ran_between: list[int] = []
+
+    async def loop_runs() -> None:
+        while True:
+            ran_between.append(1)
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(loop_runs())
+    await asyncio.sleep(0)
+    encoded = await encode_in_steps(head, "devices", iter(entries), step_s=0.0)
+    other.cancel()
+    assert encoded == encode_json({**head, "devices": dict(entries)})
+    # With step_s=0 the loop runs after every entry: the other task ran once before, then once per entry.
+    assert len(ran_between) == 1 + len(entries)
 
 
 def test_cycle_sample_fields() -> None:
