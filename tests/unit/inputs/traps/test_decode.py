@@ -31,7 +31,8 @@ def test_inform_response_echoes_request_id_and_varbinds() -> None:
     assert note.kind == "inform"
     response, _ = decoder.decode(inform_response(note), asn1Spec=v2c.Message())
     pdu = v2c.apiMessage.get_pdu(response)
-    request = v2c.apiMessage.get_pdu(note.request)
+    inform, _ = decoder.decode(V2C_INFORM_COLD_START, asn1Spec=v2c.Message())
+    request = v2c.apiMessage.get_pdu(inform)
     assert pdu.tagSet == v2c.ResponsePDU.tagSet
     assert v2c.apiPDU.get_request_id(pdu) == v2c.apiPDU.get_request_id(request)
     assert len(v2c.apiPDU.get_varbinds(pdu)) == 2
