@@ -13,6 +13,10 @@ the same run:
 Printed: traps sent, decoded (netpoll) or logged (snmptrapd), CPU seconds, traps per CPU second, and the ratio
 netpoll / snmptrapd. Pace the stream (``--rate``) at what both keep up with, so both do the same work.
 
+``decode``: the decoders alone, in this process: CPU microseconds per message for ``decode`` (the BER fast
+path) and ``decode_pysnmp`` (pysnmp alone) on the throughput stream's linkDown, a v1 linkDown and a v2c trap
+with every value type (net-snmp 5.9.3's encodings, from the unit tests).
+
 ``flood``: 10,000 traps/s for 10 s while 1,000 devices are polled (root: a network namespace). In a
 namespace it creates, one net-snmp snmpd answers SNMP v2c on 1,000 loopback addresses (127.2.x.y); the
 netpoll daemon (``Daemon``, the same object ``netpoll run`` runs, shipped alert rules, line-protocol files)
@@ -24,6 +28,7 @@ Printed per cycle: polls ok / failed / late / skipped (the daemon's own ``netpol
 counters (received, accepted, rate-limited and queue drops); RSS before and after the flood and the peak.
 
 Run: ``.venv/bin/python bench/traps.py throughput [--traps 10000] [--rate 1000]`` (about 30 s);
+``.venv/bin/python bench/traps.py decode [--count 2000]`` (a few seconds);
 ``.venv/bin/python bench/traps.py flood [--devices 1000] [--rate 10000] [--seconds 10]`` (about 1 minute).
 """
 
@@ -325,6 +330,32 @@ def throughput_main(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+# --- the decoders alone -----------------------------------------------------------------------------------
+
+
+def decode_main(args: argparse.Namespace) -> int:
+    from netpoll.inputs.traps.decode import decode, decode_pysnmp
+    from tests.unit.inputs.traps import datagrams
+
+    cases = {
+        "v2c linkDown (the throughput stream's)": link_down(1005, 6),
+        "v1 linkDown (net-snmp)": datagrams.V1_LINK_DOWN,
+        "v2c, every value type (net-snmp)": datagrams.NETSNMP_V2C_TYPES,
+    }
+    print("| message | bytes | fast path µs | pysnmp µs | pysnmp / fast path |")
+    print("|---|---:|---:|---:|---:|")
+    for name, datagram in cases.items():
+        figures = []
+        for decoder, count in ((decode, args.count * 20), (decode_pysnmp, args.count)):
+            start = time.process_time()
+            for _ in range(count):
+                decoder(datagram)
+            figures.append((time.process_time() - start) / count * 1e6)
+        fast, slow = figures
+        print(f"| {name} | {len(datagram)} | {fast:.1f} | {slow:.0f} | {slow / fast:.0f} |")
+    return 0
+
+
 # --- flood beside the poller -------------------------------------------------------------------------------
 
 
@@ -546,6 +577,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     through = sub.add_parser("throughput", help="decoding throughput per core against snmptrapd")
     through.add_argument("--traps", type=int, default=10_000)
     through.add_argument("--rate", type=float, default=1_000.0, help="traps per second sent")
+    alone = sub.add_parser("decode", help="CPU per message of the decoders alone")
+    alone.add_argument("--count", type=int, default=2_000, help="messages per decoder (fast path: 20x)")
     flood = sub.add_parser("flood", help="a trap flood while 1,000 devices are polled (root)")
     flood.add_argument("--devices", type=int, default=1000)
     flood.add_argument("--interval", type=float, default=10.0, help="the devices' SNMP interval, s")
@@ -579,6 +612,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.mode == "flood":
         return flood_main(args)
+    if args.mode == "decode":
+        return decode_main(args)
     return throughput_main(args)
 
 

@@ -3,7 +3,7 @@
 SNMPv3 messages are recognised here and decoded by ``netpoll.inputs.traps.usm`` (they need the USM user).
 
 Two decoders, one result. ``netpoll.inputs.traps.ber`` first: a strict BER decoder for the canonical encoding
-agents send, about twenty times faster. What it does not read (SNMPv3, other PDUs, unusual but valid
+agents send, about fifty times faster. What it does not read (SNMPv3, other PDUs, unusual but valid
 encodings) goes to pysnmp (its protocol API and pyasn1's BER decoder; gufo-snmp has no notification decoder,
 its sockets are command generators only), so what is accepted never depends on which decoder read it. A v1
 Trap-PDU is turned into the SNMPv2 form as RFC 3584 3.1 says (pysnmp: its RFC 2576 proxy), so both versions

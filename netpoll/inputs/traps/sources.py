@@ -56,6 +56,10 @@ class Sources:
     def device(self, source: str, agent_addr: str = "") -> Device | None:
         """The device at ``source``, else at ``agent_addr``; None for an unknown sender."""
         for address in (source, agent_addr):
+            # A socket gives addresses in the keys' (canonical) form: most senders are found without parsing.
+            device = self._by_address.get(address)
+            if device is not None:
+                return device
             key = _key(address) if address else None
             if key is not None and key in self._by_address:
                 return self._by_address[key]

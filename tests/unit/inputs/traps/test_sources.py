@@ -34,6 +34,7 @@ SOURCES = Sources(
         ("127.0.0.5", "", b"guess", ("r1", False)),
         ("::ffff:127.0.0.5", "", b"public", ("r1", True)),  # dual-stack socket
         ("::1", "", b"public", ("r6", True)),
+        ("0:0::1", "", b"public", ("r6", True)),  # not written as the key is: parsed
         ("127.0.0.99", "127.0.0.5", b"public", ("r1", True)),  # relayed: agent-addr / snmpTrapAddress.0
         ("127.0.0.6", "", b"public", ("v3", False)),  # polled with v3: no community to match
         ("127.0.0.8", "", b"public", ("noprobe", False)),  # not polled over SNMP
