@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from netpoll import defaults
 from netpoll.configkit.secrets import SecretPolicy
+from netpoll.daemon import gctune
 from netpoll.daemon.http import HttpEndpoint
 from netpoll.daemon.looplag import LoopLagMonitor
 from netpoll.daemon.reload import InventoryWatcher
@@ -300,6 +301,8 @@ class Daemon:
         # From here to the end signals reach _on_signal; those that came earlier are replayed now.
         self.signals.listen(asyncio.get_running_loop(), self._on_signal)
         self._watchdog = self._owns_process
+        if self._owns_process:
+            gctune.tune()
         try:
             return await self._run()
         finally:
@@ -363,6 +366,8 @@ class Daemon:
                 watcher.trigger("SIGHUP during start-up")
             self._scheduler.set_devices(devices)
             self.board.set_inventory(inventory.devices, self._scheduler.devices)
+            if self._owns_process:
+                gctune.freeze_startup()
             self._scheduler.start()
             stack.push_async_callback(self._stop_scheduler)
             if s.traps is not None and s.traps.enabled:
