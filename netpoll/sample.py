@@ -65,17 +65,23 @@ def _tag_value(text: str) -> str:
     return _name(cut(text, TAG_MAX), _TAG_ESCAPES)
 
 
-def _field(key: str, value: FieldValue) -> str | None:
-    """``key=value`` of one field; None when the value has no spelling in line protocol."""
-    # Exact types first (what nearly every field is); bool is a subclass of int, so it never takes these.
-    name = _KEYS.get(key) or _key(key)
-    kind = type(value)
-    if kind is float:
-        return f"{name}={value!r}" if _isfinite(value) else None  # type: ignore[arg-type]
-    if kind is int and _INT_MIN <= value < _INT_LIMIT:  # type: ignore[operator]
-        return f"{name}={value}i"
-    encoded = _field_value(value)
-    return None if encoded is None else f"{name}={encoded}"
+def _fields(fields: Mapping[str, FieldValue]) -> list[str]:
+    """``key=value`` of every field that has a spelling in line protocol (NaN and infinities have none)."""
+    out: list[str] = []
+    append = out.append
+    keys = _KEYS
+    for key, value in fields.items():
+        name = keys.get(key) or _key(key)
+        # Exact types first (nearly every field); bool is a subclass of int, so it never takes these.
+        kind = type(value)
+        if kind is float:
+            if _isfinite(value):  # type: ignore[arg-type]
+                append(f"{name}={value!r}")
+        elif kind is int and _INT_MIN <= value < _INT_LIMIT:  # type: ignore[operator]
+            append(f"{name}={value}i")
+        elif (encoded := _field_value(value)) is not None:
+            append(f"{name}={encoded}")
+    return out
 
 
 def _field_value(value: FieldValue) -> str | None:
@@ -118,9 +124,7 @@ class Sample:
         Every string is encoded by one rule (see the comment above ``TAG_MAX``); a sample with no field that
         can be written (only NaN) gives an empty string.
         """
-        fields = [
-            encoded for key, value in self.fields.items() if (encoded := _field(key, value)) is not None
-        ]
+        fields = _fields(self.fields)
         if not fields:
             return ""
         measurement = _MEASUREMENTS.get(self.measurement)
