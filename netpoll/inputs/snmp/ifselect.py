@@ -73,6 +73,11 @@ class Selector:
         self.admin_drop = selection.admin_down == "drop"
         self.active = bool(self.include or self.exclude or self.admin_drop)
         self.needs_type = any(r.key == "ifType" for r in (*self.include, *self.exclude))
+        # The columns the decision reads, beside ifDescr and ifName (which find the rows).
+        self.reads = frozenset(
+            {r.key for r in (*self.include, *self.exclude)}
+            | ({"ifAdminStatus"} if self.admin_drop else set())
+        )
 
     def dropped_by(
         self, tags: Mapping[str, str], if_type: int | None, admin_status: int | None

@@ -19,6 +19,7 @@ The poll ends by its budget's deadline, which the caller (the scheduler, ``netpo
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -509,13 +510,18 @@ class SnmpPoller:
         if keep and not await self._labels_hold(poll, profile, sel):
             relabel, keep = True, False
         if relabel:
-            await self._read_labels(poll, profile, sel)
+            rest = await self._read_labels(poll, profile, sel)
             self._take_labels(poll, profile, sel, if_number)
             if self._row_gets_pay(poll, profile, if_number):
-                time_ns = await self._get_rows(poll, profile, if_number)
+                time_ns = await self._get_rows(poll, profile, if_number, rest)
                 if time_ns is not None:
+                    if rest:
+                        self._fill_rows(poll, profile)
                     st.labels_read = None  # taken with the counters: the next label poll walks them afresh
                     return time_ns
+            if rest:  # no GETs of the selected rows after all: walk these labels too
+                await poll.walk(self._plan(profile, rest), sized=True)
+                self._fill_rows(poll, profile)
         walked, signature = await self._read_counters(poll, profile, cells=not relabel)
         time_ns = time.time_ns()
         if not relabel and signature != st.signature:
@@ -542,15 +548,38 @@ class SnmpPoller:
             extra.append("ifAdminStatus")
         return (*profile.if_labels, *(name for name in extra if name not in profile.if_labels))
 
-    async def _read_labels(self, poll: _Poll, profile: Profile, sel: Selector) -> None:
-        """Walk the label columns, or take those an earlier poll walked before its deadline cut it."""
-        st = poll.st
+    def _split_labels(
+        self, poll: _Poll, profile: Profile, sel: Selector
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The label columns to walk, and those to read for the selected rows only (with their counters).
+
+        Under a selection, only the columns that find the rows (ifDescr, ifName) and those its rules read are
+        walked; the others (speeds, and ifAlias when no rule reads it) matter for the selected rows alone,
+        whose counter cells are read with GETs anyway (``_get_rows``): 4 rows' speeds ride in those GETs
+        instead of 2 walks of 200 rows. Not for ``--explain`` (which shows every row), nor where such GETs
+        are not made (SNMPv1, an agent that refused them).
+        """
         names = self._label_names(profile, sel)
+        settings = poll.device.snmp
+        assert settings is not None
+        if not sel.active or self._explain or poll.st.no_cell_gets or settings.credentials.version == "1":
+            return names, ()
+        walk = {"ifDescr", "ifName", *sel.reads}
+        return tuple(n for n in names if n in walk), tuple(n for n in names if n not in walk)
+
+    async def _read_labels(self, poll: _Poll, profile: Profile, sel: Selector) -> tuple[str, ...]:
+        """Walk the label columns, or take those an earlier poll walked before its deadline cut it.
+
+        Returns the label columns left for the selected rows (``_split_labels``).
+        """
+        st = poll.st
+        names, rest = self._split_labels(poll, profile, sel)
         if st.labels_read is not None and set(names) <= set(st.labels_read):
             poll.columns.update(st.labels_read)
-            return
+            return tuple(name for name in rest if name not in st.labels_read)
         await poll.walk(self._plan(profile, names), sized=True)
         st.labels_read = {name: poll.columns.get(name, {}) for name in names}
+        return rest
 
     def _take_labels(self, poll: _Poll, profile: Profile, sel: Selector, if_number: int | None) -> None:
         """The interfaces the labels show, and which of them the selection keeps (``st.rows``)."""
@@ -615,6 +644,23 @@ class SnmpPoller:
         walk_pages = poll.st.if_count // max(1, min(settings.max_repetitions, MAX_REPETITIONS_CAP)) + 1
         return gets < columns * walk_pages
 
+    @staticmethod
+    def _fill_rows(poll: _Poll, profile: Profile) -> None:
+        """Rebuild the selected rows from every label column, now that the columns left out have come.
+
+        The decisions stand: the columns the selection reads were walked (and the counter GETs that brought
+        the rest replaced ifAdminStatus with the selected rows' cells alone).
+        """
+        st = poll.st
+        assert st.rows is not None
+        every = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
+        fresh = {row.index: row for row in every}
+        st.rows = [fresh.get(row.index, row) for row in st.rows]
+        st.decisions = [
+            dataclasses.replace(d, row=fresh[d.row.index]) if d.row.index in fresh else d
+            for d in st.decisions
+        ]
+
     def _row_gets_pay(self, poll: _Poll, profile: Profile, if_number: int | None) -> bool:
         """Whether GETs of the selected rows' counters beat a walk of every row (the crossover).
 
@@ -632,17 +678,20 @@ class SnmpPoller:
         columns = len(profile.if_counters) + (len(profile.if_fallback) if st.fallback else 0)
         return self._gets_pay(poll, len(st.rows) * columns, columns)
 
-    async def _get_rows(self, poll: _Poll, profile: Profile, if_number: int | None) -> int | None:
+    async def _get_rows(
+        self, poll: _Poll, profile: Profile, if_number: int | None, labels: Sequence[str] = ()
+    ) -> int | None:
         """GET the counter cells of the selected rows (a label poll); None when the agent refused the GET.
 
-        A cell the agent lacks (a row without 64-bit counters) is just absent; the 32-bit fallback is read
-        for the selected rows when one of them needs it.
+        ``labels``: label columns the walk left out, read in the same GETs. A cell the agent lacks (a row
+        without 64-bit counters) is just absent; the 32-bit fallback is read for the selected rows when one of
+        them needs it.
         """
         st = poll.st
         assert st.rows is not None
         size = self._get_size(poll.device)
         indexes = [(row.index,) for row in st.rows]
-        names = [*profile.if_counters, *(profile.if_fallback if st.fallback else ())]
+        names = [*profile.if_counters, *(profile.if_fallback if st.fallback else ()), *labels]
         if await poll.get_cells(_chunks(profile, names, indexes, size), partial=True) != "ok":
             poll.log.info("GET of selected interfaces' counters refused, walking them from now on")
             st.no_cell_gets = True

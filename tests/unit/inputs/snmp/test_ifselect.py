@@ -284,7 +284,7 @@ def test_label_polls_keep_the_labels_until_labels_max_age(tmp_path: Path, clock:
     assert written == [4] * 61
     steady = requests[1]
     assert requests[0] > 10 * steady
-    assert requests[60] > 10 * steady
+    assert requests[60] > 5 * steady  # ifDescr, ifName and ifAlias walked: 9 requests each
     assert requests[1:60] == [steady + 1 if i % 10 == 0 else steady for i in range(1, 60)]
 
 
@@ -293,7 +293,7 @@ def test_a_moved_if_table_last_change_walks_the_labels(tmp_path: Path, clock: Vi
     moved = {5: {(1, 3, 6, 1, 2, 1, 31, 1, 5, 0): 4300, (1, 3, 6, 1, 2, 1, 31, 1, 1, 1, 18, 5): b"uplink-5"}}
     requests, written = _label_cycle(tmp_path, clock, FOUR, 11, moved, last_change=4200)
     assert written == [4] * 10 + [5]
-    assert requests[10] > 10 * requests[9]
+    assert requests[10] > 5 * requests[9]
 
 
 def test_an_admin_down_port_opened_again_is_selected_at_the_label_poll(
@@ -307,4 +307,4 @@ def test_an_admin_down_port_opened_again_is_selected_at_the_label_poll(
         tmp_path, clock, selection, 11, opened, last_change=4200, aliases={10: "uplink-10"}
     )
     assert written == [4] * 10 + [5]
-    assert requests[10] > 10 * requests[9]
+    assert requests[10] > 5 * requests[9]
