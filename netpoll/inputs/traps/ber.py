@@ -12,7 +12,8 @@ nothing else, leave it:
   arcs above 2^32-1, trailing bytes, ...). The caller decodes the datagram with pysnmp, so what is accepted
   or refused never changes.
 - ``Malformed``: an SNMP v1/v2c message that no decoder can read: not a SEQUENCE, or a length that runs past
-  the bytes that hold it (truncated, or a claimed length larger than the datagram). Refused here.
+  the bytes that hold it (truncated, or a claimed length larger than the datagram, however many length
+  octets claim it). Refused here.
 
 Hostile input (any device or attacker can send a datagram): every length is checked against the bytes around
 it before anything is sliced; integers are read only up to 9 bytes, OIDs only up to 128 arcs of at most 5
@@ -251,14 +252,14 @@ def _header(data: bytes, pos: int, end: int) -> tuple[int, int, int]:
 def _long_length(data: bytes, pos: int, end: int) -> tuple[int, int]:
     """(content start, content end) from the long-form length octets at ``pos`` (the end is not checked)."""
     count = data[pos] & 0x7F
-    # Indefinite (0x80), or 3 length octets and more: no datagram holds 65,536 bytes, so such a length is
-    # either non-minimal or a lie; pysnmp decides.
-    if count == 0 or count > 2:
-        raise Unsupported("length form")
+    if count == 0:
+        raise Unsupported("indefinite length")
     if pos + 1 + count > end:
         raise Malformed("truncated")
     length = int.from_bytes(data[pos + 1 : pos + 1 + count], "big")
-    if length < (0x80 if count == 1 else 0x100):
+    # Minimal: at least 128, in no more octets than it needs. A minimal length of 3 octets or more
+    # (65,536 and up) is larger than any datagram: the caller's end check refuses it.
+    if length < 0x80 or length < 1 << (8 * (count - 1)):
         raise Unsupported("non-minimal length")
     return pos + 1 + count, pos + 1 + count + length
 

@@ -231,7 +231,6 @@ FALLBACK: dict[str, bytes] = {
     "deep-sequences-as-value": _v2(_bind(_nested(0x30, 10_000, b"\x05\x00"))),
     "deep-strings-as-value": _v2(_bind(_nested(0x24, 10_000, b"\x04\x01a"))),
     "deep-indefinite": b"\x30\x80" * 10_000,
-    "huge-length": b"\x30\x84\xff\xff\xff\xff\x02\x01\x01",
     # pyasn1 writes -2^(8k-1) one byte longer than minimal: its own encodings are not minimal ...
     "pysnmp-integer-min": v2_message([((*X, 1, 0), v2c.Integer32(-(2**31)))]),
     "pysnmp-integer-minus-128": v1_message([((*X, 1, 0), v1.Integer(-128))]),
@@ -249,6 +248,12 @@ MALFORMED: dict[str, bytes] = {
     "outer-long-length-past-end": b"\x30\x82\xff\xff\x02\x01\x01\x04\x00",
     "community-past-end": tlv(0x30, b"\x02\x01\x01\x04\x7f\x00"),
     "value-past-varbind": _v2(_bind(b"\x04\x81\xffab")),
+    "huge-length": b"\x30\x84\xff\xff\xff\xff\x02\x01\x01",
+    "length-9-octets": _v2(_bind(b"\x04\x89" + b"\xff" * 9 + b"ab")),
+    # Found by fuzzing: an agent-addr whose 8-octet length made pyasn1 raise OverflowError, which escaped.
+    "length-8-octets-overflow": bytes.fromhex(
+        "302a02010004067075626c6963a41d06092b06010401bf0802034088c0000209020103820111430203093000"
+    ),
 }
 
 
@@ -321,6 +326,11 @@ def test_unusual_encodings_fall_back_to_pysnmp(datagram: bytes) -> None:
 def test_malformed_is_refused_without_pysnmp(datagram: bytes) -> None:
     assert fast(datagram) == "malformed"
     assert outcome(decode, datagram) == outcome(decode_pysnmp, datagram) == "refused"
+
+
+def test_pysnmp_alone_lets_no_exception_escape() -> None:
+    with pytest.raises(NotNotification):
+        decode_pysnmp(MALFORMED["length-8-octets-overflow"])
 
 
 HOSTILE_SOURCES = {
