@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyasn1.codec.ber import decoder  # type: ignore[import-untyped]
-from pyasn1.error import PyAsn1Error  # type: ignore[import-untyped]
 from pysnmp.entity import config
 from pysnmp.entity.engine import SnmpEngine
 from pysnmp.entity.rfc3413 import ntfrcv
@@ -77,7 +76,9 @@ def header(datagram: bytes) -> Header:
         message, _ = decoder.decode(datagram, asn1Spec=SNMPv3Message())
         params, _ = decoder.decode(bytes(message["msgSecurityParameters"]), asn1Spec=UsmSecurityParameters())
         return Header(bytes(params["msgAuthoritativeEngineId"]), bytes(params["msgUserName"]))
-    except (PyAsn1Error, KeyError, ValueError, TypeError) as exc:
+    except (
+        Exception
+    ) as exc:  # pyasn1 raises more than PyAsn1Error on hostile bytes (OverflowError): none escapes
         raise NotNotification(f"undecodable SNMPv3: {type(exc).__name__}") from None
 
 

@@ -79,5 +79,11 @@ def test_header_and_garbage() -> None:
     assert (head.engine_id.hex(), head.user) == ("8000000001020304", b"ops")
     with pytest.raises(NotNotification):
         header(b"\x30\x03\x02\x01\x03")
+    # Found by fuzzing: msgSecurityParameters' 8-octet length made pyasn1 raise OverflowError, which escaped.
+    huge_length = datagrams.V3_AUTH_PRIV_COLD_START.replace(
+        bytes.fromhex("303b0408"), bytes.fromhex("303b0488")
+    )
+    with pytest.raises(NotNotification):
+        header(huge_length)
     assert engine_id_for("a") == engine_id_for("a") != engine_id_for("b")
     assert len(engine_id_for("a")) == 13
