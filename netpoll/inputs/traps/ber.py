@@ -167,7 +167,7 @@ def _v1_trap(data: bytes, community: bytes, start: int, stop: int) -> Message:
     generic, pos = _integer_at(data, astop, stop, _INTEGER, 0, 6)
     specific, pos = _integer_at(data, pos, stop, _INTEGER, *_UINT32)
     timestamp, pos = _integer_at(data, pos, stop, _TIMETICKS, *_UINT32)
-    varbinds, _ = _varbind_list(data, pos, stop, VERSION_1)
+    varbinds = _varbind_list(data, pos, stop, VERSION_1)
     trap = V1Trap(enterprise, agent_addr, generic, specific, timestamp)
     return Message(VERSION_1, community, V1_TRAP, varbinds, trap)
 
@@ -177,7 +177,8 @@ def _v2_notification(data: bytes, community: bytes, pdu: int, start: int, stop: 
     # error-status and error-index are 0 in every notification; pysnmp reads the others as they are.
     if data[pos : pos + 6] != _ZERO + _ZERO:
         raise Unsupported("error-status or error-index")
-    varbinds, list_start = _varbind_list(data, pos + 6, stop, VERSION_2C)
+    list_start = pos + 6
+    varbinds = _varbind_list(data, list_start, stop, VERSION_2C)
     if pdu != INFORM:
         return Message(VERSION_2C, community, pdu, varbinds)
     if request_id in _REENCODED_LONGER or any(value in _REENCODED_LONGER for _, value in varbinds):
@@ -186,10 +187,8 @@ def _v2_notification(data: bytes, community: bytes, pdu: int, start: int, stop: 
     return Message(VERSION_2C, community, pdu, varbinds, None, inform)
 
 
-def _varbind_list(
-    data: bytes, at: int, stop: int, version: int
-) -> tuple[list[tuple[Oid, SnmpValue | None]], int]:
-    """The VarBindList TLV at ``at``, which must end at ``stop``; and ``at``."""
+def _varbind_list(data: bytes, at: int, stop: int, version: int) -> list[tuple[Oid, SnmpValue | None]]:
+    """The VarBindList TLV at ``at``, which must end at ``stop``."""
     tag, pos, list_stop = _header(data, at, stop)
     if tag != _SEQUENCE or list_stop != stop:
         raise Unsupported("variable-bindings")
@@ -208,7 +207,7 @@ def _varbind_list(
             raise Unsupported("VarBind has more than a name and a value")
         append((name, _value(data, tag, value_start, value_stop, version)))
         pos = bind_stop
-    return varbinds, at
+    return varbinds
 
 
 def _value(data: bytes, tag: int, start: int, stop: int, version: int) -> SnmpValue | None:
