@@ -29,11 +29,13 @@ from netpoll.alerts.state import (
     RuleState,
     StateKey,
     Transition,
+    active_journal_line,
     baseline_ratio,
     dump_edges,
     dump_states,
     edge_journal_line,
     flap_count,
+    parse_active_journal,
     parse_edge_journal,
     parse_edges,
     parse_states,
@@ -59,6 +61,9 @@ IDLE_SAVE_INTERVAL_S = 30.0
 # instead (a set of every interface's key after the first poll of a large network would cost more memory
 # than the snapshot costs time).
 EDGE_CHANGES_MAX = 50_000
+# The active journal may grow to the larger of this and its snapshot before a new snapshot replaces both: in
+# an alert storm the snapshot then doubles at most every so often, and a save stays one appended line.
+ACTIVE_JOURNAL_MIN_BYTES = 1 << 20
 
 
 class AlertEngine:
@@ -93,6 +98,15 @@ class AlertEngine:
         self.journal_path = (
             self.state_path.with_name(self.state_path.stem + ".edges.journal") if self.state_path else None
         )
+        # The active file's journal: keys changed since the last save, the snapshot's generation and size.
+        self.active_journal_path = (
+            self.state_path.with_name(self.state_path.stem + ".journal") if self.state_path else None
+        )
+        self._active_changes: set[StateKey] = set()
+        self._active_full = True  # a snapshot is due (none yet, a restart, too many changes, a failed write)
+        self._active_generation = 0
+        self._active_bytes = 0
+        self._active_journal_bytes = 0
         self._dirty = False  # active (not ok) states changed since the last write
         # Keys whose edge record (event/flapping/baseline memory of an ok entity) changed since the last
         # write; ``_edges_full``: a full snapshot is due instead (restart, too many changes, a failed write).
@@ -168,7 +182,7 @@ class AlertEngine:
             before_phase = state.phase
             transition = step_threshold(rule, state, value, now)
             if state.phase != before_phase or state.phase in ("pending", "clearing"):
-                self._dirty = True
+                self._active_changed(key)
                 self._track(key, state)
             if state.is_idle():
                 del self._states[key]
@@ -198,11 +212,12 @@ class AlertEngine:
             self._edge_changed(key)
         if moved:
             self._track(key, state)
-        self._dirty |= (
+        if (
             before_phase != state.phase
             or state.phase in ("pending", "clearing")
             or (remembered and state.phase != "ok")
-        )
+        ):
+            self._active_changed(key)
         return transition, value
 
     def _track(self, key: StateKey, state: RuleState) -> None:
@@ -211,6 +226,15 @@ class AlertEngine:
             self._active.pop(key, None)
         else:
             self._active[key] = None
+
+    def _active_changed(self, key: StateKey) -> None:
+        self._dirty = True
+        if self._active_full:
+            return  # the snapshot due holds it
+        self._active_changes.add(key)
+        if len(self._active_changes) > EDGE_CHANGES_MAX:
+            self._active_changes.clear()
+            self._active_full = True
 
     def _edge_changed(self, key: StateKey) -> None:
         if self._edges_full:
@@ -276,7 +300,7 @@ class AlertEngine:
             del self._states[key]
             self._active.pop(key, None)
             self._edge_changed(key)  # gone from the edges file
-        self._dirty = True
+            self._active_changed(key)  # and from the active one
 
     def save(self) -> None:
         """Write the state files that changed since their last write (no-op without ``state_path``).
@@ -289,11 +313,52 @@ class AlertEngine:
             self._save_edges()
 
     def _save_active(self) -> None:
-        states = [(key, self._states[key]) for key in self._active]
-        if self.state_path is not None and not self._write(self.state_path, dump_states(states)):
-            return
+        """Append the active states that changed to the journal, or write a new snapshot of them all."""
+        changes, self._active_changes = self._active_changes, set()
+        if self.state_path is not None:
+            appended = not self._active_full and self._append_active(changes)
+            if not appended and not self._snapshot_active():
+                self._active_full = True  # still dirty: the next save tries a snapshot again
+                return
+        self._active_full = False
         self._dirty = False
         self._last_save = time.monotonic()
+
+    def _append_active(self, changes: set[StateKey]) -> bool:
+        """Journal the changed active states; False when a snapshot is due instead (journal full, failed)."""
+        assert self.active_journal_path is not None
+        if not changes:
+            return True
+        line = active_journal_line(
+            self._active_generation, ((key, self._states.get(key)) for key in sorted(changes))
+        )
+        limit = max(ACTIVE_JOURNAL_MIN_BYTES, self._active_bytes)
+        if self._active_generation == 0 or self._active_journal_bytes + len(line) > limit:
+            return False
+        try:
+            append_durable(self.active_journal_path, line)
+        except OSError as exc:
+            logger.error("cannot write alert state %s: %s", self.active_journal_path, exc)
+            return False
+        self._active_journal_bytes += len(line)
+        return True
+
+    def _snapshot_active(self) -> bool:
+        assert self.state_path is not None
+        assert self.active_journal_path is not None
+        generation = self._active_generation + 1
+        states = [(key, self._states[key]) for key in self._active]
+        if not self._write(self.state_path, dump_states(states, generation)):
+            return False
+        self._active_generation = generation
+        self._active_journal_bytes = 0
+        try:
+            self._active_bytes = self.state_path.stat().st_size
+            # Its lines are of the older generation, which a restore would skip; removed all the same.
+            self.active_journal_path.unlink(missing_ok=True)
+        except OSError as exc:
+            logger.error("alert state %s: %s", self.active_journal_path, exc)
+        return True
 
     def _save_edges(self) -> None:
         """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
@@ -349,7 +414,7 @@ class AlertEngine:
 
     def _restore(self, path: Path) -> None:
         # Edges first: an entity that is also in the active file is described by it.
-        records = self._read_edges() + self._read(path, parse_states)[1]
+        records = self._read_edges() + self._read_active(path)
         names = {rule.name for rule in self.rules}
         dropped = 0
         for key, state in records:
@@ -369,31 +434,30 @@ class AlertEngine:
                 len(self.active()),
             )
 
+    def _read_active(self, path: Path) -> list[tuple[StateKey, RuleState]]:
+        """The active snapshot with its journal replayed over it (folded into a snapshot at the next save)."""
+        assert self.active_journal_path is not None
+        document, records = self._read(path, parse_states)
+        generation = document.get("generation") if isinstance(document, dict) else None
+        self._active_generation = generation if isinstance(generation, int) else 0
+        with contextlib.suppress(OSError):
+            self._active_bytes = path.stat().st_size
+        journal = self.active_journal_path
+        return _replayed(records, journal, self._active_generation, parse_active_journal)[0]
+
     def _read_edges(self) -> list[tuple[StateKey, RuleState]]:
         """The edges snapshot with its journal replayed over it."""
         assert self.edges_path is not None
         assert self.journal_path is not None
         document, records = self._read(self.edges_path, parse_edges)
-        edges = dict(records)
         if isinstance(document, dict) and isinstance(document.get("generation"), int):
             self._edges_generation = document["generation"]
         with contextlib.suppress(OSError):
             self._edges_bytes = self.edges_path.stat().st_size
-        try:
-            journal = self.journal_path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return list(edges.items())
-        except OSError as exc:
-            logger.error("alert state %s unreadable (%s); starting without it", self.journal_path, exc)
-            journal = ""
-        for key, state in parse_edge_journal(journal, self._edges_generation):
-            if state is None:
-                edges.pop(key, None)
-            else:
-                edges[key] = state
+        edges, journaled = _replayed(records, self.journal_path, self._edges_generation, parse_edge_journal)
         # Fold the journal into a new snapshot at the first save (a torn last line is never appended to).
-        self._edges_full = True
-        return list(edges.items())
+        self._edges_full = self._edges_full or journaled
+        return edges
 
     @staticmethod
     def _read(
@@ -409,6 +473,29 @@ class AlertEngine:
             with contextlib.suppress(OSError):
                 path.replace(path.with_name(path.name + ".corrupt"))
             return None, []
+
+
+def _replayed(
+    records: list[tuple[StateKey, RuleState]],
+    journal_path: Path,
+    generation: int,
+    parse: Callable[[str, int], Iterator[tuple[StateKey, RuleState | None]]],
+) -> tuple[list[tuple[StateKey, RuleState]], bool]:
+    """A snapshot's records with its journal's changes replayed over them; and whether a journal was there."""
+    merged = dict(records)
+    try:
+        journal = journal_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return list(merged.items()), False
+    except OSError as exc:
+        logger.error("alert state %s unreadable (%s); starting without it", journal_path, exc)
+        journal = ""
+    for key, state in parse(journal, generation):
+        if state is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = state
+    return list(merged.items()), True
 
 
 def _trap_event(rule: Rule, device: str, sample: Sample) -> Alert | None:

@@ -187,16 +187,37 @@ def baseline_ratio(rule: Rule, state: RuleState, value: FieldValue) -> float | N
 # persistence
 
 
-def dump_states(states: Iterable[tuple[StateKey, RuleState]]) -> dict[str, Any]:
-    """The JSON document of the active state file: every state that is not ``ok`` (small, written often)."""
+def dump_states(states: Iterable[tuple[StateKey, RuleState]], generation: int = 0) -> dict[str, Any]:
+    """The JSON document of the active state file: every state that is not ``ok``.
+
+    Like the edges file it is a snapshot with a journal of the changes since (``active_journal_line``): an
+    alert storm (a site going dark: thousands of breaches, each saved before it is published) must not
+    rewrite every active state per breach.
+    """
     return {
         "version": STATE_FORMAT_VERSION,
-        "states": [
-            {"rule": rule, "device": device, "entity": entity, **state.to_json()}
-            for (rule, device, entity), state in states
-            if state.phase != "ok"
-        ],
+        "generation": generation,
+        "states": [active_record(key, state) for key, state in states if state.phase != "ok"],
     }
+
+
+def active_record(key: StateKey, state: RuleState) -> dict[str, Any]:
+    """The active-file record of one state that is not ``ok``."""
+    rule, device, entity = key
+    return {"rule": rule, "device": device, "entity": entity, **state.to_json()}
+
+
+def active_journal_line(generation: int, changes: Iterable[tuple[StateKey, RuleState | None]]) -> bytes:
+    """One line of the active journal: the changed records, and the entities no longer active (ok, gone)."""
+    states: list[dict[str, Any]] = []
+    gone: list[list[str]] = []
+    for key, state in changes:
+        if state is not None and state.phase != "ok":
+            states.append(active_record(key, state))
+        else:
+            gone.append(list(key))
+    line = {"generation": generation, "states": states, "gone": gone}
+    return json.dumps(line, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def edge_record(key: StateKey, state: RuleState) -> list[Any]:
@@ -273,23 +294,41 @@ def parse_edge_journal(text: str, generation: int) -> Iterator[tuple[StateKey, R
     Lines of another generation (a journal left over from an older snapshot) and damaged lines (a torn
     last line after a crash) are skipped, the latter with a warning.
     """
+    for entry in _journal_entries(text, generation, "edges"):
+        for record in entry.get("edges", []):
+            parsed = _parse_edge(record)
+            if parsed is not None:
+                yield parsed
+        yield from _gone(entry)
+
+
+def parse_active_journal(text: str, generation: int) -> Iterator[tuple[StateKey, RuleState | None]]:
+    """The changes an active journal holds for the snapshot of ``generation``, in order (None: not active)."""
+    for entry in _journal_entries(text, generation, "active"):
+        states = entry.get("states")
+        if isinstance(states, list):
+            yield from parse_states({"version": STATE_FORMAT_VERSION, "states": states})
+        yield from _gone(entry)
+
+
+def _journal_entries(text: str, generation: int, what: str) -> Iterator[dict[str, Any]]:
     for line in text.splitlines():
         try:
             entry = json.loads(line)
             if not isinstance(entry, dict):
                 raise TypeError("not an object")
         except (TypeError, ValueError):
-            logger.warning("alert state: skipping a damaged edges journal line")
+            logger.warning("alert state: skipping a damaged %s journal line", what)
             continue
-        if entry.get("generation") != generation:
-            continue
-        for record in entry.get("edges", []):
-            parsed = _parse_edge(record)
-            if parsed is not None:
-                yield parsed
-        for key in entry.get("gone", []):
-            if isinstance(key, list) and len(key) == 3:
-                yield (str(key[0]), str(key[1]), str(key[2])), None
+        if entry.get("generation") == generation:
+            yield entry
+
+
+def _gone(entry: dict[str, Any]) -> Iterator[tuple[StateKey, None]]:
+    gone = entry.get("gone")
+    for key in gone if isinstance(gone, list) else ():
+        if isinstance(key, list) and len(key) == 3:
+            yield (str(key[0]), str(key[1]), str(key[2])), None
 
 
 def _parse_edge(record: Any) -> tuple[StateKey, RuleState] | None:

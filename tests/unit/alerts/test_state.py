@@ -10,6 +10,7 @@ import pytest
 
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import Rule, parse_rules
+from netpoll.alerts.state import active_record, parse_active_journal, parse_states
 from netpoll.sample import Sample
 
 T0 = 1_700_000_000_000_000_000
@@ -138,11 +139,11 @@ CASES = [
 ]
 
 
-def sample_for(r: Rule, value: object, when: int) -> Sample:
+def sample_for(r: Rule, value: object, when: int, device: str = "r1") -> Sample:
     fields: dict[str, object] = {} if value is None else {r.field: value}
     if r.measurement == "ping" and r.field != "reachable":
         fields["reachable"] = True
-    return Sample(r.measurement, {"device": "r1"}, fields, T0 + when * S)  # type: ignore[arg-type]
+    return Sample(r.measurement, {"device": device}, fields, T0 + when * S)  # type: ignore[arg-type]
 
 
 def run(r: Rule, values: list[object], engine: AlertEngine | None = None) -> list[str]:
@@ -339,16 +340,85 @@ def test_state_written_at_breach_and_clear_not_for_events(
         written.append(path.name)
         real_write(path, document)
 
+    real_append = engine_module.append_durable
+
+    def counting_append(path: Path, data: bytes) -> None:
+        written.append(path.name)
+        real_append(path, data)
+
     monkeypatch.setattr(engine_module, "write_state_file", counting_write)
+    monkeypatch.setattr(engine_module, "append_durable", counting_append)
     link, cpu = rule(LINK_DOWN), rule(CPU)
     engine = AlertEngine([link, cpu], state_path=tmp_path / "alerts.json")
     engine.evaluate([iface("Gi0/1", 1, 1, 0)])
     assert [a.state for a in engine.evaluate([iface("Gi0/1", 2, 1, 10)])] == ["event"]
     assert written == []  # an event leaves the active file as it was
     assert [a.state for a in engine.evaluate([sample_for(cpu, 95, 20)])] == ["breach"]
-    assert written == ["alerts.json"]
+    assert written == ["alerts.json"]  # the first save: a snapshot
     assert [a.state for a in engine.evaluate([sample_for(cpu, 50, 30)])] == ["clear"]
-    assert written == ["alerts.json", "alerts.json"]
+    assert written == ["alerts.json", "alerts.journal"]  # then one line per save
+
+
+def test_an_alert_storm_appends_a_line_per_breach_not_every_active_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import netpoll.alerts.engine as engine_module
+
+    snapshots: list[int] = []  # active states in each snapshot written
+    real_write = engine_module.write_state_file
+
+    def counting_write(path: Path, document: dict[str, object]) -> None:
+        if path.name == "alerts.json":
+            states = document["states"]
+            assert isinstance(states, list)
+            snapshots.append(len(states))
+        real_write(path, document)
+
+    monkeypatch.setattr(engine_module, "write_state_file", counting_write)
+    monkeypatch.setattr(engine_module, "ACTIVE_JOURNAL_MIN_BYTES", 64 * 1024)
+    cpu = rule(CPU)
+    path = tmp_path / "alerts.json"
+    engine = AlertEngine([cpu], state_path=path)
+    devices = [f"r{i}" for i in range(3000)]
+    for n, device in enumerate(devices):  # a site goes dark: one breach per poll, each saved first
+        assert [a.state for a in engine.evaluate([sample_for(cpu, 95, n, device=device)])] == ["breach"]
+    # Each snapshot at least doubles the journal's room, so a few of them, not one per breach.
+    assert len(snapshots) <= 6, snapshots
+    assert sum(snapshots) < 2 * len(devices)
+    restarted = AlertEngine([cpu], state_path=path)
+    assert sorted(key[1] for key in restarted.active()) == sorted(devices)
+    assert [a.state for a in restarted.evaluate([sample_for(cpu, 50, 9999, device="r7")])] == ["clear"]
+    assert len(AlertEngine([cpu], state_path=path).active()) == len(devices) - 1
+
+
+def test_the_active_journal_is_replayed_and_a_torn_line_skipped(tmp_path: Path) -> None:
+    cpu = rule(CPU)
+    path = tmp_path / "alerts.json"
+    engine = AlertEngine([cpu], state_path=path)
+    assert [a.state for a in engine.evaluate([sample_for(cpu, 95, 1, device="a")])] == ["breach"]
+    assert [a.state for a in engine.evaluate([sample_for(cpu, 95, 2, device="b")])] == ["breach"]
+    assert [a.state for a in engine.evaluate([sample_for(cpu, 50, 3, device="a")])] == ["clear"]
+    journal = tmp_path / "alerts.journal"
+    assert len(journal.read_text().splitlines()) == 2  # b's breach, a's clear: the snapshot has a alone
+    with journal.open("a") as handle:
+        handle.write('{"generation": 1, "states": [{"rule": "cp')  # a crash mid-append
+    restarted = AlertEngine([cpu], state_path=path)
+    assert [key[1] for key in restarted.active()] == ["b"]
+    assert [a.state for a in restarted.evaluate([sample_for(cpu, 95, 4, device="b")])] == []  # not again
+
+
+def saved_active(path: Path) -> list[dict[str, object]]:
+    """The active states as saved: the snapshot with its journal replayed over it."""
+    document = json.loads(path.read_text())
+    states = dict(parse_states(document))
+    journal = path.with_name(path.stem + ".journal")
+    if journal.exists():
+        for key, state in parse_active_journal(journal.read_text(), document["generation"]):
+            if state is None:
+                states.pop(key, None)
+            else:
+                states[key] = state
+    return [active_record(key, state) for key, state in states.items()]
 
 
 def test_save_rewrites_only_what_changed_and_keeps_flapping_memory(tmp_path: Path) -> None:
@@ -369,15 +439,15 @@ def test_save_rewrites_only_what_changed_and_keeps_flapping_memory(tmp_path: Pat
     for when, oper in [(5, 2), (10, 1), (15, 2), (20, 1)]:
         alerts += engine.evaluate([iface("Gi0/1", oper, 1, when)])
     assert [a.state for a in alerts] == ["breach"]
-    engine.save()  # the change at 20 s happened while breached: it is in the active file
-    (record,) = json.loads(path.read_text())["states"]
+    engine.save()  # the change at 20 s happened while breached: it is in the active file (its journal)
+    (record,) = saved_active(path)
     assert (record["phase"], record["changes"]) == ("breached", [T0 + t * S for t in (5, 10, 15, 20)])
     restarted = AlertEngine([flap], state_path=path)
     assert restarted._states[("flap", "sw1", "Gi0/1")].changes == record["changes"]
     # Quiet for the window: the clear moves the memory back to the edges file.
     assert [a.state for a in restarted.evaluate([iface("Gi0/1", 1, 1, 81)])] == ["clear"]
     restarted.save()
-    assert json.loads(path.read_text())["states"] == []
+    assert saved_active(path) == []
     assert json.loads(edges.read_text())["edges"] == [["flap", "sw1", "Gi0/1", None, 1, []]]
 
 
@@ -388,7 +458,7 @@ def test_corrupt_state_file_starts_afresh(tmp_path: Path) -> None:
     assert engine.active() == []
     assert (tmp_path / "alerts.json.corrupt").exists()
     engine.evaluate([sample_for(engine.rules[0], 95, 0)])
-    assert json.loads(path.read_text())["states"][0]["phase"] == "breached"
+    assert saved_active(path)[0]["phase"] == "breached"
 
 
 def test_forget_device() -> None:
