@@ -14,16 +14,15 @@ changes as it holds records.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from netpoll.alerts.alert import Alert, new_alert_id
+from netpoll.alerts.journal import SnapshotJournal
 from netpoll.alerts.rules import Hold, Rule, Scope, usable_value
 from netpoll.alerts.state import (
     RuleState,
@@ -39,12 +38,9 @@ from netpoll.alerts.state import (
     parse_edge_journal,
     parse_edges,
     parse_states,
-    read_state_file,
     step_event,
     step_threshold,
-    write_state_file,
 )
-from netpoll.atomic_file import append_durable
 from netpoll.devicelog import device_log
 from netpoll.measurements import MODEL, Model
 from netpoll.numbers import human
@@ -92,29 +88,29 @@ class AlertEngine:
         self._states: dict[StateKey, RuleState] = {}
         # Keys of the states that are not ``ok`` (what the active file holds), in the order they became so.
         self._active: dict[StateKey, None] = {}
-        self.edges_path = (
-            self.state_path.with_name(self.state_path.stem + ".edges.json") if self.state_path else None
-        )
-        self.journal_path = (
-            self.state_path.with_name(self.state_path.stem + ".edges.journal") if self.state_path else None
-        )
-        # The active file's journal: keys changed since the last save, the snapshot's generation and size.
-        self.active_journal_path = (
-            self.state_path.with_name(self.state_path.stem + ".journal") if self.state_path else None
-        )
+        # The two state files, each a snapshot with a journal (``netpoll.alerts.journal``): the states that
+        # are not ok, and what event/flapping/baseline rules remember of ok entities (the edges).
+        self._active_file: SnapshotJournal | None = None
+        self._edges_file: SnapshotJournal | None = None
+        if self.state_path is not None:
+
+            def beside(suffix: str) -> Path:
+                assert self.state_path is not None
+                return self.state_path.with_name(self.state_path.stem + suffix)
+
+            self._active_file = SnapshotJournal(
+                self.state_path, beside(".journal"), min_journal_bytes=ACTIVE_JOURNAL_MIN_BYTES
+            )
+            self._edges_file = SnapshotJournal(beside(".edges.json"), beside(".edges.journal"))
+        # Keys whose active record changed since the last write; ``_active_full``: a snapshot is due instead
+        # (none yet, a restart, too many changes, a failed write).
         self._active_changes: set[StateKey] = set()
-        self._active_full = True  # a snapshot is due (none yet, a restart, too many changes, a failed write)
-        self._active_generation = 0
-        self._active_bytes = 0
-        self._active_journal_bytes = 0
+        self._active_full = True
         self._dirty = False  # active (not ok) states changed since the last write
         # Keys whose edge record (event/flapping/baseline memory of an ok entity) changed since the last
         # write; ``_edges_full``: a full snapshot is due instead (restart, too many changes, a failed write).
         self._edge_changes: set[StateKey] = set()
         self._edges_full = False
-        self._edges_generation = 0  # of the snapshot on disk; journal lines carry it
-        self._edges_bytes = 0  # size of that snapshot: the journal may grow to it before the next one
-        self._journal_bytes = 0
         self._last_save = self._last_edges_save = time.monotonic()
         if self.state_path is not None:
             self._restore(self.state_path)
@@ -315,106 +311,46 @@ class AlertEngine:
     def _save_active(self) -> None:
         """Append the active states that changed to the journal, or write a new snapshot of them all."""
         changes, self._active_changes = self._active_changes, set()
-        if self.state_path is not None:
-            appended = not self._active_full and self._append_active(changes)
-            if not appended and not self._snapshot_active():
+        files = self._active_file
+        if files is not None:
+            appended = not self._active_full and (
+                not changes or files.append(lambda g: active_journal_line(g, self._changed(changes)))
+            )
+            states = [(key, self._states[key]) for key in self._active]
+            if not appended and not files.write_snapshot(lambda g: dump_states(states, g)):
                 self._active_full = True  # still dirty: the next save tries a snapshot again
                 return
         self._active_full = False
         self._dirty = False
         self._last_save = time.monotonic()
 
-    def _append_active(self, changes: set[StateKey]) -> bool:
-        """Journal the changed active states; False when a snapshot is due instead (journal full, failed)."""
-        assert self.active_journal_path is not None
-        if not changes:
-            return True
-        line = active_journal_line(
-            self._active_generation, ((key, self._states.get(key)) for key in sorted(changes))
-        )
-        limit = max(ACTIVE_JOURNAL_MIN_BYTES, self._active_bytes)
-        if self._active_generation == 0 or self._active_journal_bytes + len(line) > limit:
-            return False
-        try:
-            append_durable(self.active_journal_path, line)
-        except OSError as exc:
-            logger.error("cannot write alert state %s: %s", self.active_journal_path, exc)
-            return False
-        self._active_journal_bytes += len(line)
-        return True
-
-    def _snapshot_active(self) -> bool:
-        assert self.state_path is not None
-        assert self.active_journal_path is not None
-        generation = self._active_generation + 1
-        states = [(key, self._states[key]) for key in self._active]
-        if not self._write(self.state_path, dump_states(states, generation)):
-            return False
-        self._active_generation = generation
-        self._active_journal_bytes = 0
-        try:
-            self._active_bytes = self.state_path.stat().st_size
-            # Its lines are of the older generation, which a restore would skip; removed all the same.
-            self.active_journal_path.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.error("alert state %s: %s", self.active_journal_path, exc)
-        return True
-
     def _save_edges(self) -> None:
         """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
         changes, self._edge_changes = self._edge_changes, set()
-        if self.edges_path is None:
+        files = self._edges_file
+        if files is None:
             self._edges_full = False
         else:
-            written = (not self._edges_full and self._append(changes)) or self._snapshot_edges()
+            written = (
+                not self._edges_full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
+            ) or files.write_snapshot(lambda g: dump_edges(self._states.items(), g))
             # Not written: a snapshot (which holds every change) is due at the next save, in 30 s.
             self._edges_full = not written
         self._last_edges_save = time.monotonic()
 
-    def _append(self, changes: set[StateKey]) -> bool:
-        """Journal the changed records; False when a snapshot is due instead (journal full, write failed)."""
-        assert self.journal_path is not None
-        line = edge_journal_line(
-            self._edges_generation, ((key, self._states.get(key)) for key in sorted(changes))
-        )
-        if self._edges_generation == 0 or self._journal_bytes + len(line) > self._edges_bytes:
-            return False  # no snapshot yet, or the journal would be larger than one
-        try:
-            append_durable(self.journal_path, line)
-        except OSError as exc:
-            logger.error("cannot write alert state %s: %s", self.journal_path, exc)
-            return False
-        self._journal_bytes += len(line)
-        return True
-
-    def _snapshot_edges(self) -> bool:
-        assert self.edges_path is not None
-        assert self.journal_path is not None
-        generation = self._edges_generation + 1
-        if not self._write(self.edges_path, dump_edges(self._states.items(), generation)):
-            return False
-        self._edges_generation = generation
-        self._journal_bytes = 0
-        try:
-            self._edges_bytes = self.edges_path.stat().st_size
-            # Its lines are of the older generation, which a restore would skip; removed all the same.
-            self.journal_path.unlink(missing_ok=True)
-        except OSError as exc:
-            logger.error("alert state %s: %s", self.journal_path, exc)
-        return True
-
-    @staticmethod
-    def _write(path: Path, document: dict[str, object]) -> bool:
-        try:
-            write_state_file(path, document)
-        except OSError as exc:
-            logger.error("cannot write alert state %s: %s", path, exc)
-            return False
-        return True
+    def _changed(self, keys: set[StateKey]) -> Iterator[tuple[StateKey, RuleState | None]]:
+        """The current state of each key, in a stable order (None: gone)."""
+        return ((key, self._states.get(key)) for key in sorted(keys))
 
     def _restore(self, path: Path) -> None:
         # Edges first: an entity that is also in the active file is described by it.
-        records = self._read_edges() + self._read_active(path)
+        assert self._active_file is not None
+        assert self._edges_file is not None
+        edges, journaled = self._edges_file.read(parse_edges, parse_edge_journal)
+        # Fold the edges journal into a new snapshot at the first save (a torn last line is never appended
+        # to); the active one always is (``_active_full``).
+        self._edges_full = self._edges_full or journaled
+        records = edges + self._active_file.read(parse_states, parse_active_journal)[0]
         names = {rule.name for rule in self.rules}
         dropped = 0
         for key, state in records:
@@ -433,69 +369,6 @@ class AlertEngine:
                 len(self._states),
                 len(self.active()),
             )
-
-    def _read_active(self, path: Path) -> list[tuple[StateKey, RuleState]]:
-        """The active snapshot with its journal replayed over it (folded into a snapshot at the next save)."""
-        assert self.active_journal_path is not None
-        document, records = self._read(path, parse_states)
-        generation = document.get("generation") if isinstance(document, dict) else None
-        self._active_generation = generation if isinstance(generation, int) else 0
-        with contextlib.suppress(OSError):
-            self._active_bytes = path.stat().st_size
-        journal = self.active_journal_path
-        return _replayed(records, journal, self._active_generation, parse_active_journal)[0]
-
-    def _read_edges(self) -> list[tuple[StateKey, RuleState]]:
-        """The edges snapshot with its journal replayed over it."""
-        assert self.edges_path is not None
-        assert self.journal_path is not None
-        document, records = self._read(self.edges_path, parse_edges)
-        if isinstance(document, dict) and isinstance(document.get("generation"), int):
-            self._edges_generation = document["generation"]
-        with contextlib.suppress(OSError):
-            self._edges_bytes = self.edges_path.stat().st_size
-        edges, journaled = _replayed(records, self.journal_path, self._edges_generation, parse_edge_journal)
-        # Fold the journal into a new snapshot at the first save (a torn last line is never appended to).
-        self._edges_full = self._edges_full or journaled
-        return edges
-
-    @staticmethod
-    def _read(
-        path: Path, parse: Callable[[Any], Iterator[tuple[StateKey, RuleState]]]
-    ) -> tuple[Any, list[tuple[StateKey, RuleState]]]:
-        """A state file's document and its records; (None, []) when there is none or it is damaged."""
-        try:
-            document = read_state_file(path)
-            return document, ([] if document is None else list(parse(document)))
-        except (OSError, ValueError) as exc:
-            # A damaged state file must not stop the daemon: start afresh, keep the file for a post-mortem.
-            logger.error("alert state %s unreadable (%s); starting without it", path, exc)
-            with contextlib.suppress(OSError):
-                path.replace(path.with_name(path.name + ".corrupt"))
-            return None, []
-
-
-def _replayed(
-    records: list[tuple[StateKey, RuleState]],
-    journal_path: Path,
-    generation: int,
-    parse: Callable[[str, int], Iterator[tuple[StateKey, RuleState | None]]],
-) -> tuple[list[tuple[StateKey, RuleState]], bool]:
-    """A snapshot's records with its journal's changes replayed over them; and whether a journal was there."""
-    merged = dict(records)
-    try:
-        journal = journal_path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return list(merged.items()), False
-    except OSError as exc:
-        logger.error("alert state %s unreadable (%s); starting without it", journal_path, exc)
-        journal = ""
-    for key, state in parse(journal, generation):
-        if state is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = state
-    return list(merged.items()), True
 
 
 def _trap_event(rule: Rule, device: str, sample: Sample) -> Alert | None:

@@ -331,23 +331,23 @@ def test_restore_keeps_event_edge_and_drops_unknown_rules(tmp_path: Path) -> Non
 def test_state_written_at_breach_and_clear_not_for_events(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import netpoll.alerts.engine as engine_module
+    import netpoll.alerts.journal as journal_module
 
     written: list[str] = []
-    real_write = engine_module.write_state_file
+    real_write = journal_module.write_state_file
 
     def counting_write(path: Path, document: dict[str, object]) -> None:
         written.append(path.name)
         real_write(path, document)
 
-    real_append = engine_module.append_durable
+    real_append = journal_module.append_durable
 
     def counting_append(path: Path, data: bytes) -> None:
         written.append(path.name)
         real_append(path, data)
 
-    monkeypatch.setattr(engine_module, "write_state_file", counting_write)
-    monkeypatch.setattr(engine_module, "append_durable", counting_append)
+    monkeypatch.setattr(journal_module, "write_state_file", counting_write)
+    monkeypatch.setattr(journal_module, "append_durable", counting_append)
     link, cpu = rule(LINK_DOWN), rule(CPU)
     engine = AlertEngine([link, cpu], state_path=tmp_path / "alerts.json")
     engine.evaluate([iface("Gi0/1", 1, 1, 0)])
@@ -363,9 +363,10 @@ def test_an_alert_storm_appends_a_line_per_breach_not_every_active_state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import netpoll.alerts.engine as engine_module
+    import netpoll.alerts.journal as journal_module
 
     snapshots: list[int] = []  # active states in each snapshot written
-    real_write = engine_module.write_state_file
+    real_write = journal_module.write_state_file
 
     def counting_write(path: Path, document: dict[str, object]) -> None:
         if path.name == "alerts.json":
@@ -374,7 +375,7 @@ def test_an_alert_storm_appends_a_line_per_breach_not_every_active_state(
             snapshots.append(len(states))
         real_write(path, document)
 
-    monkeypatch.setattr(engine_module, "write_state_file", counting_write)
+    monkeypatch.setattr(journal_module, "write_state_file", counting_write)
     monkeypatch.setattr(engine_module, "ACTIVE_JOURNAL_MIN_BYTES", 64 * 1024)
     cpu = rule(CPU)
     path = tmp_path / "alerts.json"

@@ -1,0 +1,70 @@
+"""SnapshotJournal: when a save is a journal line and when a snapshot, and what a restore replays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from netpoll.alerts.journal import SnapshotJournal
+from netpoll.alerts.state import (
+    RuleState,
+    active_journal_line,
+    dump_states,
+    parse_active_journal,
+    parse_states,
+)
+
+A = ("cpu", "r1", "")
+B = ("cpu", "r2", "")
+
+
+def breached() -> RuleState:
+    state = RuleState()
+    state.phase = "breached"
+    return state
+
+
+def test_no_line_before_a_snapshot_then_lines_until_the_bound(tmp_path: Path) -> None:
+    files = SnapshotJournal(tmp_path / "a.json", tmp_path / "a.journal", min_journal_bytes=400)
+    line = lambda g: active_journal_line(g, [(A, breached())])  # noqa: E731 - a line per call
+    assert not files.append(line)  # no snapshot yet: a snapshot is due
+    assert files.write_snapshot(lambda g: dump_states([(A, breached())], g))
+    assert files.generation == 1
+    appended = 0
+    while files.append(line):
+        appended += 1
+    assert 1 <= appended < 10  # up to the bound (400 B here), then a snapshot is due again
+    assert files.journal_bytes <= 400
+    assert files.write_snapshot(lambda g: dump_states([], g))
+    assert (files.generation, files.journal_bytes) == (2, 0)
+    assert not (tmp_path / "a.journal").exists()
+
+
+def test_read_replays_the_journal_of_its_generation_only(tmp_path: Path) -> None:
+    files = SnapshotJournal(tmp_path / "a.json", tmp_path / "a.journal")
+    assert files.write_snapshot(lambda g: dump_states([(A, breached())], g))
+    journal = tmp_path / "a.journal"
+    journal.write_bytes(
+        active_journal_line(0, [(B, breached())])  # an older generation's line: skipped
+        + active_journal_line(1, [(B, breached()), (A, None)])
+        + b'{"generation": 1, "sta'  # torn by a crash: skipped
+    )
+    records, journaled = SnapshotJournal(tmp_path / "a.json", journal).read(
+        parse_states, parse_active_journal
+    )
+    assert journaled
+    assert [key for key, _ in records] == [B]
+
+
+def test_a_damaged_snapshot_is_kept_aside_and_reading_starts_afresh(tmp_path: Path) -> None:
+    (tmp_path / "a.json").write_text("{not json")
+    files = SnapshotJournal(tmp_path / "a.json", tmp_path / "a.journal")
+    assert files.read(parse_states, parse_active_journal) == ([], False)
+    assert (tmp_path / "a.json.corrupt").exists()
+    assert files.generation == 0
+
+
+def test_a_failed_snapshot_leaves_the_generation(tmp_path: Path) -> None:
+    files = SnapshotJournal(tmp_path / "missing" / "deeper" / "a.json", tmp_path / "a.journal")
+    (tmp_path / "missing").write_text("a file where a directory should be")
+    assert not files.write_snapshot(lambda g: {"version": 1, "generation": g, "states": []})
+    assert files.generation == 0
