@@ -347,6 +347,12 @@ def netpoll_argv(args: argparse.Namespace, config: Path) -> list[str]:
     return argv
 
 
+def print_log_tail(log: Path, lines: int = 15) -> None:
+    """The daemon's last log lines (warnings and up): how its shutdown went."""
+    for line in log.read_text(errors="replace").splitlines()[-lines:]:
+        print(f"  log: {line[:200]}")
+
+
 def netpoll_process_setup(soft: int, hard: int, pin: bool) -> None:
     """In netpoll's child before exec: the usual descriptor limit, and CPU 0 alone when pinned."""
     resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -498,6 +504,7 @@ def main() -> int:
         if sampler.sigterm_at is not None:
             took = exited - sampler.sigterm_at
             print(f"SIGTERM at the cycle {len(sampler.cycles)} line: netpoll exited {took:.1f} s later")
+            print_log_tail(work / "netpoll.log")
         report(sampler, rounds_from_vm(ns, args.devices, args.cycles), args, elapsed)
         print_alerts(alerts_from_vm(ns))
         if code != 0:
