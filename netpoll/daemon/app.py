@@ -348,7 +348,7 @@ class Daemon:
             self._monitor.live.in_flight = lambda: self._scheduler.in_flight if self._scheduler else 0
             if self._publisher is not None:
                 self._monitor.live.mqtt = self._publisher.stats
-            stack.push_async_callback(self._save_state)
+            stack.push_async_callback(self._save_state_at_exit)
             if s.http_port is not None:
                 endpoint = HttpEndpoint(self._monitor, s.http_host, s.http_port, board=self.board)
                 await stack.enter_async_context(endpoint)
@@ -527,7 +527,13 @@ class Daemon:
         # The polls that finished during the grace period are in this last cycle.
         self._end_cycle(final=True)
 
-    async def _save_state(self) -> None:
+    async def _save_state_at_exit(self) -> None:
+        # The counter state may take at most a third of what is left of the shutdown budget: the output's
+        # flush needs the rest, and the copy saved every state_save_s is at most that old (rates after the
+        # restart then span the longer gap; they stay right).
+        await self._save_state(deadline=time.monotonic() + max(0.5, self._remaining() / 3))
+
+    async def _save_state(self, deadline: float | None = None) -> None:
         # Encoded here, in the event loop, because the poller and the alert engine mutate their state from
         # it: a worker thread walking the same dicts could see them change. Only the write is off-loop. The
         # counter state is encoded a device at a time, in steps between which the loop runs (at 3,000
@@ -537,7 +543,14 @@ class Daemon:
 
             try:
                 head = {"version": STATE_VERSION}
-                encoded = await encode_in_steps(head, "devices", self._poller.export_devices())
+                devices = self._poller.export_devices()
+                encoded = await encode_in_steps(head, "devices", devices, deadline=deadline)
+            except TimeoutError:
+                log.warning(
+                    "state: the counter state was not saved at shutdown (it would have taken more than a"
+                    " third of the shutdown budget); the copy saved within the last %.0f s stays",
+                    self.settings.state_save_s,
+                )
             except (TypeError, ValueError):
                 log.exception("state: cannot encode counter state")
             else:

@@ -34,19 +34,28 @@ def encode_json(data: Any) -> bytes:
 
 
 async def encode_in_steps(
-    head: Mapping[str, Any], key: str, entries: Iterable[tuple[str, Any]], step_s: float = STEP_S
+    head: Mapping[str, Any],
+    key: str,
+    entries: Iterable[tuple[str, Any]],
+    step_s: float = STEP_S,
+    deadline: float | None = None,
 ) -> bytes:
     """``encode_json({**head, key: dict(entries)})``, yielding to the event loop every ``step_s`` seconds.
 
     ``key`` must not be in ``head``. The state of thousands of devices takes seconds to turn into JSON: in
     one go it would stall every poll (and their deadlines) for as long. Each entry is taken and encoded in
     one step, so each is consistent in itself; ``entries`` may be a generator that reads live state.
+
+    Raises:
+        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last entry.
     """
     parts: list[str] = []
     resume = time.monotonic() + step_s
     for name, value in entries:
         parts.append(f"{json.dumps(name)}:{json.dumps(value, separators=(',', ':'))}")
         if time.monotonic() >= resume:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
             await asyncio.sleep(0)
             resume = time.monotonic() + step_s
     opening = json.dumps({**head, key: {}}, separators=(",", ":"))[:-2]  # ends with '"key":{'

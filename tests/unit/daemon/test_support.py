@@ -61,6 +61,14 @@ async def test_state_encoded_in_steps_is_the_same_json(
     assert len(ran_between) == 1 + len(entries)
 
 
+async def test_state_encoding_gives_up_at_its_deadline() -> None:
+    import time
+
+    entries = ((f"dev{i}", {"counters": list(range(20))}) for i in range(10))
+    with pytest.raises(TimeoutError):
+        await encode_in_steps({"version": 1}, "devices", entries, step_s=0.0, deadline=time.monotonic())
+
+
 def test_cycle_sample_fields() -> None:
     monitor = SelfMonitor("poller1", "0/1")
     cycle = CycleStats(polls_ok=5, polls_failed=1, polls_skipped=2, polls_late=1, poll_lag_ms_max=12.5)
