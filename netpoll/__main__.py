@@ -1,7 +1,5 @@
 """``python -m netpoll``."""
 
-import sys
+from netpoll.cli.main import entry
 
-from netpoll.cli.main import main
-
-sys.exit(main())
+entry()

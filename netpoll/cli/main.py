@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -52,5 +54,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
+def entry() -> None:
+    """The ``netpoll`` command (and ``python -m netpoll``): ``main()`` on the process's arguments, then exit.
+
+    After ``netpoll run`` the process leaves at once: by then the daemon has saved its state, flushed or
+    spooled its output and drained its MQTT queue. The interpreter's own exit would tear a daemon's heap down
+    object by object, after one last collection over all of it: seconds at tens of thousands of devices,
+    past the shutdown budget and out of the watchdog's reach (its thread no longer runs then).
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if build_parser().parse_known_args(argv)[0].verb == "run":
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()
