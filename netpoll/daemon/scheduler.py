@@ -145,6 +145,7 @@ class PollScheduler:
         self._due: dict[str, float] = {}
         self._runs: dict[str, int] = {}
         self._in_flight: dict[str, asyncio.Task[Any]] = {}  # job id → its running poll
+        self._sending: set[str] = set()  # job ids of the polls holding a slot (past the slot wait)
         self._extra: set[asyncio.Task[None]] = set()  # polls asked for by poll_now
         self._asked: set[str] = set()  # job ids with a poll_now poll not yet begun
         self._stopping = False
@@ -226,9 +227,23 @@ class PollScheduler:
         for task in self._extra:  # asked-for polls still waiting for a running one: not started now
             if task not in polling:
                 task.cancel()
+        # A poll still waiting for a slot has sent nothing: it ends now, only those talking to a device get
+        # the grace (tens of thousands of queued polls of an overloaded poller would eat it in cancellations).
+        ends = asyncio.get_running_loop().time() + grace_s
+        waiting = [task for job, task in self._in_flight.items() if job not in self._sending]
+        for task in waiting:
+            task.cancel()
+        if waiting:
+            await asyncio.wait(waiting, timeout=min(2.0, grace_s))
         pending = {task for task in self._in_flight.values() if not task.done()}
         if pending:
-            log.info("waiting up to %.1f s for %d polls in flight", grace_s, len(pending))
+            grace_s = max(0.0, ends - asyncio.get_running_loop().time())
+            log.info(
+                "waiting up to %.1f s for %d polls in flight (%d waiting for a slot ended at once)",
+                grace_s,
+                len(pending),
+                len(waiting),
+            )
             _, still = await asyncio.wait(pending, timeout=grace_s)
             for task in still:
                 task.cancel()
@@ -349,11 +364,13 @@ class PollScheduler:
             if await _slot(self._sems[kind], max(0.0, seconds - lag_s)):
                 lag_s += time.monotonic() - started
                 mark = self._stalled()
+                self._sending.add(job_id)
                 try:
                     with queue_time() as queued:
                         # The device's budget starts now, as its first request goes out.
                         result = await probe(device, Budget.start(seconds))
                 finally:
+                    self._sending.discard(job_id)
                     self._sems[kind].release()
                 stalled = self._stalled() - mark
                 queued_s = queued[0]

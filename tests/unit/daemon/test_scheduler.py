@@ -476,3 +476,30 @@ async def _overloaded_holds_bounded(clock: VirtualClock) -> None:
         assert counts["executor_futures"] <= jobs, held
         assert counts["timers"] <= 3 * jobs, held
     assert sched.in_flight == 0
+
+
+def test_at_stop_polls_waiting_for_a_slot_end_at_once_and_only_those_sending_get_the_grace(
+    clock: VirtualClock,
+) -> None:
+    clock.run(_stop_ends_the_queue_first(clock))
+
+
+async def _stop_ends_the_queue_first(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"hog": 3.0})
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None, snmp_concurrency=1)
+    # The hog holds the only slot for 3 s; a hundred polls queue behind it for theirs.
+    queued = [f"q{i}" for i in range(100)]
+    sched.set_devices([device("hog", interval=60.0), *(device(name, interval=60.0) for name in queued)])
+    hog = asyncio.create_task(sched._run("snmp", "hog"))
+    await asyncio.sleep(0)
+    waiters = [asyncio.create_task(sched._run("snmp", name)) for name in queued]
+    await asyncio.sleep(0)
+    assert sched.in_flight == 101
+    stopped_at = clock.time()
+    await sched.stop(grace_s=10.0)
+    # The queued polls ended at once, the hog finished its poll within the grace: the stop took its 3 s.
+    assert all(task.done() for task in waiters)
+    assert hog.done()
+    assert clock.time() - stopped_at == pytest.approx(3.0, abs=0.5)
+    assert set(rec.calls) == {"hog"}  # nothing was sent for the queued ones
+    assert sched.in_flight == 0
