@@ -181,8 +181,8 @@ class Daemon:
         self._console: Any = None
         self._fast_stop = False
         self._loop_lag = LoopLagMonitor()
-        self._stop_began: float | None = None  # loop time the stop was asked for (the signal's arrival)
-        self._exit_by: float | None = None  # loop time by which the shutdown must be over
+        # Loop time the stop was asked for (the signal's arrival): the grace and the budget count from it.
+        self._stop_began: float | None = None
         self._watchdog = False  # armed at the first stop once run() runs with the process's signals
         self._traps: TrapIntake | None = None
         self._profiles: ProfileSet | None = None  # the last profiles a (re)load read
@@ -462,16 +462,14 @@ class Daemon:
 
     def _begin_stop(self) -> None:
         """Start the shutdown clock (once): polls get their grace, the rest the flush budget."""
-        if self._exit_by is not None:
+        if self._stop_began is not None:
             return
-        s = self.settings
-        budget = s.shutdown_grace_s + s.shutdown_flush_s
+        budget = self._budget_s()
         asked = self.signals.stop_requested_at
         # How long the loop took to get here since the signal came: an overloaded loop can be seconds behind,
         # and the budget is the operator's (signal to exit), not the loop's.
         late = min(budget, max(0.0, time.monotonic() - asked)) if asked is not None else 0.0
         self._stop_began = asyncio.get_running_loop().time() - late
-        self._exit_by = self._stop_began + budget
         if late >= 1.0:
             log.warning("the stop signal was handled %.1f s after it came: the event loop is behind", late)
         if self._watchdog:
@@ -480,18 +478,24 @@ class Daemon:
             timer.daemon = True  # a process that exits in time never waits for it
             timer.start()
 
+    def _budget_s(self) -> float:
+        """The whole shutdown budget: the polls' grace, then the flush."""
+        return self.settings.shutdown_grace_s + self.settings.shutdown_flush_s
+
+    def _left_of(self, seconds: float) -> float:
+        """Seconds left until ``seconds`` after the stop signal (starting the shutdown clock if it is not)."""
+        if self._stop_began is None:
+            self._begin_stop()
+        assert self._stop_began is not None
+        return self._stop_began + seconds - asyncio.get_running_loop().time()
+
     def _grace_left(self) -> float:
         """What is left of the polls' grace period, counted from the stop signal."""
-        assert self._stop_began is not None
-        ends = self._stop_began + self.settings.shutdown_grace_s
-        return max(0.0, ends - asyncio.get_running_loop().time())
+        return max(0.0, self._left_of(self.settings.shutdown_grace_s))
 
     def _remaining(self) -> float:
         """Seconds left of the shutdown budget."""
-        if self._exit_by is None:
-            self._begin_stop()
-        assert self._exit_by is not None
-        return self._exit_by - asyncio.get_running_loop().time()
+        return self._left_of(self._budget_s())
 
     def _budget_publisher(self) -> None:
         # The MQTT drain may take at most half of what is left (plus the publisher's 1 s to give up), so the
