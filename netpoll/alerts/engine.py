@@ -1,15 +1,14 @@
 """The alert engine: feeds samples to the rule state machines and returns the alerts to publish.
 
-``evaluate`` is synchronous and does no network I/O. It writes the state file (JSON, atomic) right after
-any breach or clear, so that after a restart — even after SIGKILL — an alert already published is not
-published again, and its clear still comes when the condition ends. That file holds only the entities that
-are not ``ok`` and stays small; the engine keeps their keys apart, so writing it costs what it holds, not
-what the engine holds. What event and flapping rules remember of every ``ok`` entity (one record per
-interface and rule: hundreds of thousands on a large network) goes to a sibling ``*.edges.json`` snapshot,
-written rarely, and the records that changed since to an append-only ``*.edges.journal`` beside it (at most
-every 30 s and at ``save()``); once the journal would outgrow the snapshot, a new snapshot replaces both.
-So a save costs what changed since the last one, and the snapshot's full walk is amortised over as many
-changes as it holds records.
+``evaluate`` is synchronous and does no network I/O. It saves the state of every entity that is not ``ok``
+right after any breach or clear, so that after a restart — even after SIGKILL — an alert already published
+is not published again, and its clear still comes when the condition ends. What event and flapping rules
+remember of every ``ok`` entity (one record per interface and rule: hundreds of thousands on a large
+network) goes to a sibling ``*.edges.json``, at most every 30 s and at ``save()``. Each is a snapshot
+written rarely plus an append-only journal of the records that changed since (``netpoll.alerts.journal``):
+once a journal would outgrow its snapshot, a new snapshot replaces both. So a save costs what changed since
+the last one, in an alert storm too, and a snapshot's full walk is amortised over as many changes as it
+holds records.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from netpoll.alerts.alert import Alert, new_alert_id
-from netpoll.alerts.journal import SnapshotJournal
+from netpoll.alerts.journal import Changes, SnapshotJournal
 from netpoll.alerts.rules import Hold, Rule, Scope, usable_value
 from netpoll.alerts.state import (
     RuleState,
@@ -53,10 +52,6 @@ logger = logging.getLogger("netpoll.alerts")
 # Pending runs and flapping histories are saved at most this often when nothing was published:
 # losing them to a crash only delays an alert by a few samples.
 IDLE_SAVE_INTERVAL_S = 30.0
-# Edge changes remembered one by one for the journal; past this many, the next save writes a full snapshot
-# instead (a set of every interface's key after the first poll of a large network would cost more memory
-# than the snapshot costs time).
-EDGE_CHANGES_MAX = 50_000
 # The active journal may grow to the larger of this and its snapshot before a new snapshot replaces both: in
 # an alert storm the snapshot then doubles at most every so often, and a save stays one appended line.
 ACTIVE_JOURNAL_MIN_BYTES = 1 << 20
@@ -102,15 +97,11 @@ class AlertEngine:
                 self.state_path, beside(".journal"), min_journal_bytes=ACTIVE_JOURNAL_MIN_BYTES
             )
             self._edges_file = SnapshotJournal(beside(".edges.json"), beside(".edges.journal"))
-        # Keys whose active record changed since the last write; ``_active_full``: a snapshot is due instead
-        # (none yet, a restart, too many changes, a failed write).
-        self._active_changes: set[StateKey] = set()
-        self._active_full = True
+        # What changed since the last write of each file: the active records (a snapshot is due first), and
+        # the edge records (event/flapping/baseline memory of ok entities).
+        self._active_changes = Changes(full=True)
         self._dirty = False  # active (not ok) states changed since the last write
-        # Keys whose edge record (event/flapping/baseline memory of an ok entity) changed since the last
-        # write; ``_edges_full``: a full snapshot is due instead (restart, too many changes, a failed write).
-        self._edge_changes: set[StateKey] = set()
-        self._edges_full = False
+        self._edge_changes = Changes()
         self._last_save = self._last_edges_save = time.monotonic()
         if self.state_path is not None:
             self._restore(self.state_path)
@@ -140,7 +131,7 @@ class AlertEngine:
         published_change = any(alert.state != "event" for alert in alerts)
         if self._dirty and (published_change or now - self._last_save >= IDLE_SAVE_INTERVAL_S):
             self._save_active()
-        if self._edges_dirty and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S:
+        if self._edge_changes and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S:
             self._save_edges()
         return alerts
 
@@ -167,7 +158,7 @@ class AlertEngine:
             before = state.matched
             transition = step_event(rule, state, value)
             if before != state.matched:
-                self._edge_changed(key)
+                self._edge_changes.add(key)
         elif rule.kind in ("flapping", "baseline"):
             if state is None:
                 state = self._states[key] = RuleState()
@@ -205,7 +196,7 @@ class AlertEngine:
         # phase to or from ok moves it from one to the other.
         moved = (before_phase == "ok") != (state.phase == "ok")
         if moved or (remembered and state.phase == "ok"):
-            self._edge_changed(key)
+            self._edge_changes.add(key)
         if moved:
             self._track(key, state)
         if (
@@ -225,24 +216,7 @@ class AlertEngine:
 
     def _active_changed(self, key: StateKey) -> None:
         self._dirty = True
-        if self._active_full:
-            return  # the snapshot due holds it
         self._active_changes.add(key)
-        if len(self._active_changes) > EDGE_CHANGES_MAX:
-            self._active_changes.clear()
-            self._active_full = True
-
-    def _edge_changed(self, key: StateKey) -> None:
-        if self._edges_full:
-            return  # the snapshot due holds it
-        self._edge_changes.add(key)
-        if len(self._edge_changes) > EDGE_CHANGES_MAX:
-            self._edge_changes.clear()
-            self._edges_full = True
-
-    @property
-    def _edges_dirty(self) -> bool:
-        return self._edges_full or bool(self._edge_changes)
 
     def _alert(
         self,
@@ -295,7 +269,7 @@ class AlertEngine:
         for key in [key for key in self._states if key[1] == device]:
             del self._states[key]
             self._active.pop(key, None)
-            self._edge_changed(key)  # gone from the edges file
+            self._edge_changes.add(key)  # gone from the edges file
             self._active_changed(key)  # and from the active one
 
     def save(self) -> None:
@@ -305,37 +279,34 @@ class AlertEngine:
         """
         if self._dirty:
             self._save_active()
-        if self._edges_dirty:
+        if self._edge_changes:
             self._save_edges()
 
     def _save_active(self) -> None:
         """Append the active states that changed to the journal, or write a new snapshot of them all."""
-        changes, self._active_changes = self._active_changes, set()
+        full, changes = self._active_changes.take()
         files = self._active_file
         if files is not None:
-            appended = not self._active_full and (
+            appended = not full and (
                 not changes or files.append(lambda g: active_journal_line(g, self._changed(changes)))
             )
             states = [(key, self._states[key]) for key in self._active]
             if not appended and not files.write_snapshot(lambda g: dump_states(states, g)):
-                self._active_full = True  # still dirty: the next save tries a snapshot again
+                self._active_changes.full = True  # still dirty: the next save tries a snapshot again
                 return
-        self._active_full = False
         self._dirty = False
         self._last_save = time.monotonic()
 
     def _save_edges(self) -> None:
         """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
-        changes, self._edge_changes = self._edge_changes, set()
+        full, changes = self._edge_changes.take()
         files = self._edges_file
-        if files is None:
-            self._edges_full = False
-        else:
+        if files is not None:
             written = (
-                not self._edges_full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
+                not full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
             ) or files.write_snapshot(lambda g: dump_edges(self._states.items(), g))
             # Not written: a snapshot (which holds every change) is due at the next save, in 30 s.
-            self._edges_full = not written
+            self._edge_changes.full = not written
         self._last_edges_save = time.monotonic()
 
     def _changed(self, keys: set[StateKey]) -> Iterator[tuple[StateKey, RuleState | None]]:
@@ -348,8 +319,9 @@ class AlertEngine:
         assert self._edges_file is not None
         edges, journaled = self._edges_file.read(parse_edges, parse_edge_journal)
         # Fold the edges journal into a new snapshot at the first save (a torn last line is never appended
-        # to); the active one always is (``_active_full``).
-        self._edges_full = self._edges_full or journaled
+        # to); the active one always is (its changes start ``full``).
+        if journaled:
+            self._edge_changes.full = True
         records = edges + self._active_file.read(parse_states, parse_active_journal)[0]
         names = {rule.name for rule in self.rules}
         dropped = 0
@@ -361,7 +333,8 @@ class AlertEngine:
         self._active = {key: None for key, state in self._states.items() if state.phase != "ok"}
         if dropped:
             logger.warning("alert state: dropped %d record(s) of rules that no longer exist", dropped)
-            self._dirty = self._edges_full = True  # rewrite the files without them at the next save
+            # Rewrite the files without them at the next save.
+            self._dirty = self._active_changes.full = self._edge_changes.full = True
         if records:
             logger.info(
                 "alert state restored from %s: %d record(s), %d active",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +22,45 @@ from netpoll.atomic_file import append_durable
 
 logger = logging.getLogger("netpoll.alerts")
 
-__all__ = ["SnapshotJournal"]
+__all__ = ["Changes", "SnapshotJournal"]
 
 Records = list[tuple[StateKey, RuleState]]
 JournalParser = Callable[[str, int], Iterator[tuple[StateKey, RuleState | None]]]
+
+
+@dataclass(slots=True)
+class Changes:
+    """The keys whose records changed since the last save (what its journal line holds).
+
+    Attributes:
+        full: a snapshot is due instead (none written yet, a restart, a failed write, or more changes than
+            are worth remembering one by one).
+        keys: the changed keys, while not ``full``.
+        max_keys: past this many, ``full`` (a set of every interface's key after the first poll of a large
+            network would cost more memory than the snapshot costs time).
+    """
+
+    full: bool = False
+    keys: set[StateKey] = field(default_factory=set)
+    max_keys: int = 50_000
+
+    def __bool__(self) -> bool:
+        return self.full or bool(self.keys)
+
+    def add(self, key: StateKey) -> None:
+        """Note a change of ``key``'s record."""
+        if self.full:
+            return  # the snapshot due holds it
+        self.keys.add(key)
+        if len(self.keys) > self.max_keys:
+            self.keys.clear()
+            self.full = True
+
+    def take(self) -> tuple[bool, set[StateKey]]:
+        """``(full, keys)`` for a save, and start afresh."""
+        taken = self.full, self.keys
+        self.full, self.keys = False, set()
+        return taken
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from netpoll.alerts.journal import SnapshotJournal
+from netpoll.alerts.journal import Changes, SnapshotJournal
 from netpoll.alerts.state import (
     RuleState,
     active_journal_line,
@@ -68,3 +68,15 @@ def test_a_failed_snapshot_leaves_the_generation(tmp_path: Path) -> None:
     (tmp_path / "missing").write_text("a file where a directory should be")
     assert not files.write_snapshot(lambda g: {"version": 1, "generation": g, "states": []})
     assert files.generation == 0
+
+
+def test_changes_are_kept_one_by_one_until_a_snapshot_is_cheaper() -> None:
+    changes = Changes(max_keys=2)
+    assert not changes
+    changes.add(A)
+    assert changes
+    assert changes.take() == (False, {A})
+    assert not changes
+    for key in (A, B, ("cpu", "r3", "")):
+        changes.add(key)
+    assert changes.take() == (True, set())  # past max_keys: a snapshot is due, no keys kept
