@@ -1,30 +1,32 @@
-"""Scale bench: `netpoll run` polling and pinging many devices at a 60 s interval into VictoriaMetrics.
+"""Scale bench: `netpoll run` polling and pinging many devices at a 60 s interval.
 
 Inside a network namespace it creates (root needed), net-snmp snmpd (one process per ``--per-agent``
 addresses, 100 by default) answers SNMP v2c on ``--devices`` loopback addresses (127.2.x.y; the namespace has
 its own loopback, so nothing leaves it), and 10 veth pairs with both ends in the namespace give every "device"
-an ifTable of 21 interfaces (lo + 20 veth). VictoriaMetrics runs in the namespace too. netpoll runs there with
-a generated inventory (every device polled over SNMP and pinged, the shipped alert rules on) for ``--cycles``
-cycles, writing through the InfluxDB v2 write API; with ``--sigterm`` the bench ends it with SIGTERM at its
-last cycle line instead (polls in flight) and reports how long it took to exit.
+an ifTable of 21 interfaces (lo + 20 veth). The write endpoint runs in the namespace too: by default
+bench/linesink.py, which speaks the InfluxDB write API and only counts what it gets (a time-series server
+beside the fleet on a two-core machine would take the CPU the run is meant to measure: see that file), or
+VictoriaMetrics with ``--sink vm``. netpoll runs there with a generated inventory (every device polled over
+SNMP and pinged, the shipped alert rules on) for ``--cycles`` cycles, writing through the InfluxDB v2 write
+API; with ``--sigterm`` the bench ends it with SIGTERM at its last cycle line instead (polls in flight) and
+reports how long it took to exit.
 
 Reported per cycle (a cycle = the daemon's own 60 s tick, printed on its console line): polls ok, failed
 and overloaded (the poller's own fault, when the daemon reports it), late, netpoll CPU seconds and share of
 one core, RSS and peak RSS, open file descriptors, poll-start lag p99 and event-loop lag p99 (when the daemon
-reports them), /healthz, the machine's load average, and the CPU the simulated agents (snmpd) and
-VictoriaMetrics took beside netpoll on the same machine: when they take the cores netpoll needs, the figures
-measure the machine, not netpoll. Per round (every device's n-th SNMP poll, read back from
-VictoriaMetrics): devices polled, ok, completion span. Alerts, from the ``alert`` records in VictoriaMetrics:
+reports them), /healthz, the machine's load average, and the CPU the simulated agents (snmpd) and the
+sink took beside netpoll on the same machine: when they take the cores netpoll needs, the figures
+measure the machine, not netpoll. Per round (every device's n-th SNMP poll, read back from the sink):
+devices polled, ok, completion span. Alerts, from the ``alert`` records netpoll wrote:
 device alerts, and false ones (a breach on a device whose every SNMP poll and ping answered).
 netpoll needs no raised limits: one socket per SNMP poll in flight, one ICMP socket; the bench raises the
 soft RLIMIT_NOFILE to the hard limit only for the snmpd processes it starts.
 With ``--pin`` (the default on a machine of two or more CPUs) netpoll runs on CPU 0 alone and everything else
-the bench starts (the agents, VictoriaMetrics, the bench itself) on the other CPUs: the devices and the
-time-series server live on other machines in production, so netpoll gets exactly one core, and "under one
-core" is what the run shows, not a share of a core it competes for with its own test fleet.
-Run: ``.venv/bin/python bench/scale.py [--devices 5000] [--interval 60] [--cycles 3] [--sigterm]``; takes
-about ``(cycles + 1) x interval`` plus start-up. Everything it starts is stopped by PID and the namespace
-removed, also on failure.
+the bench starts (the agents, the sink, the bench itself) on the other CPUs: the devices and the time-series
+server live on other machines in production, so netpoll gets exactly one core, and "under one core" is what
+the run shows, not a share of a core it competes for with its own test fleet. Run: ``.venv/bin/python
+bench/scale.py [--devices 5000] [--cycles 3] [--sigterm] [--sink vm]``; takes about ``(cycles + 1) x
+interval`` plus start-up. Everything it starts is stopped by PID and the namespace removed, also on failure.
 """
 
 from __future__ import annotations
@@ -149,14 +151,43 @@ def export(ns: Netns, match: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in body.splitlines() if line.strip()]
 
 
-def query_scalar(ns: Netns, promql: str) -> int:
+def query_by_device(ns: Netns, promql: str) -> dict[str, int]:
     body = ns.exec(
         ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{VM_PORT}/api/v1/query",
          "--data-urlencode", f"query={promql}"],
         timeout=150,
     ).stdout  # fmt: skip
     result = json.loads(body)["data"]["result"]
-    return int(float(result[0]["value"][1])) if result else 0
+    return {r["metric"].get("device", "?"): int(float(r["value"][1])) for r in result}
+
+
+def summary_from_vm(ns: Netns) -> dict[str, Any]:
+    """What netpoll wrote, read back from VictoriaMetrics, in the shape of bench/linesink.py's /summary."""
+    snmp: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for row in export(ns, '{__name__="snmp_poll_ok"}'):
+        snmp[row["metric"].get("device", "?")] += zip(row["timestamps"], row["values"], strict=True)
+    pings: dict[str, int] = defaultdict(int)
+    for row in export(ns, '{__name__="ping_packets_received"}'):
+        pings[row["metric"].get("device", "?")] += len(row["timestamps"])
+    lossy = {
+        row["metric"].get("device", "?")
+        for row in export(ns, '{__name__="ping_percent_packet_loss"}')
+        if any(v != 0 for v in row["values"])
+    }
+    breaches: set[tuple[str, str, int]] = set()  # one point has two fields: count it once
+    for row in export(ns, '{__name__=~"alert_(value|threshold)"}'):
+        tags = row["metric"]
+        if tags.get("state") == "breach":
+            breaches.update((tags.get("device", "?"), tags.get("rule", "?"), t) for t in row["timestamps"])
+    # Counted by VictoriaMetrics: exporting every interface series (21 per device) would cost gigabytes here.
+    interfaces = query_by_device(ns, "count by (device) (last_over_time(interface_in_bps[1d]))")
+    return {"snmp": snmp, "pings": pings, "lossy": sorted(lossy), "interfaces": interfaces,
+            "breaches": sorted(breaches)}  # fmt: skip
+
+
+def summary_from_sink(ns: Netns) -> dict[str, Any]:
+    """What netpoll wrote, as bench/linesink.py counted it."""
+    return json.loads(ns_get(ns, f"http://127.0.0.1:{VM_PORT}/summary"))  # type: ignore[no-any-return]
 
 
 def write_inventory(work: Path, addrs: list[str], community: str, interval: float) -> Path:
@@ -206,7 +237,7 @@ class Sampler(threading.Thread):
     ) -> None:
         super().__init__(daemon=True)
         self.proc = proc
-        self.neighbours = neighbours  # "snmpd" / "victoria-metrics" -> PIDs, whose CPU is sampled too
+        self.neighbours = neighbours  # "snmpd" / "sink" -> PIDs, whose CPU is sampled too
         self.ns = ns
         self.stop_at = stop_at
         self.sigterm_at: float | None = None
@@ -263,66 +294,41 @@ class Sampler(threading.Thread):
                 cycle["healthz"] = self.healthz()
 
 
-def rounds_from_vm(ns: Netns, devices: int, cycles: int) -> list[dict[str, Any]]:
+def rounds(summary: dict[str, Any], cycles: int) -> list[dict[str, Any]]:
     """Per round n (every device's n-th SNMP poll): devices covered and the span first..last poll."""
-    rows = export(ns, '{__name__="snmp_poll_ok"}')
-    per_device: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for row in rows:
-        per_device[row["metric"].get("device", "?")] += list(
-            zip(row["timestamps"], row["values"], strict=True)
-        )
-    ping_rows = export(ns, '{__name__="ping_packets_received"}')
-    ping_counts = defaultdict(int)
-    for row in ping_rows:
-        ping_counts[row["metric"].get("device", "?")] += len(row["timestamps"])
+    per_device = [sorted(map(tuple, points)) for points in summary["snmp"].values()]
     result = []
     for n in range(cycles):
-        stamps = [sorted(points)[n] for points in per_device.values() if len(points) > n]
-        ok = sum(1 for points in per_device.values() if len(points) > n and sorted(points)[n][1] == 1)
+        stamps = [points[n] for points in per_device if len(points) > n]
+        ok = sum(1 for _, value in stamps if value == 1)
         span = (max(t for t, _ in stamps) - min(t for t, _ in stamps)) / 1000 if stamps else 0.0
         result.append({"round": n + 1, "snmp_polled": len(stamps), "snmp_ok": ok, "span_s": span})
-    # Counted by VictoriaMetrics: exporting every interface series (21 per device) would cost gigabytes here.
+    interfaces = summary["interfaces"].values()
     result.append(
         {
-            "ping_devices": len(ping_counts),
-            "ping_min_per_device": min(ping_counts.values(), default=0),
-            "interfaces_min": query_scalar(
-                ns, "min(count by (device) (last_over_time(interface_in_bps[1d])))"
-            ),
-            "interface_series": query_scalar(ns, "count(last_over_time(interface_in_bps[1d]))"),
+            "ping_devices": len(summary["pings"]),
+            "ping_min_per_device": min(summary["pings"].values(), default=0),
+            "interfaces_min": min(interfaces, default=0),
+            "interface_series": sum(interfaces),
         }
     )
     return result
 
 
-def alerts_from_vm(ns: Netns) -> dict[str, Any]:
+def alerts(summary: dict[str, Any]) -> dict[str, Any]:
     """Device alerts (breaches of rules other than poller_overloaded) and the false ones among them.
 
     False: a breach on a device whose every SNMP poll was ok and every ping answered (no loss).
     """
     breaches: dict[tuple[str, str], int] = defaultdict(int)
     overloaded = 0
-    seen: set[tuple[str, str, int]] = set()
-    for row in export(ns, '{__name__=~"alert_(value|threshold)"}'):
-        tags = row["metric"]
-        if tags.get("state") != "breach":
-            continue
-        for stamp in row["timestamps"]:
-            key = (tags.get("device", "?"), tags.get("rule", "?"), stamp)
-            if key in seen:
-                continue  # the same point's other field
-            seen.add(key)
-            if key[1] == "poller_overloaded":
-                overloaded += 1
-            else:
-                breaches[key[:2]] += 1
-    failed: set[str] = set()
-    for row in export(ns, '{__name__="snmp_poll_ok"}'):
-        if any(v != 1 for v in row["values"]):
-            failed.add(row["metric"].get("device", "?"))
-    for row in export(ns, '{__name__="ping_percent_packet_loss"}'):
-        if any(v != 0 for v in row["values"]):
-            failed.add(row["metric"].get("device", "?"))
+    for device, rule, _ in summary["breaches"]:
+        if rule == "poller_overloaded":
+            overloaded += 1
+        else:
+            breaches[device, rule] += 1
+    failed = set(summary["lossy"])
+    failed.update(device for device, points in summary["snmp"].items() if any(v != 1 for _, v in points))
     false = {k: n for k, n in breaches.items() if k[0] not in failed}
     rules: dict[str, int] = defaultdict(int)
     for (_, rule), n in false.items():
@@ -334,6 +340,13 @@ def alerts_from_vm(ns: Netns) -> dict[str, Any]:
         "devices_failing": len(failed),
         "poller_overloaded": overloaded,
     }
+
+
+def sink_argv(args: argparse.Namespace, work: Path) -> list[str]:
+    if args.sink == "count":
+        return [sys.executable, str(REPO / "bench" / "linesink.py"), "--listen", f"127.0.0.1:{VM_PORT}"]
+    return ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
+            "-loggerLevel=ERROR", "-search.latencyOffset=0s"]  # fmt: skip
 
 
 def netpoll_argv(args: argparse.Namespace, config: Path) -> list[str]:
@@ -414,6 +427,13 @@ def parse_args() -> argparse.Namespace:
         help="run netpoll under tracemalloc; a snapshot every 20 s to FILE (the last one taken stays)",
     )
     parser.add_argument(
+        "--sink",
+        choices=("count", "vm"),
+        default="count",
+        help="where netpoll writes: count (bench/linesink.py, a write endpoint that only counts; default) or "
+        "vm (VictoriaMetrics: ~20 µs of its CPU per new series, 4 µs per row, 618 series per device)",
+    )
+    parser.add_argument(
         "--sigterm",
         action="store_true",
         help="end netpoll with SIGTERM at its last cycle line; time the exit",
@@ -436,7 +456,7 @@ def main() -> int:
     args.pin = args.pin if args.pin is not None else (os.cpu_count() or 1) >= 2
     rest = set(range(1, os.cpu_count() or 1))
     if args.pin:
-        print(f"netpoll pinned to CPU 0; the agents, VictoriaMetrics and the bench to CPUs {sorted(rest)}")
+        print(f"netpoll pinned to CPU 0; the agents, the sink and the bench to CPUs {sorted(rest)}")
     work = Path(tempfile.mkdtemp(prefix="netpoll-scale-"))
     ns: Netns | None = None
     agents: list[SnmpdAgent] = []
@@ -467,17 +487,13 @@ def main() -> int:
             f"namespace {ns.name}: {len(agents)} snmpd ({args.per_agent} addresses each, pids "
             f"{agents[0].pid}..{agents[-1].pid}) on {len(addrs)} addresses ({time.monotonic() - t0:.0f} s)"
         )
-        vm = ns.popen(
-            ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
-             "-loggerLevel=ERROR", "-search.latencyOffset=0s"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+        vm = ns.popen(sink_argv(args, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         started.append(vm)
         if args.pin:
             for pid in [os.getpid(), vm.pid, *(a.pid for a in agents)]:
                 os.sched_setaffinity(pid, rest)
         for _ in range(60):
-            if ns.exec(["curl", "-sf", f"http://127.0.0.1:{VM_PORT}/health"], check=False).returncode == 0:
+            if ns.exec(["curl", "-sf", f"http://127.0.0.1:{VM_PORT}/ping"], check=False).returncode == 0:
                 break
             time.sleep(0.5)
         config = write_config(work, write_inventory(work, addrs, community, args.interval))
@@ -491,7 +507,7 @@ def main() -> int:
             preexec_fn=lambda: netpoll_process_setup(soft, hard, args.pin),
         )
         started.append(proc)
-        neighbours = {"snmpd": [a.pid for a in agents], "victoria-metrics": [vm.pid]}
+        neighbours = {"snmpd": [a.pid for a in agents], "sink": [vm.pid]}
         sampler = Sampler(proc, ns, args.cycles if args.sigterm else None, neighbours)
         sampler.start()
         run_start = time.monotonic()
@@ -505,8 +521,9 @@ def main() -> int:
             took = exited - sampler.sigterm_at
             print(f"SIGTERM at the cycle {len(sampler.cycles)} line: netpoll exited {took:.1f} s later")
             print_log_tail(work / "netpoll.log")
-        report(sampler, rounds_from_vm(ns, args.devices, args.cycles), args, elapsed)
-        print_alerts(alerts_from_vm(ns))
+        summary = summary_from_sink(ns) if args.sink == "count" else summary_from_vm(ns)
+        report(sampler, rounds(summary, args.cycles), args, elapsed)
+        print_alerts(alerts(summary))
         if code != 0:
             print((work / "netpoll.log").read_text()[-3000:], file=sys.stderr)
         return code
@@ -533,7 +550,7 @@ def report(sampler: Sampler, rounds: list[dict[str, Any]], args: argparse.Namesp
     print()
     print(
         "| cycle | polls ok | failed | overloaded | late | skipped | CPU s | CPU % of a core | RSS MiB "
-        "| peak MiB | fds | poll lag p99 ms | loop lag p99 ms | points/s | load avg | snmpd % | VM % |"
+        "| peak MiB | fds | poll lag p99 ms | loop lag p99 ms | points/s | load avg | snmpd % | sink % |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     prev_at, prev_cpu = sampler.started, 0.0
@@ -549,7 +566,7 @@ def report(sampler: Sampler, rounds: list[dict[str, Any]], args: argparse.Namesp
             f"{c['skipped']:,} | {cpu:.1f} | {100 * cpu / dt:.0f} % | {c.get('VmRSS', 0):.0f} | "
             f"{c.get('VmHWM', 0):.0f} | {c['fds']:,} | {opt(c['lag_p99_ms'])} | {opt(c['loop_p99_ms'])} | "
             f"{c['written'] / dt:.0f} | {c['load']} | {beside.get('snmpd', 0):.0f} % | "
-            f"{beside.get('victoria-metrics', 0):.0f} % |"
+            f"{beside.get('sink', 0):.0f} % |"
         )
         prev_at, prev_cpu, prev_beside = c["at"], c["cpu_s"], c["neighbours_cpu_s"]
     print()
