@@ -76,11 +76,13 @@ GET_RESPONSE_BYTES = 1400
 COUNTER_VARBIND_BYTES = 30
 
 Columns = dict[str, dict[Oid, SnmpValue]]
-# One GET of known counter cells: the instance OIDs, and per column name the (instance OID, row index) pairs.
-_Chunk = tuple[tuple[Oid, ...], tuple[tuple[str, tuple[tuple[Oid, Oid], ...]], ...]]
+# One GET of known counter cells: the instance OIDs, and per column name its instance OIDs and row indexes.
+_Chunk = tuple[tuple[Oid, ...], tuple[tuple[str, tuple[Oid, ...], tuple[Oid, ...]], ...]]
 # Distinct cell plans and interface signatures kept shared (``_shared``); past this the table starts afresh.
 _SHARED_MAX = 50_000
 _SHARED: dict[Any, Any] = {}
+# Cell plans by what they are made of (columns, rows, GET size): a fleet of one switch model plans once.
+_PLANS: dict[Any, tuple[_Chunk, ...]] = {}
 S = TypeVar("S")
 
 
@@ -207,6 +209,7 @@ class SnmpPoller:
         self._explain = explain  # read ifType on every label poll, for ``decisions``
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
+        self._columns: dict[tuple[str, tuple[tuple[str, int], ...] | None], frozenset[str]] = {}
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -261,6 +264,7 @@ class SnmpPoller:
             return
         self._profiles = profiles
         self._plans.clear()
+        self._columns.clear()
         for st in self._state.values():
             st.profile = None
             st.full_poll_due = True
@@ -747,7 +751,9 @@ class SnmpPoller:
     async def _read_tables(self, poll: _Poll, profile: Profile, *, full: bool) -> bool:
         """Walk the profile tables the fields read until ``poll.tables_by``; True when cut short."""
         st = poll.st
-        names = profile.field_columns(_sources(profile, st.active, full)) - st.absent
+        names = self._field_columns(profile, st.active, full) - st.absent
+        if not names:  # the fields read scalars only (or their tables were found empty): nothing to walk
+            return False
         walked: set[str] = set()
         try:
             async with asyncio.timeout_at(poll.tables_by):
@@ -803,6 +809,16 @@ class SnmpPoller:
                 has_rows.add(table.name)
                 samples.extend(rows)
         return False, samples
+
+    def _field_columns(self, profile: Profile, active: Mapping[str, int], full: bool) -> frozenset[str]:
+        # The columns the fields read: the same few alternatives on every poll of a profile's devices.
+        key = (profile.name, None if full else tuple(active.items()))
+        names = self._columns.get(key)
+        if names is None:
+            if len(self._columns) >= _SHARED_MAX:
+                self._columns.clear()
+            names = self._columns[key] = frozenset(profile.field_columns(_sources(profile, active, full)))
+        return names
 
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
         # Walk plans are a pure function of the profile and the column set: compute each once.
@@ -869,16 +885,17 @@ class _Poll:
             except SnmpError as exc:
                 self.log.debug("GET of counter cells failed: %s", exc)
                 return "refused"
-            if len(result) != len(oids) and not partial:
-                return "changed"
-            for name, pairs in groups:
+            for name, cell_oids, idxs in groups:
+                values = list(map(result.get, cell_oids))
                 col = got.get(name)
                 if col is None:
                     col = got[name] = {}
-                for oid, idx in pairs:
-                    value = result.get(oid)
-                    if value is not None:
-                        col[idx] = value
+                if None not in values:
+                    col.update(zip(idxs, cast("list[SnmpValue]", values), strict=True))
+                elif partial:  # a cell the agent lacks (a row without 64-bit counters): just absent
+                    col.update((idx, v) for idx, v in zip(idxs, values, strict=True) if v is not None)
+                else:  # a cell the agent no longer has
+                    return "changed"
         self.columns.update(got)
         return "ok"
 
@@ -1032,8 +1049,14 @@ def _cells(
     assert st.rows is not None
     if st.no_cell_gets or if_number is None or if_number != st.if_count:
         return None
-    selected = {(row.index,) for row in st.rows}
-    found = {name: [idx for idx in columns.get(name, ()) if idx in selected] for name in names}
+    rows = [(row.index,) for row in st.rows]
+    selected = set(rows)
+    found: dict[str, Sequence[Oid]] = {}
+    for name in names:
+        col = columns.get(name, {})
+        found[name] = rows if all(idx in col for idx in rows) else [idx for idx in col if idx in selected]
+    if all(found[name] is rows for name in names):
+        return _chunks(profile, names, rows, size)  # every column has every row: the plan's key is short
     return _chunks(profile, names, found, size)
 
 
@@ -1041,19 +1064,44 @@ def _chunks(
     profile: Profile, names: Iterable[str], indexes: Sequence[Oid] | Mapping[str, Sequence[Oid]], size: int
 ) -> tuple[_Chunk, ...]:
     """GETs of ``size`` cells each: every column of ``names`` at ``indexes`` (or each column's own)."""
+    columns = tuple((name, profile.columns[name]) for name in names)
+    if isinstance(indexes, Mapping):
+        key: tuple[Any, ...] = (columns, tuple(tuple(indexes[name]) for name, _ in columns), size)
+    else:
+        key = (columns, tuple(indexes), size)
+    plan = _PLANS.get(key)
+    if plan is None:
+        if len(_PLANS) >= _SHARED_MAX:
+            _PLANS.clear()
+        plan = _PLANS[key] = _plan_chunks(columns, indexes, size)
+    return plan
+
+
+def _plan_chunks(
+    columns: Sequence[tuple[str, Oid]], indexes: Sequence[Oid] | Mapping[str, Sequence[Oid]], size: int
+) -> tuple[_Chunk, ...]:
     cells = [
-        (name, (*profile.columns[name], *idx), idx)
-        for name in names
+        (name, (*column, *idx), idx)
+        for name, column in columns
         for idx in (indexes[name] if isinstance(indexes, Mapping) else indexes)
     ]
     chunks: list[_Chunk] = []
     for i in range(0, len(cells), size):
         part = cells[i : i + size]
-        groups: dict[str, list[tuple[Oid, Oid]]] = {}
+        groups: dict[str, tuple[list[Oid], list[Oid]]] = {}
         for name, oid, idx in part:
-            groups.setdefault(name, []).append((oid, idx))
-        chunks.append((tuple(oid for _, oid, _ in part), tuple((n, tuple(g)) for n, g in groups.items())))
-    return _shared(tuple(chunks))
+            group = groups.get(name)
+            if group is None:
+                group = groups[name] = ([], [])
+            group[0].append(oid)
+            group[1].append(idx)
+        chunks.append(
+            (
+                tuple(oid for _, oid, _ in part),
+                tuple((name, tuple(oids), tuple(idxs)) for name, (oids, idxs) in groups.items()),
+            )
+        )
+    return tuple(chunks)
 
 
 def _signature(columns: Columns, counter_names: Iterable[str]) -> tuple[frozenset[Oid], ...]:
