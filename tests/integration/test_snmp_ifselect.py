@@ -137,7 +137,8 @@ async def test_four_of_two_hundred_take_a_tenth_of_the_pdus(relay: DelayRelay, b
     """Over a whole label cycle (11 polls, the label polls 0 and 10 included), 4 selected of 200 take at
     most 10% of the request PDUs of walking every row on every poll."""
     every_row = _on(relay, backend, "walk", InterfaceSelection(), labels_max_age_s=0)
-    # label_every=1 and labels_max_age_s=0: every poll walks the labels and the counters of every row.
+    # label_every=1 and labels_max_age_s=0: every poll walks the labels of every row and reads their counters
+    # (by GETs: fewer requests than walks of 200 rows).
     walk = await _requests(relay, [every_row] * 2, 200, label_every=1)
     every = await _requests(relay, [_on(relay, backend, "every", InterfaceSelection())] * 2, 200)
     four = await _requests(relay, [_on(relay, backend, "four", FOUR)] * CYCLE, 4)

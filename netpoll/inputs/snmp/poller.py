@@ -3,13 +3,13 @@
 A poll is: one GET of the profile's scalars (system group, vendor scalars), bulk walks of the tables the
 profile's fields read, the interface counters, and now and then walks of the slow-changing label columns
 (ifDescr, ifName, ifAlias, speeds): when the interface set changes, and on label polls where ifTableLastChange
-does not vouch for the labels held (``relabel``). The counter columns are walked with the labels; in between,
-where ifNumber vouches for the interface set, the cells the last walk found are read with GETs (a walk per
-column costs one request per column however few interfaces the device has), and a missing cell means a walk
-again. The profile's own tables (CPU, memory, sensors) come last and stop shortly before the deadline: a slow
-device whose poll cannot read them all still delivers every interface, its ``snmp`` record says
-``partial=1``, and tables found empty are remembered (until a reboot) and not walked again, so the next polls
-read the rest.
+does not vouch for the labels held (``relabel``). With the labels come the counters: GETs of the cells of the
+rows the labels found where ifNumber vouches for the interface set and that takes fewer requests (a walk costs
+one request per column however few interfaces the device has), else walks; in between, the cells the last
+label poll found are read with GETs, and a missing cell means a walk again. The profile's own tables (CPU,
+memory, sensors) come last and stop shortly before the deadline: a slow device whose poll cannot read them all
+still delivers every interface, its ``snmp`` record says ``partial=1``, and tables found empty are remembered
+(until a reboot) and not walked again, so the next polls read the rest.
 Then the pure maths in ``metrics`` and ``profiles`` turn it into samples. ``run`` returns a ``ProbeResult``; a
 device failure never raises: it is a result that is not ok, with an ``snmp`` sample with ``poll_ok=0`` and
 ``error``.
@@ -637,15 +637,17 @@ class SnmpPoller:
     def _gets_pay(self, poll: _Poll, cells: int, columns: int) -> bool:
         """Whether GETs of ``cells`` cells take fewer requests than a walk of ``columns`` interface columns.
 
-        ceil(cells / cells per GET) against the walk's columns x (rows / max-repetitions + 1); never for an
-        agent that refused such a GET.
+        ceil(cells / cells per GET) against the walk's columns x (rows / max-repetitions + 1), with the
+        max-repetitions the walk would use (sized to the rows for a slow agent); never for an agent that
+        refused such a GET.
         """
         settings = poll.device.snmp
         assert settings is not None
         if poll.st.no_cell_gets:
             return False
         gets = -(-cells // self._get_size(poll.device))
-        walk_pages = poll.st.if_count // max(1, min(settings.max_repetitions, MAX_REPETITIONS_CAP)) + 1
+        page = poll._repetitions(1) or min(settings.max_repetitions, MAX_REPETITIONS_CAP)
+        walk_pages = poll.st.if_count // max(1, page) + 1
         return gets < columns * walk_pages
 
     @staticmethod
@@ -668,16 +670,17 @@ class SnmpPoller:
     def _row_gets_pay(self, poll: _Poll, profile: Profile, if_number: int | None) -> bool:
         """Whether GETs of the selected rows' counters beat a walk of every row (the crossover).
 
-        Only when the selection dropped rows, ifNumber vouches for the interface set (as for GETs between
-        label polls: see ``_cells``), the agent takes such GETs and speaks v2c/v3 (a v1 agent fails a whole
-        GET over one missing cell); and when they take fewer requests: ceil(selected rows x counter
-        columns / cells per GET) against a walk's counter columns x (rows / max-repetitions + 1).
+        Only when ifNumber vouches for the interface set (as for GETs between label polls: see ``_cells``),
+        the agent takes such GETs and speaks v2c/v3 (a v1 agent fails a whole GET over one missing cell);
+        and when they take fewer requests: ceil(selected rows x counter columns / cells per GET) against a
+        walk's counter columns x (rows / max-repetitions + 1). With every row selected too: on a small
+        table a walk costs a request per column for a few rows each (21 interfaces: 14 walks, 7 GETs).
         """
         st = poll.st
         settings = poll.device.snmp
         assert settings is not None
         assert st.rows is not None
-        if len(st.rows) >= st.if_count or if_number != st.if_count or settings.credentials.version == "1":
+        if if_number != st.if_count or settings.credentials.version == "1":
             return False
         columns = len(profile.if_counters) + (len(profile.if_fallback) if st.fallback else 0)
         return self._gets_pay(poll, len(st.rows) * columns, columns)

@@ -310,7 +310,9 @@ async def test_counters_are_read_by_get_between_walks(pool: FakePool, clock: Vir
     fake.set(IF_HC_IN + "2", 1_000 + 125_000)
     second = await poll(poller, dev)
     assert fake.calls["walk"] == walks  # no walk at all: scalars and counters by GET
-    assert fake.calls["get"] == 4  # pick + profile scalars on poll 1; scalars + one chunk of cells
+    # Poll 1: pick + profile scalars, and the cells the labels found (one GET, not 14 walks); poll 2: scalars
+    # and one chunk of cells.
+    assert fake.calls["get"] == 5
     eth0 = iface(second, "eth0")
     assert eth0["in_bps"] > 0
     assert eth0["ifHCInOctets"] == 126_000
