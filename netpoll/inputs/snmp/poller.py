@@ -31,6 +31,7 @@ from netpoll.errors import SnmpAuthError, SnmpError, SnmpTimeout
 from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP, WalkTooLong, walk_repetitions
 from netpoll.inputs.snmp.ifselect import ADMIN_DOWN, ADMIN_DROPPED, Decision, Selector, selector
 from netpoll.inputs.snmp.metrics import (
+    COUNTER_COLUMNS,
     IfKey,
     IfState,
     InterfaceRow,
@@ -69,11 +70,21 @@ LABEL_EVERY = 10
 # agent keeps the setting: there the agent's work per varbind counts, and larger GETBULKs made snmpsim slower.
 # 0.2 s: far above a loaded test machine's snmpsim, below the 0.3 s a request of the slow devices seen.
 SLOW_REQUEST_S = 0.2
-# A GET of counter cells is packed up to a response of about this many bytes (under a 1500-byte MTU, so not
-# fragmented), at COUNTER_VARBIND_BYTES per cell (OID of 12-13 arcs and a Counter64, BER-encoded, with
-# the varbind's framing); never fewer cells than max-repetitions, which the agent answers in a GETBULK.
+# A GET of interface cells is packed up to varbinds of about this many bytes in the response (under a
+# 1500-byte MTU with the message around them, so not fragmented), each cell reckoned from its OID's BER size
+# and the largest value of its column's type (``_cell_bytes``: 26 bytes an ifHCInOctets cell, 21 an
+# ifInErrors one); a text column's cell (labels) at COUNTER_VARBIND_BYTES. Never fewer cells than
+# max-repetitions, which the agent answers in a GETBULK.
 GET_RESPONSE_BYTES = 1400
 COUNTER_VARBIND_BYTES = 30
+# Largest BER value, tag and length included: Counter64 (9 octets with the sign octet) and 32-bit types
+# (Counter32, Gauge32, INTEGER: 5 octets); the varbind's SEQUENCE header.
+_VALUE64_BYTES = 11
+_VALUE32_BYTES = 7
+_VARBIND_HEADER_BYTES = 2
+_NUMERIC_COLUMNS = frozenset(
+    {*COUNTER_COLUMNS, "ifOperStatus", "ifAdminStatus", "ifHighSpeed", "ifSpeed", "ifType"}
+)
 
 Columns = dict[str, dict[Oid, SnmpValue]]
 # One GET of known counter cells: the instance OIDs, and per column name its instance OIDs and row indexes.
@@ -616,11 +627,12 @@ class SnmpPoller:
         cells: dict[str, list[Oid]] = dict.fromkeys(profile.if_labels, indexes)
         if sel.admin_drop and "ifAdminStatus" in profile.columns:
             cells["ifAdminStatus"] = [(d.row.index,) for d in st.decisions if d.dropped_by == ADMIN_DROPPED]
-        if poll.device.snmp.credentials.version == "1" or not self._gets_pay(
-            poll, sum(map(len, cells.values())), len(cells)
-        ):
+        if poll.device.snmp.credentials.version == "1":
             return True
-        got = await poll.get_cells(_chunks(profile, cells, cells, self._get_size(poll.device)), partial=True)
+        chunks = _chunks(profile, cells, cells, self._get_size(poll.device))
+        if not self._gets_pay(poll, len(chunks), len(cells)):
+            return True
+        got = await poll.get_cells(chunks, partial=True)
         columns = {name: poll.columns.pop(name, {}) for name in cells}
         if got != "ok":
             poll.log.debug("GET of the selected interfaces' labels refused: walking them")
@@ -634,18 +646,16 @@ class SnmpPoller:
             return False
         return True
 
-    def _gets_pay(self, poll: _Poll, cells: int, columns: int) -> bool:
-        """Whether GETs of ``cells`` cells take fewer requests than a walk of ``columns`` interface columns.
+    def _gets_pay(self, poll: _Poll, gets: int, columns: int) -> bool:
+        """Whether ``gets`` GETs take fewer requests than a walk of ``columns`` interface columns.
 
-        ceil(cells / cells per GET) against the walk's columns x (rows / max-repetitions + 1), with the
-        max-repetitions the walk would use (sized to the rows for a slow agent); never for an agent that
-        refused such a GET.
+        The GETs against the walk's columns x (rows / max-repetitions + 1), with the max-repetitions the walk
+        would use (sized to the rows for a slow agent); never for an agent that refused such a GET.
         """
         settings = poll.device.snmp
         assert settings is not None
         if poll.st.no_cell_gets:
             return False
-        gets = -(-cells // self._get_size(poll.device))
         page = poll._repetitions(1) or min(settings.max_repetitions, MAX_REPETITIONS_CAP)
         walk_pages = poll.st.if_count // max(1, page) + 1
         return gets < columns * walk_pages
@@ -672,9 +682,9 @@ class SnmpPoller:
 
         Only when ifNumber vouches for the interface set (as for GETs between label polls: see ``_cells``),
         the agent takes such GETs and speaks v2c/v3 (a v1 agent fails a whole GET over one missing cell);
-        and when they take fewer requests: ceil(selected rows x counter columns / cells per GET) against a
-        walk's counter columns x (rows / max-repetitions + 1). With every row selected too: on a small
-        table a walk costs a request per column for a few rows each (21 interfaces: 14 walks, 7 GETs).
+        and when they take fewer requests: the GETs of the selected rows' counter cells (``_chunks``) against
+        a walk's counter columns x (rows / max-repetitions + 1). With every row selected too: on a small
+        table a walk costs a request per column for a few rows each (22 interfaces: 14 walks, 6 GETs).
         """
         st = poll.st
         settings = poll.device.snmp
@@ -682,8 +692,9 @@ class SnmpPoller:
         assert st.rows is not None
         if if_number != st.if_count or settings.credentials.version == "1":
             return False
-        columns = len(profile.if_counters) + (len(profile.if_fallback) if st.fallback else 0)
-        return self._gets_pay(poll, len(st.rows) * columns, columns)
+        names = (*profile.if_counters, *(profile.if_fallback if st.fallback else ()))
+        chunks = _chunks(profile, names, [(row.index,) for row in st.rows], self._get_size(poll.device))
+        return self._gets_pay(poll, len(chunks), len(names))
 
     async def _get_rows(
         self, poll: _Poll, profile: Profile, if_number: int | None, labels: Sequence[str] = ()
@@ -836,11 +847,10 @@ class SnmpPoller:
 
     @staticmethod
     def _get_size(device: Device) -> int:
-        # Cells per GET: what fits a response of GET_RESPONSE_BYTES, or a GETBULK page (max-repetitions
-        # varbinds, which the agent already answers) when that is more; a tooBig means walks from then on.
+        # Cells per GET at least: a GETBULK page (max-repetitions varbinds, which the agent already answers),
+        # more where they fit GET_RESPONSE_BYTES (``_plan_chunks``); a tooBig means walks from then on.
         assert device.snmp is not None
-        page = min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP)
-        return max(1, page, GET_RESPONSE_BYTES // COUNTER_VARBIND_BYTES)
+        return max(1, min(device.snmp.max_repetitions, MAX_REPETITIONS_CAP))
 
 
 @dataclass(slots=True)
@@ -1066,7 +1076,10 @@ def _cells(
 def _chunks(
     profile: Profile, names: Iterable[str], indexes: Sequence[Oid] | Mapping[str, Sequence[Oid]], size: int
 ) -> tuple[_Chunk, ...]:
-    """GETs of ``size`` cells each: every column of ``names`` at ``indexes`` (or each column's own)."""
+    """GETs of every column of ``names`` at ``indexes`` (or each column's own), planned once per distinct set.
+
+    Each GET takes the cells that fit GET_RESPONSE_BYTES (``_cell_bytes``), never fewer than ``size``.
+    """
     columns = tuple((name, profile.columns[name]) for name in names)
     if isinstance(indexes, Mapping):
         key: tuple[Any, ...] = (columns, tuple(tuple(indexes[name]) for name, _ in columns), size)
@@ -1088,9 +1101,20 @@ def _plan_chunks(
         for name, column in columns
         for idx in (indexes[name] if isinstance(indexes, Mapping) else indexes)
     ]
+    parts: list[list[tuple[str, Oid, Oid]]] = []
+    part: list[tuple[str, Oid, Oid]] = []
+    used = 0
+    for cell in cells:
+        need = _cell_bytes(cell[0], cell[1])
+        if part and len(part) >= size and used + need > GET_RESPONSE_BYTES:
+            parts.append(part)
+            part, used = [], 0
+        part.append(cell)
+        used += need
+    if part:
+        parts.append(part)
     chunks: list[_Chunk] = []
-    for i in range(0, len(cells), size):
-        part = cells[i : i + size]
+    for part in parts:
         groups: dict[str, tuple[list[Oid], list[Oid]]] = {}
         for name, oid, idx in part:
             group = groups.get(name)
@@ -1105,6 +1129,15 @@ def _plan_chunks(
             )
         )
     return tuple(chunks)
+
+
+def _cell_bytes(name: str, oid: Oid) -> int:
+    """A GET response's varbind for this cell, BER bytes at most: its OID and its type's largest value."""
+    if name not in _NUMERIC_COLUMNS:
+        return COUNTER_VARBIND_BYTES  # text: labels are short, mostly; the old flat reckoning
+    content = 1 + sum((arc.bit_length() + 6) // 7 or 1 for arc in oid[2:])  # the first two arcs: one octet
+    value = _VALUE64_BYTES if name.startswith("ifHC") else _VALUE32_BYTES
+    return _VARBIND_HEADER_BYTES + 2 + content + value
 
 
 def _signature(columns: Columns, counter_names: Iterable[str]) -> tuple[frozenset[Oid], ...]:
