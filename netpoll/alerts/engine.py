@@ -17,7 +17,8 @@ import json
 import logging
 import string
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from netpoll.alerts.alert import Alert, new_alert_id
@@ -73,14 +74,20 @@ class AlertEngine:
         self.rules = tuple(rules)
         self.state_path = Path(state_path) if state_path is not None else None
         # Per measurement: the tag naming what a record is about (``device``; ``instance`` for the
-        # poller's own ``netpoll`` records) and the rules watching it.
-        self._by_measurement: dict[str, tuple[str, list[Rule]]] = {}
+        # poller's own ``netpoll`` records) and the rules watching it, compiled once (``_Watch``).
+        by_measurement: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            subject = model.subject_tag(rule.measurement)
-            self._by_measurement.setdefault(rule.measurement, (subject, []))[1].append(rule)
+            by_measurement.setdefault(rule.measurement, []).append(rule)
+        self._watches = {
+            measurement: _Watch.of(model.subject_tag(measurement), rules)
+            for measurement, rules in by_measurement.items()
+        }
         # Rules that watch every device and entity: the scope check is skipped (it runs for every sample).
         self._unscoped = frozenset(rule.name for rule in self.rules if rule.scope == Scope())
         self._states: dict[StateKey, RuleState] = {}
+        # How many of those states each rule holds: a threshold rule holding none skips every sample that
+        # does not breach without looking for its entity's state.
+        self._held: dict[str, int] = {}
         # Keys of the states that are not ``ok`` (what the active file holds), in the order they became so.
         self._active: dict[StateKey, None] = {}
         # The two state files, each a snapshot with a journal (``netpoll.alerts.journal``): the states that
@@ -111,16 +118,31 @@ class AlertEngine:
     def evaluate(self, samples: Iterable[Sample]) -> list[Alert]:
         """Feed samples (any measurements, in time order) and return the alerts to publish, in order."""
         alerts: list[Alert] = []
+        watches, held = self._watches, self._held
         for sample in samples:
-            watched = self._by_measurement.get(sample.measurement)
-            if watched is None:
+            watch = watches.get(sample.measurement)
+            if watch is None:
                 continue
-            subject, rules = watched
-            device = sample.tags.get(subject, "")
+            tags = sample.tags
+            device = tags.get(watch.subject, "")
             if not device:
                 continue
-            for rule in rules:
-                alert = self._evaluate_one(rule, device, sample)
+            for rule in watch.traps:
+                alert = _trap_event(rule, device, sample)
+                if alert is not None:
+                    alerts.append(alert)
+            fields = sample.fields
+            entity_tag: str | None = _NO_TAG
+            entity = ""
+            for rule, name, field, breaching in watch.rules:
+                value = fields.get(field)
+                if value is None:
+                    continue  # a missing value is no sample: never a clear
+                if breaching is not None and not held.get(name) and not breaching(value):
+                    continue  # the common case: a threshold rule, all is well and nothing held
+                if rule.entity_tag != entity_tag:  # the rules of a measurement mostly share it
+                    entity_tag, entity = rule.entity_tag, rule.entity_of(tags)
+                alert = self._evaluate_one(rule, device, entity, sample, value)
                 if alert is not None:
                     alerts.append(alert)
         now = time.monotonic()
@@ -135,47 +157,50 @@ class AlertEngine:
             self._save_edges()
         return alerts
 
-    def _evaluate_one(self, rule: Rule, device: str, sample: Sample) -> Alert | None:
-        if rule.traps:
-            return _trap_event(rule, device, sample)
-        value = sample.fields.get(rule.field)
-        if value is None or not usable_value(value):
-            return None  # a missing value is no sample: never a clear
-        entity = rule.entity_of(sample.tags)
+    def _evaluate_one(
+        self, rule: Rule, device: str, entity: str, sample: Sample, value: FieldValue
+    ) -> Alert | None:
+        if not usable_value(value):
+            return None  # NaN: no sample, never a clear
         key = (rule.name, device, entity)
         state = self._states.get(key)
         if state is None and rule.kind == "threshold" and not rule.breaching(value):
-            return None  # the common case: all is well and nothing to remember (in scope or not)
+            return None  # all is well and nothing to remember (in scope or not)
         if rule.name not in self._unscoped and not rule.scope.matches(sample.tags, entity, device):
             return None
         if rule.when and not rule.applies(sample.fields):
             return None
         now = sample.time_ns
         transition: Transition | None
+        if state is None:
+            state = self._new_state(key)
         if rule.kind == "event":
-            if state is None:
-                state = self._states[key] = RuleState()
             before = state.matched
             transition = step_event(rule, state, value)
             if before != state.matched:
                 self._edge_changes.add(key)
         elif rule.kind in ("flapping", "baseline"):
-            if state is None:
-                state = self._states[key] = RuleState()
             transition, value = self._step_remembering(rule, key, state, value, now)
         else:
-            if state is None:
-                state = self._states[key] = RuleState()
             before_phase = state.phase
             transition = step_threshold(rule, state, value, now)
             if state.phase != before_phase or state.phase in ("pending", "clearing"):
                 self._active_changed(key)
                 self._track(key, state)
             if state.is_idle():
-                del self._states[key]
+                self._drop_state(key)
         if transition is None:
             return None
         return self._alert(rule, device, entity, sample, value, state, transition)
+
+    def _new_state(self, key: StateKey) -> RuleState:
+        state = self._states[key] = RuleState()
+        self._held[key[0]] = self._held.get(key[0], 0) + 1
+        return state
+
+    def _drop_state(self, key: StateKey) -> None:
+        del self._states[key]
+        self._held[key[0]] -= 1
 
     def _step_remembering(
         self, rule: Rule, key: StateKey, state: RuleState, value: FieldValue, now: int
@@ -267,7 +292,7 @@ class AlertEngine:
     def forget(self, device: str) -> None:
         """Drop all state of a device (removed from the inventory); its breaches will never clear."""
         for key in [key for key in self._states if key[1] == device]:
-            del self._states[key]
+            self._drop_state(key)
             self._active.pop(key, None)
             self._edge_changes.add(key)  # gone from the edges file
             self._active_changed(key)  # and from the active one
@@ -327,6 +352,8 @@ class AlertEngine:
         dropped = 0
         for key, state in records:
             if key[0] in names:
+                if key not in self._states:
+                    self._held[key[0]] = self._held.get(key[0], 0) + 1
                 self._states[key] = state
             else:
                 dropped += 1
@@ -342,6 +369,38 @@ class AlertEngine:
                 len(self._states),
                 len(self.active()),
             )
+
+
+_NO_TAG = "\0"  # no rule's entity tag: the first rule of a sample always looks its entity up
+
+
+@dataclass(frozen=True, slots=True)
+class _Watch:
+    """The rules watching one measurement, compiled for the loop that runs them on every sample.
+
+    Attributes:
+        subject: the tag naming what a record is about (its alerts' ``device``).
+        traps: trap rules (they match a notification's name, not a field).
+        rules: the other rules as (rule, name, field, breaching); ``breaching`` is set for threshold rules,
+            which a sample that does not breach cannot move while the rule holds no state.
+    """
+
+    subject: str
+    traps: tuple[Rule, ...]
+    rules: tuple[tuple[Rule, str, str, Callable[[FieldValue], bool] | None], ...]
+
+    @classmethod
+    def of(cls, subject: str, rules: Iterable[Rule]) -> _Watch:
+        """Compile the rules of one measurement."""
+        traps: list[Rule] = []
+        fields: list[tuple[Rule, str, str, Callable[[FieldValue], bool] | None]] = []
+        for rule in rules:
+            if rule.traps:
+                traps.append(rule)
+            else:
+                quick = rule.breaching if rule.kind == "threshold" else None
+                fields.append((rule, rule.name, rule.field, quick))
+        return cls(subject, tuple(traps), tuple(fields))
 
 
 def _trap_event(rule: Rule, device: str, sample: Sample) -> Alert | None:
