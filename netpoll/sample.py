@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from netpoll.text import cut
@@ -65,6 +66,29 @@ def _tag_value(text: str) -> str:
     return _name(cut(text, TAG_MAX), _TAG_ESCAPES)
 
 
+# Tag values repeat too, poll after poll (device names, interface names and indexes): each is escaped once,
+# in a memo of bounded size; an escaped value equal to its text is the text itself (no second copy).
+_TAG_VALUES: dict[str, str] = {}
+_TAG_VALUES_MAX = 1 << 16
+# Tag key sets in their insertion order (one per kind of record) -> the keys sorted, with ``key=`` escaped.
+_TAG_ORDERS: dict[tuple[str, ...], tuple[tuple[str, str], ...]] = {}
+
+
+def _tag_text(text: str) -> str:
+    escaped = _tag_value(text)
+    if len(_TAG_VALUES) >= _TAG_VALUES_MAX:
+        _TAG_VALUES.clear()
+    _TAG_VALUES[text] = text if escaped == text else escaped
+    return escaped
+
+
+def _tag_order(keys: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    if len(_TAG_ORDERS) >= _KEYS_MAX:
+        _TAG_ORDERS.clear()
+    order = _TAG_ORDERS[keys] = tuple((key, f"{_key(key)}=") for key in sorted(keys))
+    return order
+
+
 def _fields(fields: Mapping[str, FieldValue]) -> list[str]:
     """``key=value`` of every field that has a spelling in line protocol (NaN and infinities have none)."""
     out: list[str] = []
@@ -82,6 +106,72 @@ def _fields(fields: Mapping[str, FieldValue]) -> list[str]:
         elif (encoded := _field_value(value)) is not None:
             append(f"{name}={encoded}")
     return out
+
+
+# A record's fields have a shape: their names in order and the type of each value. Shapes are few (every
+# interface record of a profile has the same fields) and records many, so each shape of int and float fields
+# is compiled once into a %-template of the whole field set: a record whose floats are all finite and whose
+# ints are all in the signed 64-bit range (every value then spelled as ``_fields`` spells it) is one
+# ``template % values``; any other record, and any other shape (bool, text), takes ``_fields``.
+_Values = tuple[FieldValue, ...]
+_Pick = Callable[[_Values], tuple[Any, ...]]
+_Template = tuple[str, _Pick | None, _Pick | None]  # (template, its floats, its ints)
+_Shape = tuple[tuple[str, ...], tuple[type, ...]]
+_TEMPLATES: dict[_Shape, _Template | None] = {}
+
+
+def _picker(indexes: list[int]) -> _Pick | None:
+    """The values at ``indexes`` as a tuple (None: no index)."""
+    if not indexes:
+        return None
+    if len(indexes) == 1:
+        (index,) = indexes
+        return lambda values: (values[index],)
+    return itemgetter(*indexes)
+
+
+def _template(shape: _Shape) -> _Template | None:
+    names, types = shape
+    parts: list[str] = []
+    floats: list[int] = []
+    ints: list[int] = []
+    for index, (name, kind) in enumerate(zip(names, types, strict=True)):
+        key = _key(name).replace("%", "%%")
+        if kind is float:
+            parts.append(f"{key}=%r")
+            floats.append(index)
+        elif kind is int:
+            parts.append(f"{key}=%di")
+            ints.append(index)
+        else:
+            return None
+    return ",".join(parts), _picker(floats), _picker(ints)
+
+
+def _fields_text(fields: Mapping[str, FieldValue]) -> str:
+    """The field set of a line (``""``: no field has a spelling)."""
+    values = tuple(fields.values())
+    shape = (tuple(fields), tuple(map(type, values)))
+    try:
+        template = _TEMPLATES[shape]
+    except KeyError:
+        if len(_TEMPLATES) >= _KEYS_MAX:
+            _TEMPLATES.clear()
+        template = _TEMPLATES[shape] = _template(shape)
+    if template is not None and values and _plain(values, template[1], template[2]):
+        return template[0] % values
+    return ",".join(_fields(fields))
+
+
+def _plain(values: _Values, floats: _Pick | None, ints: _Pick | None) -> bool:
+    """Whether a template spells every value: floats finite, ints in the signed 64-bit range."""
+    # A sum of finite floats is finite unless it overflows (then ``_fields`` decides, value by value).
+    if floats is not None and not _isfinite(sum(floats(values))):
+        return False
+    if ints is None:
+        return True
+    picked: tuple[int, ...] = ints(values)
+    return min(picked) >= _INT_MIN and max(picked) < _INT_LIMIT
 
 
 def _field_value(value: FieldValue) -> str | None:
@@ -124,7 +214,7 @@ class Sample:
         Every string is encoded by one rule (see the comment above ``TAG_MAX``); a sample with no field that
         can be written (only NaN) gives an empty string.
         """
-        fields = _fields(self.fields)
+        fields = _fields_text(self.fields)
         if not fields:
             return ""
         measurement = _MEASUREMENTS.get(self.measurement)
@@ -133,11 +223,14 @@ class Sample:
                 _MEASUREMENTS.clear()
             measurement = _MEASUREMENTS[self.measurement] = _name(self.measurement, _MEASUREMENT_ESCAPES)
         tags = self.tags
+        keys = tuple(tags)
         parts = [measurement]
-        parts += [
-            f"{_KEYS.get(key) or _key(key)}={_tag_value(tags[key])}" for key in sorted(tags) if tags[key]
-        ]
-        return f"{','.join(parts)} {','.join(fields)} {self.time_ns}"
+        escaped = _TAG_VALUES
+        for key, name in _TAG_ORDERS.get(keys) or _tag_order(keys):
+            value = tags[key]
+            if value:
+                parts.append(name + (escaped.get(value) or _tag_text(value)))
+        return f"{','.join(parts)} {fields} {self.time_ns}"
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form used by ``--format json``: {measurement, tags, fields, time}."""

@@ -40,3 +40,28 @@ def test_long_tag_values_are_cut_and_stay_distinct() -> None:
     lines = [Sample("m", {"t": name}, {"n": 1}, 1).to_line_protocol() for name in ("/" * 22000, "/" * 22001)]
     assert lines[0] != lines[1]
     assert all(len(line.encode()) < TAG_MAX + 40 for line in lines)
+
+
+def test_records_of_one_shape_each_spell_their_own_values() -> None:
+    # Records with the same fields and types share a compiled template; one whose values the template cannot
+    # spell (NaN, infinity, an int beyond 64 signed bits) is spelled field by field, and the next is not.
+    shape = {"c": 0, "r": 0.0, "k%s": 0}
+    values = [
+        ((1, 2.5, -3), "m c=1i,r=2.5,k%s=-3i 1"),
+        ((2**63, 0.1, 0), f"m c={-(2**63)}i,r=0.1,k%s=0i 1"),
+        ((1, float("nan"), 2), "m c=1i,k%s=2i 1"),
+        ((-(2**63) - 1, -0.0, 1), "m c=-9.223372036854776e+18,r=-0.0,k%s=1i 1"),
+        ((0, 1e308, 0), "m c=0i,r=1e+308,k%s=0i 1"),
+        ((0, float("-inf"), 0), "m c=0i,k%s=0i 1"),
+        ((7, 7.0, 7), "m c=7i,r=7.0,k%s=7i 1"),
+    ]
+    for row, line in values:
+        fields = dict(zip(shape, row, strict=True))
+        assert Sample("m", {}, fields, 1).to_line_protocol() == line
+
+
+def test_tag_values_seen_before_are_escaped_the_same() -> None:
+    tags = {"site": "a b", "device": "r,1", "ifName": "Gi0/1", "role": ""}
+    line = r"interface,device=r\,1,ifName=Gi0/1,site=a\ b n=1i 1"
+    for _ in range(3):
+        assert Sample("interface", dict(tags), {"n": 1}, 1).to_line_protocol() == line
