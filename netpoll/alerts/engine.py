@@ -29,6 +29,7 @@ from netpoll.alerts.state import (
     StateKey,
     Transition,
     active_journal_line,
+    at_rest,
     baseline_ratio,
     dump_edges,
     dump_states,
@@ -164,8 +165,11 @@ class AlertEngine:
             return None  # NaN: no sample, never a clear
         key = (rule.name, device, entity)
         state = self._states.get(key)
-        if state is None and rule.kind == "threshold" and not rule.breaching(value):
-            return None  # all is well and nothing to remember (in scope or not)
+        if state is None:
+            if rule.kind == "threshold" and not rule.breaching(value):
+                return None  # all is well and nothing to remember (in scope or not)
+        elif at_rest(rule, state, value):
+            return None  # a step would change nothing (in scope or not): the usual event and flapping case
         if rule.name not in self._unscoped and not rule.scope.matches(sample.tags, entity, device):
             return None
         if rule.when and not rule.applies(sample.fields):
@@ -315,8 +319,10 @@ class AlertEngine:
             appended = not full and (
                 not changes or files.append(lambda g: active_journal_line(g, self._changed(changes)))
             )
-            states = [(key, self._states[key]) for key in self._active]
-            if not appended and not files.write_snapshot(lambda g: dump_states(states, g)):
+            # The records of a snapshot only when one is written: a save that appended a line costs what
+            # changed, not a walk over every active state (3,000 breaches: 1 ms per save, in the event loop).
+            active = ((key, self._states[key]) for key in self._active)
+            if not appended and not files.write_snapshot(lambda g: dump_states(active, g)):
                 self._active_changes.full = True  # still dirty: the next save tries a snapshot again
                 return
         self._dirty = False

@@ -152,6 +152,21 @@ def step_event(rule: Rule, state: RuleState, value: FieldValue) -> Transition | 
     return "event"
 
 
+def at_rest(rule: Rule, state: RuleState, value: FieldValue) -> bool:
+    """Whether stepping an event or flapping rule's state with ``value`` would change and publish nothing.
+
+    An event rule's condition that is as it was; a flapping rule's field that did not change, with no change
+    in the window. The engine then skips the step, and the scope and ``when`` checks before it.
+    """
+    if state.phase != "ok":
+        return False
+    if rule.kind == "event":
+        return state.matched is not None and state.matched == rule.breaching(value)
+    if rule.kind == "flapping":
+        return not state.changes and value == state.last_value and not rule.breaching(0)
+    return False
+
+
 def flap_count(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> int:
     """Record one value of a flapping rule's field; the number of changes within the window."""
     if state.last_value is not None and value != state.last_value:

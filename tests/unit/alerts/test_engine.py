@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import math
+import random
+
 import pytest
 
+from netpoll.alerts import engine as engine_module
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import load_rules, parse_rules
 from netpoll.daemon.scheduler import CycleStats
@@ -11,7 +15,7 @@ from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.errors import ConfigError
 from netpoll.measurements import MODEL, Field, Measurement, Tag
 from netpoll.outputs.mqtt.topics import alert_topic
-from netpoll.sample import Sample
+from netpoll.sample import FieldValue, Sample
 
 RULES = """\
 rules:
@@ -132,3 +136,42 @@ def test_trap_rules_publish_an_event_per_matching_trap_and_nothing_else() -> Non
     assert alerts[0].message == "r1: cfg_by_alice: jnxCmCfgChange (jnxCmCfgChgEventUser.3=alice)"
     # Again: no state, every matching notification is an event.
     assert len(engine.evaluate([trap("linkUp", "{}", ifName="ge-0/0/1")])) == 1
+
+
+def _interface_run(engine: AlertEngine, seed: int) -> list[tuple[str, str, str, str, int]]:
+    """Alerts of the shipped rules over a random run of interface and snmp records (flaps, NaN, admin)."""
+    rng = random.Random(seed)
+    alerts = []
+    for poll in range(60):
+        time_ns = (poll + 1) * 60 * 10**9
+        records = []
+        for device in ("r1", "r2"):
+            for index in range(4):
+                fields: dict[str, FieldValue] = {
+                    "oper_status": rng.choice((1, 1, 1, 2, 1.0, 7)),
+                    "admin_status": rng.choice((1, 1, 1, 2)),
+                    "in_util_pct": rng.choice((10.0, 95.0, 85.0, math.nan)),
+                    "out_error_pct": rng.choice((0.0, 0.0, 2.0)),
+                }
+                if rng.random() < 0.1:
+                    del fields["oper_status"]
+                tags = {"device": device, "ifName": f"ge-{index}", "ifIndex": str(index)}
+                records.append(Sample("interface", tags, fields, time_ns))
+            snmp = {
+                "poll_ok": rng.choice((1, 1, 0)),
+                "rebooted": rng.choice((0, 0, 0, 1)),
+                "unexpected_reboot": 0,
+            }
+            records.append(Sample("snmp", {"device": device}, snmp, time_ns))
+        alerts += [(a.rule, a.state, a.device, a.entity, a.time_ns) for a in engine.evaluate(records)]
+    return alerts
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_steps_skipped_at_rest_change_no_alert(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The engine skips the step of an event or flapping rule whose state it would not change (at_rest): the
+    # alerts are exactly those of stepping every record.
+    fast = _interface_run(AlertEngine(load_rules()), seed)
+    monkeypatch.setattr(engine_module, "at_rest", lambda *_: False)
+    assert fast == _interface_run(AlertEngine(load_rules()), seed)
+    assert any(alert[1] == "event" for alert in fast)
