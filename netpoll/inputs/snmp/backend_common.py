@@ -224,10 +224,23 @@ class BackendClient:
 
         A device's reply must not crash a poll (or ``netpoll poll``) with a library exception: gufo-snmp's
         decoder panics on some malformed replies (``PanicException`` derives from ``BaseException``), pysnmp
-        and pyasn1 raise their own errors. Each such failure is counted as a decoder fault.
+        and pyasn1 raise their own errors. Each such failure is counted as a decoder fault. The SNMPv3
+        rediscovery (see the class) happens here too, in the same frame: every request passes through it.
         """
         try:
-            return await self._v3_retry(operation, argument)
+            try:
+                result = await operation(argument)
+            except SnmpTimeout:
+                if self.target.version != "3" or not self._answered:
+                    raise
+                self._answered = False
+                device_log(log, self.target.label).info(
+                    "SNMPv3 agent went silent: discovering its engine ID again"
+                )
+                self._rediscover()
+                result = await operation(argument)
+            self._answered = True
+            return result
         except NetpollError:
             raise
         except BaseException as exc:
@@ -280,18 +293,3 @@ class BackendClient:
             if len(self.warnings) < 20:
                 self.warnings.append(guard.warning)
             device_log(log, self.target.label).warning("%s", guard.warning)
-
-    async def _v3_retry(self, operation: Callable[[A], Awaitable[R]], argument: A) -> R:
-        try:
-            result = await operation(argument)
-        except SnmpTimeout:
-            if self.target.version != "3" or not self._answered:
-                raise
-            self._answered = False
-            device_log(log, self.target.label).info(
-                "SNMPv3 agent went silent: discovering its engine ID again"
-            )
-            self._rediscover()
-            result = await operation(argument)
-        self._answered = True
-        return result

@@ -121,7 +121,14 @@ class _Wire:
     gufo's own asyncio wrapper adds and removes an event-loop reader (two epoll_ctl calls) and runs a
     ``wait_for`` for every request; with many small column walks per poll that per-request cost dominates the
     client's CPU. This drives gufo's compiled socket (``netpoll.compat.gufo_snmp``: encode/send,
-    receive/decode) with one persistent reader and a plain timer instead.
+    receive/decode) with one persistent reader and one timer per session instead.
+
+    The reply is decoded in the reader callback, and the waiting request is woken only with its answer: a
+    reader handle already queued by the loop when the reply was read (epoll is level-triggered) or a stray
+    datagram never resumes the poll for nothing (half the requests did, measured). The timeout timer is not
+    one per request: requests on a session follow each other, each ending long before its timeout, so one
+    timer serves them all and, when it fires early for the request in flight, re-arms at that request's own
+    deadline.
 
     gufo's socket is connected to the agent, so the kernel already drops datagrams from any other address or
     port, and gufo's request-ids are random. What the agent itself sends may still be malformed: once a reply
@@ -134,7 +141,11 @@ class _Wire:
         self.sock = session_socket(session)
         self._fd: int = self.sock.get_fd()
         self._loop = asyncio.get_running_loop()
-        self._waiter: asyncio.Future[None] | None = None
+        self._waiter: asyncio.Future[Any] | None = None
+        self._receive: Callable[[], Any] = _nothing  # decodes the reply of the request in flight
+        self._deadline = 0.0  # of the request in flight
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         self._attached = False
         self._peek: socket.socket | None = None  # a view of gufo's socket for MSG_PEEK, once suspect
         self.attach()
@@ -158,6 +169,9 @@ class _Wire:
         if self._attached:
             self._loop.remove_reader(self._fd)
             self._attached = False
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._peek is not None:
             self._peek.detach()  # the descriptor belongs to gufo's socket
             self._peek = None
@@ -181,17 +195,8 @@ class _Wire:
 
     def _readable(self) -> None:
         waiter = self._waiter
-        if waiter is not None:
-            if not waiter.done():
-                try:
-                    malformed = self._malformed()
-                except ConnectionRefusedError as exc:
-                    waiter.set_exception(exc)
-                    return
-                if malformed:
-                    waiter.set_exception(GufoDecodeError("malformed BER"))
-                else:
-                    waiter.set_result(None)
+        if waiter is not None and not waiter.done():
+            self._answer(waiter)
             return
         # A late reply to a request already given up on: read it away, or the (level-triggered) reader fires
         # on every loop iteration. A malformed one must not reach the decoder (or the loop's error log).
@@ -206,6 +211,51 @@ class _Wire:
             if _undecodable(exc):
                 self.distrust()
 
+    def _answer(self, waiter: asyncio.Future[Any]) -> None:
+        """Decode the readable datagram into the waiting request's result (or error); a stray one: wait on."""
+        try:
+            if self._malformed():
+                waiter.set_exception(GufoDecodeError("malformed BER"))
+                return
+            result = self._receive()
+        except BlockingIOError:
+            return  # nothing read, or not the reply to this request (a late one to an earlier try)
+        except BaseException as exc:
+            if is_fatal(exc):
+                raise
+            # Without this frame in its traceback: the waiter it is set on would otherwise form a cycle with
+            # it, and the session's socket would stay open until a garbage collection.
+            waiter.set_exception(self._failure(exc.with_traceback(None)))
+            return
+        waiter.set_result(result)
+
+    def _failure(self, exc: BaseException) -> BaseException:
+        """What the request in flight raises for gufo's ``exc`` (the peek's ConnectionRefusedError as is)."""
+        if isinstance(exc, TimeoutError) and "refused" in str(exc):
+            # gufo raises TimeoutError("connection refused") when the kernel reports an ICMP port
+            # unreachable for the connected socket: the agent answered "nobody here" at once. Retrying
+            # would not help and waiting out a timeout would hide what happened.
+            refused = ConnectionRefusedError(str(exc))
+            refused.__cause__ = exc
+            return refused
+        if _undecodable(exc):
+            self.distrust()  # check this agent's replies before gufo decodes them, from now on
+        return exc
+
+    def _expire(self) -> None:
+        self._timer = None
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if self._deadline > self._timer_at:  # set for an earlier request: wait for this one's deadline
+            self._arm(self._deadline)
+            return
+        waiter.set_exception(TimeoutError())
+
+    def _arm(self, when: float) -> None:
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._expire)
+
     async def exchange(self, send: Callable[[], None], receive: Callable[[], T], timeout: float) -> T:
         """Send one request and return its decoded reply; TimeoutError after ``timeout`` seconds."""
         try:
@@ -214,31 +264,21 @@ class _Wire:
             await asyncio.sleep(0.001)
             send()
         loop = self._loop
-        deadline = loop.time() + timeout
-        while True:
-            waiter: asyncio.Future[None] = loop.create_future()
-            self._waiter = waiter
-            timer = loop.call_at(deadline, _expire, waiter)
-            try:
-                await waiter
-            finally:
-                timer.cancel()
-                self._waiter = None
-            try:
-                return receive()
-            except BlockingIOError:
-                continue  # not the reply to this request (a late one to an earlier try): keep waiting
-            except TimeoutError as exc:
-                # gufo raises TimeoutError("connection refused") when the kernel reports an ICMP port
-                # unreachable for the connected socket: the agent answered "nobody here" at once. Retrying
-                # would not help and waiting out a timeout would hide what happened.
-                if "refused" in str(exc):
-                    raise ConnectionRefusedError(str(exc)) from exc
-                raise
-            except BaseException as exc:
-                if _undecodable(exc):
-                    self.distrust()  # check this agent's replies before gufo decodes them, from now on
-                raise
+        self._receive = receive
+        self._deadline = deadline = loop.time() + timeout
+        if self._timer is None or deadline < self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._arm(deadline)
+        # The waiter is no local of this frame: the error it may hold has this frame in its traceback, and the
+        # pair would be a cycle that keeps the session's socket open until a garbage collection.
+        self._waiter = loop.create_future()
+        try:
+            result: T = await self._waiter
+            return result
+        finally:
+            self._waiter = None
+            self._receive = _nothing
 
 
 class _TooLarge(SnmpError):
@@ -250,9 +290,8 @@ def _undecodable(exc: BaseException) -> bool:
     return isinstance(exc, GufoDecodeError) or not (isinstance(exc, Exception) or is_fatal(exc))
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
-    if not waiter.done():
-        waiter.set_exception(TimeoutError())
+def _nothing() -> None:
+    """The wire's receive while no request is in flight (never called: the reader checks the waiter)."""
 
 
 class IdleSessions:
@@ -333,6 +372,10 @@ class GufoClient(BackendClient):
         # (say, two walks of the same device gathered together) would take each other's replies, drop them
         # and time out. One exchange at a time per session.
         self._busy = asyncio.Lock()
+        # Read on every request: the settings of a client never change (new settings, new client).
+        self._version = target.version
+        self._timeout_s = target.settings.timeout_s
+        self._tries = target.settings.retries + 1
 
     async def _resolve(self) -> str:
         address = self.target.address
@@ -418,11 +461,16 @@ class GufoClient(BackendClient):
         raise self.target.timed_out()
 
     async def _request(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
-        return await self._retrying(self._exchange, wire, send, receive)
-
-    async def _exchange(self, wire: _Wire, send: Callable[[], None], receive: Callable[[], T]) -> T:
-        self._tally.requests += 1
-        return await wire.exchange(send, receive, self.target.settings.timeout_s)
+        """One request with the target's retries on timeout (``_retrying`` inlined: every request's path)."""
+        tally = self._tally
+        timeout = self._timeout_s
+        for _ in range(self._tries):
+            tally.requests += 1
+            try:
+                return await wire.exchange(send, receive, timeout)
+            except TimeoutError:
+                continue
+        raise self.target.timed_out()
 
     def _translate(self, exc: BaseException) -> SnmpError:
         label = self.target.label
@@ -446,7 +494,7 @@ class GufoClient(BackendClient):
     async def get(self, oids: Sequence[Oid]) -> dict[Oid, SnmpValue]:
         """GET scalars (see ``BackendClient.get``); a reply too large for gufo is read through pysnmp."""
         try:
-            return await super().get(oids)
+            return await self._guarded(self._get, oids)
         except _TooLarge:
             return await self._large_client().get(oids)
 
@@ -471,13 +519,15 @@ class GufoClient(BackendClient):
             return {}
         names, back = self._names(oids)
         async with self._busy:
-            wire = await self._ready()
+            wire = self._wire
+            if wire is None or self._version == "3":
+                wire = await self._ready()
             sock = wire.sock
             try:
                 raw: dict[str, ValueType] = await self._request(
-                    wire, lambda: sock.send_get_many(names), sock.recv_get_many
+                    wire, functools.partial(sock.send_get_many, names), sock.recv_get_many
                 )
-                if self.target.version == "1" and len(raw) < len(names) and len(names) > 1:
+                if self._version == "1" and len(raw) < len(names) and len(names) > 1:
                     # v1 fails the whole request with noSuchName when one OID is missing; gufo then returns
                     # nothing. Ask one by one for what is missing.
                     for name in names:
@@ -518,9 +568,11 @@ class GufoClient(BackendClient):
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
         async with self._busy:
-            wire = await self._ready()
+            wire = self._wire
+            if wire is None or self._version == "3":
+                wire = await self._ready()
             try:
-                if self.target.version == "1":
+                if self._version == "1":
                     rows, guard = await self._walk_next(wire, root)
                 else:
                     rows, guard = await self._walk_bulk(wire, root, self.target.max_repetitions)
