@@ -432,6 +432,9 @@ class PollScheduler:
 
 async def _slot(semaphore: asyncio.Semaphore, wait_s: float) -> bool:
     """Wait up to ``wait_s`` for a concurrency slot; False when none came free by then."""
+    if not semaphore.locked():  # a slot is free: taken at once, without a timeout (and its timer) to cancel
+        await semaphore.acquire()
+        return True
     try:
         async with asyncio.timeout(wait_s):
             await semaphore.acquire()
