@@ -77,6 +77,8 @@ _V3_REFRESH_AFTER_S = 120.0
 # the same ones on devices of one model); past this the table starts afresh.
 _NAME_CACHE_SIZE = 65_536
 _NAME_CACHE: dict[tuple[Oid, ...], tuple[list[str], dict[str, Oid]]] = {}
+# The same, by the id of the OID tuple a caller passed (the tuple held, so the id stays its own).
+_NAMES_BY_ID: dict[int, tuple[tuple[Oid, ...], tuple[list[str], dict[str, Oid]]]] = {}
 
 
 def supports(settings: SnmpSettings) -> str | None:
@@ -290,6 +292,14 @@ def _undecodable(exc: BaseException) -> bool:
     return isinstance(exc, GufoDecodeError) or not (isinstance(exc, Exception) or is_fatal(exc))
 
 
+def _is_ip(address: str) -> bool:
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return True
+
+
 def _nothing() -> None:
     """The wire's receive while no request is in flight (never called: the reader checks the waiter)."""
 
@@ -376,14 +386,11 @@ class GufoClient(BackendClient):
         self._version = target.version
         self._timeout_s = target.settings.timeout_s
         self._tries = target.settings.retries + 1
+        self._literal = _is_ip(target.address)  # no name to resolve when a poll opens its session
 
     async def _resolve(self) -> str:
         address = self.target.address
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            pass
-        else:
+        if self._literal:
             return address
         loop = asyncio.get_running_loop()
         try:
@@ -556,7 +563,14 @@ class GufoClient(BackendClient):
         A poller asks for the same lists every poll (the profile's scalars, the known counter cells); turning
         each OID into text and each answer back into a tuple cost more than the exchange itself. Shared by
         every client: devices of one model ask for the same lists, held once (never mutated by a caller).
+
+        A tuple the poller keeps (its cell plans are shared) is found by identity first: a tuple does not
+        keep its hash, and hashing 30 OIDs to look the list up cost about as much as decoding its reply.
         """
+        if type(oids) is tuple:
+            seen = _NAMES_BY_ID.get(id(oids))
+            if seen is not None and seen[0] is oids:  # held here, so its id is no other object's
+                return seen[1]
         key = oids if isinstance(oids, tuple) else tuple(oids)
         hit = _NAME_CACHE.get(key)
         if hit is None:
@@ -564,6 +578,10 @@ class GufoClient(BackendClient):
                 _NAME_CACHE.clear()
             names = [format_oid(oid) for oid in key]
             hit = _NAME_CACHE[key] = (names, dict(zip(names, key, strict=True)))
+        if type(oids) is tuple:
+            if len(_NAMES_BY_ID) >= _NAME_CACHE_SIZE:
+                _NAMES_BY_ID.clear()
+            _NAMES_BY_ID[id(oids)] = (oids, hit)
         return hit
 
     async def _walk(self, root: Oid) -> list[tuple[Oid, SnmpValue]]:
