@@ -23,7 +23,7 @@ from pathlib import Path
 
 from netpoll.alerts.alert import Alert, new_alert_id
 from netpoll.alerts.journal import Changes, SnapshotJournal
-from netpoll.alerts.rules import Hold, Rule, Scope, usable_value
+from netpoll.alerts.rules import Hold, Rule, Scope, comparator, usable_value
 from netpoll.alerts.state import (
     RuleState,
     StateKey,
@@ -404,7 +404,7 @@ class _Watch:
             if rule.traps:
                 traps.append(rule)
             else:
-                quick = rule.breaching if rule.kind == "threshold" else None
+                quick = comparator(rule.comparison, rule.breach) if rule.kind == "threshold" else None
                 fields.append((rule, rule.name, rule.field, quick))
         return cls(subject, tuple(traps), tuple(fields))
 

@@ -14,7 +14,6 @@ turned into dicts only when asked for.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from array import array
 from collections import deque
@@ -56,20 +55,24 @@ _Result = tuple[str, float, bool | None, float, str, str]
 # the same shape (``_pack``). Each step is one C-level call: this runs for every sample the daemon makes.
 _Shape = tuple[tuple[str, ...], tuple[type, ...]]
 _Packed = tuple[str, Mapping[str, str], _Shape, "array[float] | tuple[FieldValue, ...]", int]
-_SHAPES: dict[_Shape, _Shape] = {}
+# Each shape once, with whether its values can go into an array (only numbers can: trying with a text field
+# would raise TypeError for every such sample).
+_SHAPES: dict[_Shape, tuple[_Shape, bool]] = {}
+_NUMBERS = frozenset({int, float, bool})
 
 
 def _pack(sample: Sample) -> _Packed:
     fields = sample.fields
     values = tuple(fields.values())
     shape = (tuple(fields), tuple(map(type, values)))
-    shared = _SHAPES.get(shape)
-    if shared is None:
+    known = _SHAPES.get(shape)
+    if known is None:
         if len(_SHAPES) >= 4096:  # shapes are few (measurements x the fields a device has); a bound anyway
             _SHAPES.clear()
-        shared = _SHAPES[shape] = shape
+        known = _SHAPES[shape] = (shape, all(kind in _NUMBERS for kind in shape[1]))
+    shared, numeric = known
     packed: array[float] | tuple[FieldValue, ...] = values
-    with contextlib.suppress(TypeError):  # a text field: kept as it is
+    if numeric:
         numbers = array("d", cast("tuple[float, ...]", values))
         if tuple(numbers) == values:  # exact: no int beyond 2^53 (and no NaN, which equals nothing)
             packed = numbers

@@ -145,3 +145,23 @@ def test_reload_keeps_known_devices_and_forgets_removed() -> None:
     assert board.devices()[0]["address"] == "127.0.0.3"
     assert _state(board, "a") == "ok"
     assert board.device("b") is None
+
+
+def test_last_samples_come_back_as_they_were_polled() -> None:
+    # Packed per shape (numbers in one array when exact): text, bools, ints past 2^53 and NaN come back too.
+    board = _board("a")
+    records = [
+        Sample("snmp", {"device": "a"}, {"poll_ok": 1, "profile": "linux", "uptime_s": 5.5}, 1),
+        Sample("interface", {"device": "a", "ifName": "e0"}, {"in": 2**60 + 1, "up": True, "bps": 1.5}, 1),
+        Sample("interface", {"device": "a", "ifName": "e1"}, {"in": 7, "up": False, "bps": float("inf")}, 1),
+        Sample("interface", {"device": "a", "ifName": "e2"}, {"in": 7, "up": False, "bps": float("nan")}, 1),
+    ]
+    for _ in range(2):  # the second time each shape is known
+        board.poll_done("snmp", "a", ProbeResult(True, records, None, 0.1))
+        detail = board.device("a")
+        assert detail is not None
+        got = detail["samples"]
+        assert [sample["fields"] for sample in got[:3]] == [record.fields for record in records[:3]]
+        assert [type(value) for value in got[1]["fields"].values()] == [int, bool, float]
+        assert got[3]["fields"]["bps"] != got[3]["fields"]["bps"]  # NaN
+        assert got[0]["tags"] == {"device": "a"}
