@@ -365,7 +365,6 @@ class PollScheduler:
         due = time.time() if extra else self._due.get(job_id, time.time())
         lag_s = max(0.0, time.time() - due)
         started = time.monotonic()
-        dlog = device_log(log, name)
         result: ProbeResult | None = None
         stalled = queued_s = 0.0
         try:
@@ -385,10 +384,10 @@ class PollScheduler:
                 stalled = self._stalled() - mark
                 queued_s = queued[0]
         except asyncio.CancelledError:
-            dlog.debug("%s poll cancelled", kind)
+            device_log(log, name).debug("%s poll cancelled", kind)
             return
         except Exception:  # a bug in a probe must not stop the others
-            dlog.exception("%s poll failed unexpectedly", kind)
+            device_log(log, name).exception("%s poll failed unexpectedly", kind)
             result = ProbeResult(False, error="internal error", duration_s=time.monotonic() - started)
         finally:
             self._in_flight.pop(job_id, None)
@@ -398,13 +397,13 @@ class PollScheduler:
         if reason is not None or result is None:
             # Not the device's failure: nothing is emitted, so its rules see neither a failure nor a gap.
             self._overloaded(kind, name, reason or "slot_wait")
-            dlog.debug("%s poll overloaded (%s)", kind, reason)
+            device_log(log, name).debug("%s poll overloaded (%s)", kind, reason)
             return
         if result.cut:
             for stats in (self.cycle, self.totals):
                 stats.polls_cut += 1
                 stats.slow_devices.add(name)
-            dlog.debug("%s poll cut at its deadline (%.1f s)", kind, seconds)
+            device_log(log, name).debug("%s poll cut at its deadline (%.1f s)", kind, seconds)
         late = self._count(name, result, lag_s * 1000.0, interval)
         if self._observer is not None:
             self._observer.poll_done(kind, name, result, late=late)
@@ -412,7 +411,7 @@ class PollScheduler:
             try:
                 self._emit(result.samples)
             except Exception:
-                dlog.exception("output of the %s samples failed", kind)
+                device_log(log, name).exception("output of the %s samples failed", kind)
 
     def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> bool:
         """Count one poll in this cycle and in the totals; returns whether it started late."""
