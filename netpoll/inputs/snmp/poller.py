@@ -22,7 +22,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast
 
@@ -220,7 +220,7 @@ class SnmpPoller:
         self._explain = explain  # read ifType on every label poll, for ``decisions``
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
-        self._columns: dict[tuple[str, tuple[tuple[str, int], ...] | None], frozenset[str]] = {}
+        self._columns: dict[tuple[str, tuple[tuple[str, int], ...]], frozenset[str]] = {}
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -389,7 +389,7 @@ class SnmpPoller:
         fields["rebooted"] = 1 if rebooted else 0
         fields["unexpected_reboot"] = 1 if rebooted and not self._announced(device.name, uptime_s) else 0
         fields["profile"] = profile.name
-        partial = await self._read_tables(poll, profile, full=full)
+        partial = await self._read_tables(poll, profile, scalars, full=full)
         fields.update(_evaluate_fields(profile, st, scalars, columns, full, time_ns))
         row_samples: list[Sample] = []
         if profile.tables:  # a profile without tables costs nothing more
@@ -762,10 +762,21 @@ class SnmpPoller:
         st.fallback = want_fallback
         return walk_now
 
-    async def _read_tables(self, poll: _Poll, profile: Profile, *, full: bool) -> bool:
-        """Walk the profile tables the fields read until ``poll.tables_by``; True when cut short."""
+    async def _read_tables(
+        self, poll: _Poll, profile: Profile, scalars: Mapping[str, SnmpValue], *, full: bool
+    ) -> bool:
+        """Walk the profile tables the fields read until ``poll.tables_by``; True when cut short.
+
+        A full poll reads every alternative of a field up to the first that the scalars alone answer: the
+        ones after it would never be taken (net-snmp's ssCpuIdle and memAvailReal spare the walks of
+        hrProcessorLoad and hrStorage).
+        """
         st = poll.st
-        names = self._field_columns(profile, st.active, full) - st.absent
+        names: Set[str]
+        if full:
+            names = profile.field_columns(_full_sources(profile, scalars)) - st.absent
+        else:
+            names = self._field_columns(profile, st.active) - st.absent
         if not names:  # the fields read scalars only (or their tables were found empty): nothing to walk
             return False
         walked: set[str] = set()
@@ -824,14 +835,14 @@ class SnmpPoller:
                 samples.extend(rows)
         return False, samples
 
-    def _field_columns(self, profile: Profile, active: Mapping[str, int], full: bool) -> frozenset[str]:
-        # The columns the fields read: the same few alternatives on every poll of a profile's devices.
-        key = (profile.name, None if full else tuple(active.items()))
+    def _field_columns(self, profile: Profile, active: Mapping[str, int]) -> frozenset[str]:
+        # The columns the active alternatives read: the same few on every poll of a profile's devices.
+        key = (profile.name, tuple(active.items()))
         names = self._columns.get(key)
         if names is None:
             if len(self._columns) >= _SHARED_MAX:
                 self._columns.clear()
-            names = self._columns[key] = frozenset(profile.field_columns(_sources(profile, active, full)))
+            names = self._columns[key] = frozenset(profile.field_columns(_sources(profile, active)))
         return names
 
     def _plan(self, profile: Profile, names: Iterable[str]) -> tuple[WalkRoot, ...]:
@@ -986,12 +997,21 @@ def _scalars(profile: Profile, raw: Mapping[Oid, SnmpValue]) -> dict[str, SnmpVa
     return {n: raw[o] for n, o in profile.scalars.items() if o in raw}
 
 
-def _sources(profile: Profile, active: Mapping[str, int], full: bool) -> list[Source]:
-    if full:
-        return [s for alts in profile.fields.values() for s in alts]
+def _sources(profile: Profile, active: Mapping[str, int]) -> list[Source]:
     return [
         profile.fields[f][i] for f, i in active.items() if f in profile.fields and i < len(profile.fields[f])
     ]
+
+
+def _full_sources(profile: Profile, scalars: Mapping[str, SnmpValue]) -> list[Source]:
+    """Every field's alternatives in order, up to the first that reads scalars only and has a value."""
+    sources = []
+    for alts in profile.fields.values():
+        for src in alts:
+            sources.append(src)
+            if not profile.field_columns((src,)) and src.evaluate(scalars, {}) is not None:
+                break
+    return sources
 
 
 def _evaluate_fields(

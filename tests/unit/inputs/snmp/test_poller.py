@@ -504,3 +504,33 @@ async def test_devices_of_one_model_share_their_cell_plan(pool: FakePool) -> Non
     assert state["r1"].cells is state["r2"].cells
     assert state["r1"].signature is state["r2"].signature
     assert state["r3"].cells != state["r1"].cells
+
+
+HR_PROCESSOR_LOAD = "1.3.6.1.2.1.25.3.3.1.2"
+
+
+class RootsWalked(FakeSnmpClient):
+    """Records the root of every walk."""
+
+    def __init__(self, data: dict[Oid, SnmpValue]) -> None:
+        super().__init__(data)
+        self.roots: list[Oid] = []
+
+    async def walk(self, root: Oid, max_rows: int | None = None) -> list[tuple[Oid, SnmpValue]]:
+        self.roots.append(root)
+        return await super().walk(root, max_rows)
+
+
+@pytest.mark.parametrize(("idle", "walked"), [(75, False), (None, True)], ids=["ssCpuIdle", "no-ssCpuIdle"])
+async def test_a_full_poll_skips_alternatives_after_one_the_scalars_answer(
+    pool: FakePool, idle: int | None, walked: bool
+) -> None:
+    # cpu_pct: ssCpuIdle (a scalar), else avg hrProcessorLoad (a column). With ssCpuIdle answering, the first
+    # poll (a full one) does not walk hrProcessorLoad, whose value would never be taken.
+    data = {**small_agent(), parse_oid(HR_PROCESSOR_LOAD + ".196608"): 40}
+    if idle is None:
+        del data[parse_oid("1.3.6.1.4.1.2021.11.11.0")]
+    fake = pool.clients["r1"] = RootsWalked(data)
+    fields = snmp(await poll(SnmpPoller(pool, load_profiles()), device("r1")))
+    assert fields["cpu_pct"] == (25.0 if idle is not None else 40.0)
+    assert (parse_oid(HR_PROCESSOR_LOAD) in fake.roots) is walked
