@@ -568,16 +568,17 @@ class SnmpPoller:
     ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The label columns to walk, and those to read for the selected rows only (with their counters).
 
-        Under a selection, only the columns that find the rows (ifDescr, ifName) and those its rules read are
+        Only the columns that find the rows (ifDescr, ifName) and those the selection's rules read are
         walked; the others (speeds, and ifAlias when no rule reads it) matter for the selected rows alone,
         whose counter cells are read with GETs anyway (``_get_rows``): 4 rows' speeds ride in those GETs
-        instead of 2 walks of 200 rows. Not for ``--explain`` (which shows every row), nor where such GETs
-        are not made (SNMPv1, an agent that refused them).
+        instead of 2 walks of 200 rows, and without a selection 22 rows' speeds and ifAlias in one more GET
+        instead of 3 walks. Not for ``--explain`` (which shows every row), nor where such GETs are not made
+        (SNMPv1, an agent that refused them; where they would not pay the columns are walked after all).
         """
         names = self._label_names(profile, sel)
         settings = poll.device.snmp
         assert settings is not None
-        if not sel.active or self._explain or poll.st.no_cell_gets or settings.credentials.version == "1":
+        if self._explain or poll.st.no_cell_gets or settings.credentials.version == "1":
             return names, ()
         walk = {"ifDescr", "ifName", *sel.reads}
         return tuple(n for n in names if n in walk), tuple(n for n in names if n not in walk)

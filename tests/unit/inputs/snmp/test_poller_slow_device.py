@@ -5,9 +5,10 @@ rows (plus the one that passes the end), as GETBULK does. The poller reads the i
 profile tables last, and, the agent being slow (0.3 s for the first GET), walks the interface columns with
 max-repetitions sized to ifNumber (one request per column): the first poll already delivers every interface
 (``partial=1``) and the second has rates, as with an inventory ``max_repetitions`` above the interface count.
-An inventory that sets a smaller one is obeyed: at 25 the labels take 10 requests and the counters, read by
-GET once the labels found the rows, 8; at 6 the first poll is cut in its counters but keeps the labels it
-walked, the second delivers every interface and the third has rates.
+An inventory that sets a smaller one is obeyed: at 25 the labels that find the rows (ifDescr, ifName) take 4
+requests, and the counters, read by GET once the labels found the rows (the other labels with them), 8; at 2
+the first poll is cut in its counters but keeps the labels it walked, the second delivers every interface and
+the third has rates.
 """
 
 from __future__ import annotations
@@ -81,13 +82,13 @@ def _device(repetitions: int | None) -> Device:
         (50, [26, 26, 26], [False, True, True]),
         # The counters by GET (8 requests, not 14 columns x 2 pages): the first poll still delivers them.
         (25, [26, 26, 26], [False, True, True]),
-        (6, [0, 26, 26], [False, False, True]),
+        (2, [0, 26, 26], [False, False, True]),
     ],
     ids=[
         "default-sized-to-ifNumber",
         "max_repetitions-50",
         "max_repetitions-25-set",
-        "max_repetitions-6-set",
+        "max_repetitions-2-set",
     ],
 )
 def test_slow_agent_gets_data(
