@@ -87,8 +87,9 @@ _NUMERIC_COLUMNS = frozenset(
 )
 
 Columns = dict[str, dict[Oid, SnmpValue]]
-# One GET of known counter cells: the instance OIDs, and per column name its instance OIDs and row indexes.
-_Chunk = tuple[tuple[Oid, ...], tuple[tuple[str, tuple[Oid, ...], tuple[Oid, ...]], ...]]
+# One GET of known counter cells: the instance OIDs, per column name its instance OIDs and row indexes, and
+# the response's varbinds at most, bytes (``_cell_bytes``).
+_Chunk = tuple[tuple[Oid, ...], tuple[tuple[str, tuple[Oid, ...], tuple[Oid, ...]], ...], int]
 # Distinct cell plans and interface signatures kept shared (``_shared``); past this the table starts afresh.
 _SHARED_MAX = 50_000
 _SHARED: dict[Any, Any] = {}
@@ -221,6 +222,7 @@ class SnmpPoller:
         self._state: dict[str, _DeviceState] = {}
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
         self._columns: dict[tuple[str, tuple[tuple[str, int], ...]], frozenset[str]] = {}
+        self._scalar_bytes: dict[str, int] = {}  # by profile: the largest answer to its scalars' GET
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -455,8 +457,9 @@ class SnmpPoller:
             st = self._state[name] = _DeviceState()
         # First contact: the default profile's scalars include sysObjectID and sysDescr to pick with.
         profile = self._profile(settings, st) or self._profiles[self._profiles.default]
+        ride = self._ride(st, profile)
         asked = time.perf_counter()
-        raw = await poll.get(profile.get_oids)
+        raw = await self._get_scalars(poll, profile, ride)
         poll.slow = time.perf_counter() - asked >= SLOW_REQUEST_S
         scalars = _scalars(profile, raw)
         if not scalars:
@@ -486,6 +489,49 @@ class SnmpPoller:
             profile, scalars = await self._pick(poll, profile, raw, scalars, sys_oid)
         return profile, scalars
 
+    def _ride(self, st: _DeviceState, profile: Profile) -> _Chunk | None:
+        """A GET of counter cells that fits in the scalars' GET (its last, the smallest), or None.
+
+        Only for a poll that will GET the counter cells the last label poll found (not a label poll) and only
+        where the scalars' answer, as large as the profile's ever was (``_scalar_bytes``), leaves the room.
+        """
+        cells = st.cells
+        if (
+            not cells
+            or st.profile != profile.name
+            or st.rows is None
+            or st.labels_read is not None
+            or st.polls_since_labels + 1 >= self._label_every
+        ):
+            return None
+        known = self._scalar_bytes.get(profile.name)
+        chunk = cells[-1]
+        if known is None or known + chunk[2] > GET_RESPONSE_BYTES:
+            return None
+        return chunk
+
+    async def _get_scalars(self, poll: _Poll, profile: Profile, ride: _Chunk | None) -> dict[Oid, SnmpValue]:
+        """GET the profile's scalars, with the counter cells of ``ride`` when given (``poll.ridden``)."""
+        if ride is not None:
+            try:
+                raw = await poll.get((*profile.get_oids, *ride[0]))
+            except (SnmpTimeout, SnmpAuthError):
+                raise
+            except SnmpError as exc:  # the cells' GET alone will tell a refusal from the agent (tooBig, ...)
+                poll.log.debug("GET of the scalars with counter cells failed: %s", exc)
+            else:
+                poll.ridden = (ride, raw)
+                return raw
+        raw = await poll.get(profile.get_oids)
+        self._note_scalar_bytes(profile, raw)
+        return raw
+
+    def _note_scalar_bytes(self, profile: Profile, raw: Mapping[Oid, SnmpValue]) -> None:
+        # The largest answer to the profile's scalars yet, for ``_ride``: one figure a profile, not a device.
+        size = sum(_varbind_bytes(oid, raw[oid]) for oid in profile.get_oids if oid in raw)
+        if size > self._scalar_bytes.get(profile.name, 0):
+            self._scalar_bytes[profile.name] = size
+
     async def _pick(
         self,
         poll: _Poll,
@@ -503,6 +549,7 @@ class SnmpPoller:
             if missing:
                 raw.update(await poll.get(missing))
             scalars = _scalars(picked, raw)
+            self._note_scalar_bytes(picked, raw)
         poll.log.debug("profile %s", picked.name)
         return picked, scalars
 
@@ -880,6 +927,8 @@ class _Poll:
     tables_by: float = float("inf")  # event-loop time the profile tables' walks end by
     columns: Columns = field(default_factory=dict)
     mark: LabelMark | None = None  # ifTableLastChange and ifNumber as this poll read them
+    # A GET of counter cells that rode in the scalars' GET (``_ride``), and that GET's answer.
+    ridden: tuple[_Chunk, dict[Oid, SnmpValue]] | None = None
     client: SnmpClient = field(init=False)
     st: _DeviceState = field(init=False)
 
@@ -902,14 +951,18 @@ class _Poll:
         answers means the interface set changed: the caller walks instead, which also finds new rows.
         """
         got: Columns = {}
-        for oids, groups in chunks:
-            try:
-                result = await self.get(oids)
-            except (SnmpTimeout, SnmpAuthError):
-                raise
-            except SnmpError as exc:
-                self.log.debug("GET of counter cells failed: %s", exc)
-                return "refused"
+        for chunk in chunks:
+            oids, groups, _ = chunk
+            if self.ridden is not None and chunk is self.ridden[0]:
+                result = self.ridden[1]  # these cells came with the scalars
+            else:
+                try:
+                    result = await self.get(oids)
+                except (SnmpTimeout, SnmpAuthError):
+                    raise
+                except SnmpError as exc:
+                    self.log.debug("GET of counter cells failed: %s", exc)
+                    return "refused"
             for name, cell_oids, idxs in groups:
                 values = list(map(result.get, cell_oids))
                 col = got.get(name)
@@ -1136,6 +1189,7 @@ def _plan_chunks(
         parts.append(part)
     chunks: list[_Chunk] = []
     for part in parts:
+        size_bytes = sum(_cell_bytes(name, oid) for name, oid, _ in part)
         groups: dict[str, tuple[list[Oid], list[Oid]]] = {}
         for name, oid, idx in part:
             group = groups.get(name)
@@ -1147,6 +1201,7 @@ def _plan_chunks(
             (
                 tuple(oid for _, oid, _ in part),
                 tuple((name, tuple(oids), tuple(idxs)) for name, (oids, idxs) in groups.items()),
+                size_bytes,
             )
         )
     return tuple(chunks)
@@ -1156,9 +1211,25 @@ def _cell_bytes(name: str, oid: Oid) -> int:
     """A GET response's varbind for this cell, BER bytes at most: its OID and its type's largest value."""
     if name not in _NUMERIC_COLUMNS:
         return COUNTER_VARBIND_BYTES  # text: labels are short, mostly; the old flat reckoning
-    content = 1 + sum((arc.bit_length() + 6) // 7 or 1 for arc in oid[2:])  # the first two arcs: one octet
     value = _VALUE64_BYTES if name.startswith("ifHC") else _VALUE32_BYTES
-    return _VARBIND_HEADER_BYTES + 2 + content + value
+    return _VARBIND_HEADER_BYTES + 2 + _oid_bytes(oid) + value
+
+
+def _varbind_bytes(oid: Oid, value: SnmpValue) -> int:
+    """A varbind's BER bytes: OID, value (tag and length included) and the SEQUENCE header."""
+    if isinstance(value, int):
+        content = value.bit_length() // 8 + 1
+    elif isinstance(value, tuple):
+        content = _oid_bytes(value)
+    else:
+        content = len(value)
+    length = 1 if content < 128 else 2 if content < 256 else 3
+    return _VARBIND_HEADER_BYTES + 2 + _oid_bytes(oid) + 1 + length + content
+
+
+def _oid_bytes(oid: Oid) -> int:
+    """An OID's BER content octets: the first two arcs in one, then 7 bits an octet."""
+    return 1 + sum((arc.bit_length() + 6) // 7 or 1 for arc in oid[2:])
 
 
 def _signature(columns: Columns, counter_names: Iterable[str]) -> tuple[frozenset[Oid], ...]:
