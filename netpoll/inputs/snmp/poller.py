@@ -19,7 +19,6 @@ The poll ends by its budget's deadline, which the caller (the scheduler, ``netpo
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
@@ -223,6 +222,7 @@ class SnmpPoller:
         self._plans: dict[str, tuple[Profile, dict[frozenset[str], tuple[WalkRoot, ...]]]] = {}
         self._columns: dict[tuple[str, tuple[tuple[str, int], ...]], frozenset[str]] = {}
         self._scalar_bytes: dict[str, int] = {}  # by profile: the largest answer to its scalars' GET
+        self._scalar_framing: dict[str, dict[Oid, int]] = {}  # by profile: each scalar's varbind, value aside
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -278,6 +278,8 @@ class SnmpPoller:
         self._profiles = profiles
         self._plans.clear()
         self._columns.clear()
+        self._scalar_bytes.clear()
+        self._scalar_framing.clear()
         for st in self._state.values():
             st.profile = None
             st.full_poll_due = True
@@ -528,7 +530,15 @@ class SnmpPoller:
 
     def _note_scalar_bytes(self, profile: Profile, raw: Mapping[Oid, SnmpValue]) -> None:
         # The largest answer to the profile's scalars yet, for ``_ride``: one figure a profile, not a device.
-        size = sum(_varbind_bytes(oid, raw[oid]) for oid in profile.get_oids if oid in raw)
+        framing = self._scalar_framing.get(profile.name)
+        if framing is None:
+            framing = {oid: _VARBIND_HEADER_BYTES + 2 + _oid_bytes(oid) for oid in profile.get_oids}
+            self._scalar_framing[profile.name] = framing
+        size = 0
+        for oid, value in raw.items():
+            fixed = framing.get(oid)
+            if fixed is not None:
+                size += fixed + _value_bytes(value)
         if size > self._scalar_bytes.get(profile.name, 0):
             self._scalar_bytes[profile.name] = size
 
@@ -720,10 +730,11 @@ class SnmpPoller:
         every = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
         fresh = {row.index: row for row in every}
         st.rows = [fresh.get(row.index, row) for row in st.rows]
-        st.decisions = [
-            dataclasses.replace(d, row=fresh[d.row.index]) if d.row.index in fresh else d
-            for d in st.decisions
-        ]
+        decisions = []
+        for d in st.decisions:
+            row = fresh.get(d.row.index)
+            decisions.append(d if row is None else Decision(row, d.if_type, d.admin_status, d.dropped_by))
+        st.decisions = decisions
 
     def _row_gets_pay(self, poll: _Poll, profile: Profile, if_number: int | None) -> bool:
         """Whether GETs of the selected rows' counters beat a walk of every row (the crossover).
@@ -1141,7 +1152,7 @@ def _cells(
     found: dict[str, Sequence[Oid]] = {}
     for name in names:
         col = columns.get(name, {})
-        found[name] = rows if all(idx in col for idx in rows) else [idx for idx in col if idx in selected]
+        found[name] = rows if selected <= col.keys() else [idx for idx in col if idx in selected]
     if all(found[name] is rows for name in names):
         return _chunks(profile, names, rows, size)  # every column has every row: the plan's key is short
     return _chunks(profile, names, found, size)
@@ -1215,16 +1226,15 @@ def _cell_bytes(name: str, oid: Oid) -> int:
     return _VARBIND_HEADER_BYTES + 2 + _oid_bytes(oid) + value
 
 
-def _varbind_bytes(oid: Oid, value: SnmpValue) -> int:
-    """A varbind's BER bytes: OID, value (tag and length included) and the SEQUENCE header."""
+def _value_bytes(value: SnmpValue) -> int:
+    """A value's BER bytes, tag and length included."""
     if isinstance(value, int):
         content = value.bit_length() // 8 + 1
     elif isinstance(value, tuple):
         content = _oid_bytes(value)
     else:
         content = len(value)
-    length = 1 if content < 128 else 2 if content < 256 else 3
-    return _VARBIND_HEADER_BYTES + 2 + _oid_bytes(oid) + 1 + length + content
+    return content + (2 if content < 128 else 3 if content < 256 else 4)
 
 
 def _oid_bytes(oid: Oid) -> int:
