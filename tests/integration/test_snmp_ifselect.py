@@ -157,9 +157,10 @@ async def test_four_of_two_hundred_take_a_tenth_of_the_pdus(relay: DelayRelay, b
         f" {sum(old) / walks:.1%} / <= {sum(old) / gets:.1%}"
     )
     assert sum(four) <= 0.10 * walks
-    # Against every row read by GETs (50 requests a poll since the GETs are packed by bytes, 62 before) the
-    # 4 rows' first poll, mostly its walks of ifDescr, ifName and ifAlias (27 of 42 requests), weighs more.
-    assert sum(four) <= 0.11 * gets
+    # Against every row read by GETs (50 requests a poll since the GETs are packed by bytes, 62 before; the
+    # first poll 91, 184 before) the 4 rows' first poll, mostly its walks of ifDescr, ifName and ifAlias (27
+    # of 42 requests), weighs more.
+    assert sum(four) <= 0.12 * gets
     steady = four[1]
     assert four[1:LABEL_EVERY] == [steady] * (LABEL_EVERY - 1)
     assert steady <= 0.10 * every[1]
