@@ -94,6 +94,8 @@ _SHARED_MAX = 50_000
 _SHARED: dict[Any, Any] = {}
 # Cell plans by what they are made of (columns, rows, GET size): a fleet of one switch model plans once.
 _PLANS: dict[Any, tuple[_Chunk, ...]] = {}
+# The OIDs of a scalars' GET with a chunk riding in it, by the chunk's id (``_riding_oids``).
+_RIDES: dict[int, tuple[_Chunk, tuple[Oid, ...], tuple[Oid, ...]]] = {}
 S = TypeVar("S")
 
 
@@ -516,7 +518,7 @@ class SnmpPoller:
         """GET the profile's scalars, with the counter cells of ``ride`` when given (``poll.ridden``)."""
         if ride is not None:
             try:
-                raw = await poll.get((*profile.get_oids, *ride[0]))
+                raw = await poll.get(_riding_oids(profile.get_oids, ride))
             except (SnmpTimeout, SnmpAuthError):
                 raise
             except SnmpError as exc:  # the cells' GET alone will tell a refusal from the agent (tooBig, ...)
@@ -1216,6 +1218,22 @@ def _plan_chunks(
             )
         )
     return tuple(chunks)
+
+
+def _riding_oids(scalars: tuple[Oid, ...], chunk: _Chunk) -> tuple[Oid, ...]:
+    """The scalars' OIDs and the chunk's, as one tuple kept for the pair: the same object every poll.
+
+    The gufo client finds a kept tuple's OID names by identity; a tuple made afresh each poll would be hashed
+    and then held by that cache until it filled.
+    """
+    kept = _RIDES.get(id(chunk))
+    if kept is not None and kept[0] is chunk and kept[1] is scalars:
+        return kept[2]
+    if len(_RIDES) >= _SHARED_MAX:
+        _RIDES.clear()
+    oids = (*scalars, *chunk[0])
+    _RIDES[id(chunk)] = (chunk, scalars, oids)  # the chunk held, so its id is no other object's
+    return oids
 
 
 def _cell_bytes(name: str, oid: Oid) -> int:
