@@ -31,8 +31,7 @@ from netpoll.inputs.snmp.backend_common import MAX_REPETITIONS_CAP, WalkTooLong,
 from netpoll.inputs.snmp.ifselect import ADMIN_DOWN, ADMIN_DROPPED, Decision, Selector, selector
 from netpoll.inputs.snmp.metrics import (
     COUNTER_COLUMNS,
-    IfKey,
-    IfState,
+    IfCounters,
     InterfaceRow,
     Reading,
     UptimeState,
@@ -120,7 +119,7 @@ class _DeviceState:
     profile: str | None = None
     sys_object_id: Oid | None = None
     uptime: UptimeState | None = None
-    ifs: dict[IfKey, IfState] = field(default_factory=dict)
+    ifs: IfCounters | None = None
     # Profile fields with ``rate`` / ``changed``: the previous poll's reading, by field name.
     readings: dict[str, Reading] = field(default_factory=dict)
     # Profile table columns a walk found empty: not walked again until a reboot or another profile.

@@ -19,7 +19,6 @@ from netpoll.inputs.snmp.metrics import (
     interface_rows,
     interface_samples,
     marker_changed,
-    pack_counters,
     speed_bps,
 )
 from netpoll.inputs.snmp.replies import STATS
@@ -53,7 +52,7 @@ def run_two(
     rates: bool = True,
 ) -> dict[str, Any]:
     rows = interface_rows(labels("eth0", speeds=None if speed_mbps is None else [speed_mbps]), BASE)
-    _, state = interface_samples(rows, cols(**first), {}, 100 * S)
+    _, state = interface_samples(rows, cols(**first), None, 100 * S)
     samples, _ = interface_samples(rows, cols(**second), state, 100 * S + int(dt_s * S), rates=rates)
     assert len(samples) == 1
     return dict(samples[0].fields)
@@ -180,7 +179,7 @@ def test_no_rates_across_reboot() -> None:
 def test_first_poll_has_raw_counters_and_status_only() -> None:
     rows = interface_rows(labels("eth0", speeds=[100]), BASE)
     columns = cols(ifHCInOctets=5, ifOperStatus=1, ifAdminStatus=2)
-    samples, state = interface_samples(rows, columns, {}, S)
+    samples, state = interface_samples(rows, columns, None, S)
     (sample,) = samples
     assert sample.measurement == "interface"
     assert sample.time_ns == S
@@ -191,22 +190,23 @@ def test_first_poll_has_raw_counters_and_status_only() -> None:
         "speed_bps": 100_000_000,
     }
     assert sample.tags == {**BASE, "ifName": "eth0", "ifIndex": "1", "ifDescr": "descr eth0", "ifAlias": ""}
-    assert state == {(1, "eth0"): (S, pack_counters({"ifHCInOctets": 5}))}
+    assert state is not None
+    assert dict(state.items()) == {(1, "eth0"): (S, {"ifHCInOctets": 5})}
 
 
 def test_zero_interfaces() -> None:
     rows = interface_rows({}, BASE)
     assert rows == []
-    samples, state = interface_samples(rows, {}, {}, S)
+    samples, state = interface_samples(rows, {}, None, S)
     assert samples == []
-    assert state == {}
+    assert state is None
 
 
 def test_ifindex_renumbering_gives_no_bogus_rate() -> None:
     # Poll 1: eth0 is ifIndex 1, eth1 is ifIndex 2. Poll 2: they swapped (e.g. after a line card reload).
     rows1 = interface_rows(labels("eth0", "eth1"), BASE)
     c1 = {"ifHCInOctets": {(1,): 1_000, (2,): 9_000_000}}
-    _, state = interface_samples(rows1, c1, {}, S)
+    _, state = interface_samples(rows1, c1, None, S)
     rows2 = interface_rows(labels("eth1", "eth0"), BASE)
     c2 = {"ifHCInOctets": {(1,): 9_000_100, (2,): 1_100}}
     samples, state2 = interface_samples(rows2, c2, state, 11 * S)
@@ -252,10 +252,53 @@ def test_speed(high: int | None, speed: int | None, expected: int | None) -> Non
 
 
 def test_state_json_round_trip() -> None:
-    state = {(1, "eth0"): (5, pack_counters({"ifHCInOctets": 7})), (2, "eth 1"): (6, pack_counters({}))}
-    assert if_state_from_json(if_state_to_json(state)) == state
-    assert if_state_from_json([["x", 1], [1, "a", 2, {"c": 3}]]) == {(1, "a"): (2, (("c",), (3,)))}
-    assert if_state_to_json(state)[0] == [1, "eth0", 5, {"ifHCInOctets": 7}]  # the saved form is unchanged
+    saved = [[1, "eth0", 5, {"ifHCInOctets": 7, "ifInErrors": MAX64 - 1}], [2, "eth 1", 6, {}]]
+    state = if_state_from_json(saved)
+    assert state is not None
+    assert dict(state.items()) == {
+        (1, "eth0"): (5, {"ifHCInOctets": 7, "ifInErrors": MAX64 - 1}),
+        (2, "eth 1"): (6, {}),
+    }
+    assert if_state_to_json(state) == saved  # the saved form is unchanged
+    assert if_state_to_json(None) == []
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(["x", 1], id="too short"),
+        pytest.param(["x", "a", 2, {"c": 3}], id="index not a number"),
+        pytest.param([1, "a", 2, ["c"]], id="counters not an object"),
+        pytest.param([1, "a", -2, {"c": 3}], id="negative time"),
+        pytest.param([1, "a", 2, {"c": MAX64}], id="counter beyond 64 bits"),
+        pytest.param([1, "a", 2, {"c": -1}], id="negative counter"),
+    ],
+)
+def test_state_json_drops_malformed_entries(entry: list[object]) -> None:
+    state = if_state_from_json([entry, [1, "b", 2, {"c": 3}]])
+    assert state is not None
+    assert dict(state.items()) == {(1, "b"): (2, {"c": 3})}
+
+
+def test_state_of_devices_with_the_same_interfaces_shares_its_layout() -> None:
+    rows = interface_rows(labels("eth0", "eth1"), BASE)
+    columns = {"ifHCInOctets": {(1,): 1, (2,): 2}, "ifInErrors": {(1,): 3, (2,): 4}}
+    _, one = interface_samples(rows, columns, None, S)
+    _, two = interface_samples(rows, columns, None, S)
+    assert one is not None
+    assert two is not None
+    assert one.layout is two.layout
+    assert dict(one.items()) == dict(two.items())
+
+
+def test_rates_follow_an_interface_that_moved_in_the_list() -> None:
+    # eth1 (ifIndex 2) first alone, then eth0 appears before it: its counters are found by key, not position.
+    c1 = {"ifHCInOctets": {(2,): 1_000}}
+    _, state = interface_samples(interface_rows(labels("eth0", "eth1"), BASE)[1:], c1, None, S)
+    c2 = {"ifHCInOctets": {(1,): 5, (2,): 1_100}}
+    samples, _ = interface_samples(interface_rows(labels("eth0", "eth1"), BASE), c2, state, 11 * S)
+    assert "in_bps" not in samples[0].fields
+    assert samples[1].fields["in_bps"] == pytest.approx(80.0)
 
 
 def test_row_without_ifname_uses_ifdescr() -> None:
@@ -352,7 +395,7 @@ def test_counters_outside_their_type_are_absent_and_counted() -> None:
     before = STATS.refused_values
     rows = [InterfaceRow(1, "eth0", {"device": "r1", "ifName": "eth0"}, None)]
     columns = {"ifHCInOctets": {(1,): -5}, "ifHCOutOctets": {(1,): 2**64}, "ifInErrors": {(1,): 7}}
-    samples, _ = interface_samples(rows, columns, {}, 1)
+    samples, _ = interface_samples(rows, columns, None, 1)
     assert "ifHCInOctets" not in samples[0].fields
     assert "ifHCOutOctets" not in samples[0].fields
     assert STATS.refused_values - before == 2
