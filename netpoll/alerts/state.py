@@ -22,7 +22,7 @@ import json
 import logging
 import statistics
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,8 +50,10 @@ class RuleState:
     breach_id: str = ""  # id of the published breach (a clear refers to it)
     matched: bool | None = None  # event rules: whether the previous sample met the condition
     last_value: FieldValue | None = None  # flapping rules: the previous value of the field
-    changes: list[int] = field(default_factory=list)  # flapping rules: change times (ns) in the window
-    history: list[float] = field(default_factory=list)  # baseline rules: the previous values, oldest first
+    # Created at the first value they hold (None: empty): there is a state per interface and event or
+    # flapping rule, and two empty lists each were a third of the alert engine's memory.
+    changes: list[int] | None = None  # flapping rules: change times (ns) in the window
+    history: list[float] | None = None  # baseline rules: the previous values, oldest first
 
     def is_idle(self) -> bool:
         """True when dropping this state would lose nothing."""
@@ -65,7 +67,8 @@ class RuleState:
 
     def memory(self) -> tuple[object, ...]:
         """What flapping and baseline rules remember of the entity, to tell whether a sample changed it."""
-        return (self.last_value, len(self.changes), len(self.history), self.history[-1:])
+        history = self.history or []
+        return (self.last_value, len(self.changes or ()), len(history), history[-1:])
 
     def to_json(self) -> dict[str, Any]:
         """JSON-able form (only what is not at its default)."""
@@ -102,8 +105,8 @@ class RuleState:
             breach_id=str(data.get("breach_id", "")),
             matched=None if matched is None else bool(matched),
             last_value=last_value,
-            changes=[int(t) for t in data.get("changes", [])],
-            history=[float(v) for v in data.get("history", [])],
+            changes=[int(t) for t in data.get("changes") or ()] or None,
+            history=[float(v) for v in data.get("history") or ()] or None,
         )
 
 
@@ -170,13 +173,20 @@ def at_rest(rule: Rule, state: RuleState, value: FieldValue) -> bool:
 def flap_count(rule: Rule, state: RuleState, value: FieldValue, now_ns: int) -> int:
     """Record one value of a flapping rule's field; the number of changes within the window."""
     if state.last_value is not None and value != state.last_value:
+        if state.changes is None:
+            state.changes = []
         state.changes.append(now_ns)
     state.last_value = value
+    changes = state.changes
+    if not changes:
+        return 0
     assert rule.window_s is not None
     horizon = now_ns - int(rule.window_s * 1e9)
-    while state.changes and state.changes[0] <= horizon:
-        state.changes.pop(0)
-    return len(state.changes)
+    while changes and changes[0] <= horizon:
+        changes.pop(0)
+    if not changes:
+        state.changes = None
+    return len(changes)
 
 
 def baseline_ratio(rule: Rule, state: RuleState, value: FieldValue) -> float | None:
@@ -190,11 +200,14 @@ def baseline_ratio(rule: Rule, state: RuleState, value: FieldValue) -> float | N
         return None
     current = float(value)
     ratio: float | None = None
-    if len(state.history) >= rule.warmup:
-        base = max(statistics.median(state.history), 1.0)
+    history = state.history
+    if history is None:
+        history = state.history = []
+    if len(history) >= rule.warmup:
+        base = max(statistics.median(history), 1.0)
         ratio = current / base if current >= rule.minimum else 0.0
-    state.history.append(current)
-    del state.history[: -rule.baseline_samples]
+    history.append(current)
+    del history[: -rule.baseline_samples]
     return ratio
 
 
@@ -239,7 +252,7 @@ def edge_record(key: StateKey, state: RuleState) -> list[Any]:
     """The edges-file record of one ``ok`` entity's memory (event, flapping and baseline rules)."""
     rule, device, entity = key
     # Baseline rules add their history (a 7th item); the others keep the 6 of earlier versions.
-    record: list[Any] = [rule, device, entity, state.matched, state.last_value, state.changes]
+    record: list[Any] = [rule, device, entity, state.matched, state.last_value, state.changes or []]
     if state.history:
         record.append(state.history)
     return record

@@ -511,7 +511,7 @@ def test_edges_of_earlier_versions_load() -> None:
     from netpoll.alerts.state import parse_edges
 
     ((key, state),) = parse_edges({"version": 1, "edges": [["flap", "sw1", "Gi0/1", None, 1, [5]]]})
-    assert (key, state.last_value, state.changes, state.history) == (("flap", "sw1", "Gi0/1"), 1, [5], [])
+    assert (key, state.last_value, state.changes, state.history) == (("flap", "sw1", "Gi0/1"), 1, [5], None)
 
 
 def _edges_of(engine: AlertEngine) -> dict[tuple[str, str, str], tuple[object, object]]:
