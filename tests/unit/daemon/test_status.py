@@ -86,6 +86,33 @@ def test_history_is_bounded_and_newest_first() -> None:
     assert detail["probes"]["snmp"]["polls"] == 5
 
 
+def test_history_keeps_each_result_with_its_own_error_and_reason_across_the_wrap() -> None:
+    board = _board("a")  # 3 results kept
+    board.poll_done("snmp", "a", _snmp("a", False, "timeout", duration=1.0))
+    board.poll_overloaded("ping", "a", "slot_wait")
+    board.poll_done("ping", "a", _ping("a", 0))
+    board.poll_done("snmp", "a", _snmp("a", True, duration=2.0))  # takes the slot of the failed poll
+    board.poll_done("snmp", "a", _snmp("a", False, "agent error", duration=3.0))
+    detail = board.device("a")
+    assert detail is not None
+    assert [
+        (h["kind"], h["ok"], h.get("duration_s"), h["error"], h.get("overloaded")) for h in detail["history"]
+    ] == [
+        ("snmp", False, 3.0, "agent error", None),
+        ("snmp", True, 2.0, "", None),
+        ("ping", True, 0.001, "", None),
+    ]
+
+
+def test_a_board_that_keeps_no_history() -> None:
+    board = StatusBoard(history=0)
+    board.set_inventory([Device(name="a", address="127.0.0.1")], ["a"])
+    board.poll_done("snmp", "a", _snmp("a", True))
+    detail = board.device("a")
+    assert detail is not None
+    assert (detail["history"], detail["alert_history"], detail["state"]) == ([], [], "ok")
+
+
 def test_last_samples_and_history_read_back_as_dicts() -> None:
     """Kept packed (tuples, shared field names), served as ``Sample.to_dict`` and history dicts."""
     board = _board("a")
