@@ -7,28 +7,62 @@ import tempfile
 from pathlib import Path
 
 
+class AtomicFile:
+    """A file written in pieces that replaces ``path`` only when ``commit`` is called (see ``write_atomic``).
+
+    For data too large to hold whole in memory: each piece goes to a unique temporary file beside ``path``;
+    ``commit`` fsyncs and renames it over ``path``, ``discard`` removes it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        self.path = path
+        self._tmp = Path(tmp)
+        self._handle = os.fdopen(fd, "wb")
+
+    def write(self, data: bytes) -> None:
+        """Append ``data`` to the temporary file."""
+        self._handle.write(data)
+
+    def commit(self) -> None:
+        """Replace ``path`` with what was written; a crash (even SIGKILL, power loss) leaves one or the other.
+
+        Blocks on fsync: call it off the event loop.
+        """
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            os.replace(self._tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    def discard(self) -> None:
+        """Drop what was written; ``path`` stays as it was."""
+        self._handle.close()
+        self._tmp.unlink(missing_ok=True)
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data``; a crash (even SIGKILL or power loss) leaves the old or the new file.
 
     Written to a unique temporary file beside it, fsync'd, renamed over it, then the directory is fsync'd so
     the rename itself is durable. The temporary file is removed if anything fails.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    file = AtomicFile(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        file.write(data)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        file.discard()
         raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    file.commit()
 
 
 def append_durable(path: Path, data: bytes) -> None:

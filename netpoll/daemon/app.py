@@ -43,7 +43,7 @@ from netpoll.daemon.reload import InventoryWatcher
 from netpoll.daemon.scheduler import CycleStats, PollScheduler
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
 from netpoll.daemon.signals import ProcessSignals
-from netpoll.daemon.state import StateStore, encode_in_steps
+from netpoll.daemon.state import StateStore
 from netpoll.daemon.status import StatusBoard
 from netpoll.devicelog import device_log
 from netpoll.errors import IcmpError
@@ -539,7 +539,7 @@ class Daemon:
 
     async def _save_state(self, deadline: float | None = None) -> None:
         # Encoded here, in the event loop, because the poller and the alert engine mutate their state from
-        # it: a worker thread walking the same dicts could see them change. Only the write is off-loop. The
+        # it: a worker thread walking the same dicts could see them change. Only the fsync is off-loop. The
         # counter state is encoded a device at a time, in steps between which the loop runs (at 3,000
         # devices it took 2.5 s in one go, at 20,000 far longer: every poll stalled meanwhile).
         if self._poller is not None:
@@ -547,8 +547,7 @@ class Daemon:
 
             try:
                 head = {"version": STATE_VERSION}
-                devices = self._poller.export_devices()
-                encoded = await encode_in_steps(head, "devices", devices, deadline=deadline)
+                await self._store.save_counters(head, self._poller.export_devices(), deadline=deadline)
             except TimeoutError:
                 log.warning(
                     "state: the counter state was not saved at shutdown (it would have taken more than a"
@@ -557,8 +556,6 @@ class Daemon:
                 )
             except (TypeError, ValueError):
                 log.exception("state: cannot encode counter state")
-            else:
-                await asyncio.to_thread(self._store.write_counters, encoded)
         if self._engine is not None:
             try:
                 self._engine.save()

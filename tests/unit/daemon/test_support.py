@@ -11,21 +11,22 @@ from pathlib import Path
 import pytest
 from prometheus_client import generate_latest
 
+from netpoll.atomic_file import write_atomic
 from netpoll.daemon.http import HttpEndpoint
 from netpoll.daemon.looplag import LagFigures
 from netpoll.daemon.reload import InventoryWatcher, file_signature
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.selfmon import SelfMonitor, SinkFigures
-from netpoll.daemon.state import StateStore, encode_in_steps, encode_json, load_json, write_atomic
+from netpoll.daemon.state import StateStore, encode_in_steps, encode_json, load_json
 from netpoll.errors import ConfigError, NetpollError
 from netpoll.inventory.models import Device, Inventory
 from netpoll.logging_setup import JsonFormatter, TextFormatter, _RedactSecrets
 
 
-def test_state_roundtrip_and_bad_files(tmp_path: Path) -> None:
+async def test_state_roundtrip_and_bad_files(tmp_path: Path) -> None:
     store = StateStore(tmp_path / "state")
     assert store.load_counters() == {}
-    store.write_counters(encode_json({"version": 1, "devices": {"r1": {"uptime": 5}}}))
+    await store.save_counters({"version": 1}, iter([("r1", {"uptime": 5})]))
     assert store.load_counters() == {"version": 1, "devices": {"r1": {"uptime": 5}}}
     assert not list((tmp_path / "state").glob(".*tmp"))
     (tmp_path / "state" / "counters.json").write_text("{broken")
@@ -54,11 +55,14 @@ async def test_state_encoded_in_steps_is_the_same_json(
 
     other = asyncio.create_task(loop_runs())
     await asyncio.sleep(0)
-    encoded = await encode_in_steps(head, "devices", iter(entries), step_s=0.0)
+    pieces: list[bytes] = []
+    await encode_in_steps(head, "devices", iter(entries), pieces.append, step_s=0.0)
     other.cancel()
-    assert encoded == encode_json({**head, "devices": dict(entries)})
-    # With step_s=0 the loop runs after every entry: the other task ran once before, then once per entry.
+    assert b"".join(pieces) == encode_json({**head, "devices": dict(entries)})
+    # With step_s=0 the loop runs after every entry: the other task ran once before, then once per entry;
+    # each entry's piece was written before the loop ran (the document is never held whole).
     assert len(ran_between) == 1 + len(entries)
+    assert len(pieces) == 1 + len(entries)
 
 
 async def test_state_encoding_gives_up_at_its_deadline() -> None:
@@ -66,7 +70,35 @@ async def test_state_encoding_gives_up_at_its_deadline() -> None:
 
     entries = ((f"dev{i}", {"counters": list(range(20))}) for i in range(10))
     with pytest.raises(TimeoutError):
-        await encode_in_steps({"version": 1}, "devices", entries, step_s=0.0, deadline=time.monotonic())
+        await encode_in_steps(
+            {"version": 1}, "devices", entries, [].append, step_s=0.0, deadline=time.monotonic()
+        )
+
+
+@pytest.mark.parametrize(
+    ("entries", "deadline", "error"),
+    [
+        pytest.param([("r2", {"uptime": 6}), ("r3", {"uptime": 7})], 0.0, TimeoutError, id="deadline passed"),
+        pytest.param([("r2", {"uptime": 6}), ("r3", {1, 2})], None, TypeError, id="not JSON"),
+    ],
+)
+async def test_counter_state_replaces_the_saved_one_only_once_complete(
+    tmp_path: Path, entries: list[tuple[str, object]], deadline: float | None, error: type[Exception]
+) -> None:
+    store = StateStore(tmp_path / "state")
+    await store.save_counters({"version": 1}, iter([("r1", {"uptime": 5})]))
+    with pytest.raises(error):
+        await store.save_counters({"version": 1}, iter(entries), deadline=deadline, step_s=0.0)
+    assert store.load_counters() == {"version": 1, "devices": {"r1": {"uptime": 5}}}
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["counters.json"]
+
+
+async def test_counter_state_that_cannot_be_written_is_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "state").write_text("a file where the directory should be")
+    await StateStore(tmp_path / "state").save_counters({"version": 1}, iter([("r1", {"uptime": 5})]))
+    assert "cannot save counter state" in caplog.text
 
 
 def test_cycle_sample_fields() -> None:
