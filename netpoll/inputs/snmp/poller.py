@@ -145,7 +145,7 @@ class _DeviceState:
     cells: tuple[_Chunk, ...] | None = None
     no_cell_gets: bool = False  # the agent refused such a GET but answered the walk (tooBig, genErr, ...)
     # Interface selection: the compiled selection the rows were chosen with, every interface the labels
-    # found with its decision (``netpoll poll --explain``), and how many there were.
+    # found with its decision (``netpoll poll --explain``; else the dropped ones), and how many there were.
     selector: Selector | None = None
     decisions: list[Decision] = field(default_factory=list)
     if_count: int = 0
@@ -264,7 +264,10 @@ class SnmpPoller:
         self._state.pop(name, None)
 
     def decisions(self, name: str) -> list[Decision]:
-        """Every interface the last label read found, and whether the selection kept it (or why not)."""
+        """Every interface the last label read found, and whether the selection kept it (or why not).
+
+        With ``explain``; otherwise only the interfaces the selection dropped.
+        """
         st = self._state.get(name)
         return list(st.decisions) if st is not None else []
 
@@ -660,8 +663,11 @@ class SnmpPoller:
         st = poll.st
         every = interface_rows({n: poll.columns.get(n, {}) for n in profile.if_labels}, poll.tags)
         columns = poll.columns
-        st.decisions = sel.decide(every, columns.get("ifType", {}), columns.get("ifAdminStatus", {}))
-        st.rows = [d.row for d in st.decisions if d.dropped_by is None]
+        decisions = sel.decide(every, columns.get("ifType", {}), columns.get("ifAdminStatus", {}))
+        st.rows = [d.row for d in decisions if d.dropped_by is None]
+        # Only ``--explain`` shows every row's decision; polling needs those of the dropped rows alone (the
+        # admin-down ones are checked on label polls). A decision per interface was ~1.5 KB per device.
+        st.decisions = decisions if self._explain else [d for d in decisions if d.dropped_by is not None]
         st.if_count = len(every)
         st.selector = sel
         st.base_tags = dict(poll.tags)

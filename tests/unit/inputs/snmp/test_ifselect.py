@@ -149,9 +149,10 @@ def _polls(
     selection: InterfaceSelection,
     version: str = "2c",
     count: int = 3,
+    explain: bool = True,
 ) -> tuple[list[int], list[list[Any]], SnmpPoller]:
     agent = CountingAgent.from_snmprec(write_snmprec(tmp_path, 200))
-    poller = SnmpPoller(Pool(agent), load_profiles(), explain=True)
+    poller = SnmpPoller(Pool(agent), load_profiles(), explain=explain)
     device = _device(selection, version)
 
     async def run() -> tuple[list[int], list[list[Any]]]:
@@ -203,6 +204,17 @@ def test_admin_down_drop_and_exclude(tmp_path: Path, clock: VirtualClock) -> Non
     reasons = {d.row.name: d.dropped_by for d in poller.decisions("sw")}
     assert reasons["Lo50"] == "exclude ifType softwareLoopback(24)"
     assert reasons["Vl25"] == "exclude ifType l2vlan(135)"
+    assert reasons["Gi0/10"] == "admin down (admin_down: drop)"
+
+
+def test_without_explain_only_the_dropped_interfaces_keep_their_decision(
+    tmp_path: Path, clock: VirtualClock
+) -> None:
+    selection = InterfaceSelection(exclude=InterfaceRules(ifType=(24, 135)), admin_down="drop")
+    _, samples, poller = _polls(tmp_path, clock, selection, count=2, explain=False)
+    assert len(samples[1]) == 200 - 20 - 4
+    reasons = {d.row.name: d.dropped_by for d in poller.decisions("sw")}
+    assert len(reasons) == 20 + 4
     assert reasons["Gi0/10"] == "admin down (admin_down: drop)"
 
 
