@@ -17,7 +17,7 @@ import stat
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, get_args
+from typing import Any, TypeVar, cast, get_args
 
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -245,6 +245,10 @@ class _Loader:
         # Per layer: the snmp.interfaces keys it sets (checked); merged key by key like snmp itself.
         self.selections: dict[int, dict[str, Any]] = {}
         self.devices: list[Device] = []
+        # Equal SNMP and ping settings (a group's devices, the defaults) held once: they are frozen, and one
+        # copy per device was ~1.9 KB of a device's ~4 KB of validated records. Keyed with the fields set
+        # too: models that are equal may differ there (an explicit max_repetitions is not the default's).
+        self.settings: dict[tuple[BaseModel, frozenset[str]], BaseModel] = {}
         self.names: dict[str, SourceLocation] = {}
         self.endpoints: dict[tuple[str, int], tuple[str, SourceLocation]] = {}
 
@@ -682,12 +686,14 @@ class _Loader:
             snmp_settings = self._build(entry, label, SnmpSettings, {"credentials": credentials, **snmp})
             if snmp_settings is None:
                 return None
+            snmp_settings = self._shared(snmp_settings)
         else:
             snmp.pop("credentials", None)
         if ping.pop("enabled", True):
             ping_settings = self._build(entry, label, PingSettings, ping)
             if ping_settings is None:
                 return None
+            ping_settings = self._shared(ping_settings)
         return self._build(
             entry,
             label,
@@ -711,6 +717,10 @@ class _Loader:
         for layer in layers:
             keys.update(self.selections.get(id(layer)) or {})
         return {"interfaces": InterfaceSelection(**keys)} if keys else {}
+
+    def _shared(self, settings: B) -> B:
+        """The first built copy of settings equal to ``settings`` (and with the same fields set)."""
+        return cast("B", self.settings.setdefault((settings, frozenset(settings.model_fields_set)), settings))
 
     def _build(self, entry: _Entry, label: str, model: type[B], values: dict[str, Any]) -> B | None:
         # The raw layers are already checked, so this only fails on a rule the frozen records add.

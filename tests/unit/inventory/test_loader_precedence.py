@@ -244,3 +244,22 @@ def test_yaml_anchors_and_merge_keys(tmp_path: Path) -> None:
     assert devices["e"].address == "198.51.100.2"
     assert devices["e"].source is not None
     assert devices["e"].source.line == BASE.count("\n") + 3
+
+
+def test_equal_settings_are_one_record_and_explicit_ones_stay_apart(tmp_path: Path) -> None:
+    devices = _load(
+        tmp_path,
+        """
+        devices:
+          - {name: a, address: 127.0.0.1}
+          - {name: b, address: 127.0.0.2}
+          - {name: c, address: 127.0.0.3, snmp: {max_repetitions: 25}}
+        """,
+    )
+    a, b, c = devices["a"], devices["b"], devices["c"]
+    assert a.snmp is b.snmp
+    assert a.ping is b.ping
+    assert c.snmp == a.snmp  # the same values, but c sets max_repetitions itself (the poller asks)
+    assert c.snmp is not a.snmp
+    assert c.snmp is not None
+    assert "max_repetitions" in c.snmp.model_fields_set
