@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import Rule, parse_rules
-from netpoll.alerts.state import active_record, parse_active_journal, parse_states
+from netpoll.alerts.state import active_record, parse_active_journal, parse_states, write_state_file
 from netpoll.sample import Sample
 
 T0 = 1_700_000_000_000_000_000
@@ -593,3 +594,26 @@ def test_torn_or_stale_journal_lines_are_skipped(tmp_path: Path, caplog: pytest.
     restarted = AlertEngine([link], state_path=path)
     assert _edges_of(restarted) == _edges_of(engine)
     assert "damaged edges journal line" in caplog.text
+
+
+@pytest.mark.parametrize("count", [0, 1, 4095, 4096, 4097, 10_000])
+def test_a_state_file_streamed_from_an_iterator_is_the_json_of_the_list(tmp_path: Path, count: int) -> None:
+    records = [["r1", f"if{i}", {"v": i, "s": 'é"\\'}] for i in range(count)]
+    path = tmp_path / "alerts.edges.json"
+    write_state_file(path, {"version": 1, "generation": 3, "edges": iter(records)})
+    expected = json.dumps({"version": 1, "generation": 3, "edges": records}, separators=(",", ":"))
+    assert path.read_bytes() == expected.encode("utf-8")
+
+
+def test_a_state_file_whose_records_fail_leaves_the_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "alerts.edges.json"
+    write_state_file(path, {"version": 1, "edges": iter([[1]])})
+
+    def failing() -> Iterator[list[int]]:
+        yield [2]
+        raise ValueError("a record that cannot be encoded")
+
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        write_state_file(path, {"version": 1, "edges": failing()})
+    assert json.loads(path.read_text()) == {"version": 1, "edges": [[1]]}
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left behind
