@@ -67,7 +67,7 @@ PER_AGENT = 100
 # device's SNMP, pings and writes, past 100 % of that at 20,000 devices: the inventory leaves loopbacks out,
 # as operators do.
 HEALTHY_CPU = "override .1.3.6.1.4.1.2021.11.11.0 integer 90"
-VM_PORT = 8428
+SINK_PORT = 8428  # the write endpoint: bench/linesink.py or VictoriaMetrics (its usual port)
 HTTP_PORT = 8099
 # ``python -c TRACED FILE ARGS...``: netpoll's CLI under tracemalloc, a snapshot to FILE every 20 s.
 TRACED = """
@@ -149,9 +149,9 @@ def ns_get(ns: Netns, url: str) -> str:
 
 
 def export(ns: Netns, match: str) -> list[dict[str, Any]]:
-    ns_get(ns, f"http://127.0.0.1:{VM_PORT}/internal/force_flush")
+    ns_get(ns, f"http://127.0.0.1:{SINK_PORT}/internal/force_flush")
     body = ns.exec(
-        ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{VM_PORT}/api/v1/export",
+        ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{SINK_PORT}/api/v1/export",
          "--data-urlencode", f"match[]={match}"],
         timeout=150,
     ).stdout  # fmt: skip
@@ -160,7 +160,7 @@ def export(ns: Netns, match: str) -> list[dict[str, Any]]:
 
 def query_by_device(ns: Netns, promql: str) -> dict[str, int]:
     body = ns.exec(
-        ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{VM_PORT}/api/v1/query",
+        ["curl", "-sf", "--max-time", "120", "-G", f"http://127.0.0.1:{SINK_PORT}/api/v1/query",
          "--data-urlencode", f"query={promql}"],
         timeout=150,
     ).stdout  # fmt: skip
@@ -194,7 +194,7 @@ def summary_from_vm(ns: Netns) -> dict[str, Any]:
 
 def summary_from_sink(ns: Netns) -> dict[str, Any]:
     """What netpoll wrote, as bench/linesink.py counted it."""
-    return json.loads(ns_get(ns, f"http://127.0.0.1:{VM_PORT}/summary"))  # type: ignore[no-any-return]
+    return json.loads(ns_get(ns, f"http://127.0.0.1:{SINK_PORT}/summary"))  # type: ignore[no-any-return]
 
 
 def write_inventory(work: Path, addrs: list[str], community: str, interval: float) -> Path:
@@ -222,7 +222,7 @@ def write_config(work: Path, inventory: Path, snmp_slots: int) -> Path:
         f"inventories: [{inventory}]\n"
         f"data_dir: {work / 'data'}\nstate_dir: {work / 'state'}\n"
         "influxdb:\n"
-        f"  url: http://127.0.0.1:{VM_PORT}\n  bucket: bench\n  org: bench\n  gzip: true\n"
+        f"  url: http://127.0.0.1:{SINK_PORT}\n  bucket: bench\n  org: bench\n  gzip: true\n"
         f"scheduler: {{max_concurrent_snmp: {snmp_slots}, max_concurrent_icmp: 2048}}\n"
         f"http: {{listen: '127.0.0.1:{HTTP_PORT}'}}\n"
         "log: {level: WARNING}\n"
@@ -352,8 +352,8 @@ def alerts(summary: dict[str, Any]) -> dict[str, Any]:
 
 def sink_argv(args: argparse.Namespace, work: Path) -> list[str]:
     if args.sink == "count":
-        return [sys.executable, str(REPO / "bench" / "linesink.py"), "--listen", f"127.0.0.1:{VM_PORT}"]
-    return ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{VM_PORT}",
+        return [sys.executable, str(REPO / "bench" / "linesink.py"), "--listen", f"127.0.0.1:{SINK_PORT}"]
+    return ["victoria-metrics", f"-storageDataPath={work / 'vm'}", f"-httpListenAddr=127.0.0.1:{SINK_PORT}",
             "-loggerLevel=ERROR", "-search.latencyOffset=0s"]  # fmt: skip
 
 
@@ -504,13 +504,13 @@ def main() -> int:
             f"namespace {ns.name}: {len(agents)} snmpd ({args.per_agent} addresses each, pids "
             f"{agents[0].pid}..{agents[-1].pid}) on {len(addrs)} addresses ({time.monotonic() - t0:.0f} s)"
         )
-        vm = ns.popen(sink_argv(args, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        started.append(vm)
+        sink = ns.popen(sink_argv(args, work), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        started.append(sink)
         if args.pin:
-            for pid in [os.getpid(), vm.pid, *(a.pid for a in agents)]:
+            for pid in [os.getpid(), sink.pid, *(a.pid for a in agents)]:
                 os.sched_setaffinity(pid, rest)
         for _ in range(60):
-            if ns.exec(["curl", "-sf", f"http://127.0.0.1:{VM_PORT}/ping"], check=False).returncode == 0:
+            if ns.exec(["curl", "-sf", f"http://127.0.0.1:{SINK_PORT}/ping"], check=False).returncode == 0:
                 break
             time.sleep(0.5)
         config = write_config(work, write_inventory(work, addrs, community, args.interval), args.snmp_slots)
@@ -524,7 +524,7 @@ def main() -> int:
             preexec_fn=lambda: netpoll_process_setup(soft, hard, args.pin),
         )
         started.append(proc)
-        neighbours = {"snmpd": [a.pid for a in agents], "sink": [vm.pid]}
+        neighbours = {"snmpd": [a.pid for a in agents], "sink": [sink.pid]}
         sampler = Sampler(proc, ns, args.cycles if args.sigterm else None, neighbours)
         sampler.start()
         run_start = time.monotonic()
