@@ -379,7 +379,8 @@ NETPOLL = Measurement(
                                                    (unreachable agent, its deadline, error)
             polls_overloaded      integer  count   polls the poller was too busy for (not the device's
                                                    failure, no record written): overloaded_slot_wait +
-                                                   polls_skipped + overloaded_loop_lag + overloaded_queue
+                                                   polls_skipped + overloaded_loop_lag + overloaded_queue +
+                                                   overloaded_shed
             overloaded_slot_wait  integer  count   polls that got no concurrency slot before their next run
                                                    was due (nothing sent)
             overloaded_loop_lag   integer  count   polls that failed for want of an answer while the event
@@ -387,6 +388,8 @@ NETPOLL = Measurement(
             overloaded_queue      integer  count   polls cut at their deadline after waiting 1 s or more in
                                                    the poller's own queues (pysnmp in-flight bound, ICMP
                                                    pacing)
+            overloaded_shed       integer  count   polls not started because the event loop ran 1 s or
+                                                   more behind (nothing sent)
             polls_skipped         integer  count   runs APScheduler did not start: the device's previous
                                                    poll still ran, or the run was missed (overloaded too)
             polls_late            integer  count   polls started more than max(1 s, 5 % of the interval) late

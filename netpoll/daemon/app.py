@@ -343,6 +343,7 @@ class Daemon:
                 deadline_fraction=s.deadline_fraction,
                 observer=self.board,
                 stalled=self._loop_lag.stalled_s,
+                behind=self._loop_lag.behind_s,
             )
             self._monitor.live.totals = lambda: self._scheduler.totals if self._scheduler else CycleStats()
             self._monitor.live.in_flight = lambda: self._scheduler.in_flight if self._scheduler else 0
@@ -578,21 +579,32 @@ class Daemon:
         assert self._scheduler is not None
         next_cycle = time.monotonic() + self._cycle_s()
         next_save = time.monotonic() + self.settings.state_save_s
-        while not self.stop_event.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop_event.wait(), 0.25)
-            now = time.monotonic()
-            if now >= next_cycle:
-                self._monitor.cycle_interval_s = self._cycle_s()
-                next_cycle = now + self._monitor.cycle_interval_s
-                self._end_cycle()
-            if now >= next_save:
-                next_save = now + self.settings.state_save_s
-                await self._save_state()
-            cycles = self.settings.cycles
-            if cycles is not None and self._scheduler.devices and self._scheduler.min_runs() >= cycles:
-                log.info("%d cycles done: stopping", cycles)
-                self.stop_event.set()
+        # The periodic save runs beside this loop, not in it: encoded in steps between which the event loop
+        # runs, it takes as many loop turns as it has steps, and a loop seconds behind makes that minutes;
+        # meanwhile cycles end on time and a stop is not kept waiting (it cancels the save: the exit's own,
+        # bounded, save follows).
+        saving: asyncio.Task[None] | None = None
+        try:
+            while not self.stop_event.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.stop_event.wait(), 0.25)
+                now = time.monotonic()
+                if now >= next_cycle:
+                    self._monitor.cycle_interval_s = self._cycle_s()
+                    next_cycle = now + self._monitor.cycle_interval_s
+                    self._end_cycle()
+                if now >= next_save and (saving is None or saving.done()):
+                    next_save = now + self.settings.state_save_s
+                    saving = asyncio.create_task(self._save_state(), name="netpoll-state-save")
+                cycles = self.settings.cycles
+                if cycles is not None and self._scheduler.devices and self._scheduler.min_runs() >= cycles:
+                    log.info("%d cycles done: stopping", cycles)
+                    self.stop_event.set()
+        finally:
+            if saving is not None:
+                saving.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await saving
 
     def _end_cycle(self, final: bool = False) -> None:
         assert self._scheduler is not None

@@ -50,6 +50,7 @@ class LoopLagMonitor:
         self.period_s = period_s
         self._lags: array[float] = array("d")
         self._stalled_s = 0.0
+        self._last_s = 0.0  # the lag measured last
         self._expected: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -71,6 +72,7 @@ class LoopLagMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._expected = None
+        self._last_s = 0.0
 
     async def _measure(self) -> None:
         assert self._loop is not None
@@ -87,13 +89,24 @@ class LoopLagMonitor:
             del self._lags[: MAX_SAMPLES // 10]
         self._lags.append(lag_s)
         self._stalled_s += lag_s
+        self._last_s = lag_s
+
+    def behind_s(self) -> float:
+        """How far behind the loop runs now: the lag measured last, or the overdue timer's if that is more.
+
+        Read from a callback of the loop itself, the overdue part is live: a loop seconds behind shows it
+        before its timer fires.
+        """
+        return max(self._last_s, self._overdue_s())
+
+    def _overdue_s(self) -> float:
+        if self._expected is None or self._loop is None:
+            return 0.0
+        return max(0.0, self._loop.time() - self._expected)
 
     def stalled_s(self) -> float:
         """Seconds of lag since start, the lag of a timer overdue right now included."""
-        pending = 0.0
-        if self._expected is not None and self._loop is not None:
-            pending = max(0.0, self._loop.time() - self._expected)
-        return self._stalled_s + pending
+        return self._stalled_s + self._overdue_s()
 
     def take(self) -> LagFigures:
         """The figures since the previous call (one cycle), and start a new cycle."""

@@ -15,7 +15,9 @@
 * Overload (``netpoll.daemon.overload``): a poll that got no slot, a run APScheduler skipped, a poll that
   failed for want of an answer while the event loop stalled, and one cut after queueing inside the poller
   are the poller's problem, not the device's: counted as overloaded with the reason, their records never
-  emitted, so no device rule sees them.
+  emitted, so no device rule sees them. A poll due while the event loop runs ``shed_lag_s`` behind is not
+  started at all (reason ``shed``), so an overloaded poller keeps a loop that still serves its output and a
+  stop signal.
 * Global limits: one semaphore bounds concurrent SNMP polls, another concurrent ICMP probes; each poll is its
   own task, so one slow device never delays another.
 * Results: a probe returns a ``ProbeResult`` (ok, error, samples, duration, cut at its deadline); the
@@ -43,7 +45,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from netpoll import defaults
 from netpoll.daemon.jobstore import HeapJobStore
-from netpoll.daemon.overload import REASONS, Reason, classify
+from netpoll.daemon.overload import REASONS, SHED_LAG_S, Reason, classify
 from netpoll.devicelog import device_log
 from netpoll.inventory.models import Device
 from netpoll.probe import Budget, Probe, ProbeResult, queue_time
@@ -124,6 +126,8 @@ class PollScheduler:
         deadline_fraction: a poll's budget, as a fraction of its interval.
         observer: told of every poll's result and of every overloaded poll.
         stalled: seconds of event-loop lag since start (``LoopLagMonitor.stalled_s``); None: never stalled.
+        behind: how far behind the event loop runs now (``LoopLagMonitor.behind_s``); None: never behind.
+        shed_lag_s: from this lag on, polls are not started (counted overloaded, reason ``shed``).
     """
 
     def __init__(
@@ -137,10 +141,14 @@ class PollScheduler:
         deadline_fraction: float = defaults.DEADLINE_FRACTION,
         observer: PollObserver | None = None,
         stalled: Callable[[], float] | None = None,
+        behind: Callable[[], float] | None = None,
+        shed_lag_s: float = SHED_LAG_S,
     ) -> None:
         self._emit = emit
         self._observer = observer
         self._stalled = stalled or (lambda: 0.0)
+        self._behind = behind or (lambda: 0.0)
+        self._shed_lag_s = shed_lag_s
         self._probes: dict[Kind, Probe | None] = {"snmp": snmp_poll, "ping": ping_probe}
         self._sems: dict[Kind, asyncio.Semaphore] = {
             "snmp": asyncio.Semaphore(snmp_concurrency),
@@ -351,7 +359,7 @@ class PollScheduler:
         device = self._devices.get(name)
         probe = self._probes[kind]
         task = asyncio.current_task()
-        if device is None or probe is None or task is None:
+        if device is None or probe is None or task is None or self._stopping:
             return
         job_id = f"{kind}:{name}"
         previous = self._in_flight.get(job_id)
@@ -366,11 +374,13 @@ class PollScheduler:
         lag_s = max(0.0, time.time() - due)
         started = time.monotonic()
         result: ProbeResult | None = None
+        refused: Reason | None = None
         stalled = queued_s = 0.0
         try:
             # Waiting for a slot is the poller's time: at most until the poll would have ended had it
             # started on time, so a poll that got none ends before its next run is due.
-            if await _slot(self._sems[kind], max(0.0, seconds - lag_s)):
+            refused = await self._admit(kind, max(0.0, seconds - lag_s))
+            if refused is None:
                 lag_s += time.monotonic() - started
                 mark = self._stalled()
                 self._sending.add(job_id)
@@ -393,7 +403,7 @@ class PollScheduler:
             self._in_flight.pop(job_id, None)
         if job_id in self._runs and not extra:
             self._runs[job_id] += 1
-        reason = classify(result, stalled, queued_s)
+        reason = refused or classify(result, stalled, queued_s)
         if reason is not None or result is None:
             # Not the device's failure: nothing is emitted, so its rules see neither a failure nor a gap.
             self._overloaded(kind, name, reason or "slot_wait")
@@ -412,6 +422,23 @@ class PollScheduler:
                 self._emit(result.samples)
             except Exception:
                 device_log(log, name).exception("output of the %s samples failed", kind)
+
+    async def _admit(self, kind: Kind, wait_s: float) -> Reason | None:
+        """Take a concurrency slot for a poll (waiting up to ``wait_s``); None once held, else why not.
+
+        A loop ``shed_lag_s`` behind starts no poll: what it already runs is more than the core can do, and
+        every poll started would push the stop signal's grace, the output's flushes and every reply read
+        further back. Checked again once the slot came: the loop may have fallen behind meanwhile.
+        """
+        if self._behind() >= self._shed_lag_s:
+            return "shed"
+        semaphore = self._sems[kind]
+        if not await _slot(semaphore, wait_s):
+            return "slot_wait"
+        if self._behind() >= self._shed_lag_s:
+            semaphore.release()
+            return "shed"
+        return None
 
     def _count(self, name: str, result: ProbeResult, lag_ms: float, interval: float) -> bool:
         """Count one poll in this cycle and in the totals; returns whether it started late."""

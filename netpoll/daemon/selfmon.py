@@ -208,6 +208,7 @@ class SelfMonitor:
             "overloaded_slot_wait": cycle.overloaded["slot_wait"],
             "overloaded_loop_lag": cycle.overloaded["loop_lag"],
             "overloaded_queue": cycle.overloaded["queue"],
+            "overloaded_shed": cycle.overloaded["shed"],
             "loop_lag_p99_ms": round(loop.p99_s * 1000.0, 3),
             "loop_lag_max_ms": round(loop.max_s * 1000.0, 3),
             "queue_size": sink.queue_size,

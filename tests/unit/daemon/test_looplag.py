@@ -48,3 +48,21 @@ def test_a_stall_in_progress_counts_before_its_timer_fires() -> None:
             assert monitor.stalled_s() == pytest.approx(2.95, abs=0.11)
 
     clock.run(scenario())
+
+
+def test_behind_is_the_last_lag_or_the_overdue_timer() -> None:
+    clock = VirtualClock()
+
+    async def scenario() -> None:
+        async with LoopLagMonitor(period_s=0.1) as monitor:
+            await asyncio.sleep(1.0)
+            assert monitor.behind_s() == 0.0
+            await asyncio.sleep(0.05)
+            clock.advance(2.0)  # held the loop: read live, before the timer fires
+            assert monitor.behind_s() == pytest.approx(1.95, abs=0.11)
+            await asyncio.sleep(0)  # the timer fired 1.95 s late: that is the last lag now
+            assert monitor.behind_s() == pytest.approx(1.95, abs=0.11)
+            await asyncio.sleep(0.5)  # caught up
+            assert monitor.behind_s() == 0.0
+
+    clock.run(scenario())

@@ -224,6 +224,73 @@ class Observer:
         self.overloaded.append((kind, name, reason))
 
 
+class Behind:
+    """A loop-lag reading the test sets (``LoopLagMonitor.behind_s``)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+
+def test_a_loop_far_behind_starts_no_poll_and_counts_it_shed(clock: VirtualClock) -> None:
+    clock.run(_shed_while_behind(clock))
+
+
+async def _shed_while_behind(clock: VirtualClock) -> None:
+    rec = Recorder(clock, delays={"hog": 3600.0})
+    observer = Observer()
+    behind = Behind()
+    sched = PollScheduler(
+        rec.emit,
+        snmp_poll=rec.poll,
+        ping_probe=rec.probe,
+        snmp_concurrency=1,
+        deadline_fraction=0.2,
+        observer=observer,
+        behind=behind,
+        shed_lag_s=1.0,
+    )
+    fleet = [device("hog", interval=100.0), device("queued", interval=10.0), device("a", ping=True)]
+    sched.set_devices(fleet)
+    behind.seconds = 1.5
+    await sched._run("snmp", "a")
+    await sched._run("ping", "a")
+    assert rec.calls == {}  # nothing sent
+    assert rec.emitted == []  # nothing for the device's rules
+    assert sched.totals.overloaded["shed"] == 2
+    behind.seconds = 0.9  # under the bound: polls start
+    await sched._run("ping", "a")
+    assert sched.totals.polls_ok == 1
+    # A poll that waited for its slot while the loop fell behind gives the slot back unused.
+    hog = asyncio.create_task(sched._run("snmp", "hog"))
+    await asyncio.sleep(0)
+    queued = asyncio.create_task(sched._run("snmp", "queued"))
+    await asyncio.sleep(0.5)
+    behind.seconds = 2.0
+    hog.cancel()
+    await asyncio.wait({hog, queued})
+    assert "queued" not in rec.calls
+    assert sched.totals.overloaded == {"slot_wait": 0, "skipped": 0, "loop_lag": 0, "queue": 0, "shed": 3}
+    assert observer.overloaded[-1] == ("snmp", "queued", "shed")
+    assert (sched.totals.polls_failed, sched.in_flight, sched._sems["snmp"].locked()) == (0, 0, False)
+
+
+def test_a_poll_due_after_the_stop_does_not_start(clock: VirtualClock) -> None:
+    clock.run(_nothing_after_stop(clock))
+
+
+async def _nothing_after_stop(clock: VirtualClock) -> None:
+    rec = Recorder(clock)
+    sched = PollScheduler(rec.emit, snmp_poll=rec.poll, ping_probe=None)
+    sched.set_devices([device("a")])
+    await sched.stop(grace_s=1.0)
+    await sched._run("snmp", "a")
+    assert rec.calls == {}
+    assert (sched.totals.polls_ok, sched.totals.polls_overloaded, sched.in_flight) == (0, 0, 0)
+
+
 def test_a_poll_that_gets_no_slot_is_overloaded_never_failed(clock: VirtualClock) -> None:
     clock.run(_no_slot_is_overloaded(clock))
 
@@ -248,7 +315,7 @@ async def _no_slot_is_overloaded(clock: VirtualClock) -> None:
     assert not [s for s in rec.emitted if s.tags["device"] == "queued"]  # no failure record for its rules
     assert (sched.totals.polls_failed, sched.totals.polls_cut) == (0, 0)
     assert sched.totals.polls_overloaded == 1
-    assert sched.totals.overloaded == {"slot_wait": 1, "skipped": 0, "loop_lag": 0, "queue": 0}
+    assert sched.totals.overloaded == {"slot_wait": 1, "skipped": 0, "loop_lag": 0, "queue": 0, "shed": 0}
     assert sched.cycle.polls_overloaded == 1
     assert sched.totals.failed_devices == set()
     assert observer.overloaded == [("snmp", "queued", "slot_wait")]

@@ -1,4 +1,5 @@
-"""The shutdown budget counts from the stop signal's arrival, not from when the event loop handled it."""
+"""The shutdown budget counts from the stop signal's arrival, not from when the event loop handled it; a
+stop waits for nothing the exit does anyway."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+import netpoll.daemon.app
 from netpoll.daemon.app import Daemon, RunSettings
+from netpoll.daemon.scheduler import PollScheduler
 from netpoll.daemon.signals import ProcessSignals
+from tests.fakeclock import VirtualClock
 
 # Slack for the few lines run between taking the clock and reading it; far below the lateness simulated.
 SLACK_S = 0.5
@@ -81,3 +85,38 @@ def test_the_budget_counts_from_the_signal(
     grace, budget = asyncio.run(main())
     assert grace_left_s - SLACK_S <= grace <= grace_left_s
     assert budget_left_s - SLACK_S <= budget <= budget_left_s
+
+
+def test_a_stop_cancels_a_periodic_state_save_still_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save encoded in steps takes minutes on a loop seconds behind: the stop must not wait for it."""
+    clock = VirtualClock()
+    clock.patch(monkeypatch, netpoll.daemon.app)
+    daemon = Daemon(
+        RunSettings(inventories=(), data_dir=tmp_path, state_dir=tmp_path, http_port=None, cycle_s=3600.0,
+                    state_save_s=10.0),
+    )  # fmt: skip
+    daemon._scheduler = PollScheduler(lambda samples: None, snmp_poll=None, ping_probe=None)
+    saves: list[str] = []
+
+    async def slow_save(deadline: float | None = None) -> None:
+        saves.append("started")
+        try:
+            await asyncio.sleep(600.0)
+        except asyncio.CancelledError:
+            saves.append("cancelled")
+            raise
+
+    monkeypatch.setattr(daemon, "_save_state", slow_save)
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        loop.call_later(30.0, daemon.stop_event.set)
+        started = loop.time()
+        await daemon._main_loop()
+        return loop.time() - started
+
+    took = clock.run(scenario())
+    assert saves == ["started", "cancelled"]  # one save at a time, not one per state_save_s
+    assert took == pytest.approx(30.0, abs=0.5)
