@@ -301,15 +301,18 @@ class AlertEngine:
             self._edge_changes.add(key)  # gone from the edges file
             self._active_changed(key)  # and from the active one
 
-    def save(self) -> None:
+    def save(self, deadline: float | None = None) -> None:
         """Write the state files that changed since their last write (no-op without ``state_path``).
 
-        Errors are logged, not raised (the file stays due for the next save).
+        Errors are logged, not raised (the file stays due for the next save). A snapshot of the edges (one
+        record per interface and rule: seconds at tens of thousands of devices) not written by ``deadline``
+        (``time.monotonic()``) is abandoned; the active states, few and what a restart must not lose, are
+        always written.
         """
         if self._dirty:
             self._save_active()
         if self._edge_changes:
-            self._save_edges()
+            self._save_edges(deadline)
 
     def _save_active(self) -> None:
         """Append the active states that changed to the journal, or write a new snapshot of them all."""
@@ -328,14 +331,14 @@ class AlertEngine:
         self._dirty = False
         self._last_save = time.monotonic()
 
-    def _save_edges(self) -> None:
+    def _save_edges(self, deadline: float | None = None) -> None:
         """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
         full, changes = self._edge_changes.take()
         files = self._edges_file
         if files is not None:
             written = (
                 not full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
-            ) or files.write_snapshot(lambda g: dump_edges(self._states.items(), g))
+            ) or files.write_snapshot(lambda g: dump_edges(self._states.items(), g), deadline)
             # Not written: a snapshot (which holds every change) is due at the next save, in 30 s.
             self._edge_changes.full = not written
         self._last_edges_save = time.monotonic()

@@ -102,11 +102,24 @@ class SnapshotJournal:
         self.journal_bytes += len(line)
         return True
 
-    def write_snapshot(self, document_for: Callable[[int], dict[str, Any]]) -> bool:
-        """Write ``document_for(next generation)`` as the snapshot and drop the journal; False if failed."""
+    def write_snapshot(
+        self, document_for: Callable[[int], dict[str, Any]], deadline: float | None = None
+    ) -> bool:
+        """Write ``document_for(next generation)`` as the snapshot and drop the journal; False if failed.
+
+        Not done by ``deadline`` (``time.monotonic()``), the write is abandoned: the snapshot and journal on
+        disk stay as they were, a consistent older state.
+        """
         generation = self.generation + 1
         try:
-            write_state_file(self.snapshot, document_for(generation))
+            write_state_file(self.snapshot, document_for(generation), deadline)
+        except TimeoutError:
+            logger.warning(
+                "alert state %s not written: it would have taken longer than the shutdown budget left for it;"
+                " the copy on disk stays (the changes since it are not kept)",
+                self.snapshot,
+            )
+            return False
         except OSError as exc:
             logger.error("cannot write alert state %s: %s", self.snapshot, exc)
             return False

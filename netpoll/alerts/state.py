@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import statistics
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -374,12 +375,16 @@ def _parse_edge(record: Any) -> tuple[StateKey, RuleState] | None:
     return (str(rule), str(device), str(entity)), state
 
 
-def write_state_file(path: Path, document: dict[str, Any]) -> None:
+def write_state_file(path: Path, document: dict[str, Any], deadline: float | None = None) -> None:
     """Write a state file as compact JSON, atomically (a crash leaves the old or the new file, never half).
 
     A value that is an iterator (the edges: one record per interface and rule, 840,000 at 20,000 devices) is
     written as a JSON array a batch of records at a time, never held whole as a list and a string: the same
     bytes as ``json.dumps`` of the list, at a fixed memory cost instead of a few hundred MB.
+
+    Raises:
+        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last record; the file is left as
+            it was.
     """
     out = AtomicFile(path)
     try:
@@ -387,7 +392,7 @@ def write_state_file(path: Path, document: dict[str, Any]) -> None:
         for n, (key, value) in enumerate(document.items()):
             out.write(b"," * bool(n) + _compact(key) + b":")
             if isinstance(value, Iterator):
-                _write_array(out, value)
+                _write_array(out, value, deadline)
             else:
                 out.write(_compact(value))
         out.write(b"}")
@@ -401,10 +406,12 @@ def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def _write_array(out: AtomicFile, records: Iterator[Any], batch: int = 4096) -> None:
+def _write_array(out: AtomicFile, records: Iterator[Any], deadline: float | None, batch: int = 4096) -> None:
     out.write(b"[")
     first = True
     while chunk := list(itertools.islice(records, batch)):
+        if deadline is not None and time.monotonic() >= deadline:
+            raise TimeoutError
         out.write(b"," * (not first) + b",".join(map(_compact, chunk)))
         first = False
     out.write(b"]")

@@ -533,12 +533,18 @@ class Daemon:
         self._end_cycle(final=True)
 
     async def _save_state_at_exit(self) -> None:
-        # The counter state may take at most a third of what is left of the shutdown budget: the output's
-        # flush needs the rest, and the copy saved every state_save_s is at most that old (rates after the
-        # restart then span the longer gap; they stay right).
-        await self._save_state(deadline=time.monotonic() + max(0.5, self._remaining() / 3))
+        # The counter state may take at most a third of what is left of the shutdown budget, the alert edges
+        # a third of what is left after it: the output's flush needs the rest, and the copies saved every
+        # state_save_s are at most that old (rates after the restart then span the longer gap; they stay
+        # right).
+        await self._save_state(
+            deadline=time.monotonic() + max(0.5, self._remaining() / 3),
+            alerts_deadline=lambda: time.monotonic() + max(0.5, self._remaining() / 3),
+        )
 
-    async def _save_state(self, deadline: float | None = None) -> None:
+    async def _save_state(
+        self, deadline: float | None = None, alerts_deadline: Callable[[], float] | None = None
+    ) -> None:
         # Encoded here, in the event loop, because the poller and the alert engine mutate their state from
         # it: a worker thread walking the same dicts could see them change. Only the fsync is off-loop. The
         # counter state is encoded a device at a time, in steps between which the loop runs (at 3,000
@@ -559,7 +565,7 @@ class Daemon:
                 log.exception("state: cannot encode counter state")
         if self._engine is not None:
             try:
-                self._engine.save()
+                self._engine.save(alerts_deadline() if alerts_deadline is not None else None)
             except Exception:
                 log.exception("state: cannot save alert state")
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import math
 from array import array
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -19,6 +20,8 @@ from typing import Self
 
 # Ten measurements a second: fine enough for a p99 per minute, and the timer costs nothing measurable.
 PERIOD_S = 0.1
+# How many measurements in a row a lag must last to count as the loop running behind (``behind_s``).
+SUSTAINED = 3
 # At most this many lags are kept per cycle (an hour at PERIOD_S); beyond it the oldest are dropped.
 MAX_SAMPLES = 36_000
 
@@ -50,7 +53,7 @@ class LoopLagMonitor:
         self.period_s = period_s
         self._lags: array[float] = array("d")
         self._stalled_s = 0.0
-        self._last_s = 0.0  # the lag measured last
+        self._recent: deque[float] = deque(maxlen=SUSTAINED)  # the lags measured last
         self._expected: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -72,7 +75,7 @@ class LoopLagMonitor:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._expected = None
-        self._last_s = 0.0
+        self._recent.clear()
 
     async def _measure(self) -> None:
         assert self._loop is not None
@@ -89,15 +92,15 @@ class LoopLagMonitor:
             del self._lags[: MAX_SAMPLES // 10]
         self._lags.append(lag_s)
         self._stalled_s += lag_s
-        self._last_s = lag_s
+        self._recent.append(lag_s)
 
     def behind_s(self) -> float:
-        """How far behind the loop runs now: the lag measured last, or the overdue timer's if that is more.
+        """How far behind the loop has run lately: the least of its last :data:`SUSTAINED` lags (0 before).
 
-        Read from a callback of the loop itself, the overdue part is live: a loop seconds behind shows it
-        before its timer fires.
+        A loop with more work than its core runs behind at every measurement; one long callback (a state
+        file written in one go) shows in one measurement only, and the loop is caught up once it ends.
         """
-        return max(self._last_s, self._overdue_s())
+        return min(self._recent) if len(self._recent) == SUSTAINED else 0.0
 
     def _overdue_s(self) -> float:
         if self._expected is None or self._loop is None:

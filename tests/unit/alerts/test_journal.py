@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
+
+import pytest
 
 from netpoll.alerts.journal import Changes, SnapshotJournal
 from netpoll.alerts.state import (
     RuleState,
     active_journal_line,
+    dump_edges,
     dump_states,
+    edge_journal_line,
     parse_active_journal,
+    parse_edge_journal,
+    parse_edges,
     parse_states,
 )
 
@@ -20,6 +27,13 @@ B = ("cpu", "r2", "")
 def breached() -> RuleState:
     state = RuleState()
     state.phase = "breached"
+    return state
+
+
+def flapped() -> RuleState:
+    """An ``ok`` state that remembers an edge: a record of the edges file."""
+    state = RuleState()
+    state.matched = True
     return state
 
 
@@ -80,3 +94,21 @@ def test_changes_are_kept_one_by_one_until_a_snapshot_is_cheaper() -> None:
     for key in (A, B, ("cpu", "r3", "")):
         changes.add(key)
     assert changes.take() == (True, set())  # past max_keys: a snapshot is due, no keys kept
+
+
+def test_a_snapshot_past_its_deadline_leaves_the_files_on_disk_as_they_were(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    files = SnapshotJournal(tmp_path / "a.edges.json", tmp_path / "a.journal")
+    assert files.write_snapshot(lambda g: dump_edges(iter([(A, flapped())]), g))
+    assert files.append(lambda g: edge_journal_line(g, [(B, flapped())]))
+    before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
+    late = time.monotonic() - 1.0  # a shutdown with nothing left of its budget
+    assert not files.write_snapshot(lambda g: dump_edges(iter([(A, flapped()), (B, flapped())]), g), late)
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == before  # no temporary left
+    assert (files.generation, files.journal_bytes) == (1, len(before["a.journal"]))
+    assert "the copy on disk stays" in caplog.text
+    records, _ = SnapshotJournal(tmp_path / "a.edges.json", tmp_path / "a.journal").read(
+        parse_edges, parse_edge_journal
+    )
+    assert sorted(key for key, _ in records) == [A, B]
