@@ -25,6 +25,9 @@ DEADLINE_FRACTION = 0.95
 # ends the process whatever still runs.
 SHUTDOWN_GRACE_S = 5.0
 SHUTDOWN_FLUSH_S = 10.0
+# State files too large to encode in one go (the counter state, the alert edges) are encoded in steps of at
+# most this much CPU time, between which the event loop runs its polls.
+STATE_STEP_S = 0.02
 # The self-monitoring HTTP endpoint's address when only a port is known; http.listen is off by default.
 HTTP_HOST = "127.0.0.1"
 # The line-protocol file output (no influxdb: section) starts a new file at this size or age.

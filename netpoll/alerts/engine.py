@@ -111,6 +111,10 @@ class AlertEngine:
         self._dirty = False  # active (not ok) states changed since the last write
         self._edge_changes = Changes()
         self._last_save = self._last_edges_save = time.monotonic()
+        # Set by an owner that calls ``save_in_steps``: ``evaluate`` then only appends to the edges journal,
+        # and leaves a snapshot (seconds of encoding at tens of thousands of devices) to it.
+        self.snapshots_in_steps = False
+        self._snapshotting = False  # a snapshot of the edges is being written in steps
         if self.state_path is not None:
             self._restore(self.state_path)
 
@@ -154,8 +158,12 @@ class AlertEngine:
         published_change = any(alert.state != "event" for alert in alerts)
         if self._dirty and (published_change or now - self._last_save >= IDLE_SAVE_INTERVAL_S):
             self._save_active()
-        if self._edge_changes and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S:
-            self._save_edges()
+        if (
+            self._edge_changes
+            and now - self._last_edges_save >= IDLE_SAVE_INTERVAL_S
+            and not self._snapshotting
+        ):
+            self._save_edges(append_only=self.snapshots_in_steps)
         return alerts
 
     def _evaluate_one(
@@ -311,8 +319,42 @@ class AlertEngine:
         """
         if self._dirty:
             self._save_active()
-        if self._edge_changes:
+        if self._edge_changes and not self._snapshotting:
             self._save_edges(deadline)
+
+    async def save_in_steps(self, deadline: float | None = None) -> None:
+        """``save`` for an owner on the event loop: a snapshot of the edges is encoded in steps.
+
+        The loop runs its polls between the steps; a cancellation abandons the snapshot, the files on disk
+        staying as they were.
+        """
+        if self._dirty:
+            self._save_active()
+        files = self._edges_file
+        if not self._edge_changes or self._snapshotting:
+            return
+        if files is None:  # kept in memory only
+            self._edge_changes.take()
+            return
+        full, changes = self._edge_changes.take()  # what changes from now on is recorded afresh
+        if not full and files.append(lambda g: edge_journal_line(g, self._changed(changes))):
+            self._last_edges_save = time.monotonic()
+            return
+        self._snapshotting = True  # evaluate() appends nothing meanwhile: this snapshot drops the journal
+        try:
+            # The keys as they are now; each record is read when its turn comes (gone by then: skipped). A
+            # change meanwhile is also in _edge_changes, for the journal of the new snapshot.
+            keys = list(self._states)
+            live = ((key, state) for key in keys if (state := self._states.get(key)) is not None)
+            written = await files.write_snapshot_in_steps(lambda g: dump_edges(live, g), deadline)
+        except BaseException:
+            self._edge_changes.full = True
+            raise
+        finally:
+            self._snapshotting = False
+            self._last_edges_save = time.monotonic()
+        if not written:
+            self._edge_changes.full = True  # still due, with every change since the last one
 
     def _save_active(self) -> None:
         """Append the active states that changed to the journal, or write a new snapshot of them all."""
@@ -331,17 +373,22 @@ class AlertEngine:
         self._dirty = False
         self._last_save = time.monotonic()
 
-    def _save_edges(self, deadline: float | None = None) -> None:
-        """Append what changed to the journal, or write a new snapshot when the journal would outgrow it."""
+    def _save_edges(self, deadline: float | None = None, append_only: bool = False) -> bool:
+        """Append what changed to the journal, or write a new snapshot when the journal would outgrow it.
+
+        With ``append_only``, a snapshot due is left for later. Returns whether the changes are on disk.
+        """
         full, changes = self._edge_changes.take()
         files = self._edges_file
+        written = True
         if files is not None:
-            written = (
-                not full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
-            ) or files.write_snapshot(lambda g: dump_edges(self._states.items(), g), deadline)
-            # Not written: a snapshot (which holds every change) is due at the next save, in 30 s.
-            self._edge_changes.full = not written
+            written = not full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
+            if not written and not append_only:
+                written = files.write_snapshot(lambda g: dump_edges(self._states.items(), g), deadline)
+            # Not written: a snapshot (which holds every change) is due at the next save.
+            self._edge_changes.full = self._edge_changes.full or not written
         self._last_edges_save = time.monotonic()
+        return written
 
     def _changed(self, keys: set[StateKey]) -> Iterator[tuple[StateKey, RuleState | None]]:
         """The current state of each key, in a stable order (None: gone)."""

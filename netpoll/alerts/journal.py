@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netpoll.alerts.state import RuleState, StateKey, read_state_file, write_state_file
+from netpoll.alerts.state import (
+    RuleState,
+    StateKey,
+    read_state_file,
+    write_state_file,
+    write_state_file_in_steps,
+)
 from netpoll.atomic_file import append_durable
 
 logger = logging.getLogger("netpoll.alerts")
@@ -113,16 +119,38 @@ class SnapshotJournal:
         generation = self.generation + 1
         try:
             write_state_file(self.snapshot, document_for(generation), deadline)
-        except TimeoutError:
+        except OSError as exc:  # TimeoutError among them
+            return self._failed(exc)
+        self._written(generation)
+        return True
+
+    async def write_snapshot_in_steps(
+        self, document_for: Callable[[int], dict[str, Any]], deadline: float | None = None
+    ) -> bool:
+        """``write_snapshot`` from the event loop, encoded in steps between which the loop runs.
+
+        A cancellation leaves the files on disk as they were (and is raised).
+        """
+        generation = self.generation + 1
+        try:
+            await write_state_file_in_steps(self.snapshot, document_for(generation), deadline)
+        except OSError as exc:
+            return self._failed(exc)
+        self._written(generation)
+        return True
+
+    def _failed(self, exc: OSError) -> bool:
+        if isinstance(exc, TimeoutError):
             logger.warning(
                 "alert state %s not written: it would have taken longer than the shutdown budget left for it;"
                 " the copy on disk stays (the changes since it are not kept)",
                 self.snapshot,
             )
-            return False
-        except OSError as exc:
+        else:
             logger.error("cannot write alert state %s: %s", self.snapshot, exc)
-            return False
+        return False
+
+    def _written(self, generation: int) -> None:
         self.generation = generation
         self.journal_bytes = 0
         try:
@@ -131,7 +159,6 @@ class SnapshotJournal:
             self.journal.unlink(missing_ok=True)
         except OSError as exc:
             logger.error("alert state %s: %s", self.journal, exc)
-        return True
 
     def read(
         self, parse: Callable[[Any], Iterator[tuple[StateKey, RuleState]]], parse_journal: JournalParser

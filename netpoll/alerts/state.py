@@ -18,6 +18,7 @@ becomes the new baseline and the breach clears by itself.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import logging
@@ -30,6 +31,7 @@ from typing import Any, Literal
 
 from netpoll.alerts.rules import Rule
 from netpoll.atomic_file import AtomicFile
+from netpoll.defaults import STATE_STEP_S
 from netpoll.sample import FieldValue
 
 logger = logging.getLogger("netpoll.alerts")
@@ -375,46 +377,83 @@ def _parse_edge(record: Any) -> tuple[StateKey, RuleState] | None:
     return (str(rule), str(device), str(entity)), state
 
 
-def write_state_file(path: Path, document: dict[str, Any], deadline: float | None = None) -> None:
-    """Write a state file as compact JSON, atomically (a crash leaves the old or the new file, never half).
+def state_file_pieces(document: dict[str, Any]) -> Iterator[bytes]:
+    """The compact JSON of a state file's ``document``, in pieces.
 
     A value that is an iterator (the edges: one record per interface and rule, 840,000 at 20,000 devices) is
-    written as a JSON array a batch of records at a time, never held whole as a list and a string: the same
-    bytes as ``json.dumps`` of the list, at a fixed memory cost instead of a few hundred MB.
+    a JSON array of a batch of records per piece, never held whole as a list and a string: the same bytes as
+    ``json.dumps`` of the list, at a fixed memory cost instead of a few hundred MB.
+    """
+    yield b"{"
+    for n, (key, value) in enumerate(document.items()):
+        yield b"," * bool(n) + _compact(key) + b":"
+        if isinstance(value, Iterator):
+            yield from _array_pieces(value)
+        else:
+            yield _compact(value)
+    yield b"}"
+
+
+def write_state_file(path: Path, document: dict[str, Any], deadline: float | None = None) -> None:
+    """Write a state file as compact JSON (``state_file_pieces``), atomically (never half a file).
+
+    A crash leaves the old or the new file.
 
     Raises:
-        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last record; the file is left as
+        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last piece; the file is left as
             it was.
     """
     out = AtomicFile(path)
     try:
-        out.write(b"{")
-        for n, (key, value) in enumerate(document.items()):
-            out.write(b"," * bool(n) + _compact(key) + b":")
-            if isinstance(value, Iterator):
-                _write_array(out, value, deadline)
-            else:
-                out.write(_compact(value))
-        out.write(b"}")
+        for piece in state_file_pieces(document):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
+            out.write(piece)
         out.commit()
     except BaseException:
         out.discard()
         raise
 
 
+async def write_state_file_in_steps(
+    path: Path, document: dict[str, Any], deadline: float | None = None, step_s: float = STATE_STEP_S
+) -> None:
+    """``write_state_file`` from the event loop: encoded in steps, the fsync in a worker thread.
+
+    Steps of ``step_s`` of encoding, between which the loop runs its polls: the edges of tens of thousands
+    of devices take seconds to encode, and in one go every poll and timer would wait as long. An iterator in
+    ``document`` may read live state; each of its records is consistent in itself.
+
+    Raises:
+        TimeoutError: as ``write_state_file``; a cancellation, too, leaves the file as it was.
+    """
+    out = AtomicFile(path)
+    try:
+        resume = time.monotonic() + step_s
+        for piece in state_file_pieces(document):
+            out.write(piece)
+            if time.monotonic() >= resume:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError
+                await asyncio.sleep(0)
+                resume = time.monotonic() + step_s
+    except BaseException:
+        out.discard()
+        raise
+    await asyncio.to_thread(out.commit)  # a failed commit discards; a cancelled wait leaves it to finish
+
+
 def _compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
 
-def _write_array(out: AtomicFile, records: Iterator[Any], deadline: float | None, batch: int = 4096) -> None:
-    out.write(b"[")
+def _array_pieces(records: Iterator[Any], batch: int = 4096) -> Iterator[bytes]:
+    yield b"["
     first = True
     while chunk := list(itertools.islice(records, batch)):
-        if deadline is not None and time.monotonic() >= deadline:
-            raise TimeoutError
-        out.write(b"," * (not first) + b",".join(map(_compact, chunk)))
+        yield b"," * (not first) + b",".join(map(_compact, chunk))
         first = False
-    out.write(b"]")
+    yield b"]"
 
 
 def read_state_file(path: Path) -> Any:

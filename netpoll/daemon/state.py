@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from netpoll import defaults
 from netpoll.atomic_file import AtomicFile
 
 log = logging.getLogger("netpoll.daemon.state")
@@ -25,7 +26,7 @@ ALERTS_FILE = "alerts.json"
 
 
 # Longest run of encoding between two yields to the event loop (``encode_in_steps``).
-STEP_S = 0.02
+STEP_S = defaults.STATE_STEP_S
 
 
 def encode_json(data: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import textwrap
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import netpoll.alerts.state as state_module
 from netpoll.alerts.engine import AlertEngine
 from netpoll.alerts.rules import Rule, parse_rules
 from netpoll.alerts.state import active_record, parse_active_journal, parse_states, write_state_file
@@ -551,6 +553,66 @@ def test_edge_changes_go_to_a_journal_and_a_restart_replays_it(tmp_path: Path) -
         assert journal.stat().st_size <= edges.stat().st_size
     assert not journal.exists()
     assert _edges_of(AlertEngine([link, flap], state_path=path)) == _edges_of(engine)  # the new snapshot
+
+
+def _in_small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Snapshots written in steps yield to the loop after every record (as 840,000 records would)."""
+    monkeypatch.setattr(state_module._array_pieces, "__defaults__", (1,))
+    monkeypatch.setattr(state_module.write_state_file_in_steps, "__defaults__", (None, 0.0))
+
+
+def test_an_edges_snapshot_in_steps_keeps_the_changes_made_while_it_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _in_small_steps(monkeypatch)
+    path = tmp_path / "alerts.json"
+    link, flap = rule(LINK_DOWN), rule(FLAP)
+    engine = AlertEngine([link, flap], state_path=path)
+    engine.snapshots_in_steps = True
+    engine.evaluate([iface(f"Gi0/{n}", 1, 1, 0) for n in range(20)])
+
+    async def scenario() -> None:
+        save = asyncio.create_task(engine.save_in_steps())  # the first save: a snapshot, in steps
+        for step in range(1, 30):  # polls go on meanwhile: interfaces change, one goes away
+            await asyncio.sleep(0)
+            engine.evaluate([iface(f"Gi0/{step % 20}", 1 + step % 2, 1, step)])
+            engine._last_edges_save = 0.0  # an idle save is due at every poll: it must append nothing
+            if step == 5:
+                engine.forget("sw1")
+                engine.evaluate([iface(f"Gi0/{n}", 2, 1, step) for n in range(3)])
+            assert not (tmp_path / "alerts.edges.journal").exists()
+        assert not save.done()  # every change above was made while the snapshot was being written
+        await save
+        await engine.save_in_steps()  # what changed meanwhile: saved after it
+
+    asyncio.run(scenario())
+    assert _edges_of(AlertEngine([link, flap], state_path=path)) == _edges_of(engine)
+
+
+def test_a_cancelled_snapshot_in_steps_leaves_the_files_and_stays_due(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _in_small_steps(monkeypatch)
+    path = tmp_path / "alerts.json"
+    link = rule(LINK_DOWN)
+    engine = _journaled(path, link)  # a snapshot and a journal line on disk
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    engine._edge_changes.full = True  # a snapshot is due
+
+    async def scenario() -> None:
+        save = asyncio.create_task(engine.save_in_steps())
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        save.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await save
+
+    asyncio.run(scenario())
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before  # no temporary left either
+    assert engine._edge_changes.full
+    asyncio.run(engine.save_in_steps())
+    assert not (tmp_path / "alerts.edges.journal").exists()
+    assert _edges_of(AlertEngine([link], state_path=path)) == _edges_of(engine)
 
 
 def _journaled(path: Path, link: Rule) -> AlertEngine:
