@@ -28,7 +28,6 @@ import concurrent.futures
 import contextlib
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -38,6 +37,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from prometheus_client import generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from netpoll.background import LoopThread
 from netpoll.daemon import statuspage
 from netpoll.daemon.httplimits import (
     LISTEN_BACKLOG,
@@ -199,9 +199,8 @@ class HttpEndpoint:
         self.port = port
         self._slots = ConnectionSlots()
         self._daemon_loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the endpoint thread's
-        self._stop: asyncio.Event | None = None  # set (in the endpoint thread) to stop serving
+        self._thread = LoopThread("netpoll-http")
+        self._server: asyncio.Server | None = None  # the endpoint thread's
 
     @property
     def url(self) -> str:
@@ -211,15 +210,9 @@ class HttpEndpoint:
 
     async def __aenter__(self) -> Self:
         self._daemon_loop = asyncio.get_running_loop()
-        listening: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._run(listening),), name="netpoll-http", daemon=True
-        )
-        self._thread.start()
         try:
-            self.port = await asyncio.wrap_future(listening)
+            self.port = await self._thread.start(self._listen, self._close)
         except OSError as exc:  # port taken, address not local: the user's to fix, one line
-            await asyncio.to_thread(self._thread.join)
             raise NetpollError(
                 f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}: "
                 "free that port or change http.listen in the configuration"
@@ -230,31 +223,23 @@ class HttpEndpoint:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        loop, stop, thread = self._loop, self._stop, self._thread
-        if loop is not None and stop is not None:
-            with contextlib.suppress(RuntimeError):  # its loop already closed
-                loop.call_soon_threadsafe(stop.set)
-        if thread is not None:
-            await asyncio.to_thread(thread.join, 5.0)
+        await self._thread.stop(5.0)
 
-    async def _run(self, listening: concurrent.futures.Future[int]) -> None:
-        """The endpoint thread: serve until ``_stop`` is set; connections still open are then cancelled."""
-        try:
-            server = await asyncio.start_server(
-                self._handle, self.host, self.port, limit=MAX_LINE_BYTES, backlog=LISTEN_BACKLOG
-            )
-        except BaseException as exc:
-            listening.set_exception(exc)
-            return
-        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
-        listening.set_result(server.sockets[0].getsockname()[1])
-        try:
-            await self._stop.wait()
-        finally:
-            server.close()
+    async def _listen(self) -> int:
+        """In the endpoint thread: listen, and return the port."""
+        self._server = await asyncio.start_server(
+            self._handle, self.host, self.port, limit=MAX_LINE_BYTES, backlog=LISTEN_BACKLOG
+        )
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    async def _close(self) -> None:
+        """In the endpoint thread: stop listening; connections still open are then cancelled."""
+        if self._server is not None:
+            self._server.close()
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(server.wait_closed(), 2.0)
-        # asyncio.run cancels the handlers still running; each closes its connection.
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+        # The thread's asyncio.run cancels the handlers still running; each closes its connection.
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Every bound (connections, header sizes, time) is in netpoll.daemon.httplimits.

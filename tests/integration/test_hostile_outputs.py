@@ -161,8 +161,8 @@ async def test_influxdb1_partial_write_is_not_a_whole_batch_drop(influxdb1: Any,
     good = [Sample("snmp", {"device": f"d{i}"}, {"poll_ok": 1}, 10**18 + i) for i in range(10)]
     config = InfluxConfig(url=influxdb1.url, api="v1", database="partial", flush_interval_s=0.2)
     async with InfluxWriter(config, spool_dir=tmp_path / "spool") as writer:
-        writer._buffer.extend(s.to_line_protocol() for s in good)
-        writer._buffer.append('snmp,device=broken poll_ok="text" 1000000000000000099')  # type conflict
+        lines = [s.to_line_protocol() for s in good]
+        writer._enqueue([*lines, 'snmp,device=broken poll_ok="text" 1000000000000000099'])  # type conflict
         for _ in range(100):
             await asyncio.sleep(0.05)
             if writer.points_written + writer.points_dropped >= 11:

@@ -34,7 +34,7 @@ class SpooledBatch:
 
 
 class Spool:
-    """A bounded FIFO of batches on disk (not thread-safe: used from the writer task only).
+    """A bounded FIFO of batches on disk (not thread-safe: used from the InfluxDB output's thread only).
 
     Args:
         directory: where batch files live; created if missing.

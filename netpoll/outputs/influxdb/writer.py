@@ -1,10 +1,15 @@
 """InfluxDB output: batched writes with at-least-once delivery, bounded memory and a bounded on-disk spool.
 
-``write(samples)`` only appends lines to an in-memory buffer (no I/O on the hot path). A ticker seals the
-buffer into a batch every ``flush_interval_s`` (or at ``batch_size`` lines) and a sender delivers batches in
-order, the spool (older) before memory (newer), joining batches up to ``batch_size`` points per write, each
-write in its own daemon thread under a wall-clock deadline of ``timeout_s`` (a server that trickles its
-answer cannot hold the sender, nor the process at exit).
+The output runs on a thread of its own, with an event loop of its own (``netpoll.background.LoopThread``):
+an overloaded poller's event loop can run seconds behind, and an output on that loop would then deliver a
+batch per few of its iterations and fall behind its own polls, however fast the server. The caller's side is
+cheap: ``write(samples)`` encodes the samples (line protocol) and appends the lines to a buffer under a lock,
+no I/O and no syscall; it wakes the output's loop only when the buffer holds a batch or a memory bound is
+reached. On the output's loop, a ticker seals the buffer into batches every ``flush_interval_s`` (and at once
+on such a wake-up) and a sender delivers batches in order, the spool (older) before memory (newer), joining
+batches up to ``batch_size`` points per write, each write in its own daemon thread under a wall-clock deadline
+of ``timeout_s`` (a server that trickles its answer cannot hold the sender, nor the process at exit). Past
+``_MAX_STUCK_WRITES`` writes abandoned at their deadline and still running, no new write starts.
 
 Every sealed batch is on disk before the server sees it: the sender writes the batches it takes to the spool
 first (write-ahead), and at every tick when the sender is busy (a write in flight, a backlog, or backing off)
@@ -14,6 +19,7 @@ interval; the memory queue is also bounded by ``queue_max_points`` and ``queue_m
 spills at once). A batch can be delivered twice only when the server stored it but its answer did not arrive
 (deadline, crash between sending and removal): the points keep their poll timestamps, so InfluxDB overwrites
 the copy and VictoriaMetrics drops it when run with ``-dedup.minScrapeInterval=1ms`` (``docs/delivery.md``).
+The spool's file I/O runs on the output's loop itself (its own thread: nothing else waits on it).
 
 Delivery rules:
 
@@ -27,13 +33,16 @@ Delivery rules:
 * 401, 403, 404 (credentials, permissions, org, bucket, database, or a server without the v2 API): logged
   once with the likely cause; batches keep going to the spool and are retried at the backoff cap.
 
-On exit the sender gets ``shutdown_timeout_s`` to deliver what is held; the rest is spooled.
+On exit the sender gets ``shutdown_timeout_s`` to deliver what is held; the rest is spooled, and the exit
+waits for the output's thread at most ``shutdown_timeout_s`` + ``_EXIT_MARGIN_S`` (a disk that hangs the spool
+cannot hold the process either).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import re
 import threading
@@ -45,6 +54,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
+from netpoll.background import LoopThread
 from netpoll.backoff import Backoff
 from netpoll.outputs.influxdb.spool import Spool, SpooledBatch
 from netpoll.outputs.influxdb.transport import InfluxTransport, WriteRejected
@@ -67,6 +77,8 @@ _CONFIG_STATUSES = frozenset({401, 403, 404})
 _MAX_STUCK_WRITES = 4
 # A Retry-After beyond this is a server's mistake: never park the output for longer.
 _MAX_RETRY_AFTER_S = 300.0
+# At exit, what the output's thread may take past shutdown_timeout_s: spooling what memory still holds.
+_EXIT_MARGIN_S = 1.0
 
 Outcome = Literal["ok", "dropped", "retry", "config"]
 
@@ -82,6 +94,9 @@ class _Batch:
 
 class InfluxWriter:
     """Async context manager writing ``Sample`` records to InfluxDB (v1 or v2 write API, precision ns).
+
+    Entering starts the output's thread (and event loop) and opens the spool there; ``write`` may then be
+    called from the entering loop's thread; leaving delivers or spools what is held and ends the thread.
 
     Args:
         config: the ``influxdb`` configuration section.
@@ -112,15 +127,22 @@ class InfluxWriter:
         self._transport = transport
         self._owned: InfluxTransport | None = None
         self._backoff = Backoff(backoff_base_s, backoff_cap_s)
+        # The caller's thread fills the buffer, the output's thread empties it: both under _lock, which also
+        # guards the figures the output's thread publishes for the caller's (what memory alone holds).
+        self._lock = threading.Lock()
         self._buffer: list[str] = []
         self._buffer_bytes = 0
+        self._kicked = False  # a wake-up of the output's loop is on its way
+        self._held_points = 0
+        self._held_bytes = 0
+        self._thread = LoopThread("influx-output")
+        self._loop: asyncio.AbstractEventLoop | None = None  # the output thread's
+        # Everything below belongs to the output's thread.
         self._memory: deque[_Batch] = deque()
         self._inflight: list[_Batch] = []
         self._busy = False  # a write in flight, or backing off after a failure
         self._spool: Spool | None = None
-        self._spool_lock = asyncio.Lock()
         self._wake = asyncio.Event()
-        self._spill_now = asyncio.Event()
         self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self._entered = False
@@ -130,31 +152,24 @@ class InfluxWriter:
         self._unreachable_logged = False
         self._spool_error_logged = False
 
-    # ---- public API ----
+    # ---- public API (the caller's thread) ----
 
     def write(self, samples: list[Sample] | tuple[Sample, ...]) -> None:
         """Queue samples for writing; never blocks and never raises for server trouble."""
-        if not samples:
-            return
-        lines = [sample.to_line_protocol() for sample in samples]
-        self._buffer.extend(lines)
-        self._buffer_bytes += sum(len(line) + 1 for line in lines)
-        if len(self._buffer) >= self.config.batch_size:
-            self._seal()
-        if self._over_bound():
-            self._spill_now.set()
+        if samples:
+            self._enqueue([sample.to_line_protocol() for sample in samples])
 
     @property
     def queue_size(self) -> int:
         """Points waiting in memory (buffered, sealed or in flight, not yet acknowledged nor spooled)."""
-        held = sum(batch.points for batch in (*self._memory, *self._inflight) if batch.spooled is None)
-        return len(self._buffer) + held
+        with self._lock:
+            return len(self._buffer) + self._held_points
 
     @property
     def queue_bytes(self) -> int:
         """Bytes of line protocol held in memory."""
-        held = sum(len(batch.body) for batch in (*self._memory, *self._inflight) if batch.spooled is None)
-        return self._buffer_bytes + held
+        with self._lock:
+            return self._buffer_bytes + self._held_bytes
 
     @property
     def spool_bytes(self) -> int:
@@ -171,13 +186,53 @@ class InfluxWriter:
         """True while the last delivery attempt succeeded."""
         return self._failures == 0
 
-    # ---- lifecycle ----
+    def _enqueue(self, lines: list[str]) -> None:
+        """Hand lines to the output's thread; its loop is woken only for a full batch or a bound reached."""
+        size = sum(map(len, lines)) + len(lines)
+        with self._lock:
+            self._buffer += lines
+            self._buffer_bytes += size
+            if self._kicked or self._loop is None:
+                return
+            if len(self._buffer) < self.config.batch_size and not self._over_bound():
+                return
+            self._kicked = True  # cleared by the output's loop once it took the buffer
+            loop = self._loop
+        with contextlib.suppress(RuntimeError):  # its loop has ended: the exit spooled what it could
+            loop.call_soon_threadsafe(self._on_kick)
+
+    def _over_bound(self) -> bool:
+        """Whether memory holds either bound's worth (called with ``_lock`` held)."""
+        return (
+            len(self._buffer) + self._held_points >= self.config.queue_max_points
+            or self._buffer_bytes + self._held_bytes >= self.config.queue_max_bytes
+        )
+
+    # ---- lifecycle (the caller's loop) ----
 
     async def __aenter__(self) -> Self:
         if self._entered:
             raise RuntimeError("InfluxWriter is not reentrant")
         self._entered = True
-        self._spool = await asyncio.to_thread(Spool, self.spool_dir, self.config.spool_max_bytes)
+        await self._thread.start(self._open, self._close)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Read now: the daemon lowers it from what is left of its shutdown budget just before this exit.
+        bound = self.shutdown_timeout_s + _EXIT_MARGIN_S
+        if not await self._thread.stop(bound):
+            log.error(
+                "influxdb: the output did not end within %.1f s (the spool's disk hangs?); what it still held"
+                " in memory is lost",
+                bound,
+            )
+
+    # ---- the output's thread: start and exit ----
+
+    async def _open(self) -> None:
+        self._spool = Spool(self.spool_dir, self.config.spool_max_bytes)
         if self._transport is None:
             self._owned = InfluxTransport(self.config)
             self._transport = self._owned
@@ -185,13 +240,13 @@ class InfluxWriter:
             asyncio.create_task(self._ticker(), name="influx-ticker"),
             asyncio.create_task(self._sender(), name="influx-sender"),
         ]
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+        self._on_kick()  # what was written before the thread ran
         if len(self._spool):
             self._wake.set()
-        return self
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def _close(self) -> None:
         self._seal()
         self._stopping = True
         self._wake.set()
@@ -202,55 +257,78 @@ class InfluxWriter:
             await asyncio.wait_for(asyncio.shield(sender), self.shutdown_timeout_s)
         except TimeoutError:
             log.warning("influxdb: not delivered within %.0f s; spooling the rest", self.shutdown_timeout_s)
-        finally:
-            # A write still in flight runs on in its daemon thread; its batch is spooled like the rest (if
-            # the server does store it, the replay is a duplicate that the server absorbs).
-            sender.cancel()
-            for task in (sender, ticker):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            await self._spill(everything=True)
-            if self._owned is not None:
-                await asyncio.to_thread(self._owned.close)
-            log.info(
-                "influxdb: stopped; %d points written, %d left in the spool (%d bytes)",
-                self.points_written,
-                self._spool.points if self._spool is not None else 0,
-                self.spool_bytes,
-            )
-
-    # ---- memory and spool ----
-
-    def _seal(self) -> None:
-        if not self._buffer:
-            return
-        body = ("\n".join(self._buffer) + "\n").encode()
-        self._memory.append(_Batch(body, len(self._buffer)))
-        self._buffer = []
-        self._buffer_bytes = 0
-        self._wake.set()
-
-    def _over_bound(self) -> bool:
-        return (
-            self.queue_size >= self.config.queue_max_points or self.queue_bytes >= self.config.queue_max_bytes
+        except Exception:  # reported below, with the ticker's
+            pass
+        # A write still in flight runs on in its daemon thread; its batch is spooled like the rest (if the
+        # server does store it, the replay is a duplicate that the server absorbs).
+        sender.cancel()
+        for outcome in await asyncio.gather(sender, ticker, return_exceptions=True):
+            if isinstance(outcome, Exception):
+                log.error("influxdb: the output failed: %r", outcome, exc_info=outcome)
+        self._spill(everything=True)
+        if self._owned is not None:
+            self._owned.close()
+        log.info(
+            "influxdb: stopped; %d points written, %d left in the spool (%d bytes)",
+            self.points_written,
+            self._spool.points if self._spool is not None else 0,
+            self.spool_bytes,
         )
 
-    async def _spill(self, everything: bool = False) -> None:
+    # ---- the output's thread: memory and spool ----
+
+    def _on_kick(self) -> None:
+        """A full batch, or a bound reached: seal now, and spill at the bound."""
+        with self._lock:
+            self._kicked = False
+            over = self._over_bound()
+        self._seal()
+        if over:
+            self._spill()
+
+    def _seal(self) -> None:
+        """Cut the buffer into batches of at most ``batch_size`` points, for the sender."""
+        with self._lock:
+            lines, self._buffer = self._buffer, []
+            size, self._buffer_bytes = self._buffer_bytes, 0
+            # Counted as held until _recount counts the batches: queue_size never dips meanwhile.
+            self._held_points += len(lines)
+            self._held_bytes += size
+        if not lines:
+            return
+        step = self.config.batch_size
+        for start in range(0, len(lines), step):
+            chunk = lines[start : start + step]
+            self._memory.append(_Batch(("\n".join(chunk) + "\n").encode(), len(chunk)))
+        self._recount()
+        self._wake.set()
+
+    def _recount(self) -> None:
+        """Publish what memory alone holds (sealed or in flight, not spooled), for the caller's thread."""
+        points = size = 0
+        for batch in itertools.chain(self._memory, self._inflight):
+            if batch.spooled is None:
+                points += batch.points
+                size += len(batch.body)
+        with self._lock:
+            self._held_points, self._held_bytes = points, size
+
+    def _spill(self, everything: bool = False) -> None:
         """Spool every batch held in memory, oldest first: copies of those in flight, then the waiting ones.
 
         ``everything`` also seals and spools the buffer (at exit).
         """
         if everything:
             self._seal()
-        async with self._spool_lock:  # taken first: a spill in progress marks its copies before we look
-            copies = [batch for batch in self._inflight if batch.spooled is None]
-            waiting = list(self._memory)
-            self._memory.clear()
-            if copies or waiting:
-                await asyncio.to_thread(self._spool_batches, copies + waiting)
+        batches = [batch for batch in self._inflight if batch.spooled is None]
+        batches += self._memory
+        self._memory.clear()
+        if batches:
+            self._spool_batches(batches)
+        self._recount()
 
     def _spool_batches(self, batches: list[_Batch]) -> None:
-        """Append to the spool (file I/O: in a worker thread); a batch that cannot be stored is lost."""
+        """Append to the spool; a batch that cannot be stored is lost (unless in flight: memory keeps it)."""
         assert self._spool is not None
         for batch in batches:
             try:
@@ -276,18 +354,15 @@ class InfluxWriter:
         )
 
     async def _ticker(self) -> None:
-        interval = self.config.flush_interval_s
+        assert self._spool is not None
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._spill_now.wait(), interval)
-            bound = self._spill_now.is_set()
-            self._spill_now.clear()
+            await asyncio.sleep(self.config.flush_interval_s)
             self._seal()
             # Spill only when the sender cannot take the batch now: a healthy server gets it from memory.
-            if self._busy or bound or (self._spool is not None and len(self._spool)):
-                await self._spill()
+            if self._busy or len(self._spool):
+                self._spill()
 
-    # ---- sending ----
+    # ---- the output's thread: sending ----
 
     async def _sender(self) -> None:
         """Deliver batches one write at a time, the spool (older) before memory (newer)."""
@@ -307,7 +382,7 @@ class InfluxWriter:
             if outcome in ("ok", "dropped"):
                 self._busy = False
                 continue
-            await self._spill()
+            self._spill()
             if self._stopping:
                 return
             delay = self._backoff.next_delay()
@@ -319,18 +394,17 @@ class InfluxWriter:
     async def _send_spooled(self) -> tuple[Outcome, float | None]:
         assert self._spool is not None
         spool = self._spool
-        async with self._spool_lock:
-            entries, body = await asyncio.to_thread(spool.peek, self.config.batch_size)
+        entries, body = spool.peek(self.config.batch_size)
         if not entries:
             return "ok", None
         outcome, retry_after = await self._deliver(body, sum(entry.points for entry in entries))
         if outcome in ("ok", "dropped"):
             # Removed only once delivered (or rejected for good): a crash before this line replays them.
-            async with self._spool_lock:
-                await asyncio.to_thread(spool.remove_many, entries)
+            spool.remove_many(entries)
         return outcome, retry_after
 
     async def _send_memory(self) -> tuple[Outcome, float | None]:
+        assert self._spool is not None
         batches = [self._memory.popleft()]
         points = batches[0].points
         while self._memory and points + self._memory[0].points <= self.config.batch_size:
@@ -341,19 +415,21 @@ class InfluxWriter:
         # Write-ahead: a batch is on disk before it leaves, so a crash while the server holds it unanswered
         # loses nothing (the replay after a restart may write it twice: same points, same timestamps, stored
         # once). A batch the spool cannot take (disk error) is sent all the same, from memory.
-        await self._spill()
+        self._spool_batches(batches)
+        self._recount()
         outcome, retry_after = await self._deliver(b"".join(b.body for b in batches), points)
+        self._inflight = []
         if outcome not in ("ok", "dropped"):
-            await self._spill()  # any the spool could not take before the write, before anything newer
-            self._inflight = []
+            # Any the spool could not take before the write go first, before anything newer (the caller
+            # spills memory next; one that still cannot be spooled is then counted as lost).
+            self._memory.extendleft(reversed([b for b in batches if b.spooled is None]))
+            self._recount()
             return outcome, retry_after
-        assert self._spool is not None
-        async with self._spool_lock:
-            # Written ahead (or copied by the ticker) while in flight: the server has them now.
-            copies = [b.spooled for b in batches if b.spooled is not None]
-            self._inflight = []
-            if copies:
-                await asyncio.to_thread(self._spool.remove_many, copies)
+        self._recount()
+        # Written ahead (or copied by the ticker) while in flight: the server has them now.
+        copies = [b.spooled for b in batches if b.spooled is not None]
+        if copies:
+            self._spool.remove_many(copies)
         return outcome, retry_after
 
     async def _write(self, body: bytes) -> None:

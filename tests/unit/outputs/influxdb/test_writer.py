@@ -233,3 +233,51 @@ async def test_never_blocks_while_server_hangs(tmp_path: Path) -> None:
     answer.set()
     # Everything not delivered is on disk: 500 points, minus what the slow server took.
     assert w.spool_bytes > 0
+
+
+def poll_like_an_overloaded_poller(w: InfluxWriter, server: FakeServer, points: int) -> tuple[list[int], int]:
+    """Write ``points`` in batches of 50 and a partial one, then wait for them, without ever yielding."""
+    for start in range(0, points, 50):
+        w.write(samples(start, min(50, points - start)))
+        time.sleep(0.001)  # the loop busy with other work (time.sleep: holds the loop, not the CPU)
+    for _slice in range(1000):  # at most ~5 s
+        if len(server.lines()) == points:
+            break
+        time.sleep(0.005)
+    return values(server), w.queue_size
+
+
+async def test_delivers_while_the_callers_loop_never_yields(tmp_path: Path) -> None:
+    # An overloaded poller's loop: from the first write to the last check it never yields once. The output's
+    # own thread and loop seal, spool and deliver all the same: full batches at once, the last partial one at
+    # its flush tick.
+    server = FakeServer()
+    async with writer(tmp_path, server, batch_size=50, flush_interval_s=0.05) as w:
+        delivered, held = poll_like_an_overloaded_poller(w, server, 2025)
+    assert delivered == list(range(2025))  # every point, in order, once
+    assert held == 0
+    assert w.points_written == 2025
+    assert w.spool_bytes == 0
+
+
+async def test_exit_is_bounded_when_the_output_itself_hangs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A disk that hangs the spool's writes holds the output's thread, never the caller's exit.
+    server = FakeServer()
+    server.fail_with = OSError("down")
+    disk = threading.Event()
+    async with writer(tmp_path, server, shutdown_s=0.1) as w:
+        w.write(samples(0, 5))
+        await wait_for(lambda: server.calls >= 1 and w.spool_bytes > 0)
+        assert w._spool is not None
+        append = w._spool.append
+
+        def hanging(data: bytes) -> Any:
+            disk.wait(10)
+            return append(data)
+
+        w._spool.append = hanging  # type: ignore[method-assign]
+        w.write(samples(5, 5))  # a full batch: its spill hangs on the disk
+    assert "did not end within" in caplog.text
+    disk.set()
