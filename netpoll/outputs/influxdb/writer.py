@@ -468,11 +468,19 @@ class InfluxWriter:
         done.add_done_callback(lambda future: future.cancelled() or future.exception())
         thread = threading.Thread(target=run, name="influx-write", daemon=True)
         thread.start()
+        # The answer and the deadline settle the same future, whichever comes first: the sender is woken
+        # once, one loop iteration after the answer (each iteration of this loop is a GIL hand-off when the
+        # poller's thread keeps the CPU busy).
+        deadline = TimeoutError(f"no answer within the {self.config.timeout_s:g} s deadline")
+        timer = loop.call_later(self.config.timeout_s, settle, deadline)
         try:
-            await asyncio.wait_for(asyncio.shield(done), self.config.timeout_s)
-        except TimeoutError:
-            self._stuck.add(thread)
-            raise TimeoutError(f"no answer within the {self.config.timeout_s:g} s deadline") from None
+            await done
+        except TimeoutError as exc:
+            if exc is deadline:
+                self._stuck.add(thread)
+            raise
+        finally:
+            timer.cancel()
 
     async def _deliver(self, body: bytes, points: int) -> tuple[Outcome, float | None]:
         """Send one write; returns the outcome and the server's Retry-After (seconds), if any."""

@@ -25,12 +25,22 @@ class FakeServer:
         self.received: list[bytes] = []
         self.fail_with: Exception | None = None
         self.calls = 0
+        self._arrived = threading.Condition()
+        self._lines = 0
 
     def __call__(self, body: bytes) -> None:
         self.calls += 1
         if self.fail_with is not None:
             raise self.fail_with
-        self.received.append(body)
+        with self._arrived:
+            self.received.append(body)
+            self._lines += body.count(b"\n")
+            self._arrived.notify_all()
+
+    def wait_lines(self, count: int, timeout: float = 10.0) -> bool:
+        """Block the calling thread (not yielding to its loop) until ``count`` lines arrived."""
+        with self._arrived:
+            return self._arrived.wait_for(lambda: self._lines >= count, timeout)
 
     def lines(self) -> list[str]:
         return [line for body in self.received for line in body.decode().splitlines()]
@@ -235,16 +245,12 @@ async def test_never_blocks_while_server_hangs(tmp_path: Path) -> None:
     assert w.spool_bytes > 0
 
 
-def poll_like_an_overloaded_poller(w: InfluxWriter, server: FakeServer, points: int) -> tuple[list[int], int]:
-    """Write ``points`` in batches of 50 and a partial one, then wait for them, without ever yielding."""
+def poll_like_an_overloaded_poller(w: InfluxWriter, server: FakeServer, points: int) -> list[int]:
+    """Write ``points`` 50 at a time, each batch delivered before the next is written, never yielding."""
     for start in range(0, points, 50):
         w.write(samples(start, min(50, points - start)))
-        time.sleep(0.001)  # the loop busy with other work (time.sleep: holds the loop, not the CPU)
-    for _slice in range(1000):  # at most ~5 s
-        if len(server.lines()) == points:
-            break
-        time.sleep(0.005)
-    return values(server), w.queue_size
+        assert server.wait_lines(min(points, start + 50)), f"{start} of {points} delivered"
+    return values(server)
 
 
 async def test_delivers_while_the_callers_loop_never_yields(tmp_path: Path) -> None:
@@ -253,7 +259,8 @@ async def test_delivers_while_the_callers_loop_never_yields(tmp_path: Path) -> N
     # its flush tick.
     server = FakeServer()
     async with writer(tmp_path, server, batch_size=50, flush_interval_s=0.05) as w:
-        delivered, held = poll_like_an_overloaded_poller(w, server, 2025)
+        delivered = poll_like_an_overloaded_poller(w, server, 2025)
+        held = w.queue_size
     assert delivered == list(range(2025))  # every point, in order, once
     assert held == 0
     assert w.points_written == 2025
@@ -281,3 +288,4 @@ async def test_exit_is_bounded_when_the_output_itself_hangs(
         w.write(samples(5, 5))  # a full batch: its spill hangs on the disk
     assert "did not end within" in caplog.text
     disk.set()
+    assert await w._thread.stop(10.0)  # the thread ends, with its log lines, within this test
