@@ -38,11 +38,7 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_directory(self.path.parent)
 
     def discard(self) -> None:
         """Drop what was written; ``path`` stays as it was."""
@@ -63,6 +59,45 @@ def write_atomic(path: Path, data: bytes) -> None:
         file.discard()
         raise
     file.commit()
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` holding ``data``; a crash (even SIGKILL or power loss) leaves it whole or absent.
+
+    For a writer that alone names the files of its directory (the InfluxDB spool): as ``write_atomic``, but
+    through the fixed temporary name ``path`` + ``.tmp`` with plain ``os`` calls, 8 system calls instead of
+    13. Each one hands the GIL over, and getting it back takes up to 5 ms while another thread keeps the CPU
+    busy (the poller's, beside the output's thread).
+    """
+    tmp = path.with_name(f"{path.name}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
+    try:
+        fd = os.open(tmp, flags, 0o600)
+    except FileNotFoundError:  # its directory was removed meanwhile: made again, as write_atomic does
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, flags, 0o600)
+    try:
+        with memoryview(data) as view:
+            done = 0
+            while done < len(view):
+                done += os.write(fd, view[done:])
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        tmp.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+    os.replace(tmp, path)
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the renames and creations in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def append_durable(path: Path, data: bytes) -> None:

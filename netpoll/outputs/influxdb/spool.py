@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from netpoll.atomic_file import write_atomic
+from netpoll.atomic_file import write_new
 
 log = logging.getLogger("netpoll.outputs.influxdb.spool")
 
@@ -115,7 +116,7 @@ class Spool:
             self._next_seq += 1
             try:
                 # Write then rename, so a crash never leaves a half batch that would be replayed.
-                write_atomic(path, data)
+                write_new(path, data)
             except OSError as exc:
                 if exc.errno not in _FULL or not self._batches:
                     raise
@@ -174,7 +175,7 @@ class Spool:
             if taken and points + batch.points > max_points:
                 break
             try:
-                data = batch.path.read_bytes()
+                data = _read(batch.path, batch.size)
             except OSError as exc:
                 log.warning("spool: cannot read %s (%s); skipped", batch.path, exc)
                 self._batches.pop(index)
@@ -201,3 +202,17 @@ class Spool:
             return
         self._bytes -= batch.size
         batch.path.unlink(missing_ok=True)
+
+
+def _read(path: Path, size: int) -> bytes:
+    """A batch file's content in 3 system calls (``Path.read_bytes`` makes 9: see ``write_new``)."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        parts = [os.read(fd, size + 1)]
+        # Shorter than asked: the end of the file (a regular file's read is short only there).
+        while len(parts[-1]) > size:
+            size = 1 << 16
+            parts.append(os.read(fd, size + 1))
+    finally:
+        os.close(fd)
+    return b"".join(parts)

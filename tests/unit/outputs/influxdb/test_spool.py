@@ -102,7 +102,7 @@ def test_full_disk_drops_oldest_to_keep_the_newest(
     spool = Spool(tmp_path, max_bytes=100_000)
     for n in range(4):
         spool.append(batch(n))
-    real = spool_module.write_atomic
+    real = spool_module.write_new
     room = {"batches": 4}
 
     def disk(path: Path, data: bytes) -> None:
@@ -111,7 +111,7 @@ def test_full_disk_drops_oldest_to_keep_the_newest(
             raise OSError(errno.ENOSPC, "No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(spool_module, "write_atomic", disk)
+    monkeypatch.setattr(spool_module, "write_new", disk)
     for n in range(4, 10):
         spool.append(batch(n))
     assert spool.peek(1000)[1] == b"".join(batch(n) for n in range(6, 10))
