@@ -126,7 +126,8 @@ class PollScheduler:
         deadline_fraction: a poll's budget, as a fraction of its interval.
         observer: told of every poll's result and of every overloaded poll.
         stalled: seconds of event-loop lag since start (``LoopLagMonitor.stalled_s``); None: never stalled.
-        behind: how far behind the event loop runs now (``LoopLagMonitor.behind_s``); None: never behind.
+        behind: how far behind the event loop has run lately, a lag that lasts, not one stall
+            (``LoopLagMonitor.behind_s``); None: never behind.
         shed_lag_s: from this lag on, polls are not started (counted overloaded, reason ``shed``).
     """
 
