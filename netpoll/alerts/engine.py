@@ -309,24 +309,23 @@ class AlertEngine:
             self._edge_changes.add(key)  # gone from the edges file
             self._active_changed(key)  # and from the active one
 
-    def save(self, deadline: float | None = None) -> None:
+    def save(self) -> None:
         """Write the state files that changed since their last write (no-op without ``state_path``).
 
-        Errors are logged, not raised (the file stays due for the next save). A snapshot of the edges (one
-        record per interface and rule: seconds at tens of thousands of devices) not written by ``deadline``
-        (``time.monotonic()``) is abandoned; the active states, few and what a restart must not lose, are
-        always written.
+        Errors are logged, not raised (the file stays due for the next save).
         """
         if self._dirty:
             self._save_active()
         if self._edge_changes and not self._snapshotting:
-            self._save_edges(deadline)
+            self._save_edges()
 
     async def save_in_steps(self, deadline: float | None = None) -> None:
         """``save`` for an owner on the event loop: a snapshot of the edges is encoded in steps.
 
         The loop runs its polls between the steps; a cancellation abandons the snapshot, the files on disk
-        staying as they were.
+        staying as they were, and so does ``deadline`` (``time.monotonic()``) passing before it is written
+        (one record per interface and rule: seconds at tens of thousands of devices). The active states, few
+        and what a restart must not lose, are always written.
         """
         if self._dirty:
             self._save_active()
@@ -373,10 +372,10 @@ class AlertEngine:
         self._dirty = False
         self._last_save = time.monotonic()
 
-    def _save_edges(self, deadline: float | None = None, append_only: bool = False) -> bool:
+    def _save_edges(self, append_only: bool = False) -> None:
         """Append what changed to the journal, or write a new snapshot when the journal would outgrow it.
 
-        With ``append_only``, a snapshot due is left for later. Returns whether the changes are on disk.
+        With ``append_only``, a snapshot due is left for later (to ``save_in_steps``).
         """
         full, changes = self._edge_changes.take()
         files = self._edges_file
@@ -384,11 +383,10 @@ class AlertEngine:
         if files is not None:
             written = not full and files.append(lambda g: edge_journal_line(g, self._changed(changes)))
             if not written and not append_only:
-                written = files.write_snapshot(lambda g: dump_edges(self._states.items(), g), deadline)
+                written = files.write_snapshot(lambda g: dump_edges(self._states.items(), g))
             # Not written: a snapshot (which holds every change) is due at the next save.
             self._edge_changes.full = self._edge_changes.full or not written
         self._last_edges_save = time.monotonic()
-        return written
 
     def _changed(self, keys: set[StateKey]) -> Iterator[tuple[StateKey, RuleState | None]]:
         """The current state of each key, in a stable order (None: gone)."""

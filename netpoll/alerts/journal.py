@@ -108,18 +108,12 @@ class SnapshotJournal:
         self.journal_bytes += len(line)
         return True
 
-    def write_snapshot(
-        self, document_for: Callable[[int], dict[str, Any]], deadline: float | None = None
-    ) -> bool:
-        """Write ``document_for(next generation)`` as the snapshot and drop the journal; False if failed.
-
-        Not done by ``deadline`` (``time.monotonic()``), the write is abandoned: the snapshot and journal on
-        disk stay as they were, a consistent older state.
-        """
+    def write_snapshot(self, document_for: Callable[[int], dict[str, Any]]) -> bool:
+        """Write ``document_for(next generation)`` as the snapshot and drop the journal; False if failed."""
         generation = self.generation + 1
         try:
-            write_state_file(self.snapshot, document_for(generation), deadline)
-        except OSError as exc:  # TimeoutError among them
+            write_state_file(self.snapshot, document_for(generation))
+        except OSError as exc:
             return self._failed(exc)
         self._written(generation)
         return True
@@ -129,7 +123,8 @@ class SnapshotJournal:
     ) -> bool:
         """``write_snapshot`` from the event loop, encoded in steps between which the loop runs.
 
-        A cancellation leaves the files on disk as they were (and is raised).
+        Not done by ``deadline`` (``time.monotonic()``), the write is abandoned: the snapshot and journal on
+        disk stay as they were, a consistent older state. A cancellation leaves them so too (and is raised).
         """
         generation = self.generation + 1
         try:

@@ -394,20 +394,14 @@ def state_file_pieces(document: dict[str, Any]) -> Iterator[bytes]:
     yield b"}"
 
 
-def write_state_file(path: Path, document: dict[str, Any], deadline: float | None = None) -> None:
+def write_state_file(path: Path, document: dict[str, Any]) -> None:
     """Write a state file as compact JSON (``state_file_pieces``), atomically (never half a file).
 
     A crash leaves the old or the new file.
-
-    Raises:
-        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last piece; the file is left as
-            it was.
     """
     out = AtomicFile(path)
     try:
         for piece in state_file_pieces(document):
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError
             out.write(piece)
         out.commit()
     except BaseException:
@@ -425,16 +419,17 @@ async def write_state_file_in_steps(
     ``document`` may read live state; each of its records is consistent in itself.
 
     Raises:
-        TimeoutError: as ``write_state_file``; a cancellation, too, leaves the file as it was.
+        TimeoutError: ``deadline`` (``time.monotonic()``) passed before the last piece; the file is left as
+            it was, as it is by a cancellation.
     """
     out = AtomicFile(path)
     try:
         resume = time.monotonic() + step_s
         for piece in state_file_pieces(document):
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError
             out.write(piece)
             if time.monotonic() >= resume:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError
                 await asyncio.sleep(0)
                 resume = time.monotonic() + step_s
     except BaseException:

@@ -339,9 +339,9 @@ def test_state_written_at_breach_and_clear_not_for_events(
     written: list[str] = []
     real_write = journal_module.write_state_file
 
-    def counting_write(path: Path, document: dict[str, object], deadline: float | None = None) -> None:
+    def counting_write(path: Path, document: dict[str, object]) -> None:
         written.append(path.name)
-        real_write(path, document, deadline)
+        real_write(path, document)
 
     real_append = journal_module.append_durable
 
@@ -371,12 +371,12 @@ def test_an_alert_storm_appends_a_line_per_breach_not_every_active_state(
     snapshots: list[int] = []  # active states in each snapshot written
     real_write = journal_module.write_state_file
 
-    def counting_write(path: Path, document: dict[str, object], deadline: float | None = None) -> None:
+    def counting_write(path: Path, document: dict[str, object]) -> None:
         if path.name == "alerts.json":
             states = document["states"]
             assert isinstance(states, list)
             snapshots.append(len(states))
-        real_write(path, document, deadline)
+        real_write(path, document)
 
     monkeypatch.setattr(journal_module, "write_state_file", counting_write)
     monkeypatch.setattr(engine_module, "ACTIVE_JOURNAL_MIN_BYTES", 64 * 1024)
