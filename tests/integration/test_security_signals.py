@@ -43,6 +43,9 @@ BAD_COMMUNITY_NAMES = "1.3.6.1.2.1.11.4.0"
 USM_UNKNOWN_USERS = "1.3.6.1.6.3.15.1.1.3.0"
 USM_WRONG_DIGESTS = "1.3.6.1.6.3.15.1.1.5.0"
 GUESSES = 40
+# What net-snmp's tools print when the agent refuses an SNMPv3 request with a report.
+UNKNOWN_USER = "snmpget: Unknown user name"
+WRONG_KEY = "snmpget: Authentication failure (incorrect password, community or key)"
 
 
 def device(name: str, host: str, port: int, community: str) -> Device:
@@ -67,24 +70,28 @@ class Watch:
         return dict(record.fields), self.engine.evaluate(result.samples)
 
 
-async def run(*argv: str) -> str:
+async def run(*argv: str) -> tuple[str, str]:
+    """Run a command: what it printed on stdout and on stderr."""
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    out, _ = await asyncio.wait_for(proc.communicate(), 30)
-    return out.decode()
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    return out.decode(), err.decode()
 
 
 async def counter(agent: SnmpdAgent, oid: str) -> int:
     snmpget = require_binary("snmpget", "Debian package snmp")
-    out = await run(snmpget, "-v2c", "-c", agent.community, "-Oqv", f"{agent.host}:{agent.port}", oid)
+    out, _ = await run(snmpget, "-v2c", "-c", agent.community, "-Oqv", f"{agent.host}:{agent.port}", oid)
     return int(out.split()[-1])
 
 
-async def attempts(commands: Sequence[Sequence[str]], batch: int = 10) -> None:
-    """Run failing net-snmp commands, ``batch`` at a time (each waits out its own short timeout)."""
+async def attempts(commands: Sequence[Sequence[str]], batch: int = 10) -> list[str]:
+    """Run failing net-snmp commands, ``batch`` at a time: the error each printed."""
+    errors: list[str] = []
     for start in range(0, len(commands), batch):
-        await asyncio.gather(*(run(*argv) for argv in commands[start : start + batch]))
+        ran = await asyncio.gather(*(run(*argv) for argv in commands[start : start + batch]))
+        errors += [err.strip() for _, err in ran]
+    return errors
 
 
 def fired(alerts: list[Alert], rule: str, state: str) -> bool:
@@ -99,14 +106,18 @@ async def test_guessed_communities_and_users_raise_the_rates_and_the_rules(
     target = f"{agent.host}:{agent.port}"
     dev = device("r1", agent.host, agent.port, agent.community)
     user = agent.v3_users["sha_nopriv"]
-    quick = ["-r", "0", "-t", "0.2"]
+    # A bad community gets no answer, so each guess waits out a short timeout. An SNMPv3 attempt is an
+    # exchange (engine discovery, then the request the agent refuses with a report): its timeout is long
+    # so that a busy machine cannot cut it short before the refused request is sent.
+    unanswered = ["-r", "0", "-t", "0.2"]
+    answered = ["-r", "0", "-t", "10"]
     guesses = [
-        [snmpget, "-v2c", "-c", f"guess{i}", *quick, target, "1.3.6.1.2.1.1.5.0"] for i in range(GUESSES)
+        [snmpget, "-v2c", "-c", f"guess{i}", *unanswered, target, "1.3.6.1.2.1.1.5.0"] for i in range(GUESSES)
     ]
-    unknown = [[snmpget, "-v3", "-l", "noAuthNoPriv", "-u", f"nosuch{i}", *quick, target, "1.3.6.1.2.1.1.5.0"]
-               for i in range(5)]  # fmt: skip
+    unknown = [[snmpget, "-v3", "-l", "noAuthNoPriv", "-u", f"nosuch{i}", *answered, target,
+                "1.3.6.1.2.1.1.5.0"] for i in range(5)]  # fmt: skip
     wrong_key = [[snmpget, "-v3", "-l", "authNoPriv", "-u", user.name, "-a", "SHA", "-A", f"wrong-key-{i}",
-                  *quick, target, "1.3.6.1.2.1.1.5.0"] for i in range(5)]  # fmt: skip
+                  *answered, target, "1.3.6.1.2.1.1.5.0"] for i in range(5)]  # fmt: skip
     async with SnmpClientPool() as pool:
         watch = Watch(pool)
         first_poll = time.monotonic()
@@ -118,12 +129,14 @@ async def test_guessed_communities_and_users_raise_the_rates_and_the_rules(
             for oid in (BAD_COMMUNITY_NAMES, USM_UNKNOWN_USERS, USM_WRONG_DIGESTS)
         }
         started = time.monotonic()
-        await attempts([*guesses, *unknown, *wrong_key])
+        errors = await attempts([*guesses, *unknown, *wrong_key])
         after = {oid: await counter(agent, oid) for oid in before}
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
         second_poll = time.monotonic()
         second, alerts = await watch.poll(dev)
         second_done = time.monotonic()
+    # Each SNMPv3 attempt was refused by the agent (a timeout would mean it never reached the check).
+    assert errors[GUESSES:] == [UNKNOWN_USER] * 5 + [WRONG_KEY] * 5, errors[GUESSES:]
     grown = {oid: after[oid] - before[oid] for oid in before}
     assert grown[BAD_COMMUNITY_NAMES] >= GUESSES
     assert grown[USM_UNKNOWN_USERS] >= 5
@@ -204,10 +217,10 @@ async def _restart_trap(receiver: TrapReceiver) -> Trap:
 
 async def _set(agent: SnmpsimAgent, community: str, oid: str, kind: str, value: int) -> None:
     snmpset = require_binary("snmpset", "Debian package snmp")
-    out = await run(
+    out, err = await run(
         snmpset, "-v2c", "-c", community, "-Oqv", f"{agent.host}:{agent.port}", oid, kind, str(value)
     )
-    assert out.strip(), f"SET {oid} refused"
+    assert out.strip(), f"SET {oid} refused: {err.strip()}"
 
 
 @pytest.mark.parametrize(
