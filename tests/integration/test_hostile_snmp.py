@@ -131,7 +131,9 @@ async def test_a_panic_in_the_daemon_pool_is_one_failed_poll() -> None:
     """Without ``check_replies``: gufo's first panic on a device caught and counted, later ones prevented."""
     with StandinAgent("127.0.0.2", reply=lambda request, agent: [b"\x30\x81"]) as bad:
         async with SnmpClientPool(backend="gufo") as pool:
-            client = pool.client_for("127.0.0.2", bad.port, settings(bad.port, "gufo"))
+            client = pool.client_for(
+                "127.0.0.2", bad.port, settings(bad.port, "gufo", 5.0)
+            )  # answers at once
             errors = []
             for _ in range(3):
                 with pytest.raises(SnmpDecodeError) as caught:
@@ -146,6 +148,11 @@ async def test_a_panic_in_the_daemon_pool_is_one_failed_poll() -> None:
 HEALTHY = 20
 
 
+# The healthy agents answer in milliseconds; a request that waits this long was lost (the timeout leaves room
+# for a busy machine: 20 agent threads and a flooder share the GIL with the poller).
+REQUEST_TIMEOUT_S = 3.0
+
+
 def healthy_agents(stack: contextlib.ExitStack) -> list[StandinAgent]:
     return [
         stack.enter_context(StandinAgent(f"127.0.0.{20 + i}", Table(device_rows(name=f"healthy{i}"))))
@@ -158,7 +165,7 @@ def inventory(agents: list[StandinAgent], backend: str) -> list[Device]:
         Device(
             name=f"healthy{i}",
             address=agent.address,
-            snmp=settings(agent.port, backend, timeout_s=1.0).model_copy(update={"retries": 1}),
+            snmp=settings(agent.port, backend, timeout_s=REQUEST_TIMEOUT_S).model_copy(update={"retries": 1}),
         )
         for i, agent in enumerate(agents)
     ]
@@ -174,7 +181,9 @@ async def poll_rounds(devices: list[Device], backend: str, rounds: int) -> list[
         loop = asyncio.get_running_loop()
         for _ in range(rounds):
             started = loop.time()
-            results += await asyncio.gather(*(poller.run(d, Budget.start(1.9)) for d in devices))
+            # Less than two request timeouts: a request lost to hostile traffic (its retry) fails the poll.
+            budget = 2 * REQUEST_TIMEOUT_S - 0.1
+            results += await asyncio.gather(*(poller.run(d, Budget.start(budget)) for d in devices))
             await asyncio.sleep(max(0.0, 1.0 - (loop.time() - started)))
     return results
 
@@ -266,7 +275,7 @@ async def test_a_flood_of_unsolicited_replies_delays_no_poll(
             thread.join(5)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
     assert all(r.ok for r in results), [r.error for r in results if not r.ok]
-    assert max(r.duration_s for r in results) < 1.0
+    assert max(r.duration_s for r in results) < REQUEST_TIMEOUT_S  # no request waited out its timeout
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "127.0.0.98" in r.getMessage()]
     assert len(warnings) <= 1
     slowest_ms = max(r.duration_s for r in results) * 1000

@@ -87,7 +87,7 @@ def test_endpoint_under_idle_connections(tmp_path: Path) -> None:
               f" (then {again_s * 1000:.0f} ms);"
               f" ping gaps {min(gaps):.2f}-{max(gaps):.2f} s")  # fmt: skip
         assert gaps
-        assert max(gaps) < INTERVAL + 1.0, gaps
+        assert max(gaps) < 2 * INTERVAL, gaps  # no ping missed while the endpoint was flooded
     finally:
         for sock in idle:
             sock.close()

@@ -142,15 +142,20 @@ async def test_unresolvable_name_is_result_code_2() -> None:
 async def test_slow_resolver_is_result_code_2(monkeypatch: pytest.MonkeyPatch) -> None:
     _need_root()
 
+    release = threading.Event()
+
     def slow(*args: Any, **kwargs: Any) -> Any:
-        time.sleep(1.0)
+        release.wait(10.0)
         raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
 
     monkeypatch.setattr(socket, "getaddrinfo", slow)
-    async with IcmpProber(resolve_timeout=0.2) as prober:
-        started = time.monotonic()
-        result = await prober.probe_stats("slow.example", count=1, timeout=0.5)
-        assert time.monotonic() - started < 0.8
+    try:
+        async with IcmpProber(resolve_timeout=0.2) as prober:
+            started = time.monotonic()
+            result = await prober.probe_stats("slow.example", count=1, timeout=0.5)
+            assert time.monotonic() - started < 3.0  # the resolver would take 10 s
+    finally:
+        release.set()
     assert result.stats.result_code is ResultCode.ERROR
     assert result.error is not None
     assert "within 0.2 s" in result.error
@@ -247,7 +252,7 @@ async def test_injected_loss_is_measured(lossy_ns: Netns) -> None:
 
 
 async def test_silent_address_is_total_loss_in_time(lossy_ns: Netns) -> None:
-    count, interval, timeout = 3, 0.2, 0.5
+    count, interval, timeout = 3, 0.2, 2.0
     async with IcmpProber() as prober:
         started = time.monotonic()
         result = await prober.probe_stats(
@@ -255,7 +260,9 @@ async def test_silent_address_is_total_loss_in_time(lossy_ns: Netns) -> None:
         )
         elapsed = time.monotonic() - started
     sample = result.sample(device=result.address)
-    assert elapsed <= count * interval + timeout, elapsed
+    # The last echo's timeout runs from its send, (count - 1) x interval = 0.4 s in: about 2.4 s in all, where
+    # waiting out each echo in turn would take count x timeout = 6 s. A busy machine gets a second.
+    assert elapsed <= (count - 1) * interval + timeout + 1.0, elapsed
     fields = sample.fields
     assert fields["packets_transmitted"] == 3
     assert fields["packets_received"] == 0
@@ -455,12 +462,14 @@ async def test_closing_under_running_probes_neither_hangs_nor_raises() -> None:
     prober = IcmpProber(burst=16)
     await prober.__aenter__()
     tasks = [
-        asyncio.create_task(prober.probe_stats(f"127.4.0.{n}", count=3, interval=0.3, timeout=0.5))
+        asyncio.create_task(prober.probe_stats(f"127.4.0.{n}", count=3, interval=1.0, timeout=1.0))
         for n in range(1, 201)
     ]
-    await asyncio.sleep(0.1)
+    # Every probe has sent its first echo (a few loop turns at 16 a burst) and none has ended (they run 3 s);
+    # after the close, each ends at its next send (1 s apart), which fails.
+    await asyncio.sleep(0.3)
     await prober.__aexit__(None, None, None)
-    async with asyncio.timeout(3):
+    async with asyncio.timeout(5):
         results = await asyncio.gather(*tasks)
     assert all(result.stats.transmitted >= 1 for result in results)
     assert all(result.error is not None for result in results)

@@ -147,7 +147,8 @@ def test_three_second_server_sigkill_loses_at_most_one_flush_interval(
         assert len(series) == len(set(series)), (device, "a replayed point was stored twice")
         before_kill = [t for t in series if t <= killed_at]
         assert len(before_kill) >= 6, (device, before_kill)
-        gaps = [(a, b) for a, b in itertools.pairwise(before_kill) if b - a > 1.6 * INTERVAL]
+        # A missed poll leaves 2 intervals between points; a late one (a busy machine) less.
+        gaps = [(a, b) for a, b in itertools.pairwise(before_kill) if b - a > 1.9 * INTERVAL]
         assert not gaps, (device, gaps)
         # Polls come every INTERVAL: the oldest point lost is the poll after the newest one stored.
         cadence = statistics.median(b - a for a, b in itertools.pairwise(before_kill))

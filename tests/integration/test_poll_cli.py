@@ -61,7 +61,7 @@ def test_one_failing_device_does_not_hide_the_others(
     good = f"{snmpd.host}:{snmpd.port}"
     dead = f"127.0.0.1:{free_port('udp')}"
     monkeypatch.setenv("NETPOLL_SNMP_COMMUNITY", snmpd.community)
-    code, out, err = run(capsys, good, dead, "--format", "json", "--timeout", "0.5", "--retries", "0")
+    code, out, err = run(capsys, good, dead, "--format", "json", "--timeout", "5", "--retries", "1")
     assert code == 1
     records = json.loads(out)
     ok = {r["tags"]["device"]: r["fields"]["poll_ok"] for r in records if r["measurement"] == "snmp"}
@@ -93,9 +93,9 @@ def test_snmpv3_auth_priv_and_wrong_key(
     assert user.priv_key not in out + err
 
     monkeypatch.setenv("NETPOLL_SNMP_AUTH_KEY", "wrong-auth-key-123")
-    code, out, err = run(capsys, *args, "--format", "json", "--timeout", "1", "--retries", "0")
+    code, out, err = run(capsys, *args, "--format", "json", "--timeout", "10", "--retries", "0")
     assert code == 1
-    assert "auth" in err.lower()
+    assert f"{target}: SNMPv3 authentication failed" in err  # refused, not timed out
     assert "wrong-auth-key-123" not in out + err
 
 

@@ -332,7 +332,7 @@ async def test_v3_wrong_auth_key_is_an_auth_error_not_a_timeout(
 async def test_v3_unknown_user_is_an_auth_error(pool: SnmpClientPool, snmpd: SnmpdAgent) -> None:
     user = snmpd.v3_users["sha256_aes128"]
     stranger = V3User("nobody-here", user.auth_protocol, user.auth_key, user.priv_protocol, user.priv_key)
-    client = pool.client(device("v3", snmpd.host, v3_settings(stranger, snmpd.port, timeout_s=2.0)))
+    client = pool.client(device("v3", snmpd.host, v3_settings(stranger, snmpd.port, timeout_s=10.0)))
     with pytest.raises(SnmpAuthError):
         await client.walk(IF_DESCR)
 
@@ -401,7 +401,8 @@ async def test_pool_close_releases_every_socket(backend: str, snmpd: SnmpdAgent)
 async def test_gufo_holds_a_socket_only_while_polling(snmpd: SnmpdAgent) -> None:
     """A v2c session idle for ``session_idle_s`` is closed; the next request opens one again."""
     before = open_sockets()
-    async with SnmpClientPool(backend="gufo", session_idle_s=0.05) as pool:
+    # Idle long enough that no session is swept while the others are read on a busy machine.
+    async with SnmpClientPool(backend="gufo", session_idle_s=1.0) as pool:
         clients = [
             pool.client(device(name, snmpd.host, v2c_settings(snmpd.community, snmpd.port)))
             for name in ("r1", "r2", "r3")
@@ -409,7 +410,7 @@ async def test_gufo_holds_a_socket_only_while_polling(snmpd: SnmpdAgent) -> None
         for client in clients:
             assert SYS_NAME in await client.get([SYS_NAME])
         assert open_sockets() == before + 3
-        for _ in range(100):  # bounded: the sweep runs every 50 ms
+        for _ in range(500):  # bounded (10 s): a session is swept after 1 s idle
             if open_sockets() == before:
                 break
             await asyncio.sleep(0.02)
@@ -615,7 +616,8 @@ async def test_v3_survives_an_agent_restart(
     # (or this snmpd without a fixed engine ID) comes back with another engine ID: the keys localised for
     # the old one no longer match.
     agent = snmpd_factory(extra_config="exactEngineID 0x80001f8880a1b2c3d4e5f60718" if same_engine_id else "")
-    settings = v3_settings(agent.v3_users["sha256_aes128"], agent.port, timeout_s=1.0, retries=1)
+    # The agent answers at once; the timeout only bounds a busy machine's rediscovery exchanges.
+    settings = v3_settings(agent.v3_users["sha256_aes128"], agent.port, timeout_s=10.0, retries=1)
     client = pool.client(device("v3", agent.host, settings))
     assert SYS_NAME in await client.get([SYS_NAME])
     agent.stop()

@@ -67,7 +67,7 @@ def test_real_traps_and_informs_with_an_inventory() -> None:
             # snmpinform exits 0 only when the Response came back: the inform was acknowledged (when the
             # receiver's reader takes it from the queue, so read while it waits).
             code, trap = await asyncio.gather(
-                send(snmpinform, "-t", "3", "-r", "0", *v2c, COLD_START), next_trap(traps)
+                send(snmpinform, "-t", "10", "-r", "0", *v2c, COLD_START), next_trap(traps)
             )
             assert code == 0
             assert (trap.name, trap.notification.kind) == ("coldStart", "inform")
@@ -108,8 +108,8 @@ def test_cli_prints_json_on_ipv6() -> None:
             ifname = ("1.3.6.1.2.1.31.1.1.1.1.3", "s", "eth\x1b[2J0")  # a hostile interface name
             trap = [snmptrap, "-v2c", "-c", "any", target, "", LINK_DOWN, *IF_INDEX_3, *ifname]
             assert subprocess.run(trap, timeout=10, check=False).returncode == 0
-            inform = [snmpinform, "-v2c", "-c", "any", "-t", "3", "-r", "0", target, "", COLD_START]
-            assert subprocess.run(inform, timeout=10, check=False).returncode == 0
+            inform = [snmpinform, "-v2c", "-c", "any", "-t", "10", "-r", "0", target, "", COLD_START]
+            assert subprocess.run(inform, timeout=20, check=False).returncode == 0
             out, err = proc.communicate(timeout=10)
         finally:
             if proc.poll() is None:

@@ -69,7 +69,7 @@ def test_net_snmp_notifications_decode_alike_and_informs_are_answered() -> None:
             assert await send(snmptrap, *v1, "3", "0", "", *_varbinds(V1_VALUES[:2])) == 0
             v2c = ["-v2c", "-c", "public", target]
             assert await send(snmptrap, *v2c, "12345", f"{X}.0.1", *_varbinds(V2C_VALUES)) == 0
-            inform = ["-v2c", "-c", "s3cret", "-t", "3", "-r", "0", target]
+            inform = ["-v2c", "-c", "s3cret", "-t", "10", "-r", "0", target]
             assert await send(snmpinform, *inform, "4294967295", f"{X}.0.2", *_varbinds(V2C_VALUES)) == 0
             assert await send(snmpinform, *inform, "", "1.3.6.1.6.3.1.1.5.1") == 0
             assert await send(snmpinform, *inform, "", f"{X}.0.3", *_varbinds(PYSNMP_INFORM)) == 0

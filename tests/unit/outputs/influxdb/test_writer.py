@@ -239,7 +239,7 @@ async def test_never_blocks_while_server_hangs(tmp_path: Path) -> None:
         started = time.monotonic()
         for n in range(100):
             w.write(samples(n * 5, 5))
-        assert time.monotonic() - started < 0.2
+        assert time.monotonic() - started < 2.0  # blocked, it would wait out the server's 5 s
     answer.set()
     # Everything not delivered is on disk: 500 points, minus what the slow server took.
     assert w.spool_bytes > 0
