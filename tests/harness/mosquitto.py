@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import aiomqtt
 
 from tests.harness.ports import free_port
 from tests.harness.process import ServerHandle, ServerProcess, require_binary, tcp_ready
@@ -56,3 +60,24 @@ def start_mosquitto(workdir: Path, port: int | None = None, extra_config: str = 
     )
     process.start()
     return MqttBroker(host="127.0.0.1", port=port, workdir=workdir, process=process)
+
+
+async def retained(broker: MqttBroker, topic: str, timeout: float = 10.0) -> dict[str, bytes]:
+    """The retained messages a subscriber connecting now receives on ``topic`` (payload by topic).
+
+    No settling delay: the broker queues the retained messages when it accepts the subscription, so a marker
+    published after that, on a topic of this client's own, arrives after the last of them.
+    """
+    got: dict[str, bytes] = {}
+    marker = f"np-marker/{uuid.uuid4().hex}"
+    async with aiomqtt.Client(broker.host, broker.port, identifier=f"late-{uuid.uuid4().hex[:8]}") as late:
+        await late.subscribe(topic, qos=1)
+        await late.subscribe(marker, qos=1)
+        await late.publish(marker, b"end", qos=1)
+        async with asyncio.timeout(timeout):
+            async for message in late.messages:
+                if str(message.topic) == marker:
+                    break
+                if message.retain:
+                    got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
+    return got

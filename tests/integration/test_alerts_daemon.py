@@ -31,7 +31,7 @@ import pytest
 
 from netpoll.measurements import MODEL
 from tests.harness.lineprotocol import parse_lines
-from tests.harness.mosquitto import MqttBroker
+from tests.harness.mosquitto import MqttBroker, retained
 from tests.harness.ports import free_port
 from tests.harness.snmpd import SnmpdAgent
 
@@ -169,18 +169,6 @@ class Subscriber:
             if time.monotonic() > deadline or (alive and daemon.proc.poll() is not None):
                 raise AssertionError(f"timed out waiting for {what}; daemon log:\n{daemon.log()[-4000:]}")
             await asyncio.sleep(0.1)
-
-
-async def retained(broker: MqttBroker, topic: str) -> dict[str, bytes]:
-    got: dict[str, bytes] = {}
-    async with aiomqtt.Client(broker.host, broker.port) as late:
-        await late.subscribe(topic, qos=1)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.7):
-                async for message in late.messages:
-                    if message.retain:
-                        got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
-    return got
 
 
 async def test_unreachable_breach_sigkill_restart_clear(

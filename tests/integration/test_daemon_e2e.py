@@ -262,7 +262,7 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def _gaps_ok(stamps: list[int], down: tuple[float, float]) -> list[str]:
-    """Problems: duplicates, or gaps over 1.6 intervals other than the daemon's own downtime.
+    """Problems: duplicates, or gaps over 1.9 intervals (a missed poll) other than the daemon's own downtime.
 
     ``down`` is (SIGTERM time, restart time): the one allowed gap starts before the first and ends within an
     interval (plus start-up) after the second.
@@ -271,8 +271,8 @@ def _gaps_ok(stamps: list[int], down: tuple[float, float]) -> list[str]:
     if len(stamps) != len(set(stamps)):
         problems.append(f"{len(stamps) - len(set(stamps))} duplicate timestamps")
     for before, after in itertools.pairwise(stamps):
-        if after - before > INTERVAL * 1600:
-            spans_restart = before / 1000 <= down[0] and down[1] <= after / 1000 <= down[1] + INTERVAL + 6
+        if after - before > INTERVAL * 1900:  # a late poll (a busy machine) leaves less than 2 intervals
+            spans_restart = before / 1000 <= down[0] and down[1] <= after / 1000 <= down[1] + INTERVAL + 12
             if not spans_restart:
                 problems.append(f"gap {before}..{after} ({(after - before) / 1000:.1f} s)")
     return problems

@@ -27,7 +27,7 @@ from netpoll.alerts.rules import parse_rules
 from netpoll.config import MqttConfig, TlsConfig
 from netpoll.outputs.mqtt.publisher import MqttPublisher
 from netpoll.sample import Sample
-from tests.harness.mosquitto import MqttBroker
+from tests.harness.mosquitto import MqttBroker, retained
 from tests.harness.ports import free_port
 
 pytestmark = [pytest.mark.network, pytest.mark.timeout(120)]
@@ -58,19 +58,6 @@ def options(broker: MqttBroker, prefix: str, **kwargs: Any) -> MqttConfig:
 
 def fast(publisher_options: MqttConfig) -> MqttPublisher:
     return MqttPublisher(publisher_options, backoff_base=0.05, backoff_cap=0.5, publish_timeout=3)
-
-
-async def retained(broker: MqttBroker, topic: str, settle: float = 0.5) -> dict[str, bytes]:
-    """What a subscriber connecting now receives on ``topic`` (retained messages only)."""
-    got: dict[str, bytes] = {}
-    async with aiomqtt.Client(broker.host, broker.port, identifier=f"late-{uuid.uuid4().hex[:8]}") as late:
-        await late.subscribe(topic, qos=1)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(settle):
-                async for message in late.messages:
-                    if message.retain:
-                        got[str(message.topic)] = bytes(message.payload)  # type: ignore[arg-type]
-    return got
 
 
 async def collect(client: aiomqtt.Client, into: list[tuple[str, bytes]]) -> None:
@@ -176,10 +163,11 @@ async def test_last_will_offline_when_killed(mosquitto: MqttBroker) -> None:
         await asyncio.wait_for(proc.wait(), 10)
         # The broker sees the socket close and publishes the will (retained).
         status: dict[str, bytes] = {}
-        for _ in range(20):
-            status = await retained(mosquitto, f"{prefix}/status/#", settle=0.3)
+        for _ in range(50):  # bounded: 10 s
+            status = await retained(mosquitto, f"{prefix}/status/#")
             if status.get(f"{prefix}/status/victim") == b"offline":
                 break
+            await asyncio.sleep(0.2)
         assert status == {f"{prefix}/status/victim": b"offline"}
     finally:
         if proc.returncode is None:
