@@ -645,6 +645,8 @@ class Daemon:
                 self._monitor.overload or "none",
                 ", ".join(sorted(cycle.slow_devices)[:5]),
             )
+        elif self._monitor.overload:  # no poll lost, but many started late: at capacity
+            log.warning("cycle %d: behind schedule: %s", self.cycle_no, self._monitor.overload)
         if self.settings.console:
             self._print_summary(cycle, figures, sample)
 

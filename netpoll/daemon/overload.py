@@ -41,6 +41,16 @@ STALL_S = 1.0
 # capacity shows (p99 0.11-0.27 s at 20,000 devices on one core), low enough that the timers of a stop
 # signal's grace period and of the output still fire about on time.
 SHED_LAG_S = 1.0
+# A cycle that started this share of its polls late (``polls_late``), and at least LATE_MIN_POLLS of them,
+# is a poller at its capacity before it loses a poll: ``/healthz`` says degraded. A few late polls (a stall,
+# a reload) are not; 20,000 devices within one core's capacity start none late.
+LATE_SHARE = 0.1
+LATE_MIN_POLLS = 10
+
+
+def behind_on_schedule(late: int, due: int) -> bool:
+    """Whether ``late`` of ``due`` polls started late is a poller at its capacity (see :data:`LATE_SHARE`)."""
+    return late >= max(LATE_MIN_POLLS, LATE_SHARE * due)
 
 
 def classify(result: ProbeResult | None, stalled_s: float = 0.0, queued_s: float = 0.0) -> Reason | None:

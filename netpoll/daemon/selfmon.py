@@ -9,7 +9,8 @@ read live at scrape time by a collector, so a scrape never lags a cycle behind. 
 
 Health (``/healthz``): unhealthy when the scheduler is not running or no cycle ended for three cycle lengths;
 *degraded* (still healthy: restarting an overloaded poller helps nobody) when the last cycle had overloaded
-polls, with the figures that say how far behind the poller is and what to do about it.
+polls, or started many of its polls late, with the figures that say how far behind the poller is and what
+to do about it.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from prometheus_client.registry import Collector
 
 from netpoll import __version__, defaults
 from netpoll.daemon.looplag import LagFigures, p99
-from netpoll.daemon.overload import REASONS
+from netpoll.daemon.overload import REASONS, behind_on_schedule
 from netpoll.daemon.scheduler import CycleStats
 from netpoll.daemon.status import StatusBoard
 from netpoll.inputs.icmp.channel import REFUSED as ICMP_REFUSED
@@ -256,15 +257,22 @@ ADVICE = (
 
 
 def _overload_text(cycle: CycleStats, lag_p99_ms: float, loop: LagFigures) -> str:
-    """How far behind the poller was in a cycle, and what to do; "" when no poll was overloaded."""
-    if not cycle.polls_overloaded:
-        return ""
+    """How far behind the poller was in a cycle, and what to do; "" when it kept up.
+
+    Overloaded polls first (data was lost); else many polls started late (none lost yet, the poller is at
+    its capacity: :func:`netpoll.daemon.overload.behind_on_schedule`).
+    """
     due = cycle.polls_ok + cycle.polls_failed + cycle.polls_overloaded
-    reasons = ", ".join(f"{reason} {cycle.overloaded[reason]}" for reason in REASONS)
+    if cycle.polls_overloaded:
+        reasons = ", ".join(f"{reason} {cycle.overloaded[reason]}" for reason in REASONS)
+        what = f"{cycle.polls_overloaded} of {due} polls overloaded in the last cycle ({reasons})"
+    elif behind_on_schedule(cycle.polls_late, due):
+        what = f"{cycle.polls_late} of {due} polls started late in the last cycle (none lost)"
+    else:
+        return ""
     return (
-        f"{cycle.polls_overloaded} of {due} polls overloaded in the last cycle ({reasons}); "
-        f"poll start lag p99 {lag_p99_ms / 1000.0:.1f} s, event-loop lag p99 {loop.p99_s * 1000.0:.0f} ms: "
-        f"{ADVICE}"
+        f"{what}; poll start lag p99 {lag_p99_ms / 1000.0:.1f} s, "
+        f"event-loop lag p99 {loop.p99_s * 1000.0:.0f} ms: {ADVICE}"
     )
 
 

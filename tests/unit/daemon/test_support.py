@@ -199,6 +199,32 @@ async def test_healthz_is_degraded_while_polls_are_overloaded() -> None:
         assert await _get(endpoint.port, "/healthz") == ("HTTP/1.1 200 OK", "ok\n")
 
 
+@pytest.mark.parametrize(
+    ("due", "late", "degraded"),
+    [
+        (100, 9, False),  # a few late polls (a stall, a reload): not the poller's capacity
+        (100, 10, True),
+        (20_000, 1_999, False),  # under a tenth
+        (20_000, 2_000, True),
+        (9, 9, False),  # a small fleet: fewer than 10 late polls never degrade it
+    ],
+)
+def test_healthz_is_degraded_when_many_polls_start_late(due: int, late: int, degraded: bool) -> None:
+    monitor = SelfMonitor("poller1", "0/1")
+    monitor.running = True
+    cycle = CycleStats(polls_ok=due, polls_late=late)
+    cycle.start_lags_ms.extend([10.0] * (due - late) + [9_000.0] * late)
+    monitor.cycle_sample(cycle, SinkFigures(0, 0, 1.0, 10), devices=due, loop=LagFigures(0.4, 1.0))
+    healthy, text = monitor.health()
+    assert healthy
+    if not degraded:
+        assert text == "ok"
+        return
+    assert text.startswith(f"degraded: {late} of {due} polls started late in the last cycle (none lost); ")
+    assert "poll start lag p99 9.0 s, event-loop lag p99 400 ms" in text
+    assert "shard the inventory" in text
+
+
 async def test_http_endpoint_port_taken_is_one_line_error() -> None:
     monitor = SelfMonitor("poller1", "0/1")
     async with HttpEndpoint(monitor, "127.0.0.1", 0) as first:
