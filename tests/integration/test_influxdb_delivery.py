@@ -108,7 +108,8 @@ async def test_a_server_back_from_an_outage_is_found_within_seconds(
             found = time.monotonic() - back
         finally:
             server.stop()
-    assert found <= 5.5, f"found {found:.1f} s after the server came back"
+    # One capped delay (5 s) and the write itself; a busy machine gets 3 s more, still far from 30 s.
+    assert found <= 8.0, f"found {found:.1f} s after the server came back"
 
 
 @pytest.fixture
