@@ -20,6 +20,7 @@ import pytest
 
 from netpoll.cli.main import main
 from netpoll.inputs.icmp import IcmpProber, ResultCode
+from netpoll.inputs.icmp.channel import Channel
 from netpoll.inventory.models import Device, PingSettings
 from netpoll.probe import Budget
 from tests.harness.netns import Netns
@@ -457,19 +458,32 @@ def test_cli_ping_user_mistakes_are_one_line(
     assert message in err[0]
 
 
-async def test_closing_under_running_probes_neither_hangs_nor_raises() -> None:
+async def test_closing_under_running_probes_neither_hangs_nor_raises(monkeypatch: pytest.MonkeyPatch) -> None:
     _need_root()
+    sent_to: set[str] = set()
+    send = Channel.send
+
+    def counted(
+        channel: Channel, probe: Any, index: int, sockaddr: tuple[Any, ...], payload_size: int
+    ) -> None:
+        sent_to.add(sockaddr[0])
+        send(channel, probe, index, sockaddr, payload_size)
+
+    monkeypatch.setattr(Channel, "send", counted)
     prober = IcmpProber(burst=16)
     await prober.__aenter__()
     tasks = [
-        asyncio.create_task(prober.probe_stats(f"127.4.0.{n}", count=3, interval=1.0, timeout=1.0))
+        asyncio.create_task(prober.probe_stats(f"127.4.0.{n}", count=3, interval=2.0, timeout=2.0))
         for n in range(1, 201)
     ]
-    # Every probe has sent its first echo (a few loop turns at 16 a burst) and none has ended (they run 3 s);
-    # after the close, each ends at its next send (1 s apart), which fails.
-    await asyncio.sleep(0.3)
+    # Closed once every probe has sent its first echo (a few loop turns at 16 a burst, after the addresses'
+    # resolution in worker threads, slow on a busy machine) and before any has ended (they run 6 s): each
+    # then ends at its next send (2 s apart), which fails.
+    async with asyncio.timeout(10):
+        while len(sent_to) < 200:  # noqa: ASYNC110 - filled by the prober's sends
+            await asyncio.sleep(0.01)
     await prober.__aexit__(None, None, None)
-    async with asyncio.timeout(5):
+    async with asyncio.timeout(10):
         results = await asyncio.gather(*tasks)
     assert all(result.stats.transmitted >= 1 for result in results)
     assert all(result.error is not None for result in results)
