@@ -17,11 +17,23 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+# How often stop_task cancels a task again while it has not ended: long enough for a task's own clean-up on
+# cancellation, short against a shutdown budget.
+RECANCEL_S = 0.5
+
+
 async def stop_task(task: asyncio.Task[Any] | None) -> None:
-    """Cancel ``task`` (nothing when None) and wait until it has ended; its cancellation is not re-raised."""
+    """Cancel ``task`` (nothing when None) and wait until it has ended; its cancellation is not re-raised.
+
+    The task is cancelled again every :data:`RECANCEL_S` until it ends: Python 3.11's ``asyncio.wait_for``
+    (ours or a library's) swallows a cancellation that arrives as the operation it waits for completes
+    (fixed in 3.12), and the task would run on with nothing left to stop it.
+    """
     if task is None:
         return
-    task.cancel()
+    while not task.done():
+        task.cancel()
+        await asyncio.wait({task}, timeout=RECANCEL_S)
     with contextlib.suppress(asyncio.CancelledError):
         await task
 

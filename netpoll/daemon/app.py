@@ -476,7 +476,7 @@ class Daemon:
             log.warning("the stop signal was handled %.1f s after it came: the event loop is behind", late)
         if self._watchdog:
             after = budget + WATCHDOG_MARGIN_S
-            timer = threading.Timer(after - late, _overran, args=(after,))
+            timer = threading.Timer(after - late, _overran, args=(after, asyncio.get_running_loop()))
             timer.daemon = True  # a process that exits in time never waits for it
             timer.start()
 
@@ -595,7 +595,8 @@ class Daemon:
         try:
             while not self.stop_event.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.stop_event.wait(), 0.25)
+                    async with asyncio.timeout(0.25):  # not wait_for: see netpoll.background.stop_task
+                        await self.stop_event.wait()
                 now = time.monotonic()
                 if now >= next_cycle:
                     self._monitor.cycle_interval_s = self._cycle_s()
@@ -678,10 +679,37 @@ class Daemon:
             print(text, flush=True)
 
 
-def _overran(after_s: float) -> None:
-    """The watchdog: the shutdown overran its budget; end the process now (exit status 1)."""
-    log.critical("shutdown still running %.0f s after the stop signal: exiting now", after_s)
+def _overran(after_s: float, loop: asyncio.AbstractEventLoop) -> None:
+    """The watchdog: the shutdown overran its budget; end the process now (exit status 1).
+
+    Logs first where each of the loop's tasks waits, so that the overrun can be told apart from its cause.
+    """
+    log.critical(
+        "shutdown still running %.0f s after the stop signal: exiting now; waiting in: %s",
+        after_s,
+        "; ".join(_waiting_in(loop)) or "no task",
+    )
     for handler in logging.getLogger().handlers:
         with contextlib.suppress(Exception):
             handler.flush()
     os._exit(1)
+
+
+def _waiting_in(loop: asyncio.AbstractEventLoop) -> list[str]:
+    """Each pending task of ``loop``: its name and the chain of awaits it is suspended in, outermost first.
+
+    Read from the watchdog's thread while the loop runs on: best effort, for the log line before the exit.
+    """
+    where: list[str] = []
+    with contextlib.suppress(Exception):  # a task list changing under us must not stop the exit
+        for task in list(asyncio.all_tasks(loop)):
+            chain: list[str] = []
+            coro: Any = task.get_coro()
+            while coro is not None and len(chain) < 12:  # down the awaits to the innermost coroutine
+                frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+                if frame is not None:
+                    name = Path(frame.f_code.co_filename).name
+                    chain.append(f"{frame.f_code.co_name} ({name}:{frame.f_lineno})")
+                coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+            where.append(f"{task.get_name()}: {' > '.join(chain) or '?'}")
+    return where

@@ -127,8 +127,11 @@ class InventoryWatcher:
 
     async def _run(self) -> None:
         while True:
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancellation that comes as
+            # the wait ends, and the stopped watcher would run on (a shutdown hung on it until its watchdog).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                async with asyncio.timeout(self.poll_s):
+                    await self._wake.wait()
             try:
                 await self._check()
             except Exception:  # a bug here must not end the watcher: later edits would never be applied
@@ -155,9 +158,8 @@ class InventoryWatcher:
     async def reload(self) -> bool:
         """Load the inventory again and apply it; False (and the running one kept) when it is broken."""
         try:
-            inventory = await asyncio.wait_for(
-                asyncio.to_thread(self.loader, self.paths), self.load_timeout_s
-            )
+            async with asyncio.timeout(self.load_timeout_s):  # not wait_for: see _run
+                inventory = await asyncio.to_thread(self.loader, self.paths)
         except TimeoutError:
             self.rejected += 1
             log.error(

@@ -120,3 +120,20 @@ def test_a_stop_cancels_a_periodic_state_save_still_running(
     took = clock.run(scenario())
     assert saves == ["started", "cancelled"]  # one save at a time, not one per state_save_s
     assert took == pytest.approx(30.0, abs=0.5)
+
+
+async def test_the_watchdog_says_where_the_shutdown_waits() -> None:
+    release = asyncio.Event()
+
+    async def flush_that_hangs() -> None:
+        await release.wait()
+
+    task = asyncio.create_task(flush_that_hangs(), name="the-flush")
+    await asyncio.sleep(0)
+    # Read from another thread, as the watchdog's timer does.
+    where = await asyncio.to_thread(netpoll.daemon.app._waiting_in, asyncio.get_running_loop())
+    release.set()
+    await task
+    (line,) = [w for w in where if w.startswith("the-flush: ")]
+    assert line.startswith("the-flush: flush_that_hangs (test_shutdown_clock.py:"), line
+    assert " > wait (locks.py:" in line, line
