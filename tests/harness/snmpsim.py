@@ -62,8 +62,8 @@ def start_snmpsim(workdir: Path, data_dir: Path, port: int | None = None) -> Snm
     """Serve ``data_dir`` on 127.0.0.1 and return once it answers an SNMP GET (see ``_start_snmpsim``).
 
     On a port of its own choosing it is started once more, on another port, if it never answered: a port
-    picked free is the kernel's ephemeral range, where another test's socket can take it first (CI saw an
-    snmpsim "listening" and unanswered for 90 s once in about ten runs of the suite).
+    picked free comes from the kernel's ephemeral range, where another test's socket can take it first (CI
+    saw an snmpsim "listening" and unanswered for 90 s once in about ten runs of the suite).
     """
     try:
         return _start_snmpsim(workdir, data_dir, port)
